@@ -1,0 +1,149 @@
+//! The command line: what the user typed (clap types), and the exit codes.
+//!
+//! Owns argument definitions and the mapping from outcomes and errors to exit
+//! codes. Each command lives in its own file and returns an [`Outcome`] or a
+//! [`CliError`]; only `main` turns them into a process exit code. This is the
+//! effectful shell: it may read files and talk to Docker, the core may not.
+
+pub mod check;
+pub mod plan;
+
+use std::fmt;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, documented in the README and in `--help`.
+pub const AFTER_HELP: &str = "\
+Exit codes:
+  0  success: the command did what it was asked; every history checked is linearizable
+  1  anomalies found: at least one history is not linearizable
+  2  bad input or usage: a malformed experiment or history file, an unknown flag
+  3  unknown: the checker could not decide within its budget (and found no anomaly)
+  4  environment or runtime failure: Docker unreachable, cluster unhealthy, I/O error";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chaos",
+    version,
+    about = "Seeded, declarative chaos experiments against Docker Compose clusters, \
+             checked for linearizability",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    /// Log more (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print what a seed turns an experiment into: the fault timeline and each
+    /// client's op stream. Touches no cluster.
+    #[command(after_help = AFTER_HELP)]
+    Plan(plan::PlanArgs),
+    /// Check histories for linearizability, one verdict per file.
+    #[command(after_help = AFTER_HELP)]
+    Check(CheckArgs),
+}
+
+/// Arguments of `chaos check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// History files to check.
+    #[arg(required = true, value_name = "HISTORY")]
+    pub histories: Vec<PathBuf>,
+
+    /// The format of the files: `chaos` (this tool's history.jsonl),
+    /// `jepsen-etcd` (Jepsen's etcd logs), `porcupine-kv` (Porcupine's
+    /// key-value EDN lines).
+    #[arg(long, default_value = "chaos", value_name = "FORMAT")]
+    pub format: String,
+
+    /// Print the verdicts as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Give up on a key after this long (e.g. `10s`, `500ms`) and answer
+    /// `unknown` for it.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub budget: String,
+}
+
+/// What a command that did its job reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// Exit 1: anomalies found.
+    Anomalies,
+    /// Exit 3: the checker could not decide.
+    Unknown,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Anomalies => 1,
+            Outcome::Unknown => 3,
+        }
+    }
+}
+
+/// Why a command failed: the user's input (exit 2) or the environment (exit 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    BadInput,
+    Environment,
+}
+
+/// A failed command: its kind picks the exit code, the error is printed with
+/// its whole chain.
+#[derive(Debug)]
+pub struct CliError {
+    pub kind: FailureKind,
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    pub fn input(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            kind: FailureKind::BadInput,
+            error: error.into(),
+        }
+    }
+
+    pub fn environment(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            kind: FailureKind::Environment,
+            error: error.into(),
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            FailureKind::BadInput => 2,
+            FailureKind::Environment => 4,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#}", self.error)
+    }
+}
+
+pub type CliResult = Result<Outcome, CliError>;
+
+/// Run one parsed command line.
+pub fn run(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Plan(args) => plan::run(&args),
+        Command::Check(args) => check::run(&args),
+    }
+}

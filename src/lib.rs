@@ -1,0 +1,9 @@
+//! chaos: seeded, declarative chaos experiments against Docker Compose
+//! clusters, checked for linearizability.
+//!
+//! Layout (pure core first, effectful shell last):
+//! - [`duration`]: human durations (`30s`, `1m30s`). Pure.
+//! - [`cli`]: the command line and exit codes. Shell.
+
+pub mod cli;
+pub mod duration;
