@@ -141,7 +141,9 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        for ms in [0, 1, 250, 1_000, 1_500, 59_999, 60_000, 90_000, 3_600_000, 3_690_000] {
+        for ms in [
+            0, 1, 250, 1_000, 1_500, 59_999, 60_000, 90_000, 3_600_000, 3_690_000,
+        ] {
             let d = Duration::from_millis(ms);
             assert_eq!(parse(&format(d)), Ok(d), "{}", format(d));
         }

@@ -3,7 +3,12 @@
 //!
 //! Layout (pure core first, effectful shell last):
 //! - [`duration`]: human durations (`30s`, `1m30s`). Pure.
+//! - [`experiment`]: experiment files, parsed and checked. Pure.
 //! - [`cli`]: the command line and exit codes. Shell.
 
 pub mod cli;
 pub mod duration;
+pub mod experiment;
+pub mod loader;
+pub mod plan;
+pub mod seed;

@@ -4,5 +4,7 @@
 use super::{CheckArgs, CliError, CliResult};
 
 pub fn run(_args: &CheckArgs) -> CliResult {
-    Err(CliError::environment(anyhow::anyhow!("chaos check is not built yet")))
+    Err(CliError::environment(anyhow::anyhow!(
+        "chaos check is not built yet"
+    )))
 }

@@ -140,6 +140,25 @@ impl fmt::Display for CliError {
 
 pub type CliResult = Result<Outcome, CliError>;
 
+/// `--seed`: a non-negative integer that fits 64 bits.
+pub fn parse_seed(text: &str) -> Result<u64, String> {
+    text.parse::<u64>()
+        .map_err(|_| format!("`{text}` is not a seed; expected a non-negative integer below 2^64"))
+}
+
+/// The seed of a run: the flag, else the file's, else one drawn from the OS
+/// (63 bits, so that it also fits a TOML integer).
+pub fn choose_seed(flag: Option<u64>, file: Option<u64>) -> crate::seed::Seed {
+    use rand::TryRngCore;
+    let drawn = || {
+        rand::rngs::OsRng
+            .try_next_u64()
+            .expect("the OS random source is available")
+            >> 1
+    };
+    crate::seed::Seed(flag.or(file).unwrap_or_else(drawn))
+}
+
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {

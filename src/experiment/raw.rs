@@ -1,0 +1,101 @@
+//! The experiment file exactly as written: serde types that refuse unknown
+//! fields. Kept apart from the checked types in the parent module, so that
+//! the file format can change without touching the planner.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExperiment {
+    pub name: String,
+    pub description: Option<String>,
+    pub duration: String,
+    pub seed: Option<i64>,
+    pub cluster: RawCluster,
+    pub workload: RawWorkload,
+    #[serde(default)]
+    pub nemesis: Vec<RawNemesis>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub compose_file: String,
+    pub project: String,
+    #[serde(default)]
+    pub components: BTreeMap<String, Vec<String>>,
+    pub up: Option<bool>,
+    pub down: Option<bool>,
+    pub ready_timeout: Option<String>,
+    pub recovery: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub client: String,
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    pub keys: Option<u64>,
+    pub key_ops: Option<u64>,
+    pub clients: Option<u64>,
+    pub rate: Option<u64>,
+    pub timeout: Option<String>,
+    pub read_mode: Option<String>,
+    pub mix: Option<RawMix>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMix {
+    pub read: Option<u64>,
+    pub write: Option<u64>,
+    pub cas: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNemesis {
+    pub fault: String,
+    pub targets: RawTargets,
+    pub schedule: RawSchedule,
+    pub partition: Option<String>,
+    pub network: Option<String>,
+    pub grace: Option<String>,
+    pub delay: Option<String>,
+    pub jitter: Option<String>,
+    pub loss: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTargets {
+    pub services: Option<Vec<String>>,
+    pub one_of: Option<Vec<String>>,
+    pub some_of: Option<Vec<String>>,
+    pub count: Option<u64>,
+    pub role: Option<String>,
+    pub component: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub start: Option<String>,
+    pub interval: RawDurationRange,
+    pub duration: RawDurationRange,
+    pub count: Option<u64>,
+}
+
+/// `"5s"` or `["2s", "8s"]`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a duration such as \"5s\", or a range such as [\"2s\", \"8s\"]"
+)]
+pub enum RawDurationRange {
+    Fixed(String),
+    Range(Vec<String>),
+}

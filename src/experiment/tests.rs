@@ -1,0 +1,83 @@
+//! Unit tests of parsing and validation; the bad-file catalogue runs through
+//! the binary in `tests/it/experiments.rs`.
+
+use super::*;
+
+const MINIMAL: &str = r#"
+name = "m"
+duration = "10s"
+[cluster]
+compose_file = "c.yml"
+project = "p"
+components = { db = ["a", "b", "c"] }
+[workload]
+client = "etcd"
+endpoints = ["a"]
+"#;
+
+#[test]
+fn defaults_are_filled_in() {
+    let e = parse(MINIMAL, "m.toml").unwrap().experiment;
+    assert_eq!(e.workload.clients, 5);
+    assert_eq!(e.workload.keys, 8);
+    assert_eq!(e.workload.key_ops, 200);
+    assert_eq!(e.workload.rate, 100);
+    assert_eq!(e.workload.timeout, Duration::from_secs(1));
+    assert_eq!(e.workload.read_mode, ReadMode::Linearizable);
+    assert_eq!(
+        e.workload.mix,
+        OpMix {
+            read: 50,
+            write: 30,
+            cas: 20
+        }
+    );
+    assert!(e.cluster.up && !e.cluster.down);
+    assert!(e.nemeses.is_empty());
+    assert_eq!(e.seed, None);
+}
+
+#[test]
+fn a_fixed_duration_is_a_range_of_one() {
+    let text = format!(
+        "{MINIMAL}[[nemesis]]\nfault = \"pause\"\ntargets = {{ component = \"db\" }}\n\
+         schedule = {{ interval = \"2s\", duration = [\"1s\", \"3s\"], count = 2 }}\n"
+    );
+    let e = parse(&text, "m.toml").unwrap().experiment;
+    let s = &e.nemeses[0].schedule;
+    assert_eq!(s.interval.min, s.interval.max);
+    assert_eq!(s.duration.max, Duration::from_secs(3));
+    assert_eq!(s.count, Some(2));
+    assert_eq!(e.nemeses[0].targets, TargetSelector::Component("db".into()));
+}
+
+#[test]
+fn errors_carry_file_line_and_field() {
+    let text = MINIMAL.replace("client = \"etcd\"", "client = \"etcd\"\nclients = 0");
+    let err = parse(&text, "m.toml").unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("workload.clients"));
+    assert_eq!(err.position.map(|p| p.0), Some(10));
+    assert_eq!(
+        err.to_string(),
+        "m.toml:10:11: workload.clients: 0 is too small; expected at least 1"
+    );
+}
+
+#[test]
+fn services_are_checked_against_the_compose_file() {
+    let parsed = parse(MINIMAL, "m.toml").unwrap();
+    let defined: BTreeSet<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+    let err = parsed.check_services(&defined).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("cluster.components.db[2]"));
+    assert!(err.message.contains("unknown compose service `c`"));
+    let all: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    parsed.check_services(&all).unwrap();
+}
+
+#[test]
+fn the_experiment_serializes_with_readable_durations() {
+    let e = parse(MINIMAL, "m.toml").unwrap().experiment;
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["duration"], "10s");
+    assert_eq!(json["workload"]["timeout"], "1s");
+}

@@ -1,0 +1,124 @@
+//! Reading an experiment from disk: the experiment file, then the compose
+//! file it names, whose services the experiment is checked against.
+//!
+//! Shell: this is where [`crate::experiment`]'s pure parser meets the file
+//! system. Every failure here is the user's input (exit 2) and names the file.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::experiment::{self, Experiment, ExperimentError};
+
+/// An experiment read from disk and checked against its compose file.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The experiment file as the user named it.
+    pub path: PathBuf,
+    /// Its text, kept to store with the run exactly as it was.
+    pub text: String,
+    pub experiment: Experiment,
+    /// The compose file, resolved relative to the experiment file.
+    pub compose_file: PathBuf,
+    pub compose_services: BTreeSet<String>,
+}
+
+/// Why an experiment could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{0}: no such file")]
+    Missing(String),
+    #[error("{0}: is a directory; expected an experiment file (TOML)")]
+    Directory(String),
+    #[error("{path}: cannot read: {source}")]
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Experiment(#[from] ExperimentError),
+    #[error("{path}: compose file: {message}")]
+    Compose { path: String, message: String },
+}
+
+/// Read a text file, with errors that say which file and why.
+pub fn read_text(path: &Path) -> Result<String, LoadError> {
+    let shown = path.display().to_string();
+    if path.is_dir() {
+        return Err(LoadError::Directory(shown));
+    }
+    std::fs::read_to_string(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => LoadError::Missing(shown),
+        _ => LoadError::Unreadable {
+            path: shown,
+            source,
+        },
+    })
+}
+
+/// Load and check an experiment file and its compose file.
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let text = read_text(path)?;
+    let parsed = experiment::parse(&text, &path.display().to_string())?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let compose_file = base.join(&parsed.experiment.cluster.compose_file);
+    let compose_text = read_text(&compose_file).map_err(|e| {
+        match e {
+        LoadError::Missing(_) | LoadError::Directory(_) => parsed.error_at(
+            "cluster.compose_file",
+            format!(
+                "`{}` (resolved to {}) is not a file; the path is relative to the experiment file",
+                parsed.experiment.cluster.compose_file,
+                compose_file.display()
+            ),
+        ).into(),
+        other => other,
+    }
+    })?;
+    let compose_services =
+        compose_services(&compose_text).map_err(|message| LoadError::Compose {
+            path: compose_file.display().to_string(),
+            message,
+        })?;
+    parsed.check_services(&compose_services)?;
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        text,
+        experiment: parsed.experiment,
+        compose_file,
+        compose_services,
+    })
+}
+
+/// The service names a compose file defines.
+pub fn compose_services(text: &str) -> Result<BTreeSet<String>, String> {
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| match e.location() {
+        Some(l) => format!("line {} column {}: invalid YAML: {e}", l.line(), l.column()),
+        None => format!("invalid YAML: {e}"),
+    })?;
+    let services = doc
+        .get("services")
+        .and_then(|s| s.as_mapping())
+        .ok_or("no `services:` mapping")?;
+    let names: BTreeSet<String> = services
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    if names.is_empty() {
+        return Err("`services:` is empty".to_string());
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_service_names() {
+        let text = "version: '2.4'\nservices:\n  a:\n    image: x\n  b:\n    image: y\n";
+        let names = compose_services(text).unwrap();
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(compose_services("services: {}\n").is_err());
+        assert!(compose_services("x: [\n").unwrap_err().contains("line"));
+    }
+}
