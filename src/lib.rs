@@ -11,4 +11,7 @@ pub mod duration;
 pub mod experiment;
 pub mod loader;
 pub mod plan;
+pub mod report;
+pub mod results;
 pub mod seed;
+pub mod store;

@@ -3,6 +3,7 @@
 
 mod experiments;
 mod purity;
+mod results;
 
 use std::process::{Command, Output};
 

@@ -1,0 +1,401 @@
+//! `results.json`: the versioned record of one run, and the pure computations
+//! that fill it (op counts, throughput, latency percentiles overall and inside
+//! fault windows, recovery after each heal, UTC timestamps).
+//!
+//! Pure: times come in as numbers (nanoseconds since the run's start, Unix
+//! milliseconds for wall clock); nothing here reads a clock or a file. The
+//! schema is `schemas/results.schema.json`; bump [`SCHEMA_VERSION`] on any
+//! incompatible change. Internal types (checker reports, journal records)
+//! convert into these; only this module decides the JSON shape.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The version of the results format; `schemas/results.schema.json` matches it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run leaves for people and programs to inspect.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Results {
+    pub schema_version: u32,
+    pub experiment: ExperimentInfo,
+    pub seed: u64,
+    /// The exact command that reruns this experiment with this seed.
+    pub rerun: String,
+    pub tool: ToolInfo,
+    pub target: TargetInfo,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_s: f64,
+    pub verdict: Verdict,
+    /// The process exit code `chaos run` chose.
+    pub exit_code: u8,
+    pub faults: Vec<FaultRecord>,
+    pub workload: WorkloadStats,
+    pub checker: CheckerSummary,
+    /// Things the user should know that are not anomalies: a heal that
+    /// failed, a fault that could not be applied, a final read that timed out.
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentInfo {
+    pub name: String,
+    /// The experiment file as given on the command line.
+    pub file: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    pub client: String,
+    pub read_mode: String,
+    pub compose_file: String,
+    pub project: String,
+    /// Compose service to the image its container ran.
+    pub images: BTreeMap<String, String>,
+}
+
+/// The run's verdict: the checker's, unless the run itself failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Every key's history is linearizable.
+    Valid,
+    /// At least one key's history is not: see `checker.anomalies`.
+    Invalid,
+    /// The checker could not decide some key within its budget, and found no
+    /// anomaly elsewhere.
+    Unknown,
+}
+
+/// One fault as it happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FaultRecord {
+    pub id: u64,
+    pub nemesis: usize,
+    pub kind: String,
+    pub description: String,
+    /// The services it struck, as resolved when it struck.
+    pub targets: Vec<String>,
+    pub planned_at_ms: u64,
+    pub applied_at_ms: Option<u64>,
+    /// Actual minus planned apply time.
+    pub lag_ms: Option<f64>,
+    pub planned_heal_at_ms: u64,
+    pub healed_at_ms: Option<u64>,
+    /// From the heal until the first op invoked after it succeeded.
+    pub recovery_ms: Option<u64>,
+    /// Why it was not applied or not healed, if so.
+    pub error: Option<String>,
+}
+
+/// Ok / fail / info counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+}
+
+impl Counts {
+    pub fn total(&self) -> u64 {
+        self.ok + self.fail + self.info
+    }
+
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Ok => self.ok += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Info => self.info += 1,
+        }
+    }
+}
+
+/// Latency percentiles of completed ops, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: Option<f64>,
+    pub p90_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadStats {
+    pub ops: Counts,
+    /// Per function (`read`, `write`, `cas`, `final-read`).
+    pub by_f: BTreeMap<String, Counts>,
+    /// Ok ops per second over the workload phase.
+    pub throughput_ok_per_s: f64,
+    /// Latency of ok ops.
+    pub latency: Latency,
+    /// Latency of ok ops invoked while a fault was applied.
+    pub latency_in_faults: Latency,
+    /// Latency of ok ops invoked while no fault was applied.
+    pub latency_outside_faults: Latency,
+}
+
+/// The checker's answer, in the results format.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckerSummary {
+    pub verdict: Verdict,
+    pub keys: u64,
+    pub keys_valid: u64,
+    pub keys_invalid: u64,
+    pub keys_unknown: u64,
+    pub elapsed_ms: f64,
+    /// One entry per non-linearizable key.
+    pub anomalies: Vec<Anomaly>,
+    /// One entry per undecided key.
+    pub undecided: Vec<Undecided>,
+}
+
+/// A non-linearizable key, explained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Anomaly {
+    pub key: String,
+    /// In words: which ops, and why no order explains them.
+    pub explanation: String,
+    /// How many ops of the key could be linearized before the search got
+    /// stuck.
+    pub linearizable_prefix: Option<u64>,
+    /// The ops that cannot be placed, as history lines.
+    pub ops: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Undecided {
+    pub key: String,
+    pub reason: String,
+}
+
+/// How an op ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Fail,
+    Info,
+}
+
+/// One completed op, as the statistics need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpSample {
+    pub f: &'static str,
+    pub outcome: Outcome,
+    /// Nanoseconds since the run's start.
+    pub invoked_ns: u64,
+    pub completed_ns: u64,
+}
+
+/// A fault window, in nanoseconds since the run's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start_ns: u64,
+    pub end_ns: u64,
+}
+
+impl Window {
+    fn contains(&self, t: u64) -> bool {
+        self.start_ns <= t && t < self.end_ns
+    }
+}
+
+/// Counts, throughput and latencies of a workload. `elapsed_ns` is the length
+/// of the workload phase.
+pub fn workload_stats(samples: &[OpSample], windows: &[Window], elapsed_ns: u64) -> WorkloadStats {
+    let mut ops = Counts::default();
+    let mut by_f: BTreeMap<String, Counts> = BTreeMap::new();
+    let (mut all, mut inside, mut outside) = (Vec::new(), Vec::new(), Vec::new());
+    for s in samples {
+        ops.add(s.outcome);
+        by_f.entry(s.f.to_string()).or_default().add(s.outcome);
+        if s.outcome == Outcome::Ok {
+            let latency = s.completed_ns.saturating_sub(s.invoked_ns);
+            all.push(latency);
+            if windows.iter().any(|w| w.contains(s.invoked_ns)) {
+                inside.push(latency);
+            } else {
+                outside.push(latency);
+            }
+        }
+    }
+    let secs = elapsed_ns as f64 / 1e9;
+    WorkloadStats {
+        ops,
+        by_f,
+        throughput_ok_per_s: if secs > 0.0 {
+            round3(ops.ok as f64 / secs)
+        } else {
+            0.0
+        },
+        latency: latency(all),
+        latency_in_faults: latency(inside),
+        latency_outside_faults: latency(outside),
+    }
+}
+
+/// Percentiles (nearest rank) of latencies in nanoseconds, in milliseconds.
+pub fn latency(mut ns: Vec<u64>) -> Latency {
+    if ns.is_empty() {
+        return Latency::default();
+    }
+    ns.sort_unstable();
+    let at = |p: f64| {
+        let rank = ((p / 100.0) * ns.len() as f64).ceil() as usize;
+        round3(ns[rank.clamp(1, ns.len()) - 1] as f64 / 1e6)
+    };
+    Latency {
+        count: ns.len() as u64,
+        p50_ms: Some(at(50.0)),
+        p90_ms: Some(at(90.0)),
+        p99_ms: Some(at(99.0)),
+        max_ms: Some(round3(*ns.last().expect("not empty") as f64 / 1e6)),
+    }
+}
+
+/// From `heal_ns` until the first op invoked at or after it completed ok, in
+/// milliseconds; `None` if none did.
+pub fn recovery_ms(samples: &[OpSample], heal_ns: u64) -> Option<u64> {
+    samples
+        .iter()
+        .filter(|s| s.outcome == Outcome::Ok && s.invoked_ns >= heal_ns)
+        .map(|s| s.completed_ns)
+        .min()
+        .map(|t| (t - heal_ns) / 1_000_000)
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Unix milliseconds as RFC 3339 UTC, `2026-11-27T03:04:05.678Z`.
+pub fn rfc3339(unix_ms: u64) -> String {
+    let (date, ms) = (unix_ms / 86_400_000, unix_ms % 86_400_000);
+    let (y, m, d) = civil_from_days(date as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ms / 3_600_000,
+        (ms / 60_000) % 60,
+        (ms / 1_000) % 60,
+        ms % 1_000
+    )
+}
+
+/// Unix milliseconds as a compact UTC stamp for directory names,
+/// `20261127T030405Z`.
+pub fn compact_utc(unix_ms: u64) -> String {
+    let full = rfc3339(unix_ms);
+    let mut out: String = full[..19]
+        .chars()
+        .filter(|c| *c != '-' && *c != ':')
+        .collect();
+    out.push('Z');
+    out
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
+/// (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(f: &'static str, outcome: Outcome, invoked_ms: u64, latency_ms: u64) -> OpSample {
+        OpSample {
+            f,
+            outcome,
+            invoked_ns: invoked_ms * 1_000_000,
+            completed_ns: (invoked_ms + latency_ms) * 1_000_000,
+        }
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let l = latency((1..=100).map(|ms| ms * 1_000_000).collect());
+        assert_eq!(l.count, 100);
+        assert_eq!(l.p50_ms, Some(50.0));
+        assert_eq!(l.p90_ms, Some(90.0));
+        assert_eq!(l.p99_ms, Some(99.0));
+        assert_eq!(l.max_ms, Some(100.0));
+        assert_eq!(latency(vec![]), Latency::default());
+        assert_eq!(latency(vec![3_000_000]).p99_ms, Some(3.0));
+    }
+
+    #[test]
+    fn stats_split_fault_windows() {
+        let samples = [
+            op("read", Outcome::Ok, 0, 2),
+            op("write", Outcome::Ok, 100, 50),
+            op("write", Outcome::Info, 120, 1000),
+            op("cas", Outcome::Fail, 130, 1),
+            op("read", Outcome::Ok, 300, 4),
+        ];
+        let windows = [Window {
+            start_ns: 90_000_000,
+            end_ns: 200_000_000,
+        }];
+        let s = workload_stats(&samples, &windows, 2_000_000_000);
+        assert_eq!(
+            s.ops,
+            Counts {
+                ok: 3,
+                fail: 1,
+                info: 1
+            }
+        );
+        assert_eq!(
+            s.by_f["write"],
+            Counts {
+                ok: 1,
+                fail: 0,
+                info: 1
+            }
+        );
+        assert_eq!(s.throughput_ok_per_s, 1.5);
+        assert_eq!(s.latency_in_faults.count, 1);
+        assert_eq!(s.latency_in_faults.max_ms, Some(50.0));
+        assert_eq!(s.latency_outside_faults.count, 2);
+    }
+
+    #[test]
+    fn recovery_is_the_first_ok_after_the_heal() {
+        let samples = [
+            op("read", Outcome::Ok, 10, 1),
+            op("read", Outcome::Info, 110, 500),
+            op("read", Outcome::Ok, 130, 20),
+            op("read", Outcome::Ok, 140, 2),
+        ];
+        assert_eq!(recovery_ms(&samples, 100_000_000), Some(42));
+        assert_eq!(recovery_ms(&samples, 1_000_000_000), None);
+    }
+
+    #[test]
+    fn utc_formatting() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_748_645_678), "2026-11-27T03:04:05.678Z");
+        assert_eq!(compact_utc(1_795_748_645_678), "20261127T030405Z");
+    }
+}

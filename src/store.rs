@@ -1,0 +1,182 @@
+//! The results store: one directory per run,
+//! `<results>/<experiment>/<UTC time>-seed<N>/`, holding
+//!
+//! - `experiment.toml`: the experiment file exactly as run;
+//! - `plan.json`: the plan;
+//! - `history.jsonl`: the history, one op per line, flushed as ops complete;
+//! - `journal.jsonl`: the fault journal (written by the nemesis);
+//! - `results.json`: the verdict and figures (`schemas/results.schema.json`);
+//! - `report.txt`: the same for people;
+//! - `chaos.log`: the run's log.
+//!
+//! Shell: this module owns the layout and how files are written (final files
+//! atomically: a temporary file, fsync, rename, fsync of the directory). It
+//! knows nothing of what the files mean.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// File names inside a run directory.
+pub mod files {
+    pub const EXPERIMENT: &str = "experiment.toml";
+    pub const PLAN: &str = "plan.json";
+    pub const HISTORY: &str = "history.jsonl";
+    pub const JOURNAL: &str = "journal.jsonl";
+    pub const RESULTS: &str = "results.json";
+    pub const REPORT: &str = "report.txt";
+    pub const LOG: &str = "chaos.log";
+}
+
+/// The directory of one run.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+impl RunDir {
+    /// Create `<root>/<experiment>/<stamp>-seed<seed>/`, adding `-2`, `-3`...
+    /// if two runs start in the same second.
+    pub fn create(root: &Path, experiment: &str, stamp: &str, seed: u64) -> io::Result<RunDir> {
+        let parent = root.join(experiment);
+        fs::create_dir_all(&parent)?;
+        let base = format!("{stamp}-seed{seed}");
+        for n in 1..1000 {
+            let name = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let path = parent.join(name);
+            match fs::create_dir(&path) {
+                Ok(()) => return Ok(RunDir { path }),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::Error::other(format!(
+            "{}: too many runs with the same time stamp",
+            parent.display()
+        )))
+    }
+
+    /// An existing run directory.
+    pub fn open(path: &Path) -> RunDir {
+        RunDir {
+            path: path.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Write a final file atomically.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        write_atomic(&self.file(name), bytes)
+    }
+
+    /// A line-oriented file that is flushed line by line (the history).
+    pub fn lines(&self, name: &str) -> io::Result<LineWriter> {
+        LineWriter::create(&self.file(name))
+    }
+}
+
+/// Write `bytes` to `path` so that a reader sees the old file or the whole new
+/// one, never a part.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::other(format!("{}: not a file path", path.display())))?;
+    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
+    {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    // Make the rename itself durable.
+    File::open(dir)?.sync_all()
+}
+
+/// Appends lines and pushes each to the OS as soon as it is written, so that
+/// a crash loses at most the line being written.
+#[derive(Debug)]
+pub struct LineWriter {
+    out: BufWriter<File>,
+}
+
+impl LineWriter {
+    pub fn create(path: &Path) -> io::Result<LineWriter> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(LineWriter {
+            out: BufWriter::new(file),
+        })
+    }
+
+    /// Write one line (a newline is added) and flush it.
+    pub fn line(&mut self, line: &str) -> io::Result<()> {
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    /// Flush and fsync.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_dirs_are_unique_and_named_by_time_and_seed() {
+        let root = tempfile::tempdir().unwrap();
+        let a = RunDir::create(root.path(), "exp", "20261127T030405Z", 7).unwrap();
+        let b = RunDir::create(root.path(), "exp", "20261127T030405Z", 7).unwrap();
+        assert!(a.path().ends_with("exp/20261127T030405Z-seed7"));
+        assert!(b.path().ends_with("exp/20261127T030405Z-seed7-2"));
+    }
+
+    #[test]
+    fn atomic_writes_replace_whole_files_and_leave_no_temp() {
+        let root = tempfile::tempdir().unwrap();
+        let run = RunDir::create(root.path(), "exp", "t", 1).unwrap();
+        run.write(files::RESULTS, b"{\"a\":1}").unwrap();
+        run.write(files::RESULTS, b"{\"a\":2}").unwrap();
+        assert_eq!(fs::read(run.file(files::RESULTS)).unwrap(), b"{\"a\":2}");
+        let names: Vec<_> = fs::read_dir(run.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(files::RESULTS)]);
+    }
+
+    #[test]
+    fn lines_are_visible_as_soon_as_written() {
+        let root = tempfile::tempdir().unwrap();
+        let run = RunDir::create(root.path(), "exp", "t", 1).unwrap();
+        let mut w = run.lines(files::HISTORY).unwrap();
+        w.line("{\"index\":0}").unwrap();
+        // Another reader sees the line before the writer is dropped.
+        let text = fs::read_to_string(run.file(files::HISTORY)).unwrap();
+        assert_eq!(text, "{\"index\":0}\n");
+        w.line("{\"index\":1}").unwrap();
+        w.sync().unwrap();
+        assert_eq!(
+            fs::read_to_string(run.file(files::HISTORY))
+                .unwrap()
+                .lines()
+                .count(),
+            2
+        );
+    }
+}

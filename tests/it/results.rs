@@ -1,0 +1,205 @@
+//! results.json against its published schema: what the code writes validates,
+//! and the schema refuses what it should.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use chaos::results::*;
+
+fn schema() -> jsonschema::Validator {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/results.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
+}
+
+fn errors(doc: &serde_json::Value) -> Vec<String> {
+    schema()
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+pub fn sample(verdict: Verdict) -> Results {
+    let samples = [
+        OpSample {
+            f: "read",
+            outcome: Outcome::Ok,
+            invoked_ns: 1_000_000,
+            completed_ns: 3_000_000,
+        },
+        OpSample {
+            f: "write",
+            outcome: Outcome::Info,
+            invoked_ns: 5_000_000,
+            completed_ns: 1_005_000_000,
+        },
+    ];
+    let windows = [Window {
+        start_ns: 4_000_000,
+        end_ns: 9_000_000,
+    }];
+    Results {
+        schema_version: SCHEMA_VERSION,
+        experiment: ExperimentInfo {
+            name: "etcd-pause".into(),
+            file: "experiments/etcd-pause.toml".into(),
+            description: "d".into(),
+        },
+        seed: 42,
+        rerun: "chaos run experiments/etcd-pause.toml --seed 42".into(),
+        tool: ToolInfo {
+            name: "chaos".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        target: TargetInfo {
+            client: "etcd".into(),
+            read_mode: "linearizable".into(),
+            compose_file: "compose/etcd.yml".into(),
+            project: "chaos-etcd".into(),
+            images: BTreeMap::from([("etcd1".into(), "chaos/etcd:3.4".into())]),
+        },
+        started_at: rfc3339(1_795_748_645_678),
+        ended_at: rfc3339(1_795_748_705_678),
+        duration_s: 60.0,
+        verdict,
+        exit_code: 0,
+        faults: vec![
+            FaultRecord {
+                id: 1,
+                nemesis: 0,
+                kind: "pause".into(),
+                description: "pause".into(),
+                targets: vec!["etcd2".into()],
+                planned_at_ms: 4,
+                applied_at_ms: Some(5),
+                lag_ms: Some(1.25),
+                planned_heal_at_ms: 9,
+                healed_at_ms: Some(9),
+                recovery_ms: recovery_ms(&samples, 9_000_000),
+                error: None,
+            },
+            FaultRecord {
+                id: 2,
+                nemesis: 0,
+                kind: "partition".into(),
+                description: "partition isolate-one".into(),
+                targets: vec![],
+                planned_at_ms: 20,
+                applied_at_ms: None,
+                lag_ms: None,
+                planned_heal_at_ms: 30,
+                healed_at_ms: None,
+                recovery_ms: None,
+                error: Some("the leader could not be resolved".into()),
+            },
+        ],
+        workload: workload_stats(&samples, &windows, 60_000_000_000),
+        checker: CheckerSummary {
+            verdict,
+            keys: 2,
+            keys_valid: 1,
+            keys_invalid: 1,
+            keys_unknown: 0,
+            elapsed_ms: 1.5,
+            anomalies: vec![Anomaly {
+                key: "3".into(),
+                explanation: "process 7 read 3 at 1.204 s, but ...".into(),
+                linearizable_prefix: Some(4),
+                ops: vec![serde_json::json!({"process": 7, "type": "ok", "f": "read", "value": 3})],
+            }],
+            undecided: vec![Undecided {
+                key: "9".into(),
+                reason: "budget of 60s exceeded".into(),
+            }],
+        },
+        notes: vec!["a note".into()],
+    }
+}
+
+#[test]
+fn written_results_validate_against_the_schema() {
+    for verdict in [Verdict::Valid, Verdict::Invalid, Verdict::Unknown] {
+        let doc = serde_json::to_value(sample(verdict)).unwrap();
+        let errs = errors(&doc);
+        assert!(errs.is_empty(), "{errs:#?}");
+        // And it reads back to the same value.
+        let back: Results = serde_json::from_value(doc).unwrap();
+        assert_eq!(back, sample(verdict));
+    }
+}
+
+type Breakage = Box<dyn Fn(&mut serde_json::Value)>;
+
+#[test]
+fn the_schema_refuses_broken_results() {
+    let good = serde_json::to_value(sample(Verdict::Valid)).unwrap();
+    let breakages: Vec<(&str, Breakage)> = vec![
+        (
+            "no seed",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("seed");
+            }),
+        ),
+        (
+            "no rerun",
+            Box::new(|v| {
+                v.as_object_mut().unwrap().remove("rerun");
+            }),
+        ),
+        (
+            "rerun without seed",
+            Box::new(|v| v["rerun"] = "chaos run x.toml".into()),
+        ),
+        ("negative seed", Box::new(|v| v["seed"] = (-1).into())),
+        (
+            "other version",
+            Box::new(|v| v["schema_version"] = 2.into()),
+        ),
+        ("bad verdict", Box::new(|v| v["verdict"] = "maybe".into())),
+        ("unknown field", Box::new(|v| v["extra"] = 1.into())),
+        (
+            "bad time",
+            Box::new(|v| v["started_at"] = "yesterday".into()),
+        ),
+        (
+            "bad fault kind",
+            Box::new(|v| v["faults"][0]["kind"] = "explode".into()),
+        ),
+        (
+            "counts missing info",
+            Box::new(|v| {
+                v["workload"]["ops"].as_object_mut().unwrap().remove("info");
+            }),
+        ),
+        (
+            "anomaly without explanation",
+            Box::new(|v| v["checker"]["anomalies"][0]["explanation"] = "".into()),
+        ),
+    ];
+    for (what, breakage) in breakages {
+        let mut doc = good.clone();
+        breakage(&mut doc);
+        assert!(!errors(&doc).is_empty(), "{what}: the schema accepted it");
+    }
+}
+
+#[test]
+fn the_report_tells_the_verdict_faults_anomalies_and_rerun() {
+    let text = chaos::report::render(&sample(Verdict::Invalid), "results/etcd-pause/x");
+    for expected in [
+        "verdict: INVALID: anomalies found",
+        "2 ops: 1 ok, 0 fail, 1 info",
+        "#1   pause",
+        "etcd2",
+        "lag 1.2ms",
+        "error: the leader could not be resolved",
+        "anomaly on key 3:",
+        "process 7 read 3",
+        "undecided key 9: budget of 60s exceeded",
+        "run directory: results/etcd-pause/x",
+        "rerun: chaos run experiments/etcd-pause.toml --seed 42",
+    ] {
+        assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+}
