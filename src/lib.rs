@@ -7,11 +7,13 @@
 //! - [`cli`]: the command line and exit codes. Shell.
 
 pub mod cli;
+pub mod client;
 pub mod duration;
 pub mod experiment;
 pub mod loader;
 pub mod plan;
 pub mod report;
 pub mod results;
+pub mod runner;
 pub mod seed;
 pub mod store;

@@ -1,0 +1,272 @@
+//! The etcd adapter, over etcd's v3 JSON gateway (`POST /v3/kv/range`,
+//! `/v3/kv/put`, `/v3/kv/txn`, `/v3/maintenance/status`): keys and values are
+//! base64, no gRPC code needed.
+//!
+//! Registers are etcd keys `<prefix><key>` holding the decimal value; the
+//! prefix is unique per run, so every run starts from absent registers.
+//! Reads are linearizable (through the Raft quorum) or serializable (served
+//! by the local member, possibly stale), as the experiment says. A CAS is a
+//! transaction comparing the value. Classification: a connection refused is
+//! `fail` (nothing was sent); any other transport error, a timeout or a server
+//! error after sending is `info` for writes and CAS, and `fail` for reads
+//! (a read changes nothing).
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+use super::{Completion, Request};
+
+/// A client of one etcd member, reached through its published port.
+#[derive(Debug, Clone)]
+pub struct EtcdClient {
+    http: reqwest::Client,
+    base: String,
+    prefix: String,
+    serializable: bool,
+    timeout: Duration,
+}
+
+/// Why a gateway call failed, before classification.
+#[derive(Debug, thiserror::Error)]
+pub enum EtcdError {
+    /// Nothing reached the server.
+    #[error("connection refused: {0}")]
+    Connect(String),
+    /// No answer in time; the request may have reached the server.
+    #[error("timed out")]
+    Timeout,
+    /// The request may have reached the server.
+    #[error("{0}")]
+    Indeterminate(String),
+    /// The server answered with an error.
+    #[error("etcd error (HTTP {status}): {message}")]
+    Server { status: u16, message: String },
+    #[error("unexpected response: {0}")]
+    Protocol(String),
+}
+
+impl EtcdClient {
+    /// `base` is `http://127.0.0.1:PORT`.
+    pub fn new(base: String, prefix: String, serializable: bool, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .pool_max_idle_per_host(4)
+            .build()
+            .expect("an HTTP client with timeouts builds");
+        EtcdClient {
+            http,
+            base,
+            prefix,
+            serializable,
+            timeout,
+        }
+    }
+
+    fn key(&self, key: u64) -> String {
+        B64.encode(format!("{}{key}", self.prefix))
+    }
+
+    async fn call(&self, path: &str, body: Value) -> Result<Value, EtcdError> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_connect() {
+                    EtcdError::Connect(e.to_string())
+                } else if e.is_timeout() {
+                    EtcdError::Timeout
+                } else {
+                    EtcdError::Indeterminate(error_chain(&e))
+                }
+            })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| {
+            if e.is_timeout() {
+                EtcdError::Timeout
+            } else {
+                EtcdError::Indeterminate(error_chain(&e))
+            }
+        })?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.get("message").or(v.get("error")).cloned())
+                .and_then(|m| m.as_str().map(str::to_string))
+                .unwrap_or(text);
+            return Err(EtcdError::Server {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        serde_json::from_str(&text).map_err(|e| EtcdError::Protocol(format!("{e}: {text}")))
+    }
+
+    /// The value of a register, `None` if absent.
+    pub async fn read(&self, key: u64) -> Result<Option<u64>, EtcdError> {
+        let body = json!({ "key": self.key(key), "serializable": self.serializable });
+        let v = self.call("/v3/kv/range", body).await?;
+        let Some(kv) = v
+            .get("kvs")
+            .and_then(|k| k.as_array())
+            .and_then(|a| a.first())
+        else {
+            return Ok(None);
+        };
+        decode_value(kv.get("value")).map(Some)
+    }
+
+    pub async fn write(&self, key: u64, value: u64) -> Result<(), EtcdError> {
+        let body = json!({ "key": self.key(key), "value": B64.encode(value.to_string()) });
+        self.call("/v3/kv/put", body).await.map(|_| ())
+    }
+
+    /// Compare-and-set; `Ok(false)` if the register did not hold `expected`.
+    pub async fn cas(&self, key: u64, expected: u64, new: u64) -> Result<bool, EtcdError> {
+        let k = self.key(key);
+        let body = json!({
+            "compare": [{
+                "key": k,
+                "result": "EQUAL",
+                "target": "VALUE",
+                "value": B64.encode(expected.to_string()),
+            }],
+            "success": [{ "request_put": { "key": k, "value": B64.encode(new.to_string()) } }],
+        });
+        let v = self.call("/v3/kv/txn", body).await?;
+        // The gateway omits false booleans.
+        Ok(v.get("succeeded").and_then(Value::as_bool).unwrap_or(false))
+    }
+
+    /// This member's id and the id of the leader it knows.
+    pub async fn status(&self) -> Result<(String, String), EtcdError> {
+        let v = self.call("/v3/maintenance/status", json!({})).await?;
+        let member = v["header"]["member_id"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| v["header"]["member_id"].as_u64().map(|n| n.to_string()))
+            .ok_or_else(|| EtcdError::Protocol(format!("no member_id in {v}")))?;
+        let leader = v["leader"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| v["leader"].as_u64().map(|n| n.to_string()))
+            .ok_or_else(|| EtcdError::Protocol(format!("no leader in {v}")))?;
+        Ok((member, leader))
+    }
+
+    /// Send a request and classify the answer.
+    pub async fn invoke(&self, request: &Request) -> Completion {
+        let result = match *request {
+            Request::Read { key } => self.read(key).await.map(|read| Some(read)),
+            Request::Write { key, value } => self.write(key, value).await.map(|()| None),
+            Request::Cas { key, expected, new } => match self.cas(key, expected, new).await {
+                Ok(true) => Ok(None),
+                Ok(false) => {
+                    return Completion::Fail {
+                        error: format!("compare failed: register did not hold {expected}"),
+                    };
+                }
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(read) => Completion::Ok {
+                read: read.flatten(),
+            },
+            Err(e) => classify(request, e, self.timeout),
+        }
+    }
+}
+
+fn classify(request: &Request, error: EtcdError, timeout: Duration) -> Completion {
+    let text = error.to_string();
+    match error {
+        EtcdError::Connect(_) => Completion::Fail { error: text },
+        EtcdError::Timeout => Completion::timed_out(request, timeout),
+        _ if request.is_read() => Completion::Fail { error: text },
+        _ => Completion::Info { error: text },
+    }
+}
+
+fn decode_value(v: Option<&Value>) -> Result<u64, EtcdError> {
+    let text = v
+        .and_then(Value::as_str)
+        .ok_or_else(|| EtcdError::Protocol("a key without a value".into()))?;
+    let bytes = B64
+        .decode(text)
+        .map_err(|e| EtcdError::Protocol(format!("value is not base64: {e}")))?;
+    String::from_utf8_lossy(&bytes)
+        .parse()
+        .map_err(|_| EtcdError::Protocol(format!("value is not a register value: {bytes:?}")))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_decode_from_base64_decimal() {
+        let v = json!(B64.encode("42"));
+        assert_eq!(decode_value(Some(&v)).unwrap(), 42);
+        assert!(decode_value(Some(&json!("!!"))).is_err());
+        assert!(decode_value(None).is_err());
+    }
+
+    #[test]
+    fn classification_keeps_uncertainty() {
+        let t = Duration::from_secs(1);
+        let read = Request::Read { key: 1 };
+        let write = Request::Write { key: 1, value: 2 };
+        let refused = || EtcdError::Connect("refused".into());
+        let lost = || EtcdError::Indeterminate("connection reset".into());
+        let server = || EtcdError::Server {
+            status: 503,
+            message: "etcdserver: request timed out".into(),
+        };
+        assert!(matches!(
+            classify(&write, refused(), t),
+            Completion::Fail { .. }
+        ));
+        assert!(matches!(
+            classify(&write, lost(), t),
+            Completion::Info { .. }
+        ));
+        assert!(matches!(
+            classify(&write, server(), t),
+            Completion::Info { .. }
+        ));
+        assert!(matches!(
+            classify(&read, lost(), t),
+            Completion::Fail { .. }
+        ));
+        assert!(matches!(
+            classify(&read, server(), t),
+            Completion::Fail { .. }
+        ));
+        assert!(matches!(
+            classify(&write, EtcdError::Timeout, t),
+            Completion::Info { .. }
+        ));
+        assert!(matches!(
+            classify(&read, EtcdError::Timeout, t),
+            Completion::Fail { .. }
+        ));
+    }
+}

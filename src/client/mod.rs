@@ -1,0 +1,75 @@
+//! Clients: one per process. A client turns a register op into a request to
+//! the database and the response into `ok` (it happened), `fail` (it
+//! definitely did not happen) or `info` (it may have happened: a timeout, a
+//! connection lost after the request was sent).
+//!
+//! Shell: clients do network IO. They know their target's protocol and how
+//! its errors map to outcomes; they know nothing of plans, faults or the
+//! checker. Adapters: [`etcd`]. Dispatch is an enum, not a trait object, so
+//! that async calls need no boxing.
+
+pub mod etcd;
+
+use std::time::Duration;
+
+/// A register operation as sent to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    Read { key: u64 },
+    Write { key: u64, value: u64 },
+    Cas { key: u64, expected: u64, new: u64 },
+}
+
+impl Request {
+    pub fn key(&self) -> u64 {
+        match *self {
+            Request::Read { key } | Request::Write { key, .. } | Request::Cas { key, .. } => key,
+        }
+    }
+
+    /// Reads change nothing: a read that did not answer did not happen, as
+    /// far as any observer can tell.
+    pub fn is_read(&self) -> bool {
+        matches!(self, Request::Read { .. })
+    }
+}
+
+/// What became of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// It happened. A read carries the value it saw (`None`: absent).
+    Ok { read: Option<u64> },
+    /// It definitely did not happen (a CAS whose comparison failed, a
+    /// connection refused before anything was sent).
+    Fail { error: String },
+    /// It may or may not have happened.
+    Info { error: String },
+}
+
+impl Completion {
+    /// The outcome of a request that got no answer in time.
+    pub fn timed_out(request: &Request, timeout: Duration) -> Completion {
+        let error = format!("timed out after {}", crate::duration::format(timeout));
+        if request.is_read() {
+            Completion::Fail { error }
+        } else {
+            Completion::Info { error }
+        }
+    }
+}
+
+/// A connected client of one of the supported targets.
+#[derive(Debug, Clone)]
+pub enum AnyClient {
+    Etcd(etcd::EtcdClient),
+}
+
+impl AnyClient {
+    /// Send one request and classify the answer. Never takes longer than the
+    /// client's timeout (plus scheduling noise).
+    pub async fn invoke(&self, request: &Request) -> Completion {
+        match self {
+            AnyClient::Etcd(c) => c.invoke(request).await,
+        }
+    }
+}
