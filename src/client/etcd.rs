@@ -163,7 +163,7 @@ impl EtcdClient {
     /// Send a request and classify the answer.
     pub async fn invoke(&self, request: &Request) -> Completion {
         let result = match *request {
-            Request::Read { key } => self.read(key).await.map(|read| Some(read)),
+            Request::Read { key } => self.read(key).await.map(Some),
             Request::Write { key, value } => self.write(key, value).await.map(|()| None),
             Request::Cas { key, expected, new } => match self.cas(key, expected, new).await {
                 Ok(true) => Ok(None),
