@@ -8,9 +8,12 @@
 
 pub mod cli;
 pub mod client;
+pub mod docker;
 pub mod duration;
 pub mod experiment;
+pub mod journal;
 pub mod loader;
+pub mod nemesis;
 pub mod plan;
 pub mod report;
 pub mod results;

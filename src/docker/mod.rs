@@ -1,0 +1,1028 @@
+//! Cluster control: one compose project on the Docker engine.
+//!
+//! Shell. Owns the bollard client (local socket or `DOCKER_HOST`, version
+//! negotiated with the engine), the compose CLI ([`compose`]: `docker compose`
+//! v2 where it works, else `docker-compose` v1), and the **scope guard**:
+//! containers are found by their compose labels
+//! (`com.docker.compose.project`, `com.docker.compose.service`), never by
+//! guessed names, and an operation on a container that does not carry the
+//! project's label is refused ([`ComposeCluster::scoped`]). It knows nothing
+//! of faults, plans or journals; [`crate::nemesis`] builds on it.
+
+pub mod compose;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, ContainerSummary, ContainerSummaryStateEnum, EndpointSettings, ExecConfig,
+    HostConfig, NetworkConnectRequest, NetworkDisconnectRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, KillContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    WaitContainerOptions,
+};
+use futures_util::StreamExt;
+use tokio::sync::OnceCell;
+
+pub use compose::{ComposeCli, ComposeModel};
+
+/// The compose labels chaos finds containers by.
+pub mod labels {
+    pub const PROJECT: &str = "com.docker.compose.project";
+    pub const SERVICE: &str = "com.docker.compose.service";
+    /// On chaos's own helper containers: the project they work for.
+    pub const HELPER_PROJECT: &str = "io.chaos.helper.project";
+    /// On helper containers: the container whose network namespace they share.
+    pub const HELPER_TARGET: &str = "io.chaos.helper.target";
+    /// On helper containers: the target's start time when the helper joined it.
+    pub const HELPER_TARGET_STARTED: &str = "io.chaos.helper.target-started";
+}
+
+/// What went wrong talking to Docker or compose.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerError {
+    #[error(
+        "cannot reach the Docker engine (unix socket or DOCKER_HOST); is it running and may this user use it? {0}"
+    )]
+    Connect(#[source] bollard::errors::Error),
+    #[error("{action}: {source}")]
+    Api {
+        action: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("no compose command line works (need `docker compose` or `docker-compose`): {0}")]
+    NoComposeCli(String),
+    #[error("`{command}` failed ({status}):\n{stderr}")]
+    Compose {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("{path}: compose file: {message}")]
+    ComposeFile { path: String, message: String },
+    #[error("project `{project}` is not ready after {waited:?}: {pending}")]
+    NotReady {
+        project: String,
+        waited: Duration,
+        pending: String,
+    },
+    #[error(
+        "service `{service}` has no container in compose project `{project}` (is the cluster up? try `chaos up EXPERIMENT`)"
+    )]
+    NoContainer { service: String, project: String },
+    #[error(
+        "refused: container `{container}` is not part of compose project `{project}` (it belongs to {found}); chaos touches only the experiment's project"
+    )]
+    OutOfScope {
+        container: String,
+        project: String,
+        found: String,
+    },
+    #[error("service `{service}` publishes no host port for container port {port}/tcp")]
+    NoPort { service: String, port: u16 },
+    #[error("this command needs the compose file of project `{0}`")]
+    NoComposeFile(String),
+    #[error("image `{0}` is missing; build the local images with `bash compose/images/build.sh`")]
+    MissingImage(String),
+}
+
+impl DockerError {
+    fn api(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
+        let action = action.into();
+        move |source| DockerError::Api { action, source }
+    }
+}
+
+/// The HTTP status of a failed engine call, if the engine answered.
+pub fn status_code(err: &bollard::errors::Error) -> Option<u16> {
+    match err {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// A container's state, as the engine reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    Unknown,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Created => "created",
+            State::Running => "running",
+            State::Paused => "paused",
+            State::Restarting => "restarting",
+            State::Removing => "removing",
+            State::Exited => "exited",
+            State::Dead => "dead",
+            State::Unknown => "unknown",
+        }
+    }
+
+    fn from_summary(s: Option<ContainerSummaryStateEnum>) -> State {
+        match s {
+            Some(ContainerSummaryStateEnum::CREATED) => State::Created,
+            Some(ContainerSummaryStateEnum::RUNNING) => State::Running,
+            Some(ContainerSummaryStateEnum::PAUSED) => State::Paused,
+            Some(ContainerSummaryStateEnum::RESTARTING) => State::Restarting,
+            Some(ContainerSummaryStateEnum::REMOVING) => State::Removing,
+            Some(ContainerSummaryStateEnum::EXITED) => State::Exited,
+            Some(ContainerSummaryStateEnum::DEAD) => State::Dead,
+            _ => State::Unknown,
+        }
+    }
+}
+
+/// A container's health check result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// No health check.
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    pub fn name(self) -> &'static str {
+        match self {
+            Health::None => "-",
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
+
+    /// From the engine's status text (`Up 3 minutes (healthy)`): API 1.41's
+    /// container list carries health only there.
+    pub fn from_status(status: &str) -> Health {
+        if status.contains("(healthy)") {
+            Health::Healthy
+        } else if status.contains("(unhealthy)") {
+            Health::Unhealthy
+        } else if status.contains("(health: starting)") {
+            Health::Starting
+        } else {
+            Health::None
+        }
+    }
+}
+
+/// A container's endpoint on one network.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Endpoint {
+    /// IPv4 address, if it has one.
+    pub ip: Option<String>,
+    pub aliases: Vec<String>,
+}
+
+/// A host port published by a container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Published {
+    pub container_port: u16,
+    pub host_ip: String,
+    pub host_port: u16,
+}
+
+/// One container of the project, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContainerInfo {
+    pub id: String,
+    /// The container name, without the leading `/`.
+    pub name: String,
+    pub service: String,
+    pub state: State,
+    pub health: Health,
+    /// The engine's status text (`Up 2 minutes (healthy)`).
+    pub status: String,
+    /// Network name to the container's endpoint on it.
+    pub networks: BTreeMap<String, Endpoint>,
+    pub ports: Vec<Published>,
+}
+
+impl ContainerInfo {
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(12)]
+    }
+
+    /// Every IPv4 address the container has.
+    pub fn ips(&self) -> Vec<String> {
+        let mut ips: Vec<String> = self
+            .networks
+            .values()
+            .filter_map(|e| e.ip.clone())
+            .collect();
+        ips.sort();
+        ips.dedup();
+        ips
+    }
+
+    /// Running (or paused: its network namespace is alive).
+    pub fn has_namespace(&self) -> bool {
+        matches!(self.state, State::Running | State::Paused)
+    }
+
+    fn from_summary(s: ContainerSummary, project: &str) -> Option<ContainerInfo> {
+        let labels = s.labels.unwrap_or_default();
+        if labels.get(labels::PROJECT).map(String::as_str) != Some(project) {
+            return None;
+        }
+        let service = labels.get(labels::SERVICE)?.clone();
+        let status = s.status.unwrap_or_default();
+        let networks = s
+            .network_settings
+            .and_then(|n| n.networks)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, e)| (name, endpoint(&e)))
+            .collect();
+        let mut ports: Vec<Published> = s
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                Some(Published {
+                    container_port: p.private_port,
+                    host_ip: p.ip.unwrap_or_default(),
+                    host_port: p.public_port?,
+                })
+            })
+            .collect();
+        ports.sort_by(|a, b| (a.container_port, &a.host_ip).cmp(&(b.container_port, &b.host_ip)));
+        ports.dedup();
+        Some(ContainerInfo {
+            id: s.id.unwrap_or_default(),
+            name: s
+                .names
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
+            service,
+            state: State::from_summary(s.state),
+            health: Health::from_status(&status),
+            status,
+            networks,
+            ports,
+        })
+    }
+}
+
+fn endpoint(e: &EndpointSettings) -> Endpoint {
+    Endpoint {
+        ip: e.ip_address.clone().filter(|ip| !ip.is_empty()),
+        aliases: e.aliases.clone().unwrap_or_default(),
+    }
+}
+
+/// A container that has passed the scope guard: it carries the project's
+/// label. Every fault primitive takes one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scoped {
+    pub id: String,
+    pub service: String,
+}
+
+/// What a command run inside a container printed, and its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub code: i64,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl ExecOutput {
+    pub fn ok(&self) -> bool {
+        self.code == 0
+    }
+}
+
+/// One compose project: the Docker client, the project name, the compose
+/// file (when known) and its CLI.
+#[derive(Debug, Clone)]
+pub struct ComposeCluster {
+    docker: Docker,
+    project: String,
+    model: Option<ComposeModel>,
+    cli: std::sync::Arc<OnceCell<ComposeCli>>,
+}
+
+/// Connect to the engine and agree on an API version.
+pub async fn connect_engine() -> Result<Docker, DockerError> {
+    let docker = Docker::connect_with_local_defaults().map_err(DockerError::Connect)?;
+    docker
+        .negotiate_version()
+        .await
+        .map_err(DockerError::Connect)
+}
+
+impl ComposeCluster {
+    /// The project of a compose file; the file is read now (its services and
+    /// networks), the compose CLI is found on first use.
+    pub async fn connect(project: &str, compose_file: &Path) -> Result<Self, DockerError> {
+        let model = ComposeModel::load(compose_file, project)?;
+        Ok(ComposeCluster {
+            docker: connect_engine().await?,
+            project: project.to_string(),
+            model: Some(model),
+            cli: Default::default(),
+        })
+    }
+
+    /// A project known only by name (`chaos heal --project`): everything but
+    /// `up`/`down` works; networks to reconnect come from the containers.
+    pub async fn connect_project(project: &str) -> Result<Self, DockerError> {
+        Ok(ComposeCluster {
+            docker: connect_engine().await?,
+            project: project.to_string(),
+            model: None,
+            cli: Default::default(),
+        })
+    }
+
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    pub fn compose_file(&self) -> Option<&Path> {
+        self.model.as_ref().map(|m| m.path.as_path())
+    }
+
+    /// The services the compose file defines (empty without one).
+    pub fn services(&self) -> BTreeSet<String> {
+        self.model
+            .as_ref()
+            .map(|m| m.services.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The networks the compose file puts a service on (None: no compose
+    /// file, or the service is not in it).
+    pub fn compose_networks(&self, service: &str) -> Option<&BTreeSet<String>> {
+        self.model.as_ref().and_then(|m| m.services.get(service))
+    }
+
+    async fn compose(&self, args: &[&str]) -> Result<(), DockerError> {
+        let model = self
+            .model
+            .as_ref()
+            .ok_or_else(|| DockerError::NoComposeFile(self.project.clone()))?;
+        let cli = self.cli.get_or_try_init(ComposeCli::detect).await?;
+        cli.run(&self.project, &model.path, args).await
+    }
+
+    /// The compose CLI in use.
+    pub async fn compose_cli(&self) -> Result<ComposeCli, DockerError> {
+        self.cli.get_or_try_init(ComposeCli::detect).await.copied()
+    }
+
+    /// `compose up -d`, then wait until every service is running and healthy.
+    pub async fn up(&self, ready_timeout: Duration) -> Result<(), DockerError> {
+        self.compose(&["up", "-d"]).await?;
+        self.wait_healthy(ready_timeout).await
+    }
+
+    /// Remove chaos's helper containers, then `compose down -v` (containers,
+    /// networks and volumes).
+    pub async fn down(&self) -> Result<(), DockerError> {
+        self.remove_helpers().await?;
+        self.compose(&["down", "-v"]).await
+    }
+
+    /// Every container of the project (running or not), by service. With
+    /// several containers for a service (scaled), the first by name wins.
+    pub async fn containers(&self) -> Result<BTreeMap<String, ContainerInfo>, DockerError> {
+        let mut out = BTreeMap::new();
+        let mut all = self.list(labels::PROJECT, &self.project).await?;
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        for c in all {
+            out.entry(c.service.clone()).or_insert(c);
+        }
+        Ok(out)
+    }
+
+    async fn list(&self, label: &str, value: &str) -> Result<Vec<ContainerInfo>, DockerError> {
+        let filters = HashMap::from([("label".to_string(), vec![format!("{label}={value}")])]);
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(DockerError::api("list containers"))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|s| ContainerInfo::from_summary(s, &self.project))
+            .collect())
+    }
+
+    /// The container of a service.
+    pub async fn container(&self, service: &str) -> Result<ContainerInfo, DockerError> {
+        self.containers()
+            .await?
+            .remove(service)
+            .ok_or_else(|| self.no_container(service))
+    }
+
+    pub fn no_container(&self, service: &str) -> DockerError {
+        DockerError::NoContainer {
+            service: service.to_string(),
+            project: self.project.clone(),
+        }
+    }
+
+    /// The scope guard: inspect a container by id or name and accept it only
+    /// if it carries this project's label.
+    pub async fn scoped(&self, container: &str) -> Result<Scoped, DockerError> {
+        let c = self
+            .docker
+            .inspect_container(container, None)
+            .await
+            .map_err(DockerError::api(format!("inspect container {container}")))?;
+        let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
+        let found = labels.get(labels::PROJECT);
+        if found.map(String::as_str) != Some(self.project.as_str()) {
+            return Err(DockerError::OutOfScope {
+                container: container.to_string(),
+                project: self.project.clone(),
+                found: found
+                    .map(|p| format!("project `{p}`"))
+                    .unwrap_or_else(|| "no compose project".to_string()),
+            });
+        }
+        Ok(Scoped {
+            id: c.id.unwrap_or_else(|| container.to_string()),
+            service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+        })
+    }
+
+    /// The same guard for a container already listed by project label.
+    pub fn scoped_info(&self, c: &ContainerInfo) -> Scoped {
+        Scoped {
+            id: c.id.clone(),
+            service: c.service.clone(),
+        }
+    }
+
+    /// Wait until every service of the compose file (or, without one, every
+    /// container of the project) is running and, where it has a health
+    /// check, healthy.
+    pub async fn wait_healthy(&self, timeout: Duration) -> Result<(), DockerError> {
+        let start = tokio::time::Instant::now();
+        loop {
+            let containers = self.containers().await?;
+            let mut expected = self.services();
+            if expected.is_empty() {
+                expected = containers.keys().cloned().collect();
+            }
+            let pending = readiness(&expected, &containers);
+            if pending.is_empty() && !expected.is_empty() {
+                return Ok(());
+            }
+            if start.elapsed() >= timeout {
+                return Err(DockerError::NotReady {
+                    project: self.project.clone(),
+                    waited: timeout,
+                    pending: if pending.is_empty() {
+                        "no containers".to_string()
+                    } else {
+                        pending.join("; ")
+                    },
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The host port (on 127.0.0.1) where a service publishes a container
+    /// port.
+    pub async fn published_port(
+        &self,
+        service: &str,
+        container_port: u16,
+    ) -> Result<u16, DockerError> {
+        let c = self.container(service).await?;
+        c.ports
+            .iter()
+            .filter(|p| p.container_port == container_port)
+            .find(|p| matches!(p.host_ip.as_str(), "127.0.0.1" | "0.0.0.0" | "" | "::"))
+            .map(|p| p.host_port)
+            .ok_or(DockerError::NoPort {
+                service: service.to_string(),
+                port: container_port,
+            })
+    }
+
+    // --- primitives on scoped containers -----------------------------------
+
+    /// Send a signal (`SIGKILL`, `SIGTERM`).
+    pub async fn signal(&self, c: &Scoped, signal: &str) -> Result<(), DockerError> {
+        self.docker
+            .kill_container(
+                &c.id,
+                Some(KillContainerOptions {
+                    signal: signal.to_string(),
+                }),
+            )
+            .await
+            .map_err(DockerError::api(format!("{signal} {}", c.service)))
+    }
+
+    /// Start; a container already running is fine.
+    pub async fn start(&self, c: &Scoped) -> Result<(), DockerError> {
+        match self.docker.start_container(&c.id, None).await {
+            Ok(()) => Ok(()),
+            Err(e) if status_code(&e) == Some(304) => Ok(()),
+            Err(e) => Err(DockerError::Api {
+                action: format!("start {}", c.service),
+                source: e,
+            }),
+        }
+    }
+
+    pub async fn pause(&self, c: &Scoped) -> Result<(), DockerError> {
+        self.docker
+            .pause_container(&c.id)
+            .await
+            .map_err(DockerError::api(format!("pause {}", c.service)))
+    }
+
+    pub async fn unpause(&self, c: &Scoped) -> Result<(), DockerError> {
+        self.docker
+            .unpause_container(&c.id)
+            .await
+            .map_err(DockerError::api(format!("unpause {}", c.service)))
+    }
+
+    /// Wait until a container is no longer running, at most `timeout`;
+    /// true if it stopped.
+    pub async fn wait_stopped(&self, c: &Scoped, timeout: Duration) -> Result<bool, DockerError> {
+        let wait = async {
+            let mut s = self.docker.wait_container(
+                &c.id,
+                Some(WaitContainerOptions {
+                    condition: "not-running".to_string(),
+                }),
+            );
+            // A non-zero exit code arrives as an error item: it still means
+            // the container stopped.
+            match s.next().await {
+                None | Some(Ok(_)) => Ok(()),
+                Some(Err(bollard::errors::Error::DockerContainerWaitError { .. })) => Ok(()),
+                Some(Err(e)) => Err(DockerError::Api {
+                    action: format!("wait for {} to stop", c.service),
+                    source: e,
+                }),
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(r) => r.map(|()| true),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// The state and start time of one container (fresh, not listed).
+    pub async fn inspect_state(&self, c: &Scoped) -> Result<(State, String), DockerError> {
+        let i = self
+            .docker
+            .inspect_container(&c.id, None)
+            .await
+            .map_err(DockerError::api(format!("inspect {}", c.service)))?;
+        let st = i.state.unwrap_or_default();
+        use bollard::models::ContainerStateStatusEnum as S;
+        let state = match st.status {
+            Some(S::CREATED) => State::Created,
+            Some(S::RUNNING) => State::Running,
+            Some(S::PAUSED) => State::Paused,
+            Some(S::RESTARTING) => State::Restarting,
+            Some(S::REMOVING) => State::Removing,
+            Some(S::EXITED) => State::Exited,
+            Some(S::DEAD) => State::Dead,
+            _ => State::Unknown,
+        };
+        Ok((state, st.started_at.unwrap_or_default()))
+    }
+
+    /// The container's endpoints, with their aliases (inspect gives the
+    /// aliases; the list does not always).
+    pub async fn endpoints(&self, c: &Scoped) -> Result<BTreeMap<String, Endpoint>, DockerError> {
+        let i = self
+            .docker
+            .inspect_container(&c.id, None)
+            .await
+            .map_err(DockerError::api(format!("inspect {}", c.service)))?;
+        Ok(i.network_settings
+            .and_then(|n| n.networks)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, e)| (name, endpoint(&e)))
+            .collect())
+    }
+
+    pub async fn disconnect_network(&self, c: &Scoped, network: &str) -> Result<(), DockerError> {
+        self.docker
+            .disconnect_network(
+                network,
+                NetworkDisconnectRequest {
+                    container: c.id.clone(),
+                    force: Some(true),
+                },
+            )
+            .await
+            .map_err(DockerError::api(format!(
+                "disconnect {} from {network}",
+                c.service
+            )))
+    }
+
+    /// Connect with the aliases given (the service name keeps resolving).
+    /// A container already on the network is fine.
+    pub async fn connect_network(
+        &self,
+        c: &Scoped,
+        network: &str,
+        aliases: &[String],
+    ) -> Result<(), DockerError> {
+        let r = self
+            .docker
+            .connect_network(
+                network,
+                NetworkConnectRequest {
+                    container: c.id.clone(),
+                    endpoint_config: Some(EndpointSettings {
+                        aliases: Some(aliases.to_vec()),
+                        ..Default::default()
+                    }),
+                },
+            )
+            .await;
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if is_already_connected(&e) => Ok(()),
+            Err(e) => Err(DockerError::Api {
+                action: format!("connect {} to {network}", c.service),
+                source: e,
+            }),
+        }
+    }
+
+    /// Run a command inside a container and collect its output.
+    pub async fn exec(&self, container: &str, cmd: &[&str]) -> Result<ExecOutput, DockerError> {
+        exec(&self.docker, container, cmd).await
+    }
+
+    /// Run a command in a service's container.
+    pub async fn exec_service(
+        &self,
+        service: &str,
+        cmd: &[&str],
+    ) -> Result<ExecOutput, DockerError> {
+        let c = self.container(service).await?;
+        self.exec(&c.id, cmd).await
+    }
+
+    // --- helper containers ------------------------------------------------
+
+    /// chaos's helper containers for this project (any state).
+    pub async fn helpers(&self) -> Result<Vec<String>, DockerError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={}", labels::HELPER_PROJECT, self.project)],
+        )]);
+        let list = self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(DockerError::api("list helper containers"))?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Remove every helper container of the project; returns how many.
+    pub async fn remove_helpers(&self) -> Result<usize, DockerError> {
+        let ids = self.helpers().await?;
+        for id in &ids {
+            remove_container(&self.docker, id).await?;
+        }
+        Ok(ids.len())
+    }
+
+    /// Create and start a helper container for this project: `image`, with
+    /// NET_ADMIN, in `network_mode`, running `cmd`. Labelled so that sweeps
+    /// find it.
+    pub async fn create_helper(
+        &self,
+        image: &str,
+        network_mode: &str,
+        cmd: &[&str],
+        extra_labels: &[(&str, &str)],
+    ) -> Result<String, DockerError> {
+        let mut labels =
+            HashMap::from([(labels::HELPER_PROJECT.to_string(), self.project.clone())]);
+        for (k, v) in extra_labels {
+            labels.insert(k.to_string(), v.to_string());
+        }
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                network_mode: Some(network_mode.to_string()),
+                cap_add: Some(vec!["NET_ADMIN".to_string()]),
+                init: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await
+            .map_err(|e| match status_code(&e) {
+                Some(404) => DockerError::MissingImage(image.to_string()),
+                _ => DockerError::Api {
+                    action: format!("create helper container ({network_mode})"),
+                    source: e,
+                },
+            })?;
+        if let Err(e) = self.docker.start_container(&created.id, None).await {
+            let _ = remove_container(&self.docker, &created.id).await;
+            return Err(DockerError::Api {
+                action: format!("start helper container ({network_mode})"),
+                source: e,
+            });
+        }
+        Ok(created.id)
+    }
+
+    /// Is an image present locally?
+    pub async fn has_image(&self, image: &str) -> Result<bool, DockerError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if status_code(&e) == Some(404) => Ok(false),
+            Err(e) => Err(DockerError::Api {
+                action: format!("inspect image {image}"),
+                source: e,
+            }),
+        }
+    }
+
+    /// Remove a container by id (helpers): gone already is fine.
+    pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
+        remove_container(&self.docker, id).await
+    }
+}
+
+fn is_already_connected(e: &bollard::errors::Error) -> bool {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => {
+            (*status_code == 403 || *status_code == 409)
+                && (message.contains("already exists") || message.contains("already attached"))
+        }
+        _ => false,
+    }
+}
+
+async fn remove_container(docker: &Docker, id: &str) -> Result<(), DockerError> {
+    match docker
+        .remove_container(
+            id,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if status_code(&e) == Some(404) => Ok(()),
+        // Removal already in progress (auto-remove): as good as gone.
+        Err(e) if status_code(&e) == Some(409) => Ok(()),
+        Err(e) => Err(DockerError::Api {
+            action: format!("remove container {}", &id[..id.len().min(12)]),
+            source: e,
+        }),
+    }
+}
+
+/// Run a command in a container through the exec API.
+pub async fn exec(
+    docker: &Docker,
+    container: &str,
+    cmd: &[&str],
+) -> Result<ExecOutput, DockerError> {
+    let short = &container[..container.len().min(12)];
+    let created = docker
+        .create_exec(
+            container,
+            ExecConfig {
+                cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(DockerError::api(format!("exec in {short}")))?;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    match docker
+        .start_exec(&created.id, None)
+        .await
+        .map_err(DockerError::api(format!("start exec in {short}")))?
+    {
+        bollard::exec::StartExecResults::Attached { mut output, .. } => {
+            while let Some(item) = output.next().await {
+                match item.map_err(DockerError::api(format!("exec output in {short}")))? {
+                    bollard::container::LogOutput::StdErr { message } => {
+                        stderr.extend_from_slice(&message)
+                    }
+                    other => stdout.extend_from_slice(&other.into_bytes()),
+                }
+            }
+        }
+        bollard::exec::StartExecResults::Detached => {}
+    }
+    let inspect = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(DockerError::api(format!("inspect exec in {short}")))?;
+    Ok(ExecOutput {
+        code: inspect.exit_code.unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    })
+}
+
+/// Which expected services are not ready, and why. Pure.
+pub fn readiness(
+    expected: &BTreeSet<String>,
+    containers: &BTreeMap<String, ContainerInfo>,
+) -> Vec<String> {
+    let mut pending = Vec::new();
+    for service in expected {
+        match containers.get(service) {
+            None => pending.push(format!("{service}: no container")),
+            Some(c) if c.state != State::Running => {
+                pending.push(format!("{service}: {} ({})", c.state.name(), c.status))
+            }
+            Some(c) if matches!(c.health, Health::Starting | Health::Unhealthy) => {
+                pending.push(format!("{service}: health {}", c.health.name()))
+            }
+            Some(_) => {}
+        }
+    }
+    pending
+}
+
+/// The path of a compose file as compose should see it: absolute, so that
+/// the CLI's working directory does not matter.
+pub fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{ContainerSummaryNetworkSettings, PortSummary};
+
+    fn summary(
+        project: &str,
+        service: &str,
+        state: ContainerSummaryStateEnum,
+        status: &str,
+    ) -> ContainerSummary {
+        ContainerSummary {
+            id: Some(format!("{service}0123456789abcdef")),
+            names: Some(vec![format!("/{project}_{service}_1")]),
+            labels: Some(HashMap::from([
+                (labels::PROJECT.to_string(), project.to_string()),
+                (labels::SERVICE.to_string(), service.to_string()),
+            ])),
+            state: Some(state),
+            status: Some(status.to_string()),
+            network_settings: Some(ContainerSummaryNetworkSettings {
+                networks: Some(HashMap::from([(
+                    format!("{project}_cluster"),
+                    EndpointSettings {
+                        ip_address: Some("172.20.0.2".to_string()),
+                        ..Default::default()
+                    },
+                )])),
+            }),
+            ports: Some(vec![
+                PortSummary {
+                    ip: Some("127.0.0.1".to_string()),
+                    private_port: 2379,
+                    public_port: Some(23791),
+                    typ: None,
+                },
+                PortSummary {
+                    ip: None,
+                    private_port: 2380,
+                    public_port: None,
+                    typ: None,
+                },
+            ]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn summaries_outside_the_project_are_dropped() {
+        let s = summary("other", "etcd1", ContainerSummaryStateEnum::RUNNING, "Up");
+        assert!(ContainerInfo::from_summary(s, "mine").is_none());
+        let s = summary(
+            "mine",
+            "etcd1",
+            ContainerSummaryStateEnum::RUNNING,
+            "Up 2 seconds (healthy)",
+        );
+        let c = ContainerInfo::from_summary(s, "mine").unwrap();
+        assert_eq!(c.service, "etcd1");
+        assert_eq!(c.name, "mine_etcd1_1");
+        assert_eq!(c.health, Health::Healthy);
+        assert_eq!(c.ips(), ["172.20.0.2"]);
+        assert_eq!(c.ports.len(), 1);
+        assert_eq!(c.ports[0].host_port, 23791);
+        assert_eq!(c.short_id().len(), 12);
+    }
+
+    #[test]
+    fn health_from_status_text() {
+        assert_eq!(
+            Health::from_status("Up 1 second (health: starting)"),
+            Health::Starting
+        );
+        assert_eq!(
+            Health::from_status("Up 1 second (unhealthy)"),
+            Health::Unhealthy
+        );
+        assert_eq!(
+            Health::from_status("Up 1 second (healthy)"),
+            Health::Healthy
+        );
+        assert_eq!(Health::from_status("Up 1 second"), Health::None);
+    }
+
+    #[test]
+    fn readiness_names_what_is_missing() {
+        let expected: BTreeSet<String> = ["a", "b", "c", "d"].map(String::from).into();
+        let mut cs = BTreeMap::new();
+        let mk = |svc: &str, st, status: &str| {
+            ContainerInfo::from_summary(summary("p", svc, st, status), "p").unwrap()
+        };
+        cs.insert(
+            "a".to_string(),
+            mk("a", ContainerSummaryStateEnum::RUNNING, "Up (healthy)"),
+        );
+        cs.insert(
+            "b".to_string(),
+            mk("b", ContainerSummaryStateEnum::EXITED, "Exited (1)"),
+        );
+        cs.insert(
+            "c".to_string(),
+            mk(
+                "c",
+                ContainerSummaryStateEnum::RUNNING,
+                "Up (health: starting)",
+            ),
+        );
+        let pending = readiness(&expected, &cs);
+        assert_eq!(
+            pending,
+            [
+                "b: exited (Exited (1))",
+                "c: health starting",
+                "d: no container"
+            ]
+        );
+    }
+}

@@ -1,0 +1,1052 @@
+//! The nemesis: applies a plan's faults to real containers through the
+//! Docker Engine API, each paired with its heal, and journals them so that
+//! they are undone even after chaos is killed.
+//!
+//! Shell. Builds on [`crate::docker`] (the cluster, the scope guard) and
+//! [`crate::journal`]; knows nothing of clients, histories or checkers.
+//!
+//! # Faults and their heals
+//!
+//! | fault | apply | heal |
+//! |---|---|---|
+//! | kill | SIGKILL | start |
+//! | stop | SIGTERM, SIGKILL after the grace period | start |
+//! | pause | pause (cgroup freezer) | unpause |
+//! | disconnect | disconnect from the named compose network (or all) | reconnect, same aliases |
+//! | partition | iptables `INPUT -s <peer> -j DROP` in each node's namespace, from a helper container, tagged `chaos:<project>:f<id>` | delete exactly the rules with that tag |
+//! | netem | `tc qdisc replace ... root netem` on each interface | delete the root netem qdisc |
+//! | restart | one target after another: SIGTERM, grace, SIGKILL, start, wait until healthy | start any target not running |
+//!
+//! # The API the runner uses
+//!
+//! ```text
+//! let cluster = ComposeCluster::connect(project, &compose_file).await?;     // crate::docker
+//! preflight(&cluster, &plan).await?;            // before `up`: helper image, netem probe
+//! cluster.up(ready_timeout).await?;
+//! let journal = Journal::create(&run_dir.file("journal.jsonl"), project, Some(&compose_file))?;
+//! let mut nemesis = Nemesis::new(cluster, journal, resolver, components, run_start);
+//! nemesis.check_targets(&plan).await?;          // every named service has a container
+//! let applied = nemesis.apply(&planned_fault, planned_at).await?;  // intent journaled first
+//! let healed = nemesis.heal(applied.id).await?;
+//! let report = nemesis.finish().await;          // heal_all + remove helpers + close journal
+//! ```
+//!
+//! - `Nemesis::new(cluster: ComposeCluster, journal: Journal, resolver: Arc<dyn RoleResolver>,
+//!   components: BTreeMap<String, Vec<String>>, run_start: tokio::time::Instant) -> Nemesis`
+//! - `Nemesis::apply(&mut self, fault: &PlannedFault, planned_at: Duration) -> Result<AppliedFault, NemesisError>`:
+//!   resolves the targets (roles through the [`RoleResolver`], services by
+//!   compose label), writes and fsyncs the intent, applies, journals the
+//!   apply (planned vs effective time: the lag). It returns when the fault
+//!   is complete (a stop waits for the exit, a rolling restart for every
+//!   target); [`AppliedFault::effective`] is when it took effect. A fault
+//!   that failed part way is still recorded as applied, so its heal runs.
+//! - `Nemesis::heal(&mut self, id: u64) -> Result<HealedFault, NemesisError>`; a failed
+//!   heal keeps the fault applied, so the next heal or `heal_all` retries.
+//! - `Nemesis::heal_all(&mut self) -> Vec<Result<HealedFault, NemesisError>>`: every
+//!   unhealed fault, newest first, then the helper containers. Call it on
+//!   every exit path; [`Shutdown`] turns Ctrl-C and SIGTERM into a value to
+//!   select on, and dropping a `Nemesis` with faults still applied (a panic)
+//!   heals them from its journal on a separate thread.
+//! - `Nemesis::finish(self) -> FinishReport`: `heal_all`, then closes the
+//!   journal (and leaves the active index when all healed).
+//! - [`sweep`]`(&ComposeCluster) -> SweepReport` and
+//!   [`recover`]`(&ComposeCluster) -> RecoveryReport` (the journals, then the
+//!   sweep): what `chaos heal` runs, and what a runner may run after a run.
+//!
+//! Times are run-relative (`tokio::time::Instant` at the run's start); the
+//! journal adds wall-clock UTC for people. `chaos nemesis-apply` (hidden)
+//! applies one planned fault through exactly this path and holds it; the
+//! crash tests SIGKILL it, and `chaos run` uses the same calls.
+//!
+//! # Scope guard
+//!
+//! Targets come only from the project's containers (listed by compose
+//! label); a role must resolve to a node of its component; a container
+//! named by a journal is re-checked ([`ComposeCluster::scoped`]). Anything
+//! else is refused with an error.
+
+pub mod netns;
+pub mod recover;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::docker::{ComposeCluster, ContainerInfo, DockerError, Health, Scoped, State};
+use crate::experiment::{Fault, PartitionKind};
+use crate::journal::{
+    AppliedRecord, FaultKind, HealedRecord, Intent, Journal, JournalError, LinkRecord, Record,
+    RoleRecord, RuleRecord, TargetRecord, utc_now,
+};
+use crate::plan::{self, Plan, PlannedFault, PlannedTargets};
+
+pub use netns::{Helpers, helper_image};
+pub use recover::{JournalRecovery, RecoveryReport, SweepReport, recover, sweep, undo};
+
+/// What a role resolver may fail with (any error; `anyhow::Error` converts).
+pub type ResolveError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The future a resolver returns.
+pub type ResolveFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<String, ResolveError>> + Send + 'a>>;
+
+/// Turns a role of a component (`leader` of `etcd`) into the compose service
+/// that holds it now. Called when the fault strikes.
+pub trait RoleResolver: Send + Sync {
+    fn resolve<'a>(&'a self, role: &'a str, component: &'a str) -> ResolveFuture<'a>;
+}
+
+/// A resolver with fixed answers that tests (and experiments without roles)
+/// use; answers can be changed while it is shared.
+#[derive(Debug, Default)]
+pub struct FixedRoles {
+    answers: Mutex<BTreeMap<(String, String), String>>,
+}
+
+impl FixedRoles {
+    pub fn new() -> FixedRoles {
+        FixedRoles::default()
+    }
+
+    /// Answer `service` for `role` of `component` from now on.
+    pub fn set(&self, role: &str, component: &str, service: &str) {
+        self.answers.lock().expect("roles lock").insert(
+            (role.to_string(), component.to_string()),
+            service.to_string(),
+        );
+    }
+}
+
+impl RoleResolver for FixedRoles {
+    fn resolve<'a>(&'a self, role: &'a str, component: &'a str) -> ResolveFuture<'a> {
+        let answer = self
+            .answers
+            .lock()
+            .expect("roles lock")
+            .get(&(role.to_string(), component.to_string()))
+            .cloned();
+        Box::pin(async move {
+            answer.ok_or_else(|| format!("no {role} known for component `{component}`").into())
+        })
+    }
+}
+
+/// Why a fault could not be applied or healed.
+#[derive(Debug, thiserror::Error)]
+pub enum NemesisError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("cannot resolve the {role} of `{component}`: {message}")]
+    Resolve {
+        role: String,
+        component: String,
+        message: String,
+    },
+    #[error(
+        "refused: the {role} of `{component}` resolved to `{service}`, which is not a node of that component"
+    )]
+    RoleOutsideComponent {
+        role: String,
+        component: String,
+        service: String,
+    },
+    #[error("fault {fault}: {message}")]
+    BadTargets { fault: u64, message: String },
+    #[error("fault {0} is already applied")]
+    AlreadyApplied(u64),
+    #[error("fault {0} is not applied")]
+    NotApplied(u64),
+    #[error(
+        "netem is not available on this kernel, so fault(s) {faults:?} cannot run; \
+         remove the netem nemesis or run on a kernel with the sch_netem module ({detail})"
+    )]
+    NetemUnsupported { faults: Vec<u64>, detail: String },
+    #[error("{service}: no network namespace to work in (container is {state})")]
+    NoNamespace { service: String, state: String },
+    #[error("{service}: {purpose} failed in the helper container: {detail}")]
+    Helper {
+        service: String,
+        purpose: String,
+        detail: String,
+    },
+    #[error("fault {fault} ({kind}) applied only in part: {errors}")]
+    Partial {
+        fault: u64,
+        kind: &'static str,
+        errors: String,
+    },
+    #[error("fault {fault} ({kind}): heal failed: {errors}")]
+    HealFailed {
+        fault: u64,
+        kind: &'static str,
+        errors: String,
+    },
+}
+
+/// A resolved target.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Target {
+    pub service: String,
+    pub container: String,
+}
+
+/// A fault as applied.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AppliedFault {
+    pub id: u64,
+    pub kind: FaultKind,
+    pub description: String,
+    /// The services struck (roles resolved), in order.
+    pub targets: Vec<Target>,
+    /// What a role resolved to, if the fault named one.
+    pub role: Option<String>,
+    /// Run-relative times: planned, apply started, took effect, finished.
+    pub planned: Duration,
+    pub started: Duration,
+    pub effective: Duration,
+    pub done: Duration,
+    /// `effective - planned` (zero if early).
+    pub lag: Duration,
+    /// What was skipped (a partition node that was down, a source without
+    /// an address).
+    pub notes: Vec<String>,
+}
+
+/// A fault as healed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct HealedFault {
+    pub id: u64,
+    pub kind: FaultKind,
+    pub targets: Vec<Target>,
+    /// Run-relative time the heal finished.
+    pub at: Duration,
+    /// What the heal did, for people.
+    pub actions: Vec<String>,
+}
+
+/// The end of a nemesis's life.
+#[derive(Debug)]
+pub struct FinishReport {
+    pub healed: Vec<Result<HealedFault, NemesisError>>,
+    pub helpers_removed: usize,
+    pub errors: Vec<String>,
+}
+
+/// Applies and heals the faults of one run.
+pub struct Nemesis {
+    cluster: ComposeCluster,
+    journal: Option<Journal>,
+    resolver: Arc<dyn RoleResolver>,
+    components: BTreeMap<String, Vec<String>>,
+    start: Instant,
+    applied: BTreeMap<u64, Intent>,
+    helpers: Helpers,
+}
+
+impl std::fmt::Debug for Nemesis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nemesis")
+            .field("project", &self.cluster.project())
+            .field("applied", &self.applied.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The netem faults of a plan. Pure.
+pub fn netem_faults(plan: &Plan) -> Vec<u64> {
+    plan.faults
+        .iter()
+        .filter(|f| matches!(f.fault, Fault::Netem { .. }))
+        .map(|f| f.id)
+        .collect()
+}
+
+/// Does the plan need helper containers (partitions, netem)? Pure.
+pub fn needs_helpers(plan: &Plan) -> bool {
+    plan.faults
+        .iter()
+        .any(|f| matches!(f.fault, Fault::Partition { .. } | Fault::Netem { .. }))
+}
+
+/// Checks to run before a run starts (and before `up`): the helper image is
+/// present when the plan needs it, and netem works when the plan has netem
+/// faults. A refusal here means nothing was touched.
+pub async fn preflight(cluster: &ComposeCluster, plan: &Plan) -> Result<(), NemesisError> {
+    if !needs_helpers(plan) {
+        return Ok(());
+    }
+    let image = helper_image();
+    if !cluster.has_image(&image).await? {
+        return Err(DockerError::MissingImage(image).into());
+    }
+    let netem = netem_faults(plan);
+    if !netem.is_empty() {
+        if let Some(detail) = netns::probe_netem(cluster).await? {
+            return Err(NemesisError::NetemUnsupported {
+                faults: netem,
+                detail,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn joined(errors: &[String]) -> String {
+    errors.join("; ")
+}
+
+impl Nemesis {
+    pub fn new(
+        cluster: ComposeCluster,
+        journal: Journal,
+        resolver: Arc<dyn RoleResolver>,
+        components: BTreeMap<String, Vec<String>>,
+        run_start: Instant,
+    ) -> Nemesis {
+        Nemesis {
+            cluster,
+            journal: Some(journal),
+            resolver,
+            components,
+            start: run_start,
+            applied: BTreeMap::new(),
+            helpers: Helpers::default(),
+        }
+    }
+
+    pub fn cluster(&self) -> &ComposeCluster {
+        &self.cluster
+    }
+
+    /// The journal's path.
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        self.journal.as_ref().map(|j| j.path().to_path_buf())
+    }
+
+    /// The faults applied and not yet healed.
+    pub fn applied(&self) -> Vec<u64> {
+        self.applied.keys().copied().collect()
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn journal(&mut self, record: Record) -> Result<(), JournalError> {
+        match self.journal.as_mut() {
+            Some(j) => j.append(&record),
+            None => Ok(()),
+        }
+    }
+
+    /// Every service a plan names has a container in the project; where the
+    /// plan partitions, helpers are created now so the first partition is
+    /// fast.
+    pub async fn check_targets(&self, plan: &Plan) -> Result<(), NemesisError> {
+        let containers = self.cluster.containers().await?;
+        let mut named = BTreeSet::new();
+        for f in &plan.faults {
+            match &f.targets {
+                PlannedTargets::Services(s) => named.extend(s.iter().cloned()),
+                PlannedTargets::Partition { drops } => {
+                    for (to, froms) in drops {
+                        named.insert(to.clone());
+                        named.extend(froms.iter().cloned());
+                    }
+                }
+                PlannedTargets::Role { component, .. } => named.extend(
+                    self.components
+                        .get(component)
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                ),
+            }
+        }
+        for s in &named {
+            if !containers.contains_key(s) {
+                return Err(self.cluster.no_container(s).into());
+            }
+        }
+        if plan
+            .faults
+            .iter()
+            .any(|f| matches!(f.fault, Fault::Partition { .. }))
+        {
+            let targets: Vec<Scoped> = named
+                .iter()
+                .filter_map(|s| containers.get(s))
+                .map(|c| self.cluster.scoped_info(c))
+                .collect();
+            self.helpers.prepare(&self.cluster, &targets).await;
+        }
+        Ok(())
+    }
+
+    async fn resolve_role(&self, role: &str, component: &str) -> Result<String, NemesisError> {
+        let service =
+            self.resolver
+                .resolve(role, component)
+                .await
+                .map_err(|e| NemesisError::Resolve {
+                    role: role.to_string(),
+                    component: component.to_string(),
+                    message: e.to_string(),
+                })?;
+        let nodes = self.components.get(component);
+        if !nodes.is_some_and(|n| n.contains(&service)) {
+            return Err(NemesisError::RoleOutsideComponent {
+                role: role.to_string(),
+                component: component.to_string(),
+                service,
+            });
+        }
+        Ok(service)
+    }
+
+    /// Build the intent: resolve roles and containers, the rules or links.
+    async fn intent(
+        &self,
+        fault: &PlannedFault,
+        planned_at: Duration,
+    ) -> Result<(Intent, Vec<String>), NemesisError> {
+        let kind = FaultKind::of(&fault.fault);
+        let containers = self.cluster.containers().await?;
+        let find = |service: &str| -> Result<&ContainerInfo, NemesisError> {
+            containers
+                .get(service)
+                .ok_or_else(|| self.cluster.no_container(service).into())
+        };
+        let mut role = None;
+        let mut notes = Vec::new();
+        let mut intent = Intent {
+            fault: fault.id,
+            kind,
+            description: fault.fault.describe(),
+            planned_ms: planned_at.as_millis() as u64,
+            at_ms: 0,
+            utc: String::new(),
+            role: None,
+            targets: Vec::new(),
+            links: Vec::new(),
+            rules: Vec::new(),
+        };
+        let services: Vec<String> = match (&fault.targets, &fault.fault) {
+            (PlannedTargets::Services(s), _) => s.clone(),
+            (PlannedTargets::Role { role: r, component }, _) => {
+                let service = self.resolve_role(r, component).await?;
+                role = Some(RoleRecord {
+                    role: r.clone(),
+                    component: component.clone(),
+                    service: service.clone(),
+                });
+                vec![service]
+            }
+            (PlannedTargets::Partition { .. }, _) => Vec::new(),
+        };
+        if let Fault::Partition { partition } = &fault.fault {
+            let drops = match &fault.targets {
+                PlannedTargets::Partition { drops } => drops.clone(),
+                PlannedTargets::Role { component, .. } => {
+                    let peers = self.components.get(component).cloned().unwrap_or_default();
+                    plan::isolate(&services[0], &peers, *partition == PartitionKind::OneWay)
+                }
+                PlannedTargets::Services(_) => {
+                    return Err(NemesisError::BadTargets {
+                        fault: fault.id,
+                        message:
+                            "a partition needs a cut (drops) or a role, not a list of services"
+                                .to_string(),
+                    });
+                }
+            };
+            let tag = netns::rule_tag(self.cluster.project(), fault.id);
+            for (to, froms) in &drops {
+                let node = find(to)?;
+                let mut drop_from = BTreeMap::new();
+                for from in froms {
+                    let ips = find(from)?.ips();
+                    if ips.is_empty() {
+                        notes.push(format!(
+                            "{from} has no address: nothing to drop from it at {to}"
+                        ));
+                    }
+                    drop_from.insert(from.clone(), ips);
+                }
+                intent.targets.push(TargetRecord {
+                    service: to.clone(),
+                    container: node.id.clone(),
+                });
+                intent.rules.push(RuleRecord {
+                    service: to.clone(),
+                    container: node.id.clone(),
+                    tag: tag.clone(),
+                    drop_from,
+                });
+            }
+        } else {
+            for s in &services {
+                let c = find(s)?;
+                intent.targets.push(TargetRecord {
+                    service: s.clone(),
+                    container: c.id.clone(),
+                });
+            }
+        }
+        if let Fault::Disconnect { network } = &fault.fault {
+            for t in &intent.targets {
+                let c = find(&t.service)?;
+                let endpoints = self.cluster.endpoints(&self.cluster.scoped_info(c)).await?;
+                let chosen: Vec<(&String, _)> = match network {
+                    None => endpoints.iter().collect(),
+                    Some(n) => {
+                        let full = format!("{}_{n}", self.cluster.project());
+                        endpoints
+                            .iter()
+                            .filter(|(name, _)| *name == n || **name == full)
+                            .collect()
+                    }
+                };
+                if chosen.is_empty() {
+                    return Err(NemesisError::BadTargets {
+                        fault: fault.id,
+                        message: format!(
+                            "{} is on no network{}",
+                            t.service,
+                            network
+                                .as_ref()
+                                .map(|n| format!(" named `{n}`"))
+                                .unwrap_or_default()
+                        ),
+                    });
+                }
+                for (name, e) in chosen {
+                    let mut aliases = e.aliases.clone();
+                    if !aliases.contains(&t.service) {
+                        aliases.push(t.service.clone());
+                    }
+                    intent.links.push(LinkRecord {
+                        service: t.service.clone(),
+                        container: t.container.clone(),
+                        network: name.clone(),
+                        aliases,
+                        ip: e.ip.clone(),
+                    });
+                }
+            }
+        }
+        intent.role = role;
+        Ok((intent, notes))
+    }
+
+    /// Apply a planned fault. The intent is journaled (fsynced) before
+    /// anything is touched; see the module docs.
+    pub async fn apply(
+        &mut self,
+        fault: &PlannedFault,
+        planned_at: Duration,
+    ) -> Result<AppliedFault, NemesisError> {
+        if self.applied.contains_key(&fault.id) {
+            return Err(NemesisError::AlreadyApplied(fault.id));
+        }
+        let started = self.now();
+        let (mut intent, mut notes) = self.intent(fault, planned_at).await?;
+        intent.at_ms = self.now().as_millis() as u64;
+        intent.utc = utc_now();
+        self.journal(Record::Intent(intent.clone()))?;
+        self.applied.insert(fault.id, intent.clone());
+        tracing::info!(fault = fault.id, kind = intent.kind.name(), targets = ?intent.targets, "applying");
+
+        let (effective, errors) = self.act(&fault.fault, &intent, &mut notes).await;
+        let done = self.now();
+        let effective = effective.unwrap_or(done);
+        let lag = effective.saturating_sub(planned_at);
+        let error = (!errors.is_empty()).then(|| joined(&errors));
+        self.journal(Record::Applied(AppliedRecord {
+            fault: fault.id,
+            planned_ms: intent.planned_ms,
+            effective_ms: effective.as_millis() as u64,
+            done_ms: done.as_millis() as u64,
+            lag_us: lag.as_micros() as u64,
+            utc: utc_now(),
+            error: error.clone(),
+        }))?;
+        if let Some(errors) = error {
+            return Err(NemesisError::Partial {
+                fault: fault.id,
+                kind: intent.kind.name(),
+                errors,
+            });
+        }
+        Ok(AppliedFault {
+            id: fault.id,
+            kind: intent.kind,
+            description: intent.description.clone(),
+            targets: targets_of(&intent),
+            role: intent.role.as_ref().map(|r| r.service.clone()),
+            planned: planned_at,
+            started,
+            effective,
+            done,
+            lag,
+            notes,
+        })
+    }
+
+    /// Do the fault. Returns when it took effect and the errors.
+    async fn act(
+        &self,
+        fault: &Fault,
+        intent: &Intent,
+        notes: &mut Vec<String>,
+    ) -> (Option<Duration>, Vec<String>) {
+        let c = &self.cluster;
+        let scoped: Vec<Scoped> = intent
+            .targets
+            .iter()
+            .map(|t| Scoped {
+                id: t.container.clone(),
+                service: t.service.clone(),
+            })
+            .collect();
+        let errs = |rs: Vec<Result<(), NemesisError>>| -> Vec<String> {
+            rs.into_iter()
+                .filter_map(|r| r.err().map(|e| e.to_string()))
+                .collect()
+        };
+        match fault {
+            Fault::Kill => {
+                let rs = join_all(scoped.iter().map(|t| async move {
+                    c.signal(t, "SIGKILL").await.map_err(NemesisError::from)
+                }))
+                .await;
+                (Some(self.now()), errs(rs))
+            }
+            Fault::Pause => {
+                let rs = join_all(
+                    scoped
+                        .iter()
+                        .map(|t| async move { c.pause(t).await.map_err(NemesisError::from) }),
+                )
+                .await;
+                (Some(self.now()), errs(rs))
+            }
+            Fault::Stop { grace } => {
+                let rs = join_all(scoped.iter().map(|t| async move {
+                    c.signal(t, "SIGTERM").await.map_err(NemesisError::from)
+                }))
+                .await;
+                let effective = self.now();
+                let mut errors = errs(rs);
+                let rs = join_all(scoped.iter().map(|t| stop_within(c, t, *grace))).await;
+                errors.extend(errs(rs));
+                (Some(effective), errors)
+            }
+            Fault::Restart { grace } => {
+                let mut effective = None;
+                let mut errors = Vec::new();
+                for t in &scoped {
+                    if let Err(e) = c.signal(t, "SIGTERM").await {
+                        errors.push(e.to_string());
+                    }
+                    effective.get_or_insert_with(|| self.now());
+                    let r = async {
+                        stop_within(c, t, *grace).await?;
+                        c.start(t).await?;
+                        wait_running(c, &t.service, RESTART_READY).await
+                    }
+                    .await;
+                    if let Err(e) = r {
+                        errors.push(e.to_string());
+                    }
+                }
+                (effective, errors)
+            }
+            Fault::Disconnect { .. } => {
+                let rs = join_all(intent.links.iter().map(|l| async move {
+                    let t = Scoped {
+                        id: l.container.clone(),
+                        service: l.service.clone(),
+                    };
+                    c.disconnect_network(&t, &l.network)
+                        .await
+                        .map_err(NemesisError::from)
+                }))
+                .await;
+                (Some(self.now()), errs(rs))
+            }
+            Fault::Partition { .. } => {
+                let helpers = &self.helpers;
+                let rs = join_all(intent.rules.iter().map(|r| async move {
+                    let ips: Vec<String> = r.drop_from.values().flatten().cloned().collect();
+                    if ips.is_empty() {
+                        return Ok(None);
+                    }
+                    let t = Scoped {
+                        id: r.container.clone(),
+                        service: r.service.clone(),
+                    };
+                    match helpers
+                        .run(
+                            c,
+                            &t,
+                            "adding iptables rules",
+                            &netns::add_rules_script(&r.tag, &ips),
+                        )
+                        .await
+                    {
+                        Ok(_) => Ok(None),
+                        // A node that is down receives nothing anyway.
+                        Err(NemesisError::NoNamespace { service, state }) => {
+                            Ok(Some(format!("{service} is {state}: no rules added there")))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }))
+                .await;
+                let mut errors = Vec::new();
+                for r in rs {
+                    match r {
+                        Ok(Some(note)) => notes.push(note),
+                        Ok(None) => {}
+                        Err(e) => errors.push(e.to_string()),
+                    }
+                }
+                (Some(self.now()), errors)
+            }
+            Fault::Netem {
+                delay,
+                jitter,
+                loss,
+            } => {
+                let script = netns::netem_add_script(
+                    delay.as_millis() as u64,
+                    jitter.as_millis() as u64,
+                    *loss,
+                );
+                let helpers = &self.helpers;
+                let script = &script;
+                let rs = join_all(scoped.iter().map(|t| async move {
+                    helpers.run(c, t, "adding netem", script).await.map(|_| ())
+                }))
+                .await;
+                (Some(self.now()), errs(rs))
+            }
+        }
+    }
+
+    /// Heal one applied fault.
+    pub async fn heal(&mut self, id: u64) -> Result<HealedFault, NemesisError> {
+        let intent = self
+            .applied
+            .get(&id)
+            .cloned()
+            .ok_or(NemesisError::NotApplied(id))?;
+        let result = undo(&self.cluster, &self.helpers, &intent).await;
+        let at = self.now();
+        let error = result.as_ref().err().map(|e| e.to_string());
+        self.journal(Record::Healed(HealedRecord {
+            fault: id,
+            at_ms: Some(at.as_millis() as u64),
+            utc: utc_now(),
+            by: "run".to_string(),
+            error,
+        }))?;
+        let actions = result?;
+        self.applied.remove(&id);
+        tracing::info!(fault = id, ?actions, "healed");
+        Ok(HealedFault {
+            id,
+            kind: intent.kind,
+            targets: targets_of(&intent),
+            at,
+            actions,
+        })
+    }
+
+    /// Heal every applied fault, newest first, then remove the helper
+    /// containers. Errors are returned, not raised: the caller is on its way
+    /// out.
+    pub async fn heal_all(&mut self) -> Vec<Result<HealedFault, NemesisError>> {
+        let ids: Vec<u64> = self.applied.keys().rev().copied().collect();
+        let mut out = Vec::new();
+        for id in ids {
+            out.push(self.heal(id).await);
+        }
+        if let Err(e) = self.helpers.remove_all(&self.cluster).await {
+            out.push(Err(e.into()));
+        }
+        out
+    }
+
+    /// Heal everything, remove the helpers and close the journal (leaving
+    /// the active index when every fault is healed).
+    pub async fn finish(mut self) -> FinishReport {
+        let healed = self.heal_all().await;
+        let mut errors: Vec<String> = healed
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|e| e.to_string()))
+            .collect();
+        let helpers_removed = match self.cluster.remove_helpers().await {
+            Ok(n) => n,
+            Err(e) => {
+                errors.push(e.to_string());
+                0
+            }
+        };
+        let all_healed = self.applied.is_empty();
+        if let Some(j) = self.journal.take() {
+            if let Err(e) = j.close(all_healed) {
+                errors.push(e.to_string());
+            }
+        }
+        FinishReport {
+            healed,
+            helpers_removed,
+            errors,
+        }
+    }
+}
+
+impl Drop for Nemesis {
+    /// Faults still applied when the nemesis goes away (a panic, a forgotten
+    /// `heal_all`): heal them from the journal, on a thread with its own
+    /// runtime and Docker connection, blocking the drop until done.
+    fn drop(&mut self) {
+        if self.applied.is_empty() {
+            return;
+        }
+        let Some(journal) = self.journal.as_ref().map(|j| j.path().to_path_buf()) else {
+            return;
+        };
+        let project = self.cluster.project().to_string();
+        let compose = self.cluster.compose_file().map(|p| p.to_path_buf());
+        tracing::warn!(faults = ?self.applied.keys().collect::<Vec<_>>(), "nemesis dropped with faults applied: healing from the journal");
+        let healer = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for healing");
+            rt.block_on(async move {
+                let cluster = match compose {
+                    Some(f) => ComposeCluster::connect(&project, &f).await,
+                    None => ComposeCluster::connect_project(&project).await,
+                };
+                match cluster {
+                    Ok(cluster) => {
+                        let r = recover::heal_journal(&cluster, &Helpers::default(), &journal).await;
+                        let _ = cluster.remove_helpers().await;
+                        for (id, e) in &r.failed {
+                            eprintln!("chaos: fault {id} could not be healed: {e}; run `chaos heal --project {project}`");
+                        }
+                    }
+                    Err(e) => eprintln!("chaos: cannot heal (run `chaos heal --project {project}`): {e}"),
+                }
+            });
+        });
+        let _ = healer.join();
+    }
+}
+
+/// The targets of an intent.
+fn targets_of(intent: &Intent) -> Vec<Target> {
+    intent
+        .targets
+        .iter()
+        .map(|t| Target {
+            service: t.service.clone(),
+            container: t.container.clone(),
+        })
+        .collect()
+}
+
+/// How long a restarted node may take to be running (and healthy) again.
+const RESTART_READY: Duration = Duration::from_secs(60);
+
+/// Wait for a container to stop after SIGTERM; SIGKILL it past the grace.
+async fn stop_within(c: &ComposeCluster, t: &Scoped, grace: Duration) -> Result<(), NemesisError> {
+    if !c.wait_stopped(t, grace).await? {
+        c.signal(t, "SIGKILL").await?;
+        c.wait_stopped(t, Duration::from_secs(10)).await?;
+    }
+    Ok(())
+}
+
+/// Wait until a service is running and, if it has a health check, healthy.
+async fn wait_running(
+    c: &ComposeCluster,
+    service: &str,
+    timeout: Duration,
+) -> Result<(), NemesisError> {
+    let start = Instant::now();
+    loop {
+        let info = c.container(service).await?;
+        if info.state == State::Running
+            && !matches!(info.health, Health::Starting | Health::Unhealthy)
+        {
+            return Ok(());
+        }
+        if start.elapsed() > timeout {
+            return Err(DockerError::NotReady {
+                project: c.project().to_string(),
+                waited: timeout,
+                pending: format!("{service}: {} ({})", info.state.name(), info.status),
+            }
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Ctrl-C and SIGTERM as a value: the first signal flips the watch to
+/// `true` (the run stops and heals); a second one exits at once, naming
+/// `chaos heal`.
+#[derive(Debug, Clone)]
+pub struct Shutdown {
+    rx: watch::Receiver<bool>,
+}
+
+impl Shutdown {
+    /// Install the handlers (inside a tokio runtime). `project` names the
+    /// cluster in the message of a second signal.
+    pub fn install(project: &str) -> Shutdown {
+        let (tx, rx) = watch::channel(false);
+        let project = project.to_string();
+        tokio::spawn(async move {
+            let mut count = 0;
+            loop {
+                let which = wait_signal().await;
+                count += 1;
+                if count == 1 {
+                    eprintln!("chaos: {which}: stopping and healing (again to exit at once)");
+                    let _ = tx.send(true);
+                } else {
+                    eprintln!(
+                        "chaos: {which} again: exiting without healing; run `chaos heal --project {project}`"
+                    );
+                    std::process::exit(130);
+                }
+            }
+        });
+        Shutdown { rx }
+    }
+
+    /// A shutdown that only `trigger` sets (tests, embedding).
+    pub fn manual() -> (Shutdown, watch::Sender<bool>) {
+        let (tx, rx) = watch::channel(false);
+        (Shutdown { rx }, tx)
+    }
+
+    /// The watch the runner selects on.
+    pub fn receiver(&self) -> watch::Receiver<bool> {
+        self.rx.clone()
+    }
+
+    pub fn requested(&self) -> bool {
+        *self.rx.borrow()
+    }
+
+    /// Resolves when a shutdown is requested.
+    pub async fn wait(&self) {
+        let mut rx = self.rx.clone();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+async fn wait_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return "Ctrl-C";
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fixed_roles_answer_what_they_were_told() {
+        let roles = FixedRoles::new();
+        assert!(roles.resolve("leader", "etcd").await.is_err());
+        roles.set("leader", "etcd", "etcd2");
+        assert_eq!(roles.resolve("leader", "etcd").await.unwrap(), "etcd2");
+        roles.set("leader", "etcd", "etcd3");
+        let shared: Arc<dyn RoleResolver> = Arc::new(roles);
+        assert_eq!(shared.resolve("leader", "etcd").await.unwrap(), "etcd3");
+    }
+
+    #[tokio::test]
+    async fn manual_shutdown_wakes_waiters() {
+        let (s, tx) = Shutdown::manual();
+        assert!(!s.requested());
+        let waiter = tokio::spawn({
+            let s = s.clone();
+            async move { s.wait().await }
+        });
+        tx.send(true).unwrap();
+        waiter.await.unwrap();
+        assert!(s.requested());
+    }
+
+    #[test]
+    fn plans_that_need_netem_or_helpers() {
+        use crate::experiment;
+        let text = |fault: &str| {
+            format!(
+                r#"name = "t"
+duration = "20s"
+[cluster]
+compose_file = "c.yml"
+project = "p"
+components = {{ db = ["a", "b", "c"] }}
+[workload]
+client = "etcd"
+endpoints = ["a"]
+[[nemesis]]
+{fault}
+targets = {{ one_of = ["a", "b", "c"] }}
+schedule = {{ start = "1s", interval = "5s", duration = "2s" }}
+"#
+            )
+        };
+        let plan_of = |fault: &str| {
+            let e = experiment::parse(&text(fault), "t.toml")
+                .unwrap()
+                .experiment;
+            plan::plan(&e, crate::seed::Seed(1))
+        };
+        let p = plan_of("fault = \"netem\"\ndelay = \"50ms\"");
+        assert!(!netem_faults(&p).is_empty());
+        assert!(needs_helpers(&p));
+        let p = plan_of("fault = \"pause\"");
+        assert!(netem_faults(&p).is_empty());
+        assert!(!needs_helpers(&p));
+        let p = plan_of("fault = \"partition\"\npartition = \"isolate-one\"");
+        assert!(needs_helpers(&p));
+    }
+}

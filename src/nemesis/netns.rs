@@ -1,0 +1,326 @@
+//! Commands in a target's network namespace: iptables rules for partitions,
+//! netem qdiscs, and the netem probe.
+//!
+//! A container of the project has no NET_ADMIN, so chaos runs these
+//! commands in a **helper container** (image [`helper_image`]) that shares
+//! the target's network namespace (`network_mode: container:<id>`) with
+//! NET_ADMIN. One long-lived helper per target (`sleep infinity`) is
+//! created on first use and reused through `docker exec`, which keeps a
+//! partition's apply lag to one exec; it is replaced when the target
+//! restarted (a new namespace), and removed by `heal_all` and by every
+//! sweep. Helpers carry the label `io.chaos.helper.project=<project>` and
+//! never the compose labels, so compose does not count them as its own.
+//!
+//! The shell scripts are built by pure functions below and unit-tested.
+//! Every rule chaos adds carries a comment tag `chaos:<project>:f<fault id>`
+//! ([`rule_tag`]); heals delete by exact tag, sweeps delete every `chaos:`
+//! tag.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::docker::{ComposeCluster, DockerError, ExecOutput, Scoped, State, labels, status_code};
+
+use super::NemesisError;
+
+/// The helper image (built by `compose/images/build.sh`); `CHAOS_HELPER_IMAGE`
+/// overrides it.
+pub fn helper_image() -> String {
+    std::env::var("CHAOS_HELPER_IMAGE")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "chaos/nethelper:local".to_string())
+}
+
+/// The comment every rule of a fault carries.
+pub fn rule_tag(project: &str, fault: u64) -> String {
+    format!("chaos:{project}:f{fault}")
+}
+
+/// The prefix of every chaos rule tag.
+pub const TAG_PREFIX: &str = "chaos:";
+
+/// Insert one DROP rule per source address at the top of INPUT.
+pub fn add_rules_script(tag: &str, sources: &[String]) -> String {
+    let mut s = String::from("set -e\n");
+    for ip in sources {
+        s.push_str(&format!(
+            "iptables -w -I INPUT -s {ip} -m comment --comment {tag} -j DROP\n"
+        ));
+    }
+    s
+}
+
+/// Escape a literal for an extended regular expression.
+fn ere_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.[]{}()*+?^$|".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Delete every filter rule whose comment is exactly `tag` (or, with
+/// `prefix`, starts with it); print `removed N`; fail if any remains.
+/// iptables prints comments quoted (`--comment "chaos:p:f1"`), or not:
+/// both match.
+pub fn delete_rules_script(tag: &str, prefix: bool) -> String {
+    let pattern = if prefix {
+        format!("--comment \"?{}", ere_escape(tag))
+    } else {
+        format!("--comment \"?{}\"?( |$)", ere_escape(tag))
+    };
+    format!(
+        r#"set -f
+pattern='{pattern}'
+rules=$(iptables -w -S | grep -E -- "$pattern" || true)
+n=0
+IFS='
+'
+for r in $rules; do
+  d=$(printf '%s' "$r" | sed 's/^-A /-D /')
+  eval "iptables -w $d"
+  n=$((n+1))
+done
+echo "removed $n"
+left=$(iptables -w -S | grep -cE -- "$pattern" || true)
+if [ "$left" != 0 ]; then echo "$left rules still match $pattern" >&2; exit 1; fi
+"#
+    )
+}
+
+/// Count the rules whose comment starts with `prefix` (for status and tests).
+pub fn count_rules_script(prefix: &str) -> String {
+    format!(
+        "iptables -w -S | grep -cE -- '--comment \"?{}' || true\n",
+        ere_escape(prefix)
+    )
+}
+
+/// netem on every interface but `lo`.
+pub fn netem_add_script(delay_ms: u64, jitter_ms: u64, loss_percent: f64) -> String {
+    let mut args = String::new();
+    if delay_ms > 0 || jitter_ms > 0 {
+        args.push_str(&format!(" delay {delay_ms}ms"));
+        if jitter_ms > 0 {
+            args.push_str(&format!(" {jitter_ms}ms"));
+        }
+    }
+    if loss_percent > 0.0 {
+        args.push_str(&format!(" loss {loss_percent}%"));
+    }
+    format!(
+        "set -e\nfor i in $(ls /sys/class/net); do [ \"$i\" = lo ] && continue; tc qdisc replace dev \"$i\" root netem{args}; done\n"
+    )
+}
+
+/// Remove a root netem qdisc from every interface that has one; print
+/// `removed N`.
+pub const NETEM_DEL_SCRIPT: &str = "n=0\nfor i in $(ls /sys/class/net); do if tc qdisc show dev \"$i\" root 2>/dev/null | grep -q netem; then tc qdisc del dev \"$i\" root && n=$((n+1)); fi; done\necho \"removed $n\"\n";
+
+/// Does this kernel have netem? Tried on `lo` of a helper with no network,
+/// so that no target is touched.
+pub const NETEM_PROBE_SCRIPT: &str =
+    "tc qdisc add dev lo root netem delay 1ms && tc qdisc del dev lo root";
+
+/// The number in a script's `removed N` line.
+pub fn removed_count(out: &ExecOutput) -> usize {
+    out.stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("removed "))
+        .filter_map(|n| n.trim().parse::<usize>().ok())
+        .sum()
+}
+
+#[derive(Debug, Clone)]
+struct Helper {
+    id: String,
+    /// The target's start time when the helper joined its namespace.
+    target_started: String,
+}
+
+/// The long-lived helpers of one nemesis, by target container id.
+#[derive(Debug, Default)]
+pub struct Helpers {
+    by_target: Mutex<HashMap<String, Helper>>,
+}
+
+impl Helpers {
+    /// Run a shell script in the target's network namespace. Fails if the
+    /// target has no namespace (not running) or the script fails.
+    pub async fn run(
+        &self,
+        cluster: &ComposeCluster,
+        target: &Scoped,
+        purpose: &str,
+        script: &str,
+    ) -> Result<ExecOutput, NemesisError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let helper = self.ensure(cluster, target).await?;
+            match cluster.exec(&helper, &["sh", "-c", script]).await {
+                Ok(out) if out.ok() => return Ok(out),
+                Ok(out) => {
+                    return Err(NemesisError::Helper {
+                        service: target.service.clone(),
+                        purpose: purpose.to_string(),
+                        detail: format!("exit {}: {}", out.code, out.stderr.trim()),
+                    });
+                }
+                // The helper vanished or stopped (removed by a sweep, or its
+                // target's namespace died): make a new one, once.
+                Err(DockerError::Api { source, .. })
+                    if attempt == 1 && matches!(status_code(&source), Some(404 | 409)) =>
+                {
+                    self.forget(&target.id);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    fn forget(&self, target: &str) -> Option<Helper> {
+        self.by_target.lock().expect("helpers lock").remove(target)
+    }
+
+    /// The helper for a target, created (or replaced) as needed.
+    async fn ensure(
+        &self,
+        cluster: &ComposeCluster,
+        target: &Scoped,
+    ) -> Result<String, NemesisError> {
+        let (state, started) = cluster.inspect_state(target).await?;
+        if !matches!(state, State::Running | State::Paused) {
+            return Err(NemesisError::NoNamespace {
+                service: target.service.clone(),
+                state: state.name().to_string(),
+            });
+        }
+        let cached = self
+            .by_target
+            .lock()
+            .expect("helpers lock")
+            .get(&target.id)
+            .cloned();
+        if let Some(h) = cached {
+            if h.target_started == started {
+                return Ok(h.id);
+            }
+            // The target restarted: the helper sits in a dead namespace.
+            self.forget(&target.id);
+            cluster.remove(&h.id).await?;
+        }
+        let id = cluster
+            .create_helper(
+                &helper_image(),
+                &format!("container:{}", target.id),
+                &["sleep", "infinity"],
+                &[
+                    (labels::HELPER_TARGET, &target.id),
+                    (labels::HELPER_TARGET_STARTED, &started),
+                ],
+            )
+            .await?;
+        self.by_target.lock().expect("helpers lock").insert(
+            target.id.clone(),
+            Helper {
+                id: id.clone(),
+                target_started: started,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Create helpers ahead of time, so that the first partition does not
+    /// pay for a container start. Targets without a namespace are skipped.
+    pub async fn prepare(&self, cluster: &ComposeCluster, targets: &[Scoped]) {
+        let all = targets.iter().map(|t| self.ensure(cluster, t));
+        for r in futures_util::future::join_all(all).await {
+            if let Err(e) = r {
+                tracing::debug!("helper not prepared: {e}");
+            }
+        }
+    }
+
+    /// Remove this nemesis's helpers.
+    pub async fn remove_all(&self, cluster: &ComposeCluster) -> Result<usize, DockerError> {
+        let helpers: Vec<Helper> = self
+            .by_target
+            .lock()
+            .expect("helpers lock")
+            .drain()
+            .map(|(_, h)| h)
+            .collect();
+        for h in &helpers {
+            cluster.remove(&h.id).await?;
+        }
+        Ok(helpers.len())
+    }
+}
+
+/// Probe netem in a throwaway helper with no network. `Ok(None)`: netem
+/// works; `Ok(Some(why))`: it does not.
+pub async fn probe_netem(cluster: &ComposeCluster) -> Result<Option<String>, NemesisError> {
+    let id = cluster
+        .create_helper(&helper_image(), "none", &["sleep", "60"], &[])
+        .await?;
+    let out = cluster.exec(&id, &["sh", "-c", NETEM_PROBE_SCRIPT]).await;
+    cluster.remove(&id).await?;
+    let out = out?;
+    Ok(if out.ok() {
+        None
+    } else {
+        Some(format!(
+            "`tc qdisc add dev lo root netem delay 1ms` failed: {}",
+            out.stderr.trim()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_scripts() {
+        let tag = rule_tag("chaos-etcd", 3);
+        assert_eq!(tag, "chaos:chaos-etcd:f3");
+        let add = add_rules_script(&tag, &["172.20.0.3".to_string(), "172.21.0.3".to_string()]);
+        assert_eq!(
+            add,
+            "set -e\n\
+             iptables -w -I INPUT -s 172.20.0.3 -m comment --comment chaos:chaos-etcd:f3 -j DROP\n\
+             iptables -w -I INPUT -s 172.21.0.3 -m comment --comment chaos:chaos-etcd:f3 -j DROP\n"
+        );
+        let del = delete_rules_script(&tag, false);
+        assert!(
+            del.contains(r#"pattern='--comment "?chaos:chaos-etcd:f3"?( |$)'"#),
+            "{del}"
+        );
+        let sweep = delete_rules_script("chaos:", true);
+        assert!(sweep.contains(r#"pattern='--comment "?chaos:'"#), "{sweep}");
+        assert_eq!(ere_escape("a.b*c"), r"a\.b\*c");
+    }
+
+    #[test]
+    fn netem_scripts() {
+        let s = netem_add_script(50, 10, 1.5);
+        assert!(s.contains("root netem delay 50ms 10ms loss 1.5%"), "{s}");
+        let s = netem_add_script(0, 0, 5.0);
+        assert!(s.contains("root netem loss 5%"), "{s}");
+    }
+
+    #[test]
+    fn removed_counts() {
+        let out = ExecOutput {
+            code: 0,
+            stdout: "removed 2\n".to_string(),
+            stderr: String::new(),
+        };
+        assert_eq!(removed_count(&out), 2);
+    }
+}

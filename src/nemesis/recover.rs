@@ -1,0 +1,380 @@
+//! Undoing faults: one journaled intent ([`undo`]), every unhealed fault of
+//! a project's journals ([`recover`]), and the exhaustive [`sweep`] that
+//! needs no journal at all.
+//!
+//! The in-process heal and `chaos heal` after a crash run the same
+//! [`undo`] on the same journaled [`Intent`], so the crash path is the
+//! tested path. Every undo is idempotent: unpausing a running container,
+//! starting a started one, reconnecting a connected one and deleting rules
+//! that are gone all succeed and change nothing.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use futures_util::future::join_all;
+
+use crate::docker::{ComposeCluster, DockerError, Scoped, State, status_code};
+use crate::journal::{self, FaultKind, HealedRecord, Intent, Journal, Record, utc_now};
+
+use super::NemesisError;
+use super::netns::{self, Helpers};
+
+/// Re-check a journaled container against the scope guard. `Ok(None)`: it
+/// no longer exists (the cluster was recreated): nothing to undo in it.
+async fn scoped(cluster: &ComposeCluster, container: &str) -> Result<Option<Scoped>, NemesisError> {
+    match cluster.scoped(container).await {
+        Ok(s) => Ok(Some(s)),
+        Err(DockerError::Api { source, .. }) if status_code(&source) == Some(404) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Undo one fault from its intent. Returns what was done, for people.
+pub async fn undo(
+    cluster: &ComposeCluster,
+    helpers: &Helpers,
+    intent: &Intent,
+) -> Result<Vec<String>, NemesisError> {
+    let mut actions = Vec::new();
+    let mut errors = Vec::new();
+    let mut note = |r: Result<Option<String>, NemesisError>| match r {
+        Ok(Some(a)) => actions.push(a),
+        Ok(None) => {}
+        Err(e) => errors.push(e.to_string()),
+    };
+    match intent.kind {
+        FaultKind::Kill | FaultKind::Stop | FaultKind::Restart | FaultKind::Pause => {
+            let rs = join_all(intent.targets.iter().map(|t| async move {
+                let Some(c) = scoped(cluster, &t.container).await? else {
+                    return Ok(Some(format!("{}: container gone", t.service)));
+                };
+                let (state, _) = cluster.inspect_state(&c).await?;
+                Ok(match state {
+                    State::Paused => {
+                        cluster.unpause(&c).await?;
+                        Some(format!("unpaused {}", t.service))
+                    }
+                    State::Running | State::Restarting => None,
+                    _ => {
+                        cluster.start(&c).await?;
+                        Some(format!("started {}", t.service))
+                    }
+                })
+            }))
+            .await;
+            rs.into_iter().for_each(&mut note);
+        }
+        FaultKind::Disconnect => {
+            let rs = join_all(intent.links.iter().map(|l| async move {
+                let Some(c) = scoped(cluster, &l.container).await? else {
+                    return Ok(Some(format!("{}: container gone", l.service)));
+                };
+                let now = cluster.endpoints(&c).await?;
+                if now.contains_key(&l.network) {
+                    return Ok(None);
+                }
+                cluster.connect_network(&c, &l.network, &l.aliases).await?;
+                Ok(Some(format!("reconnected {} to {}", l.service, l.network)))
+            }))
+            .await;
+            rs.into_iter().for_each(&mut note);
+        }
+        FaultKind::Partition => {
+            let rs = join_all(intent.rules.iter().map(|r| async move {
+                let Some(c) = scoped(cluster, &r.container).await? else {
+                    return Ok(Some(format!("{}: container gone", r.service)));
+                };
+                let script = netns::delete_rules_script(&r.tag, false);
+                match helpers
+                    .run(cluster, &c, "deleting iptables rules", &script)
+                    .await
+                {
+                    Ok(out) => {
+                        let n = netns::removed_count(&out);
+                        Ok((n > 0)
+                            .then(|| format!("deleted {n} rule(s) {} in {}", r.tag, r.service)))
+                    }
+                    // No namespace: the rules died with it.
+                    Err(NemesisError::NoNamespace { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }))
+            .await;
+            rs.into_iter().for_each(&mut note);
+        }
+        FaultKind::Netem => {
+            let rs = join_all(intent.targets.iter().map(|t| async move {
+                let Some(c) = scoped(cluster, &t.container).await? else {
+                    return Ok(Some(format!("{}: container gone", t.service)));
+                };
+                match helpers
+                    .run(cluster, &c, "deleting netem", netns::NETEM_DEL_SCRIPT)
+                    .await
+                {
+                    Ok(out) => {
+                        let n = netns::removed_count(&out);
+                        Ok((n > 0).then(|| {
+                            format!("removed netem from {n} interface(s) of {}", t.service)
+                        }))
+                    }
+                    Err(NemesisError::NoNamespace { .. }) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            }))
+            .await;
+            rs.into_iter().for_each(&mut note);
+        }
+    }
+    if errors.is_empty() {
+        Ok(actions)
+    } else {
+        Err(NemesisError::HealFailed {
+            fault: intent.fault,
+            kind: intent.kind.name(),
+            errors: errors.join("; "),
+        })
+    }
+}
+
+/// What healing one journal did.
+#[derive(Debug, Clone, Default)]
+pub struct JournalRecovery {
+    pub journal: PathBuf,
+    /// Fault id, kind and what its heal did.
+    pub healed: Vec<(u64, String, Vec<String>)>,
+    pub failed: Vec<(u64, String)>,
+    /// The journal could not be read (gone, corrupt): the sweep still runs.
+    pub unreadable: Option<String>,
+    /// The process that wrote it still runs (healed anyway).
+    pub writer_alive: bool,
+}
+
+/// Heal every unhealed fault of one journal, appending a heal record for
+/// each (`by: "chaos heal"`).
+pub async fn heal_journal(
+    cluster: &ComposeCluster,
+    helpers: &Helpers,
+    path: &Path,
+) -> JournalRecovery {
+    let mut report = JournalRecovery {
+        journal: path.to_path_buf(),
+        ..Default::default()
+    };
+    let records = match journal::read(path) {
+        Ok(r) => r,
+        Err(e) => {
+            report.unreadable = Some(e.to_string());
+            return report;
+        }
+    };
+    let open = journal::unhealed(&records);
+    if open.is_empty() {
+        return report;
+    }
+    let mut writer = match Journal::open_append(path) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("cannot append heal records: {e}");
+            None
+        }
+    };
+    // Newest first, as a run heals.
+    for intent in open.iter().rev() {
+        let r = undo(cluster, helpers, intent).await;
+        let error = r.as_ref().err().map(|e| e.to_string());
+        if let Some(w) = writer.as_mut() {
+            let rec = Record::Healed(HealedRecord {
+                fault: intent.fault,
+                at_ms: None,
+                utc: utc_now(),
+                by: "chaos heal".to_string(),
+                error: error.clone(),
+            });
+            if let Err(e) = w.append(&rec) {
+                tracing::warn!("cannot append a heal record: {e}");
+            }
+        }
+        match r {
+            Ok(actions) => report.healed.push((
+                intent.fault,
+                format!("{} {}", intent.kind.name(), intent.description),
+                actions,
+            )),
+            Err(e) => report.failed.push((intent.fault, e.to_string())),
+        }
+    }
+    report
+}
+
+/// What an exhaustive sweep did.
+#[derive(Debug, Clone, Default)]
+pub struct SweepReport {
+    pub reconnected: Vec<String>,
+    pub unpaused: Vec<String>,
+    pub started: Vec<String>,
+    /// Service and how many chaos rules were deleted in it.
+    pub rules_deleted: Vec<(String, usize)>,
+    pub netem_removed: Vec<String>,
+    pub helpers_removed: usize,
+    /// Rule and netem cleanup was skipped: the helper image is missing
+    /// (then chaos cannot have added any).
+    pub skipped_rules: bool,
+    pub errors: Vec<String>,
+}
+
+impl SweepReport {
+    /// Did the sweep change anything?
+    pub fn changed(&self) -> bool {
+        !(self.reconnected.is_empty()
+            && self.unpaused.is_empty()
+            && self.started.is_empty()
+            && self.rules_deleted.is_empty()
+            && self.netem_removed.is_empty()
+            && self.helpers_removed == 0)
+    }
+}
+
+/// Put every container of the project back the way compose made it:
+/// reconnect its compose networks, unpause, start, delete every chaos
+/// iptables rule and netem qdisc in its namespace, and remove every helper
+/// container. Needs no journal. Errors are collected, never raised: a sweep
+/// does all it can.
+pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
+    let mut report = SweepReport::default();
+    let containers = match cluster.containers().await {
+        Ok(c) => c,
+        Err(e) => {
+            report.errors.push(e.to_string());
+            return report;
+        }
+    };
+    // 1. Networks: those the compose file gives the service; without the
+    // file, those it is on now (nothing to compare with).
+    for c in containers.values() {
+        let s = cluster.scoped_info(c);
+        let Some(expected) = cluster.compose_networks(&c.service) else {
+            continue;
+        };
+        let now: BTreeSet<&String> = c.networks.keys().collect();
+        for net in expected.iter().filter(|n| !now.contains(n)) {
+            let aliases = vec![c.service.clone(), c.short_id().to_string()];
+            match cluster.connect_network(&s, net, &aliases).await {
+                Ok(()) => report.reconnected.push(format!("{} to {net}", c.service)),
+                Err(e) => report.errors.push(e.to_string()),
+            }
+        }
+    }
+    // 2. States.
+    for c in containers.values() {
+        let s = cluster.scoped_info(c);
+        match c.state {
+            State::Paused => match cluster.unpause(&s).await {
+                Ok(()) => report.unpaused.push(c.service.clone()),
+                Err(e) => report.errors.push(e.to_string()),
+            },
+            State::Exited | State::Created | State::Dead => match cluster.start(&s).await {
+                Ok(()) => report.started.push(c.service.clone()),
+                Err(e) => report.errors.push(e.to_string()),
+            },
+            _ => {}
+        }
+    }
+    // 3. Rules and qdiscs, in every container's namespace.
+    let image = netns::helper_image();
+    match cluster.has_image(&image).await {
+        Ok(false) => report.skipped_rules = true,
+        Err(e) => report.errors.push(e.to_string()),
+        Ok(true) => {
+            let helpers = Helpers::default();
+            let script = format!(
+                "{}\n{}",
+                netns::delete_rules_script(netns::TAG_PREFIX, true),
+                netns::NETEM_DEL_SCRIPT.replace("removed ", "netem ")
+            );
+            let helpers = &helpers;
+            let script = &script;
+            let rs = join_all(containers.values().map(|c| async move {
+                let s = cluster.scoped_info(c);
+                (
+                    c.service.clone(),
+                    helpers
+                        .run(cluster, &s, "sweeping rules and netem", script)
+                        .await,
+                )
+            }))
+            .await;
+            for (service, r) in rs {
+                match r {
+                    Ok(out) => {
+                        let n = netns::removed_count(&out);
+                        if n > 0 {
+                            report.rules_deleted.push((service.clone(), n));
+                        }
+                        let q: usize = out
+                            .stdout
+                            .lines()
+                            .filter_map(|l| l.strip_prefix("netem "))
+                            .filter_map(|n| n.trim().parse::<usize>().ok())
+                            .sum();
+                        if q > 0 {
+                            report.netem_removed.push(service);
+                        }
+                    }
+                    Err(NemesisError::NoNamespace { .. }) => {}
+                    Err(e) => report.errors.push(e.to_string()),
+                }
+            }
+        }
+    }
+    // 4. Helpers, ours and any left by a crashed run.
+    match cluster.remove_helpers().await {
+        Ok(n) => report.helpers_removed = n,
+        Err(e) => report.errors.push(e.to_string()),
+    }
+    report
+}
+
+/// What `chaos heal` did: each active journal, then the sweep.
+#[derive(Debug, Clone, Default)]
+pub struct RecoveryReport {
+    pub journals: Vec<JournalRecovery>,
+    pub sweep: SweepReport,
+}
+
+impl RecoveryReport {
+    /// Every unhealed fault healed and the sweep without errors.
+    pub fn clean(&self) -> bool {
+        self.sweep.errors.is_empty() && self.journals.iter().all(|j| j.failed.is_empty())
+    }
+}
+
+/// Heal every unhealed fault in the project's active journals, take the
+/// healed journals out of the index, then sweep.
+pub async fn recover(cluster: &ComposeCluster) -> RecoveryReport {
+    let mut report = RecoveryReport::default();
+    let runs = match journal::active_runs(cluster.project()) {
+        Ok(r) => r,
+        Err(e) => {
+            report.sweep.errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    let helpers = Helpers::default();
+    for run in runs {
+        let mut j = heal_journal(cluster, &helpers, &run.journal).await;
+        j.writer_alive = run.process_alive();
+        if j.failed.is_empty() {
+            if let Err(e) = journal::retire(&run) {
+                report.sweep.errors.push(e.to_string());
+            }
+        }
+        report.journals.push(j);
+    }
+    let _ = helpers.remove_all(cluster).await;
+    report.sweep = {
+        let mut s = sweep(cluster).await;
+        s.errors.append(&mut report.sweep.errors);
+        s
+    };
+    report
+}
