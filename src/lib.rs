@@ -6,11 +6,13 @@
 //! - [`experiment`]: experiment files, parsed and checked. Pure.
 //! - [`cli`]: the command line and exit codes. Shell.
 
+pub mod checker;
 pub mod cli;
 pub mod client;
 pub mod docker;
 pub mod duration;
 pub mod experiment;
+pub mod history;
 pub mod journal;
 pub mod loader;
 pub mod nemesis;

@@ -71,6 +71,10 @@ pub struct CheckArgs {
     /// `unknown` for it.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub budget: String,
+
+    /// Check a key-value history as one map state instead of key by key.
+    #[arg(long)]
+    pub no_split: bool,
 }
 
 /// What a command that did its job reports.

@@ -1,0 +1,519 @@
+//! The linearizability checker: is there a sequential order of a history's
+//! operations, consistent with real time, that the object's model allows?
+//!
+//! Public API:
+//! - [`check`]`(history, options) -> CheckReport`: per-key verdicts
+//!   (P-compositionality: keys are independent objects, checked alone and,
+//!   with several threads, in parallel), and the overall one.
+//! - [`CheckOptions`]: the per-key budget (time through an injected
+//!   [`Clock`], and memory), threads, whether key-value maps are split by
+//!   key, and the [`Reductions`] in force.
+//! - [`CheckReport`], [`KeyReport`], [`Witness`], [`Verdict`]: serde types;
+//!   a verdict is data, never an error. [`render`] (and `Display`) writes
+//!   them for a terminal.
+//!
+//! Inside: [`model`] (the trait) and [`models`] (register, CAS register,
+//! key-value map); `prepare` compiles and reduces a partition; `search` is
+//! the Wing-Gong-Lowe search with a memo and exact prunings; `memo` its
+//! hash set; `explain` turns a failed search into words.
+//!
+//! Semantics: `ok` ops happened between invocation and completion; `fail`
+//! ops never happened; `info` ops (and invocations that never completed)
+//! may take effect at any time after invocation, or never; reads that did
+//! not return are dropped.
+//!
+//! Pure: no IO, no clock, no async runtime. Time enters only through the
+//! [`Clock`] the caller passes (the shell implements it); threads come
+//! from `std::thread::scope`.
+
+pub mod model;
+pub mod models;
+
+mod explain;
+mod memo;
+mod prepare;
+mod search;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::{History, Key, Kind, Op};
+
+use model::Model;
+use models::kv::KvMap;
+use models::register::Register;
+use search::{Found, Limits, Stop};
+
+/// A source of time, supplied by the caller (the core reads no clock).
+pub trait Clock: Send + Sync {
+    /// Time since any fixed origin.
+    fn now(&self) -> Duration;
+}
+
+/// The exact reductions and prunings the search may use. All on by
+/// default; switching one off never changes a verdict, only the time it
+/// takes (the oracle property tests check exactly that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reductions {
+    /// Drop indeterminate writes and cas whose value no op observes.
+    pub drop_unobserved_info: bool,
+    /// With a value written by one op only, its readers read from it.
+    pub read_from: bool,
+    /// Linearize reads as soon as the state allows them.
+    pub greedy_reads: bool,
+    /// Treat values nothing observes any more as one state.
+    pub dead_states: bool,
+    /// Stop a branch that overwrites a value still needed.
+    pub prune_lost_values: bool,
+    /// Try one of identical pending indeterminate ops.
+    pub symmetry: bool,
+    /// Skip indeterminate ops whose value no open op would see.
+    pub useless_info: bool,
+}
+
+impl Reductions {
+    /// Everything on.
+    pub const ALL: Reductions = Reductions {
+        drop_unobserved_info: true,
+        read_from: true,
+        greedy_reads: true,
+        dead_states: true,
+        prune_lost_values: true,
+        symmetry: true,
+        useless_info: true,
+    };
+
+    /// Everything off: the plain just-in-time search with its memo.
+    pub const NONE: Reductions = Reductions {
+        drop_unobserved_info: false,
+        read_from: false,
+        greedy_reads: false,
+        dead_states: false,
+        prune_lost_values: false,
+        symmetry: false,
+        useless_info: false,
+    };
+}
+
+impl Default for Reductions {
+    fn default() -> Self {
+        Reductions::ALL
+    }
+}
+
+/// How to check.
+#[derive(Clone)]
+pub struct CheckOptions {
+    /// Give up on a key after this long (measured with `clock`) and answer
+    /// `unknown` for it.
+    pub budget: Duration,
+    /// Give up on a key when its search's memory passes this many bytes.
+    pub max_memory_bytes: u64,
+    /// Keys checked in parallel.
+    pub threads: usize,
+    /// Check a key-value map key by key (true, the default), or as one
+    /// state over all keys (a stress test of the search).
+    pub split_keys: bool,
+    /// The clock the time budget is measured with. Without one, only the
+    /// memory budget applies.
+    pub clock: Option<Arc<dyn Clock>>,
+    pub reductions: Reductions,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            budget: Duration::from_secs(60),
+            max_memory_bytes: 1 << 30,
+            threads: 1,
+            split_keys: true,
+            clock: None,
+            reductions: Reductions::ALL,
+        }
+    }
+}
+
+impl fmt::Debug for CheckOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckOptions")
+            .field("budget", &self.budget)
+            .field("max_memory_bytes", &self.max_memory_bytes)
+            .field("threads", &self.threads)
+            .field("split_keys", &self.split_keys)
+            .field("clock", &self.clock.is_some())
+            .field("reductions", &self.reductions)
+            .finish()
+    }
+}
+
+/// Valid, invalid or unknown: for a key, and for a whole history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Linearizable.
+    Valid,
+    /// Not linearizable; a witness says why.
+    Invalid,
+    /// Not decided within the budget; a reason says why.
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// Invalid beats unknown beats valid.
+    fn combine(self, other: Verdict) -> Verdict {
+        match (self, other) {
+            (Verdict::Invalid, _) | (_, Verdict::Invalid) => Verdict::Invalid,
+            (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
+            _ => Verdict::Valid,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a key is not linearizable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Witness {
+    /// How many operations of the key, in order of completion, can be
+    /// linearized before the search gets stuck.
+    pub linearizable_prefix: u64,
+    /// In words: which op cannot be placed, and why.
+    pub explanation: String,
+    /// The history lines of the ops involved (invocation and completion).
+    pub ops: Vec<Op>,
+}
+
+/// The verdict for one key (or, for a map checked as one state, for all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyReport {
+    /// The key; `None` when all keys were checked as one state.
+    pub key: Option<Key>,
+    /// The model used: `register`, `cas-register`, `kv`, `kv (one state)`.
+    pub model: String,
+    pub verdict: Verdict,
+    /// Operations of the key (invocations).
+    pub ops: u64,
+    /// Configurations the search explored.
+    pub configurations: u64,
+    /// For an invalid key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<Witness>,
+    /// For an unknown key: why it was not decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl KeyReport {
+    /// The key for people: `17`, `"k"`, or `all keys`.
+    pub fn key_label(&self) -> String {
+        match &self.key {
+            Some(k) => k.to_string(),
+            None => "all keys".to_string(),
+        }
+    }
+}
+
+/// The verdict for a history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckReport {
+    pub verdict: Verdict,
+    /// Operations in the history.
+    pub ops: u64,
+    /// One report per key, in key order.
+    pub keys: Vec<KeyReport>,
+}
+
+impl CheckReport {
+    /// Keys with the given verdict.
+    pub fn count(&self, verdict: Verdict) -> usize {
+        self.keys.iter().filter(|k| k.verdict == verdict).count()
+    }
+}
+
+/// The model family a partition is checked with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Family {
+    Register,
+    Kv,
+}
+
+/// One independent part of the history.
+struct Job {
+    key: Option<Key>,
+    members: Vec<usize>,
+    family: Family,
+    mixed: bool,
+}
+
+/// Check a history: every key on its own, and the overall verdict.
+pub fn check(history: &History, options: &CheckOptions) -> CheckReport {
+    let jobs = partition(history, options);
+    let threads = options.threads.max(1).min(jobs.len().max(1));
+    let mut reports: Vec<Option<KeyReport>> = vec![None; jobs.len()];
+    if threads <= 1 {
+        for (job, slot) in jobs.iter().zip(reports.iter_mut()) {
+            *slot = Some(check_job(history, job, options));
+        }
+    } else {
+        // Biggest first, for balance; results go back to key order.
+        let mut order: Vec<usize> = (0..jobs.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].members.len()));
+        let next = AtomicUsize::new(0);
+        let done = Mutex::new(&mut reports);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    let mut local = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&i) = order.get(n) else { break };
+                        local.push((i, check_job(history, &jobs[i], options)));
+                    }
+                    let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
+                    for (i, r) in local {
+                        done[i] = Some(r);
+                    }
+                });
+            }
+        });
+    }
+    let keys: Vec<KeyReport> = reports.into_iter().flatten().collect();
+    let verdict = keys
+        .iter()
+        .fold(Verdict::Valid, |v, k| v.combine(k.verdict));
+    CheckReport {
+        verdict,
+        ops: history.operations.len() as u64,
+        keys,
+    }
+}
+
+fn partition(history: &History, options: &CheckOptions) -> Vec<Job> {
+    let register = Register::cas();
+    let kv = if options.split_keys {
+        KvMap::per_key()
+    } else {
+        KvMap::whole()
+    };
+    let mut groups: BTreeMap<Option<Key>, (Vec<usize>, bool, bool)> = BTreeMap::new();
+    for (i, op) in history.operations.iter().enumerate() {
+        let is_kv = op.f.is_kv();
+        let key = if is_kv {
+            kv.partition(op)
+        } else {
+            register.partition(op)
+        };
+        let entry = groups.entry(key.cloned()).or_default();
+        entry.0.push(i);
+        if is_kv {
+            entry.2 = true;
+        } else {
+            entry.1 = true;
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, (members, has_register, has_kv))| Job {
+            key,
+            members,
+            family: if has_kv {
+                Family::Kv
+            } else {
+                Family::Register
+            },
+            mixed: has_register && has_kv,
+        })
+        .collect()
+}
+
+fn check_job(history: &History, job: &Job, options: &CheckOptions) -> KeyReport {
+    let mut report = KeyReport {
+        key: job.key.clone(),
+        model: String::new(),
+        verdict: Verdict::Unknown,
+        ops: job.members.len() as u64,
+        configurations: 0,
+        witness: None,
+        reason: None,
+    };
+    if job.mixed {
+        report.model = "none".into();
+        report.reason = Some(
+            "the key mixes register functions (read/write/cas) with map functions \
+             (get/put/append); no model has both"
+                .into(),
+        );
+        return report;
+    }
+    match job.family {
+        Family::Register => {
+            let has_cas = job
+                .members
+                .iter()
+                .any(|&i| history.operations[i].f == crate::history::Function::Cas);
+            let model = if has_cas {
+                Register::cas()
+            } else {
+                Register::plain()
+            };
+            run_model(history, job, options, model, report)
+        }
+        Family::Kv => {
+            let model = if options.split_keys {
+                KvMap::per_key()
+            } else {
+                KvMap::whole()
+            };
+            run_model(history, job, options, model, report)
+        }
+    }
+}
+
+fn run_model<M: Model>(
+    history: &History,
+    job: &Job,
+    options: &CheckOptions,
+    model: M,
+    mut report: KeyReport,
+) -> KeyReport {
+    report.model = model.name().to_string();
+    let mut prepared = match prepare::prepare(history, &job.members, model, &options.reductions) {
+        Ok(p) => p,
+        Err(reason) => {
+            report.reason = Some(reason);
+            return report;
+        }
+    };
+    let start = options.clock.as_ref().map(|c| c.now());
+    let budget = options.budget;
+    let clock = options.clock.clone();
+    let should_stop = move || match (&clock, start) {
+        (Some(c), Some(s)) => c.now().saturating_sub(s) >= budget,
+        _ => false,
+    };
+    let limits = Limits {
+        should_stop: &should_stop,
+        max_bytes: usize::try_from(options.max_memory_bytes).unwrap_or(usize::MAX),
+    };
+    let (found, work) = search::search(&mut prepared, &options.reductions, &limits);
+    report.configurations = work.configurations;
+    match found {
+        Found::Valid => report.verdict = Verdict::Valid,
+        Found::Invalid(stuck) => {
+            report.verdict = Verdict::Invalid;
+            report.witness = Some(explain::witness(history, &mut prepared, &stuck));
+        }
+        Found::Unknown(stop) => {
+            report.verdict = Verdict::Unknown;
+            report.reason = Some(match stop {
+                Stop::Time => format!(
+                    "gave up after the budget of {} ({} configurations explored, {} MiB of memo)",
+                    crate::duration::format(budget),
+                    work.configurations,
+                    work.memo_bytes >> 20
+                ),
+                Stop::Memory => format!(
+                    "gave up at the memory budget of {} MiB ({} configurations explored)",
+                    options.max_memory_bytes >> 20,
+                    work.configurations
+                ),
+            });
+        }
+    }
+    report
+}
+
+/// The report for a terminal: the verdict, then every invalid and unknown
+/// key with its explanation, and a count of the valid ones.
+pub fn render(report: &CheckReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let headline = match report.verdict {
+        Verdict::Valid => "VALID: linearizable",
+        Verdict::Invalid => "INVALID: not linearizable",
+        Verdict::Unknown => "UNKNOWN: not decided within the budget",
+    };
+    let _ = writeln!(
+        out,
+        "{headline} ({} ops, {} keys: {} valid, {} invalid, {} unknown)",
+        report.ops,
+        report.keys.len(),
+        report.count(Verdict::Valid),
+        report.count(Verdict::Invalid),
+        report.count(Verdict::Unknown)
+    );
+    for k in &report.keys {
+        match k.verdict {
+            Verdict::Valid => {}
+            Verdict::Invalid => {
+                let _ = writeln!(
+                    out,
+                    "key {} ({}, {} ops): INVALID",
+                    k.key_label(),
+                    k.model,
+                    k.ops
+                );
+                if let Some(w) = &k.witness {
+                    let _ = writeln!(out, "  {}", w.explanation);
+                    for op in &w.ops {
+                        let _ = writeln!(out, "    {}", render_op(op));
+                    }
+                }
+            }
+            Verdict::Unknown => {
+                let _ = writeln!(
+                    out,
+                    "key {} ({}, {} ops): UNKNOWN: {}",
+                    k.key_label(),
+                    k.model,
+                    k.ops,
+                    k.reason.as_deref().unwrap_or("not decided")
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `line 57: process 7 ok read 3 (1.204 s)`.
+fn render_op(op: &Op) -> String {
+    let time = op
+        .time_ns
+        .map(|t| format!(" ({:.3} s)", t as f64 / 1e9))
+        .unwrap_or_default();
+    let value = match (op.kind, op.f.is_read()) {
+        (Kind::Invoke, true) => String::new(),
+        _ => format!(" {}", op.value),
+    };
+    format!(
+        "line {}: process {} {} {}{value}{time}",
+        op.line,
+        op.process,
+        op.kind.as_str(),
+        op.f
+    )
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&render(self))
+    }
+}

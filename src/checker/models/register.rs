@@ -1,0 +1,213 @@
+//! Registers: one value, initially absent (`nil`). The plain register has
+//! `read` and `write`; the CAS register adds `cas [expected new]`, which
+//! happens only when the register holds `expected`.
+//!
+//! Values are interned into dense ids (`0` is `nil`), so a state is a `u32`
+//! and the checker's value-semantics reductions apply. Pure.
+
+use std::collections::HashMap;
+
+use crate::history::{Function, History, Key, Operation, Value};
+
+use super::super::model::{Model, ValueFacts};
+
+/// A register operation over value ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RegisterOp {
+    /// Returned this value.
+    Read(u32),
+    /// Wrote this value.
+    Write(u32),
+    /// Set `.1` if the register held `.0`.
+    Cas(u32, u32),
+}
+
+/// The register and CAS register models.
+#[derive(Debug, Clone)]
+pub struct Register {
+    cas: bool,
+    /// Value id to value; id 0 is `nil`.
+    values: Vec<Option<u64>>,
+    ids: HashMap<Option<u64>, u32>,
+}
+
+/// The id of a value nothing will observe again.
+pub const DEAD: u32 = u32::MAX;
+
+impl Register {
+    /// A read/write register.
+    pub fn plain() -> Self {
+        Self::new(false)
+    }
+
+    /// A register with compare-and-set.
+    pub fn cas() -> Self {
+        Self::new(true)
+    }
+
+    fn new(cas: bool) -> Self {
+        let mut ids = HashMap::new();
+        ids.insert(None, 0);
+        Register {
+            cas,
+            values: vec![None],
+            ids,
+        }
+    }
+
+    fn intern(&mut self, value: Option<u64>) -> u32 {
+        if let Some(id) = self.ids.get(&value) {
+            return *id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(value);
+        self.ids.insert(value, id);
+        id
+    }
+
+    fn value_of(v: &Value) -> Result<Option<u64>, String> {
+        match v {
+            Value::Null => Ok(None),
+            Value::Int(n) => Ok(Some(*n)),
+            other => Err(format!("a register holds integers, not {other}")),
+        }
+    }
+
+    fn show(&self, id: u32) -> String {
+        match self.values.get(id as usize) {
+            Some(Some(n)) => n.to_string(),
+            Some(None) => "nil".to_string(),
+            None => "a value no later op reads".to_string(),
+        }
+    }
+}
+
+impl Model for Register {
+    type Op = RegisterOp;
+    type State = u32;
+
+    fn name(&self) -> &'static str {
+        if self.cas { "cas-register" } else { "register" }
+    }
+
+    fn partition<'a>(&self, op: &'a Operation) -> Option<&'a Key> {
+        Some(&op.key)
+    }
+
+    fn compile(&mut self, history: &History, op: &Operation) -> Result<RegisterOp, String> {
+        match op.f {
+            Function::Read => {
+                let v = Self::value_of(history.output(op))?;
+                Ok(RegisterOp::Read(self.intern(v)))
+            }
+            Function::Write => {
+                let v = Self::value_of(history.input(op))?;
+                Ok(RegisterOp::Write(self.intern(v)))
+            }
+            Function::Cas if self.cas => match history.input(op) {
+                Value::List(items) if items.len() == 2 => {
+                    let from = Self::value_of(&items[0])?;
+                    let to = Self::value_of(&items[1])?;
+                    Ok(RegisterOp::Cas(self.intern(from), self.intern(to)))
+                }
+                other => Err(format!("cas takes [expected new], not {other}")),
+            },
+            f => Err(format!("the {} model has no `{f}`", self.name())),
+        }
+    }
+
+    fn init(&mut self) -> u32 {
+        0
+    }
+
+    #[inline]
+    fn step(&mut self, state: &u32, op: &RegisterOp) -> Option<u32> {
+        match *op {
+            RegisterOp::Read(v) => (*state == v).then_some(v),
+            RegisterOp::Write(v) => Some(v),
+            RegisterOp::Cas(from, to) => (*state == from).then_some(to),
+        }
+    }
+
+    #[inline]
+    fn enabled(&mut self, state: &u32, op: &RegisterOp) -> bool {
+        match *op {
+            RegisterOp::Read(v) | RegisterOp::Cas(v, _) => *state == v,
+            RegisterOp::Write(_) => true,
+        }
+    }
+
+    fn is_read_only(&self, op: &RegisterOp) -> bool {
+        matches!(op, RegisterOp::Read(_))
+    }
+
+    fn describe_op(&self, op: &RegisterOp) -> String {
+        match *op {
+            RegisterOp::Read(v) => format!("read {}", self.show(v)),
+            RegisterOp::Write(v) => format!("write {}", self.show(v)),
+            RegisterOp::Cas(a, b) => format!("cas {} -> {}", self.show(a), self.show(b)),
+        }
+    }
+
+    fn describe_state(&self, state: &u32) -> String {
+        self.show(*state)
+    }
+
+    fn object(&self) -> &'static str {
+        "the register"
+    }
+
+    #[inline]
+    fn value_facts(&self, op: &RegisterOp) -> Option<ValueFacts> {
+        Some(match *op {
+            RegisterOp::Read(v) => ValueFacts {
+                observes: Some(v),
+                writes: None,
+            },
+            RegisterOp::Write(v) => ValueFacts {
+                observes: None,
+                writes: Some(v),
+            },
+            RegisterOp::Cas(a, b) => ValueFacts {
+                observes: Some(a),
+                writes: Some(b),
+            },
+        })
+    }
+
+    #[inline]
+    fn state_value(&self, state: &u32) -> u32 {
+        *state
+    }
+
+    fn dead_state(&self) -> u32 {
+        DEAD
+    }
+
+    fn value_count(&self) -> usize {
+        self.values.len()
+    }
+
+    fn describe_value(&self, value: u32) -> String {
+        self.show(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_like_a_register() {
+        let mut m = Register::cas();
+        let three = m.intern(Some(3));
+        let four = m.intern(Some(4));
+        let s = m.init();
+        assert_eq!(m.step(&s, &RegisterOp::Read(0)), Some(0));
+        assert_eq!(m.step(&s, &RegisterOp::Read(three)), None);
+        let s = m.step(&s, &RegisterOp::Write(three)).unwrap();
+        assert_eq!(m.step(&s, &RegisterOp::Cas(three, four)), Some(four));
+        assert_eq!(m.step(&s, &RegisterOp::Cas(four, three)), None);
+        assert_eq!(m.describe_op(&RegisterOp::Cas(0, four)), "cas nil -> 4");
+    }
+}
