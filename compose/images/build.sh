@@ -352,9 +352,10 @@ make_rootfs_tarball() { # TARBALL LOG
   run_logged "$logf" tar --numeric-owner -C "$ROOTFS_WORK" -cf "$tarball.tmp" .
   mv -f "$tarball.tmp" "$tarball"
   rm -rf --one-file-system "$ROOTFS_WORK"; ROOTFS_WORK=""
-  # Keep one base tarball per suite and architecture: older recipes' go.
-  for f in "$CACHE"/debian-base-*.tar; do
-    [ -e "$f" ] && [ "$f" != "$tarball" ] && { log "removing old cached rootfs $(basename "$f")"; rm -f "$f"; }
+  # Keep the two newest base tarballs (this recipe and the one before, so
+  # that going back one recipe is fast too); older ones go.
+  ls -t "$CACHE"/debian-base-*.tar 2>/dev/null | tail -n +3 | while IFS= read -r f; do
+    log "removing old cached rootfs $(basename "$f")"; rm -f "$f"
   done
   log "rootfs tarball ready in $(( $(now) - t0 ))s: $tarball ($(du -h "$tarball" | cut -f1))"
 }
@@ -452,6 +453,9 @@ prune_old() {
     case " $keep " in *" $ref "*) continue;; esac
     if docker rmi "$ref" >/dev/null 2>&1; then log "pruned $ref"; else log "kept $ref (in use?)"; fi
   done
+  # Untagged leftovers of chaos images (e.g. after --force), and only those.
+  docker image prune -f --filter label=org.chaos.image >/dev/null 2>&1 \
+    && log "pruned dangling chaos images" || log "could not prune dangling chaos images"
 }
 
 T_START="$(now)"
