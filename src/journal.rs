@@ -267,8 +267,18 @@ pub struct Journal {
 
 impl Journal {
     /// Create (or continue) a journal for a run of `project`, write its run
-    /// header, and register it in the active index.
+    /// header, and register it in the active index of [`state_dir`].
     pub fn create(
+        path: &Path,
+        project: &str,
+        compose_file: Option<&Path>,
+    ) -> Result<Journal, JournalError> {
+        Journal::create_in(&state_dir(), path, project, compose_file)
+    }
+
+    /// [`Journal::create`] with the active index under another state dir.
+    pub fn create_in(
+        state: &Path,
         path: &Path,
         project: &str,
         compose_file: Option<&Path>,
@@ -288,7 +298,7 @@ impl Journal {
             utc: utc_now(),
             chaos_version: env!("CARGO_PKG_VERSION").to_string(),
         }))?;
-        journal.entry = Some(register(project, &path)?);
+        journal.entry = Some(register(state, project, &path)?);
         Ok(journal)
     }
 
@@ -357,7 +367,7 @@ pub fn state_dir() -> PathBuf {
 }
 
 /// A project name made safe as a directory name.
-fn project_dir(project: &str) -> PathBuf {
+fn project_dir(state: &Path, project: &str) -> PathBuf {
     let safe: String = project
         .chars()
         .map(|c| {
@@ -368,7 +378,7 @@ fn project_dir(project: &str) -> PathBuf {
             }
         })
         .collect();
-    state_dir().join("active").join(safe)
+    state.join("active").join(safe)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -397,8 +407,8 @@ impl ActiveRun {
     }
 }
 
-fn register(project: &str, journal: &Path) -> Result<PathBuf, JournalError> {
-    let dir = project_dir(project);
+fn register(state: &Path, project: &str, journal: &Path) -> Result<PathBuf, JournalError> {
+    let dir = project_dir(state, project);
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -419,7 +429,12 @@ fn register(project: &str, journal: &Path) -> Result<PathBuf, JournalError> {
 /// The project's journals that were not closed with every fault healed,
 /// oldest first. An unreadable entry is reported and skipped.
 pub fn active_runs(project: &str) -> Result<Vec<ActiveRun>, JournalError> {
-    let dir = project_dir(project);
+    active_runs_in(&state_dir(), project)
+}
+
+/// [`active_runs`] under another state dir.
+pub fn active_runs_in(state: &Path, project: &str) -> Result<Vec<ActiveRun>, JournalError> {
+    let dir = project_dir(state, project);
     let entries = match fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -465,32 +480,15 @@ fn remove_entry(entry: &Path) -> Result<(), JournalError> {
 
 /// Wall-clock now as RFC 3339 UTC with milliseconds, for humans.
 pub fn utc_now() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format_utc(d.as_secs(), d.subsec_millis())
+    crate::results::rfc3339(unix_ms())
 }
 
-/// `1970-01-01T00:00:00.000Z` from seconds and milliseconds since the epoch.
-pub fn format_utc(secs: u64, millis: u32) -> String {
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+/// Wall-clock now in Unix milliseconds.
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -526,11 +524,10 @@ mod tests {
     }
 
     #[test]
-    fn utc_formatting() {
-        assert_eq!(format_utc(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(format_utc(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(format_utc(1_798_761_599, 999), "2026-12-31T23:59:59.999Z");
-        assert!(utc_now().ends_with('Z'));
+    fn utc_now_is_rfc3339() {
+        let now = utc_now();
+        assert_eq!(now.len(), "2026-01-01T00:00:00.000Z".len(), "{now}");
+        assert!(now.ends_with('Z'));
     }
 
     #[test]
@@ -574,32 +571,30 @@ mod tests {
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
     }
 
-    // The state dir comes from the environment, which tests share; this one
-    // test owns CHAOS_STATE_DIR in this binary.
     #[test]
     fn journals_register_in_the_active_index_until_closed_healed() {
         let dir = tempfile::tempdir().unwrap();
-        // SAFETY: no other test of this binary reads or writes this variable.
-        unsafe { std::env::set_var("CHAOS_STATE_DIR", dir.path().join("state")) };
+        let state = dir.path().join("state");
         let path = dir.path().join("run/journal.jsonl");
-        let mut j = Journal::create(&path, "proj", None).unwrap();
+        let mut j = Journal::create_in(&state, &path, "proj", None).unwrap();
         j.append(&Record::Intent(intent(1))).unwrap();
-        let active = active_runs("proj").unwrap();
+        let active = active_runs_in(&state, "proj").unwrap();
         assert_eq!(active.len(), 1);
         assert_eq!(active[0].journal, path);
-        assert!(active_runs("other").unwrap().is_empty());
+        assert!(active_runs_in(&state, "other").unwrap().is_empty());
         // Closed with a fault unhealed: stays findable.
         j.close(false).unwrap();
-        assert_eq!(active_runs("proj").unwrap().len(), 1);
+        assert_eq!(active_runs_in(&state, "proj").unwrap().len(), 1);
         let records = read(&path).unwrap();
         assert!(matches!(records[0], Record::Run(_)));
         assert_eq!(unhealed(&records).len(), 1);
         retire(&active[0]).unwrap();
-        assert!(active_runs("proj").unwrap().is_empty());
+        assert!(active_runs_in(&state, "proj").unwrap().is_empty());
         // A journal closed healed leaves the index by itself.
-        let j = Journal::create(&dir.path().join("run2/journal.jsonl"), "proj", None).unwrap();
-        assert_eq!(active_runs("proj").unwrap().len(), 1);
+        let j = Journal::create_in(&state, &dir.path().join("run2/journal.jsonl"), "proj", None)
+            .unwrap();
+        assert_eq!(active_runs_in(&state, "proj").unwrap().len(), 1);
         j.close(true).unwrap();
-        assert!(active_runs("proj").unwrap().is_empty());
+        assert!(active_runs_in(&state, "proj").unwrap().is_empty());
     }
 }

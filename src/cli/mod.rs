@@ -6,7 +6,13 @@
 //! effectful shell: it may read files and talk to Docker, the core may not.
 
 pub mod check;
+pub mod cluster;
+pub mod down;
+pub mod heal;
+pub mod nemesis_apply;
 pub mod plan;
+pub mod status;
+pub mod up;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -48,6 +54,24 @@ pub enum Command {
     /// Check histories for linearizability, one verdict per file.
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
+    /// Bring the experiment's compose project up and wait until every
+    /// service is healthy.
+    #[command(after_help = AFTER_HELP)]
+    Up(up::UpArgs),
+    /// Tear the experiment's compose project down, volumes included.
+    #[command(after_help = AFTER_HELP)]
+    Down(down::DownArgs),
+    /// Show the project's nodes (state, health, networks) and the faults its
+    /// journals say are applied.
+    #[command(after_help = AFTER_HELP)]
+    Status(status::StatusArgs),
+    /// Undo every fault chaos left applied (from the journals), then sweep
+    /// the project back to how compose made it. Safe to run again.
+    #[command(after_help = AFTER_HELP)]
+    Heal(heal::HealArgs),
+    /// Apply one planned fault through the journal and hold it (tests).
+    #[command(hide = true)]
+    NemesisApply(nemesis_apply::NemesisApplyArgs),
 }
 
 /// Arguments of `chaos check`.
@@ -168,5 +192,10 @@ pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Plan(args) => plan::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Up(args) => up::run(&args),
+        Command::Down(args) => down::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Heal(args) => heal::run(&args),
+        Command::NemesisApply(args) => nemesis_apply::run(&args),
     }
 }

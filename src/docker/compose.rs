@@ -77,15 +77,23 @@ impl ComposeCli {
         Err(DockerError::NoComposeCli(tried.join("; ")))
     }
 
-    /// Run `compose -p PROJECT -f FILE <rest>`; on failure the error carries
+    /// Run `compose -p PROJECT -f FILE <rest>` with extra environment
+    /// variables (compose files read them, e.g. port overrides); on failure the error carries
     /// the end of its stderr.
-    pub async fn run(self, project: &str, file: &Path, rest: &[&str]) -> Result<(), DockerError> {
+    pub async fn run(
+        self,
+        project: &str,
+        file: &Path,
+        rest: &[&str],
+        env: &[(String, String)],
+    ) -> Result<(), DockerError> {
         let (program, _) = self.program();
         let args = self.args(project, file, rest);
         let shown = format!("{program} {}", args.join(" "));
         tracing::debug!(command = %shown, "compose");
         let out = tokio::process::Command::new(program)
             .args(&args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .output()
             .await
@@ -151,7 +159,10 @@ pub fn parse_networks(
     project: &str,
 ) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
     use serde_yaml::Value;
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    let mut doc: Value = serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    // `<<: *anchor` merge keys (compose files use them for shared settings).
+    doc.apply_merge()
+        .map_err(|e| format!("invalid YAML merge key: {e}"))?;
     let services = doc
         .get("services")
         .and_then(Value::as_mapping)
@@ -218,11 +229,16 @@ mod tests {
     #[test]
     fn networks_of_services() {
         let text = r#"
+x-shared: &shared
+  networks: [cluster]
 services:
   a: { image: x }
   b: { image: x, networks: [cluster, ext] }
   c: { image: x, networks: { cluster: { aliases: [cc] }, named: {} } }
   d: { image: x, network_mode: host }
+  e:
+    <<: *shared
+    image: y
 networks:
   cluster: {}
   ext: { external: true }
@@ -234,6 +250,7 @@ networks:
         assert_eq!(get("b"), ["ext", "proj_cluster"]);
         assert_eq!(get("c"), ["fixed-name", "proj_cluster"]);
         assert!(get("d").is_empty());
+        assert_eq!(get("e"), ["proj_cluster"]);
         assert!(parse_networks("x: 1", "p").is_err());
     }
 

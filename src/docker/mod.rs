@@ -320,6 +320,7 @@ pub struct ComposeCluster {
     project: String,
     model: Option<ComposeModel>,
     cli: std::sync::Arc<OnceCell<ComposeCli>>,
+    compose_env: Vec<(String, String)>,
 }
 
 /// Connect to the engine and agree on an API version.
@@ -341,6 +342,7 @@ impl ComposeCluster {
             project: project.to_string(),
             model: Some(model),
             cli: Default::default(),
+            compose_env: Vec::new(),
         })
     }
 
@@ -352,7 +354,18 @@ impl ComposeCluster {
             project: project.to_string(),
             model: None,
             cli: Default::default(),
+            compose_env: Vec::new(),
         })
+    }
+
+    /// Environment variables for the compose CLI (the compose file's
+    /// `${VARIABLES}`, such as port overrides).
+    pub fn with_compose_env(mut self, env: &[(&str, &str)]) -> Self {
+        self.compose_env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self
     }
 
     pub fn project(&self) -> &str {
@@ -387,7 +400,8 @@ impl ComposeCluster {
             .as_ref()
             .ok_or_else(|| DockerError::NoComposeFile(self.project.clone()))?;
         let cli = self.cli.get_or_try_init(ComposeCli::detect).await?;
-        cli.run(&self.project, &model.path, args).await
+        cli.run(&self.project, &model.path, args, &self.compose_env)
+            .await
     }
 
     /// The compose CLI in use.

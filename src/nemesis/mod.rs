@@ -88,7 +88,9 @@ use crate::journal::{
 use crate::plan::{self, Plan, PlannedFault, PlannedTargets};
 
 pub use netns::{Helpers, helper_image};
-pub use recover::{JournalRecovery, RecoveryReport, SweepReport, recover, sweep, undo};
+pub use recover::{
+    JournalRecovery, RecoveryReport, SweepReport, heal_journal, recover, recover_in, sweep, undo,
+};
 
 /// What a role resolver may fail with (any error; `anyhow::Error` converts).
 pub type ResolveError = Box<dyn std::error::Error + Send + Sync>;

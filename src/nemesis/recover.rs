@@ -195,11 +195,9 @@ pub async fn heal_journal(
             }
         }
         match r {
-            Ok(actions) => report.healed.push((
-                intent.fault,
-                format!("{} {}", intent.kind.name(), intent.description),
-                actions,
-            )),
+            Ok(actions) => report
+                .healed
+                .push((intent.fault, intent.description.clone(), actions)),
             Err(e) => report.failed.push((intent.fault, e.to_string())),
         }
     }
@@ -241,6 +239,15 @@ impl SweepReport {
 /// does all it can.
 pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
     let mut report = SweepReport::default();
+    // Helpers left by others (a crashed run); the sweep's own are not news.
+    let left = match cluster.helpers().await {
+        Ok(h) => h,
+        Err(e) => {
+            report.errors.push(e.to_string());
+            Vec::new()
+        }
+    };
+    report.helpers_removed = left.len();
     let containers = match cluster.containers().await {
         Ok(c) => c,
         Err(e) => {
@@ -327,9 +334,8 @@ pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
         }
     }
     // 4. Helpers, ours and any left by a crashed run.
-    match cluster.remove_helpers().await {
-        Ok(n) => report.helpers_removed = n,
-        Err(e) => report.errors.push(e.to_string()),
+    if let Err(e) = cluster.remove_helpers().await {
+        report.errors.push(e.to_string());
     }
     report
 }
@@ -351,8 +357,13 @@ impl RecoveryReport {
 /// Heal every unhealed fault in the project's active journals, take the
 /// healed journals out of the index, then sweep.
 pub async fn recover(cluster: &ComposeCluster) -> RecoveryReport {
+    recover_in(cluster, &journal::state_dir()).await
+}
+
+/// [`recover`] with the active index under another state dir.
+pub async fn recover_in(cluster: &ComposeCluster, state: &Path) -> RecoveryReport {
     let mut report = RecoveryReport::default();
-    let runs = match journal::active_runs(cluster.project()) {
+    let runs = match journal::active_runs_in(state, cluster.project()) {
         Ok(r) => r,
         Err(e) => {
             report.sweep.errors.push(e.to_string());

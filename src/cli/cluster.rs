@@ -1,0 +1,93 @@
+//! What the cluster commands (`up`, `down`, `status`, `heal`,
+//! `nemesis-apply`) share: the compose project an experiment names, the
+//! runtime they run on, the Docker connection, and the container table.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::CliError;
+use crate::docker::{self, ComposeCluster, ContainerInfo};
+use crate::loader::{self, Loaded};
+
+/// The compose project a command acts on.
+#[derive(Debug)]
+pub struct ProjectRef {
+    pub project: String,
+    /// Absolute, when known.
+    pub compose_file: Option<PathBuf>,
+}
+
+/// Load an experiment (exit 2 if it is not valid).
+pub fn load(path: &Path) -> Result<Loaded, CliError> {
+    loader::load(path).map_err(CliError::input)
+}
+
+impl ProjectRef {
+    pub fn of(loaded: &Loaded) -> ProjectRef {
+        ProjectRef {
+            project: loaded.experiment.cluster.project.clone(),
+            compose_file: Some(docker::absolute(&loaded.compose_file)),
+        }
+    }
+
+    /// Connect to Docker for this project (exit 4 if Docker is unreachable).
+    pub async fn connect(&self) -> Result<ComposeCluster, CliError> {
+        let r = match &self.compose_file {
+            Some(f) => ComposeCluster::connect(&self.project, f).await,
+            None => ComposeCluster::connect_project(&self.project).await,
+        };
+        r.map_err(CliError::environment)
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.compose_file {
+            Some(f) => format!("project {} ({})", self.project, f.display()),
+            None => format!("project {}", self.project),
+        }
+    }
+}
+
+/// A multi-threaded runtime for one command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::environment(anyhow::anyhow!("cannot start the async runtime: {e}")))
+}
+
+/// The containers of a project as a table.
+pub fn render_containers<'a>(containers: impl IntoIterator<Item = &'a ContainerInfo>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  {:<12} {:<12} {:<10} {:<9} {:<34} ports",
+        "service", "container", "state", "health", "networks"
+    );
+    for c in containers {
+        let nets: Vec<String> = c
+            .networks
+            .iter()
+            .map(|(n, e)| format!("{n} {}", e.ip.as_deref().unwrap_or("-")))
+            .collect();
+        let ports: Vec<String> = c
+            .ports
+            .iter()
+            .map(|p| format!("{}:{}->{}", p.host_ip, p.host_port, p.container_port))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:<12} {:<12} {:<10} {:<9} {:<34} {}",
+            c.service,
+            c.short_id(),
+            c.state.name(),
+            c.health.name(),
+            if nets.is_empty() {
+                "(none)".to_string()
+            } else {
+                nets.join(", ")
+            },
+            ports.join(", ")
+        );
+    }
+    out
+}

@@ -1,0 +1,48 @@
+//! `chaos up EXPERIMENT`: bring the experiment's compose project up and wait
+//! until every service is healthy.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::cluster::{self, ProjectRef};
+use super::{CliError, CliResult, Outcome};
+
+/// Arguments of `chaos up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The experiment file (TOML); its `[cluster]` names the compose file
+    /// and project.
+    #[arg(value_name = "EXPERIMENT")]
+    pub experiment: PathBuf,
+
+    /// How long to wait for every service to be healthy (default: the
+    /// experiment's `cluster.ready_timeout`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::duration::parse(text).map_err(|e| e.to_string())
+}
+
+pub fn run(args: &UpArgs) -> CliResult {
+    let loaded = cluster::load(&args.experiment)?;
+    let target = ProjectRef::of(&loaded);
+    let timeout = args
+        .timeout
+        .unwrap_or(loaded.experiment.cluster.ready_timeout);
+    cluster::runtime()?.block_on(async {
+        let c = target.connect().await?;
+        eprintln!(
+            "up: {} (waiting up to {timeout:?} for health)",
+            target.describe()
+        );
+        c.up(timeout).await.map_err(CliError::environment)?;
+        let containers = c.containers().await.map_err(CliError::environment)?;
+        println!("{} is up", target.describe());
+        print!("{}", cluster::render_containers(containers.values()));
+        Ok(Outcome::Success)
+    })
+}
