@@ -21,8 +21,12 @@ STEP="start"
 T0=$(date +%s)
 
 say()  { printf '[install] %s\n' "$*"; }
-fail() { printf '[install] FAILED at step "%s": %s\n' "$STEP" "$*" >&2; exit 1; }
-trap 'rc=$?; [ $rc -eq 0 ] || printf "[install] FAILED at step \"%s\" (exit %s)\n" "$STEP" "$rc" >&2' EXIT
+fail() { trap - EXIT; printf '[install] FAILED at step "%s": %s\n' "$STEP" "$*" >&2; exit 1; }
+on_exit() {
+  local rc=$?
+  [ "$rc" -eq 0 ] || printf '[install] FAILED at step "%s" (exit %s)\n' "$STEP" "$rc" >&2
+}
+trap on_exit EXIT
 
 # ------------------------------------------------------------- packages --
 STEP="host packages"
@@ -50,8 +54,9 @@ fi
 # --------------------------------------------------------------- docker --
 STEP="docker"
 command -v docker >/dev/null 2>&1 || fail "the docker CLI is not installed"
-server="$(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>&1)" \
-  || fail "the Docker engine does not answer: $server"
+if ! server="$(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})' 2>&1)"; then
+  fail "the Docker engine does not answer: $(printf '%s' "$server" | tr -s '\n' ' ')"
+fi
 if docker compose version >/dev/null 2>&1; then
   compose="docker compose $(docker compose version --short 2>/dev/null)"
 elif command -v docker-compose >/dev/null 2>&1; then

@@ -43,7 +43,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$HERE/../.." && pwd)"
 
 mode=build          # build | check | tags | list
-tags_format=env     # env | json
+tags_format="env"   # env | json
 force=0
 verbose=0
 prune=0
