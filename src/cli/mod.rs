@@ -11,6 +11,7 @@ pub mod down;
 pub mod heal;
 pub mod nemesis_apply;
 pub mod plan;
+pub mod run;
 pub mod status;
 pub mod up;
 
@@ -51,6 +52,11 @@ pub enum Command {
     /// client's op stream. Touches no cluster.
     #[command(after_help = AFTER_HELP)]
     Plan(plan::PlanArgs),
+    /// Run an experiment end to end: bring the cluster up, drive the workload
+    /// while faults strike on schedule, heal, check the history, and write
+    /// results/<experiment>/<time>-seed<N>/.
+    #[command(after_help = AFTER_HELP)]
+    Run(run::RunArgs),
     /// Check histories for linearizability, one verdict per file.
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
@@ -191,6 +197,7 @@ pub fn choose_seed(flag: Option<u64>, file: Option<u64>) -> crate::seed::Seed {
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Plan(args) => plan::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Up(args) => up::run(&args),
         Command::Down(args) => down::run(&args),

@@ -152,11 +152,12 @@ impl EtcdClient {
             .map(str::to_string)
             .or_else(|| v["header"]["member_id"].as_u64().map(|n| n.to_string()))
             .ok_or_else(|| EtcdError::Protocol(format!("no member_id in {v}")))?;
+        // The gateway omits a zero leader: a member without a leader.
         let leader = v["leader"]
             .as_str()
             .map(str::to_string)
             .or_else(|| v["leader"].as_u64().map(|n| n.to_string()))
-            .ok_or_else(|| EtcdError::Protocol(format!("no leader in {v}")))?;
+            .unwrap_or_else(|| "0".to_string());
         Ok((member, leader))
     }
 
@@ -181,6 +182,84 @@ impl EtcdClient {
             },
             Err(e) => classify(request, e, self.timeout),
         }
+    }
+}
+
+/// Resolves the `leader` role of an etcd component: asks every member it
+/// can reach which member it believes leads, takes the answer most members
+/// give, and maps that member id to its compose service. Member ids are
+/// remembered, so a leader that stopped answering (paused, killed) can still
+/// be named from what its peers say.
+#[derive(Debug)]
+pub struct EtcdLeader {
+    members: Vec<(String, EtcdClient)>,
+    ids: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl EtcdLeader {
+    /// `members`: each service with a client of its published port.
+    pub fn new(members: Vec<(String, EtcdClient)>) -> Self {
+        EtcdLeader {
+            members,
+            ids: Default::default(),
+        }
+    }
+
+    /// The service of the current leader.
+    pub async fn leader(&self) -> Result<String, String> {
+        let answers = futures_util::future::join_all(
+            self.members
+                .iter()
+                .map(|(service, client)| async move { (service, client.status().await) }),
+        )
+        .await;
+        let mut votes: std::collections::BTreeMap<String, usize> = Default::default();
+        let mut errors = Vec::new();
+        for (service, answer) in answers {
+            match answer {
+                Ok((member, leader)) => {
+                    self.ids
+                        .lock()
+                        .expect("ids lock")
+                        .insert(member, service.clone());
+                    if leader != "0" {
+                        *votes.entry(leader).or_default() += 1;
+                    }
+                }
+                Err(e) => errors.push(format!("{service}: {e}")),
+            }
+        }
+        let Some((leader, _)) = votes.into_iter().max_by_key(|(id, n)| (*n, id.clone())) else {
+            return Err(format!(
+                "no member knows a leader ({})",
+                if errors.is_empty() {
+                    "an election is under way".to_string()
+                } else {
+                    errors.join("; ")
+                }
+            ));
+        };
+        self.ids
+            .lock()
+            .expect("ids lock")
+            .get(&leader)
+            .cloned()
+            .ok_or_else(|| format!("leader {leader} is not a member chaos has reached"))
+    }
+}
+
+impl crate::nemesis::RoleResolver for EtcdLeader {
+    fn resolve<'a>(
+        &'a self,
+        role: &'a str,
+        _component: &'a str,
+    ) -> crate::nemesis::ResolveFuture<'a> {
+        Box::pin(async move {
+            if role != "leader" {
+                return Err(format!("etcd has no role `{role}`").into());
+            }
+            self.leader().await.map_err(Into::into)
+        })
     }
 }
 

@@ -206,6 +206,8 @@ pub struct ContainerInfo {
     /// The container name, without the leading `/`.
     pub name: String,
     pub service: String,
+    /// The image it runs, as the engine names it.
+    pub image: String,
     pub state: State,
     pub health: Health,
     /// The engine's status text (`Up 2 minutes (healthy)`).
@@ -274,6 +276,7 @@ impl ContainerInfo {
                 .trim_start_matches('/')
                 .to_string(),
             service,
+            image: s.image.unwrap_or_default(),
             state: State::from_summary(s.state),
             health: Health::from_status(&status),
             status,

@@ -13,6 +13,7 @@
 //! The runner drives faults through the [`Faults`] trait, so its timeline and
 //! healing logic are tested without Docker (see the tests below).
 
+pub mod execute;
 pub mod workload;
 
 use std::collections::BTreeSet;
@@ -173,8 +174,7 @@ pub async fn record(
 ) -> std::io::Result<Vec<Event>> {
     let mut all = Vec::new();
     while let Some(event) = events.recv().await {
-        let line = event.line(all.len() as u64);
-        history.line(&serde_json::to_string(&line).expect("history lines serialize"))?;
+        history.line(&crate::history::to_line(&event.op(all.len() as u64)))?;
         all.push(event);
     }
     history.sync()?;

@@ -12,38 +12,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::client::{AnyClient, Completion, Request};
 use crate::experiment::Workload;
+use crate::history::{Function, Key, Kind, Op, Value};
 use crate::plan::{OpStream, PlannedF};
 use crate::seed::Seed;
-
-/// One line of `history.jsonl` (the `chaos` history format, see
-/// `docs/checker.md`).
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryLine {
-    pub index: u64,
-    pub time_ns: u64,
-    pub process: u64,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub f: &'static str,
-    pub key: u64,
-    pub value: serde_json::Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub node: String,
-}
 
 /// What a client task reports; the recorder numbers them in arrival order.
 #[derive(Debug, Clone)]
 pub struct Event {
     pub time_ns: u64,
     pub process: u64,
-    pub kind: &'static str,
+    pub kind: Kind,
     pub request: Request,
     /// For ok reads: the value read.
     pub read: Option<Option<u64>>,
@@ -54,36 +37,38 @@ pub struct Event {
 }
 
 impl Event {
-    fn f(&self) -> &'static str {
+    fn f(&self) -> Function {
         match self.request {
-            Request::Read { .. } => "read",
-            Request::Write { .. } => "write",
-            Request::Cas { .. } => "cas",
+            Request::Read { .. } => Function::Read,
+            Request::Write { .. } => Function::Write,
+            Request::Cas { .. } => Function::Cas,
         }
     }
 
-    /// The history line of this event, numbered `index`.
-    pub fn line(&self, index: u64) -> HistoryLine {
-        use serde_json::Value;
+    /// The history op of this event, numbered `index`.
+    pub fn op(&self, index: u64) -> Op {
         let value = match (self.request, self.kind) {
-            (Request::Read { .. }, "ok") => match self.read.flatten() {
-                Some(v) => Value::from(v),
+            (Request::Read { .. }, Kind::Ok) => match self.read.flatten() {
+                Some(v) => Value::Int(v),
                 None => Value::Null,
             },
             (Request::Read { .. }, _) => Value::Null,
-            (Request::Write { value, .. }, _) => Value::from(value),
-            (Request::Cas { expected, new, .. }, _) => Value::from(vec![expected, new]),
+            (Request::Write { value, .. }, _) => Value::Int(value),
+            (Request::Cas { expected, new, .. }, _) => {
+                Value::List(vec![Value::Int(expected), Value::Int(new)])
+            }
         };
-        HistoryLine {
+        Op {
             index,
-            time_ns: self.time_ns,
+            time_ns: Some(self.time_ns),
             process: self.process,
             kind: self.kind,
             f: self.f(),
-            key: self.request.key(),
+            key: Key::Int(self.request.key()),
             value,
             error: self.error.clone(),
-            node: self.node.clone(),
+            node: Some(self.node.clone()),
+            line: 0,
         }
     }
 }
@@ -176,15 +161,19 @@ impl ClientTask {
     /// Invoke one request under the timeout and record both ends.
     pub async fn invoke(&self, process: u64, request: Request, final_read: bool) -> Completion {
         let timeout = self.workload.timeout;
-        self.record(process, "invoke", request, None, None, final_read);
+        self.record(process, Kind::Invoke, request, None, None, final_read);
         let completion = match tokio::time::timeout(timeout, self.client.invoke(&request)).await {
             Ok(c) => c,
             Err(_) => Completion::timed_out(&request, timeout),
         };
         let (kind, read, error, counter) = match &completion {
-            Completion::Ok { read } => ("ok", Some(*read), None, &self.counters.ok),
-            Completion::Fail { error } => ("fail", None, Some(error.clone()), &self.counters.fail),
-            Completion::Info { error } => ("info", None, Some(error.clone()), &self.counters.info),
+            Completion::Ok { read } => (Kind::Ok, Some(*read), None, &self.counters.ok),
+            Completion::Fail { error } => {
+                (Kind::Fail, None, Some(error.clone()), &self.counters.fail)
+            }
+            Completion::Info { error } => {
+                (Kind::Info, None, Some(error.clone()), &self.counters.info)
+            }
         };
         counter.fetch_add(1, Ordering::Relaxed);
         self.record(process, kind, request, read, error, final_read);
@@ -194,7 +183,7 @@ impl ClientTask {
     fn record(
         &self,
         process: u64,
-        kind: &'static str,
+        kind: Kind,
         request: Request,
         read: Option<Option<u64>>,
         error: Option<String>,
