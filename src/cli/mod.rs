@@ -174,6 +174,15 @@ impl fmt::Display for CliError {
 
 pub type CliResult = Result<Outcome, CliError>;
 
+/// A positive duration flag (`--duration 20s`).
+pub fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match crate::duration::parse(text) {
+        Ok(d) if d.is_zero() => Err(format!("`{text}` is zero; expected a positive duration")),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// `--seed`: a non-negative integer that fits 64 bits.
 pub fn parse_seed(text: &str) -> Result<u64, String> {
     text.parse::<u64>()

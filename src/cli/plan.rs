@@ -22,36 +22,53 @@ pub struct PlanArgs {
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = super::parse_seed)]
     pub seed: Option<u64>,
 
+    /// Plan for this long instead of the file's `duration` (as `chaos run
+    /// --duration` does).
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration)]
+    pub duration: Option<std::time::Duration>,
+
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: &PlanArgs) -> CliResult {
-    let loaded = loader::load(&args.experiment).map_err(CliError::input)?;
+    let mut loaded = loader::load(&args.experiment).map_err(CliError::input)?;
+    if let Some(d) = args.duration {
+        loaded.experiment.duration = d;
+    }
     let seed = super::choose_seed(args.seed, loaded.experiment.seed);
     let plan = plan::plan(&loaded.experiment, seed);
     if args.json {
-        println!("{}", plan_json(&plan, &args.experiment));
+        println!("{}", plan_json(&plan, &args.experiment, args.duration));
     } else {
         print!("{}", plan::render_text(&plan, &loaded.experiment));
         println!();
-        println!(
-            "rerun: chaos plan {} --seed {}",
-            args.experiment.display(),
-            seed
-        );
+        println!("rerun: {}", rerun(&args.experiment, seed, args.duration));
     }
     Ok(Outcome::Success)
 }
 
+/// The command that prints this plan again.
+fn rerun(
+    experiment: &std::path::Path,
+    seed: Seed,
+    duration: Option<std::time::Duration>,
+) -> String {
+    let mut cmd = format!("chaos plan {} --seed {seed}", experiment.display());
+    if let Some(d) = duration {
+        cmd.push_str(&format!(" --duration {}", crate::duration::format(d)));
+    }
+    cmd
+}
+
 /// The plan as JSON, with the command that reproduces it.
-pub fn plan_json(plan: &Plan, experiment: &std::path::Path) -> String {
+pub fn plan_json(
+    plan: &Plan,
+    experiment: &std::path::Path,
+    duration: Option<std::time::Duration>,
+) -> String {
     let mut value = serde_json::to_value(plan).expect("a plan always serializes");
-    value["rerun"] = serde_json::Value::String(format!(
-        "chaos plan {} --seed {}",
-        experiment.display(),
-        Seed(plan.seed)
-    ));
+    value["rerun"] = serde_json::Value::String(rerun(experiment, Seed(plan.seed), duration));
     serde_json::to_string_pretty(&value).expect("a JSON value always prints")
 }

@@ -27,20 +27,12 @@ pub struct RunArgs {
 
     /// Run for this long instead of the file's `duration` (e.g. `20s`); the
     /// plan is made for the shorter run, and the rerun command says so.
-    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
 
     /// Give up checking a key after this long and call it unknown.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_positive_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::parse_positive_duration)]
     pub budget: std::time::Duration,
-}
-
-fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String> {
-    match crate::duration::parse(text) {
-        Ok(d) if d.is_zero() => Err(format!("`{text}` is zero; expected a positive duration")),
-        Ok(d) => Ok(d),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 pub fn run(args: &RunArgs) -> CliResult {

@@ -194,7 +194,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions) -> anyhow::Result<RunOutcom
     run_dir.write(files::EXPERIMENT, loaded.text.as_bytes())?;
     run_dir.write(
         files::PLAN,
-        crate::cli::plan::plan_json(&plan, &loaded.path).as_bytes(),
+        crate::cli::plan::plan_json(&plan, &loaded.path, opts.duration).as_bytes(),
     )?;
     let mut log = run_dir.lines(files::LOG)?;
     let _ = log.line(&format!(

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Run experiments over many seeds and tabulate verdicts: the evidence behind
+# the figures in docs/performance.md. Not a CI step (it takes long).
+#
+#   experiments/scripts/many-seeds.sh [-n SEEDS] [-d DURATION] [-o OUT] EXPERIMENT...
+#
+# Defaults: 10 seeds (1..10), each experiment's own duration, output under
+# /tmp/chaos-many-seeds. Prints one line per run and a summary per
+# experiment: how many runs ended with each exit code, and the mean number of
+# ok ops. Needs a release build (cargo build --release) and the local images.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+seeds=10
+duration=""
+out=/tmp/chaos-many-seeds
+while getopts "n:d:o:" opt; do
+    case $opt in
+        n) seeds=$OPTARG ;;
+        d) duration=$OPTARG ;;
+        o) out=$OPTARG ;;
+        *) echo "usage: $0 [-n SEEDS] [-d DURATION] [-o OUT] EXPERIMENT..." >&2; exit 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+[ $# -gt 0 ] || { echo "usage: $0 [-n SEEDS] [-d DURATION] [-o OUT] EXPERIMENT..." >&2; exit 2; }
+
+chaos=./target/release/chaos
+[ -x "$chaos" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+mkdir -p "$out"
+summary="$out/summary.tsv"
+printf 'experiment\tseed\texit\tverdict\tok\tfail\tinfo\tinvalid_keys\tfaults\trun_dir\n' > "$summary"
+
+for exp in "$@"; do
+    for seed in $(seq 1 "$seeds"); do
+        args=(run "$exp" --seed "$seed" --results-dir "$out/results")
+        [ -n "$duration" ] && args+=(--duration "$duration")
+        set +e
+        "$chaos" "${args[@]}" > "$out/last.txt" 2> "$out/last.err"
+        code=$?
+        set -e
+        dir=$(sed -n 's/^run directory: //p' "$out/last.txt")
+        if [ -n "$dir" ] && [ -f "$dir/results.json" ]; then
+            line=$(jq -r '[.verdict, .workload.ops.ok, .workload.ops.fail, .workload.ops.info, .checker.keys_invalid, (.faults|length)] | @tsv' "$dir/results.json")
+        else
+            line=$(printf 'error\t0\t0\t0\t0\t0')
+            tail -3 "$out/last.err" >&2
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\n' "$(basename "$exp" .toml)" "$seed" "$code" "$line" "$dir" | tee -a "$summary"
+    done
+done
+
+echo
+echo "summary (exit code counts, mean ok ops):"
+awk -F'\t' 'NR > 1 { n[$1]++; c[$1 " exit " $3]++; ok[$1] += $5 }
+    END { for (e in n) { printf "%s: %d runs, mean ok ops %.0f;", e, n[e], ok[e] / n[e];
+          for (k in c) if (index(k, e " exit ") == 1) printf " %s=%d", substr(k, length(e) + 2), c[k];
+          printf "\n" } }' "$summary"
