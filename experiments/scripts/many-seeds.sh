@@ -7,7 +7,8 @@
 # Defaults: 10 seeds (1..10), each experiment's own duration, output under
 # /tmp/chaos-many-seeds. Prints one line per run and a summary per
 # experiment: how many runs ended with each exit code, and the mean number of
-# ok ops. Needs a release build (cargo build --release) and the local images.
+# ok ops. Needs a release build (cargo build --release, or CHAOS_BIN=path) and
+# the local images (bash .ci/install.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -25,8 +26,8 @@ done
 shift $((OPTIND - 1))
 [ $# -gt 0 ] || { echo "usage: $0 [-n SEEDS] [-d DURATION] [-o OUT] EXPERIMENT..." >&2; exit 2; }
 
-chaos=./target/release/chaos
-[ -x "$chaos" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+chaos=${CHAOS_BIN:-./target/release/chaos}
+[ -x "$chaos" ] || { echo "build first: cargo build --release (or set CHAOS_BIN)" >&2; exit 2; }
 mkdir -p "$out"
 summary="$out/summary.tsv"
 printf 'experiment\tseed\texit\tverdict\tok\tfail\tinfo\tinvalid_keys\tfaults\trun_dir\n' > "$summary"

@@ -1,0 +1,163 @@
+//! The workload driver's own capacity and overhead, with the database taken
+//! out: the same client tasks, etcd client, history recorder and file as
+//! `chaos run`, against a stub HTTP server on 127.0.0.1 that answers every
+//! request at once. What it measures is the harness: how many ops per second
+//! it can drive, and what each op costs it.
+//!
+//!     cargo bench --bench driver
+//!
+//! Figures go to docs/performance.md ("Driver capacity").
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chaos::client::AnyClient;
+use chaos::client::etcd::EtcdClient;
+use chaos::experiment::{ClientKind, OpMix, ReadMode, Workload};
+use chaos::runner::record;
+use chaos::runner::workload::{ClientTask, Counters};
+use chaos::seed::Seed;
+use chaos::store::LineWriter;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// A keep-alive HTTP/1.1 server that answers every request with the same
+/// etcd-shaped JSON (a register holding 1, a successful transaction).
+async fn stub_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let body = r#"{"header":{},"kvs":[{"value":"MQ=="}],"succeeded":true}"#;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let mut buf = vec![0u8; 8192];
+                let mut pending = Vec::new();
+                loop {
+                    let n = match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    pending.extend_from_slice(&buf[..n]);
+                    // One response per complete request (headers + body).
+                    while let Some(end) = find(&pending, b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&pending[..end]).to_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if pending.len() < end + 4 + len {
+                            break;
+                        }
+                        pending.drain(..end + 4 + len);
+                        if sock.write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn workload(clients: u64) -> Workload {
+    Workload {
+        client: ClientKind::Etcd,
+        endpoints: vec!["stub".into()],
+        keys: 8,
+        key_ops: 200,
+        clients,
+        rate: 100_000,
+        timeout: Duration::from_secs(1),
+        read_mode: ReadMode::Linearizable,
+        mix: OpMix {
+            read: 50,
+            write: 30,
+            cas: 20,
+        },
+    }
+}
+
+async fn drive(clients: u64, seconds: u64) -> (u64, f64) {
+    let port = stub_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let history = LineWriter::create(&dir.path().join("history.jsonl")).unwrap();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record(rx, history));
+    let counters = Arc::new(Counters::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let start = Instant::now();
+    let w = workload(clients);
+    let client = EtcdClient::new(
+        format!("http://127.0.0.1:{port}"),
+        "bench/".into(),
+        false,
+        w.timeout,
+    );
+    let tasks: Vec<_> = (0..clients)
+        .map(|t| {
+            tokio::spawn(
+                ClientTask {
+                    thread: t,
+                    threads: clients,
+                    client: AnyClient::Etcd(client.clone()),
+                    node: "stub".into(),
+                    workload: w.clone(),
+                    seed: Seed(1),
+                    start,
+                    events: tx.clone(),
+                    counters: counters.clone(),
+                    stop: stop_rx.clone(),
+                }
+                .run(),
+            )
+        })
+        .collect();
+    drop(tx);
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop_tx.send(true).unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let events = recorder.await.unwrap().unwrap();
+    let ops = counters.ok.load(Ordering::Relaxed)
+        + counters.fail.load(Ordering::Relaxed)
+        + counters.info.load(Ordering::Relaxed);
+    assert_eq!(events.len() as u64, 2 * ops, "every op recorded twice");
+    (ops, elapsed)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing
+    // and expects a quick run.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let seconds = if quick { 1 } else { 5 };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("driver against a stub server on 127.0.0.1 ({seconds} s each):");
+    for clients in [1u64, 4, 16, 64] {
+        let (ops, elapsed) = runtime.block_on(drive(clients, seconds));
+        let rate = ops as f64 / elapsed;
+        println!(
+            "  {clients:>3} clients: {ops:>7} ops in {elapsed:.2} s = {rate:>8.0} ops/s; \
+             {:.1} µs of wall time per op per client",
+            1e6 * clients as f64 / rate
+        );
+    }
+}
