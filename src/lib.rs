@@ -12,6 +12,7 @@ pub mod client;
 pub mod docker;
 pub mod duration;
 pub mod experiment;
+pub mod histgen;
 pub mod history;
 pub mod journal;
 pub mod loader;

@@ -24,11 +24,7 @@ pub(crate) fn witness<M: Model>(
         if e.invoke { op.inv } else { op.resp }
     };
     let at = rank(stuck.pos);
-    let prefix = p
-        .ops
-        .iter()
-        .filter(|o| o.required && o.resp < at)
-        .count() as u64;
+    let prefix = p.ops.iter().filter(|o| o.required && o.resp < at).count() as u64;
     let o = &p.ops[stuck.op as usize];
     let operation = &history.operations[o.source];
     let who = describe(history, operation, &p.model.describe_op(&o.op));
@@ -80,37 +76,34 @@ pub(crate) fn witness<M: Model>(
 
     // Placing it would lose a value someone still has to read.
     if reasons.is_empty() {
-        for &(op, value) in stuck.lost.iter().filter(|(op, _)| *op == stuck.op) {
+        let mut lost: Vec<String> = Vec::new();
+        let mut seen: Vec<u32> = Vec::new();
+        for &(_, value, reader) in stuck.lost.iter().filter(|l| l.0 == stuck.op) {
+            if seen.contains(&value) {
+                continue;
+            }
+            seen.push(value);
             let v = p.model.describe_value(value);
-            let reader = p
-                .ops
-                .iter()
-                .filter(|r| {
-                    r.required
-                        && r.facts.observes == Some(value)
-                        && r.resp >= at
-                        && r.source != p.ops[op as usize].source
-                })
-                .min_by_key(|r| r.resp);
-            match reader {
+            lost.push(match reader {
                 Some(r) => {
+                    let r = &p.ops[r as usize];
                     involved.push(r.source);
                     let rdesc = describe(
                         history,
                         &history.operations[r.source],
                         &p.model.describe_op(&r.op),
                     );
-                    reasons.push(format!(
-                        "it must take effect before {rdesc} can, and it would overwrite {v}, which that \
-                         operation still has to see; no other operation writes {v}"
-                    ));
+                    format!("{v}, which {rdesc} still has to see")
                 }
-                None => reasons.push(format!(
-                    "it would overwrite {v}, which a later operation still has to see, and no other \
-                     operation writes {v}"
-                )),
-            }
-            break;
+                None => format!("{v}, which a later operation still has to see"),
+            });
+        }
+        if !lost.is_empty() {
+            reasons.push(format!(
+                "in every order the history allows, it would overwrite a value that nothing \
+                 writes again: {}",
+                lost.join("; or ")
+            ));
         }
     }
     if reasons.is_empty() {
@@ -154,7 +147,10 @@ fn describe(history: &History, operation: &Operation, what: &str) -> String {
             }
         }
         Some(c) => {
-            place.push(format!("line {}, indeterminate on line {}", inv.line, c.line));
+            place.push(format!(
+                "line {}, indeterminate on line {}",
+                inv.line, c.line
+            ));
             if let Some(a) = inv.time_ns {
                 place.push(format!("invoked at {:.3} s", a as f64 / 1e9));
             }
@@ -163,7 +159,11 @@ fn describe(history: &History, operation: &Operation, what: &str) -> String {
             place.push(format!("line {}, never completed", inv.line));
         }
     }
-    format!("process {}'s {what} ({})", operation.process, place.join(", "))
+    format!(
+        "process {}'s {what} ({})",
+        operation.process,
+        place.join(", ")
+    )
 }
 
 fn or_list(items: &[String]) -> String {

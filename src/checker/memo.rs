@@ -87,6 +87,7 @@ impl<S: Hash + Eq + Clone> Memo<S> {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.states.len()
     }

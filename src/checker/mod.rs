@@ -213,6 +213,14 @@ pub struct KeyReport {
     pub ops: u64,
     /// Configurations the search explored.
     pub configurations: u64,
+    /// Indeterminate ops dropped before the search because no op could
+    /// observe their effect.
+    #[serde(default)]
+    pub info_dropped: u64,
+    /// Indeterminate ops proven to have happened (some op read their
+    /// unique value).
+    #[serde(default)]
+    pub info_confirmed: u64,
     /// For an invalid key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<Witness>,
@@ -334,11 +342,7 @@ fn partition(history: &History, options: &CheckOptions) -> Vec<Job> {
         .map(|(key, (members, has_register, has_kv))| Job {
             key,
             members,
-            family: if has_kv {
-                Family::Kv
-            } else {
-                Family::Register
-            },
+            family: if has_kv { Family::Kv } else { Family::Register },
             mixed: has_register && has_kv,
         })
         .collect()
@@ -351,6 +355,8 @@ fn check_job(history: &History, job: &Job, options: &CheckOptions) -> KeyReport 
         verdict: Verdict::Unknown,
         ops: job.members.len() as u64,
         configurations: 0,
+        info_dropped: 0,
+        info_confirmed: 0,
         witness: None,
         reason: None,
     };
@@ -402,6 +408,8 @@ fn run_model<M: Model>(
             return report;
         }
     };
+    report.info_dropped = prepared.dropped_info as u64;
+    report.info_confirmed = prepared.confirmed_info as u64;
     let start = options.clock.as_ref().map(|c| c.now());
     let budget = options.budget;
     let clock = options.clock.clone();

@@ -69,8 +69,6 @@ pub(crate) struct Prepared<M: Model> {
     pub words: usize,
     pub value_semantics: bool,
     pub classes: usize,
-    /// Ops of the partition (before any drop).
-    pub total: usize,
     /// Ops dropped by reductions (beyond fail ops and unfinished reads).
     pub dropped_info: usize,
     /// Indeterminate ops the read-from rule proved happened.
@@ -169,7 +167,6 @@ pub(crate) fn prepare<M: Model>(
     }
     Ok(Prepared {
         model,
-        total: members.len(),
         ops,
         events,
         words,

@@ -65,8 +65,8 @@ pub(crate) struct Stuck<S> {
     /// States the object could be in there (up to a few).
     pub states: Vec<S>,
     /// Ops that could not be placed there because they would overwrite a
-    /// value still needed (op, value).
-    pub lost: Vec<(u32, u32)>,
+    /// value still needed: (op, value, an op that still needs it).
+    pub lost: Vec<(u32, u32, Option<u32>)>,
 }
 
 /// How much work the search did.
@@ -107,6 +107,8 @@ struct Search<'p, M: Model> {
     obs_open: Vec<u32>,
     /// Per value: unlinearized ops writing it.
     writers: Vec<u32>,
+    /// Per value: the required ops observing it (for witnesses).
+    required_observers: Vec<Vec<u32>>,
     trail: Vec<Undo<M::State>>,
     frames: Vec<Frame>,
     cands: Vec<u32>,
@@ -133,8 +135,14 @@ pub(crate) fn search<M: Model>(
     let mut obs_all = vec![0u32; values];
     let mut obs_required = vec![0u32; values];
     let mut writers = vec![0u32; values];
+    let mut required_observers = vec![Vec::new(); values];
     if p.value_semantics {
-        for op in &p.ops {
+        for (i, op) in p.ops.iter().enumerate() {
+            if let Some(v) = op.facts.observes
+                && op.required
+            {
+                required_observers[v as usize].push(i as u32);
+            }
             if let Some(v) = op.facts.observes {
                 obs_all[v as usize] += 1;
                 if op.required {
@@ -162,6 +170,7 @@ pub(crate) fn search<M: Model>(
         obs_required,
         obs_open: vec![0; values],
         writers,
+        required_observers,
         trail: Vec::new(),
         frames: Vec::new(),
         cands: Vec::new(),
@@ -206,7 +215,10 @@ impl<M: Model> Search<'_, M> {
                 return Found::Unknown(stop);
             }
             if !self.resume() {
-                let stuck = self.best.take().expect("a failed search met a configuration");
+                let stuck = self
+                    .best
+                    .take()
+                    .expect("a failed search met a configuration");
                 return Found::Invalid(stuck);
             }
         }
@@ -232,7 +244,8 @@ impl<M: Model> Search<'_, M> {
                 }
             }
             self.frames.pop();
-            self.cands.truncate(self.frames.last().map_or(0, |f| f.end as usize));
+            self.cands
+                .truncate(self.frames.last().map_or(0, |f| f.end as usize));
         }
         false
     }
@@ -525,9 +538,16 @@ impl<M: Model> Search<'_, M> {
         if let Some(b) = &mut self.best
             && b.pos == self.pos
             && b.lost.len() < 8
-            && !b.lost.contains(&(op, value))
+            && !b.lost.iter().any(|l| l.0 == op && l.1 == value)
         {
-            b.lost.push((op, value));
+            // The last op that still needs the value: with a stale read,
+            // the read itself.
+            let reader = self.required_observers[value as usize]
+                .iter()
+                .copied()
+                .filter(|&r| r != op && !self.lin[r as usize])
+                .max_by_key(|&r| self.ops[r as usize].resp);
+            b.lost.push((op, value, reader));
         }
     }
 }

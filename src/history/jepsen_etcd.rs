@@ -1,8 +1,8 @@
 //! The `jepsen-etcd` format: Jepsen's etcd logs as published with Porcupine.
 //!
 //! ```text
-//! INFO  jepsen.util - 3	:invoke	:cas	[3 0]
-//! INFO  jepsen.util - 3	:info	:cas	:timed-out
+//! INFO  jepsen.util - 3 :invoke :cas [3 0]
+//! INFO  jepsen.util - 3 :info :cas :timed-out
 //! ```
 //!
 //! One register per file (key `0`), starting absent. Fields are separated by
@@ -180,7 +180,11 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.line(), 2);
         assert!(err.to_string().contains(":frob"), "{err}");
-        let err = parse("INFO  jepsen.util - 0 :invoke :write [1", Format::JepsenEtcd).unwrap_err();
+        let err = parse(
+            "INFO  jepsen.util - 0 :invoke :write [1",
+            Format::JepsenEtcd,
+        )
+        .unwrap_err();
         assert_eq!(err.line(), 1);
     }
 }

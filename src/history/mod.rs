@@ -671,7 +671,10 @@ mod tests {
 
         let orphan =
             History::from_ops(vec![op(0, 1, Kind::Ok, Function::Read, Value::Null)]).unwrap_err();
-        assert!(matches!(orphan, HistoryError::CompletionWithoutInvoke { line: 1, .. }));
+        assert!(matches!(
+            orphan,
+            HistoryError::CompletionWithoutInvoke { line: 1, .. }
+        ));
 
         let after_info = History::from_ops(vec![
             op(0, 1, Kind::Invoke, Function::Write, Value::Int(1)),

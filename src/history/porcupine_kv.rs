@@ -155,7 +155,10 @@ fn tokenize(text: &str) -> Result<Vec<Atom>, String> {
                 }
             }
             if !closed {
-                return Err(format!("unterminated string starting at column {}", start + 2));
+                return Err(format!(
+                    "unterminated string starting at column {}",
+                    start + 2
+                ));
             }
             atoms.push(Atom::Str(s));
             continue;

@@ -1,7 +1,9 @@
 //! The one integration test binary: a module per area. Docker tests live in
 //! `docker`, gated by `CHAOS_DOCKER_TESTS=1` (set by `.ci/run`).
 
+mod checker;
 mod experiments;
+mod history;
 mod purity;
 mod results;
 mod run;

@@ -1,0 +1,269 @@
+//! Checker benchmarks: `cargo bench --bench checker [-- GROUP...]`.
+//!
+//! Groups: `etcd` (all Jepsen etcd histories in ../shared, parse + check in
+//! one process), `kv` (Porcupine's kv histories as one map state, without
+//! splitting by key), `hard` (1,000-op single-register histories, 20
+//! processes, 5% info), `big` (1,000,000 ops over 1,000 keys). A small
+//! hand-rolled harness: each case runs a few times and prints min and
+//! median wall time. Figures are kept in docs/performance.md.
+//!
+//! Environment: `CHAOS_BENCH_BUDGET` (default `10s`) is the per-key budget
+//! of the hard cases; `CHAOS_BENCH_THREADS` (default: all cores).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chaos::checker::{self, CheckOptions, Clock, Verdict};
+use chaos::histgen::{self, Corruption, GenConfig, Values};
+use chaos::history::{self, Format};
+
+struct Wall(Instant);
+impl Clock for Wall {
+    fn now(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+fn options(budget: Duration, threads: usize) -> CheckOptions {
+    CheckOptions {
+        budget,
+        threads,
+        clock: Some(Arc::new(Wall(Instant::now()))),
+        ..CheckOptions::default()
+    }
+}
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Run `f` `n` times; (min, median).
+fn time<T>(n: usize, mut f: impl FnMut() -> T) -> (Duration, Duration, T) {
+    let mut times = Vec::with_capacity(n);
+    let mut last = None;
+    for _ in 0..n {
+        let t = Instant::now();
+        let out = f();
+        times.push(t.elapsed());
+        last = Some(out);
+    }
+    times.sort();
+    (times[0], times[n / 2], last.expect("ran at least once"))
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn threads() -> usize {
+    std::env::var("CHAOS_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn etcd() {
+    let dir = data().join("jepsen-etcd");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("../shared/data/jepsen-etcd exists")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    files.sort();
+    let texts: Vec<String> = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("readable"))
+        .collect();
+    let ops: usize = texts.iter().map(|t| t.lines().count() / 2).sum();
+    let opts = options(Duration::from_secs(60), 1);
+    let run = || {
+        let mut invalid = 0;
+        for text in &texts {
+            let h = history::parse(text, Format::JepsenEtcd).expect("parses");
+            if checker::check(&h, &opts).verdict == Verdict::Invalid {
+                invalid += 1;
+            }
+        }
+        invalid
+    };
+    let (min, median, invalid) = time(30, run);
+    println!(
+        "etcd: {} files, {ops} ops, parse + check, 1 thread: min {}, median {} ({invalid} invalid)",
+        files.len(),
+        ms(min),
+        ms(median)
+    );
+    // The slowest single file.
+    let mut slowest = (Duration::ZERO, String::new());
+    for (path, text) in files.iter().zip(&texts) {
+        let (min, _, _) = time(10, || {
+            let h = history::parse(text, Format::JepsenEtcd).expect("parses");
+            checker::check(&h, &opts).verdict
+        });
+        if min > slowest.0 {
+            slowest = (
+                min,
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+            );
+        }
+    }
+    println!("etcd: slowest file {} in {}", slowest.1, ms(slowest.0));
+}
+
+fn kv() {
+    for name in ["c01-ok", "c01-bad", "c10-ok", "c10-bad"] {
+        let text = std::fs::read_to_string(data().join("kv").join(format!("{name}.txt")))
+            .expect("kv history readable");
+        for split in [false, true] {
+            let mut opts = options(Duration::from_secs(60), 1);
+            opts.split_keys = split;
+            let (min, median, report) = time(5, || {
+                let h = history::parse(&text, Format::PorcupineKv).expect("parses");
+                checker::check(&h, &opts)
+            });
+            println!(
+                "kv {name} {}: {} in min {}, median {} ({} configurations)",
+                if split { "per key" } else { "one state" },
+                report.verdict,
+                ms(min),
+                ms(median),
+                report.keys.iter().map(|k| k.configurations).sum::<u64>()
+            );
+        }
+    }
+}
+
+fn hard() {
+    let budget = std::env::var("CHAOS_BENCH_BUDGET")
+        .ok()
+        .and_then(|b| chaos::duration::parse(&b).ok())
+        .unwrap_or(Duration::from_secs(10));
+    let base = GenConfig {
+        ops: 1000,
+        processes: 20,
+        keys: 1,
+        info_fraction: 0.05,
+        fail_fraction: 0.0,
+        read_fraction: 0.5,
+        write_fraction: 0.25,
+        ..GenConfig::default()
+    };
+    let cases = [
+        ("unique, valid", Values::Unique, None, 20),
+        (
+            "unique, stale read",
+            Values::Unique,
+            Some(Corruption::StaleRead),
+            20,
+        ),
+        (
+            "unique, never-written read",
+            Values::Unique,
+            Some(Corruption::NeverWritten),
+            20,
+        ),
+        (
+            "unique, stale read, sequential",
+            Values::Unique,
+            Some(Corruption::StaleRead),
+            1,
+        ),
+        ("values 0..4, valid", Values::Domain(5), None, 20),
+        (
+            "values 0..4, stale read",
+            Values::Domain(5),
+            Some(Corruption::StaleRead),
+            20,
+        ),
+    ];
+    for (name, values, corruption, processes) in cases {
+        for seed in 1..=3u64 {
+            let g = histgen::generate(&GenConfig {
+                seed,
+                values,
+                corruption,
+                processes,
+                ..base.clone()
+            })
+            .expect("generates");
+            let opts = options(budget, 1);
+            let t = Instant::now();
+            let report = checker::check(&g.history, &opts);
+            let took = t.elapsed();
+            println!(
+                "hard {name}, seed {seed}: {} in {} ({} configurations){}",
+                report.verdict,
+                ms(took),
+                report.keys[0].configurations,
+                report.keys[0]
+                    .reason
+                    .as_ref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn big() {
+    let config = GenConfig {
+        seed: 1,
+        ops: 1_000_000,
+        processes: 20,
+        keys: 1000,
+        info_fraction: 0.05,
+        ..GenConfig::default()
+    };
+    let t = Instant::now();
+    let g = histgen::generate(&config).expect("generates");
+    let generated = t.elapsed();
+    let text = histgen::chaos_text(&g.history);
+    drop(g);
+    let t = Instant::now();
+    let h = history::parse(&text, Format::Chaos).expect("parses");
+    let parsed = t.elapsed();
+    drop(text);
+    let threads = threads();
+    let opts = options(Duration::from_secs(60), threads);
+    let t = Instant::now();
+    let report = checker::check(&h, &opts);
+    let checked = t.elapsed();
+    println!(
+        "big: 1,000,000 ops over 1,000 keys, 20 processes, 5% info: generate {}, parse {}, \
+         check {} on {threads} threads: {} ({} valid keys); peak RSS {:.0} MiB",
+        ms(generated),
+        ms(parsed),
+        ms(checked),
+        report.verdict,
+        report.count(Verdict::Valid),
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let want = |g: &str| args.is_empty() || args.iter().any(|a| a == g);
+    if want("etcd") {
+        etcd();
+    }
+    if want("kv") {
+        kv();
+    }
+    if want("hard") {
+        hard();
+    }
+    if want("big") {
+        big();
+    }
+}
