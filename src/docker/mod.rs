@@ -16,13 +16,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::Docker;
+pub use bollard::container::AttachContainerResults;
 use bollard::models::{
     ContainerCreateBody, ContainerSummary, ContainerSummaryStateEnum, EndpointSettings, ExecConfig,
     HostConfig, NetworkConnectRequest, NetworkDisconnectRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, KillContainerOptions, ListContainersOptions, RemoveContainerOptions,
-    WaitContainerOptions,
+    AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
+    RemoveContainerOptions, WaitContainerOptions,
 };
 use futures_util::StreamExt;
 use tokio::sync::OnceCell;
@@ -750,14 +751,18 @@ impl ComposeCluster {
 
     /// Create and start a helper container for this project: `image`, with
     /// NET_ADMIN, in `network_mode`, running `cmd`. Labelled so that sweeps
-    /// find it.
+    /// find it. With `stdin`, the helper reads commands from its standard
+    /// input: it is attached before it starts and the attachment is
+    /// returned; its stdin closes when that attachment does (chaos exits or
+    /// dies), which ends the helper, and the engine then removes it.
     pub async fn create_helper(
         &self,
         image: &str,
         network_mode: &str,
         cmd: &[&str],
         extra_labels: &[(&str, &str)],
-    ) -> Result<String, DockerError> {
+        stdin: bool,
+    ) -> Result<(String, Option<AttachContainerResults>), DockerError> {
         let mut labels =
             HashMap::from([(labels::HELPER_PROJECT.to_string(), self.project.clone())]);
         for (k, v) in extra_labels {
@@ -767,10 +772,16 @@ impl ComposeCluster {
             image: Some(image.to_string()),
             cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
             labels: Some(labels),
+            open_stdin: Some(stdin),
+            stdin_once: Some(stdin),
+            attach_stdin: Some(stdin),
+            attach_stdout: Some(stdin),
+            attach_stderr: Some(stdin),
             host_config: Some(HostConfig {
                 network_mode: Some(network_mode.to_string()),
                 cap_add: Some(vec!["NET_ADMIN".to_string()]),
                 init: Some(true),
+                auto_remove: Some(stdin),
                 ..Default::default()
             }),
             ..Default::default()
@@ -786,6 +797,33 @@ impl ComposeCluster {
                     source: e,
                 },
             })?;
+        let io = if stdin {
+            let attached = self
+                .docker
+                .attach_container(
+                    &created.id,
+                    Some(AttachContainerOptions {
+                        stdin: true,
+                        stdout: true,
+                        stderr: true,
+                        stream: true,
+                        ..Default::default()
+                    }),
+                )
+                .await;
+            match attached {
+                Ok(io) => Some(io),
+                Err(e) => {
+                    let _ = remove_container(&self.docker, &created.id).await;
+                    return Err(DockerError::Api {
+                        action: format!("attach to helper container ({network_mode})"),
+                        source: e,
+                    });
+                }
+            }
+        } else {
+            None
+        };
         if let Err(e) = self.docker.start_container(&created.id, None).await {
             let _ = remove_container(&self.docker, &created.id).await;
             return Err(DockerError::Api {
@@ -793,7 +831,7 @@ impl ComposeCluster {
                 source: e,
             });
         }
-        Ok(created.id)
+        Ok((created.id, io))
     }
 
     /// Is an image present locally?

@@ -214,6 +214,8 @@ pub struct AppliedFault {
     /// Run-relative times: planned, apply started, took effect, finished.
     pub planned: Duration,
     pub started: Duration,
+    /// When the intent was on disk (targets resolved, journal fsynced).
+    pub journaled: Duration,
     pub effective: Duration,
     pub done: Duration,
     /// `effective - planned` (zero if early).
@@ -252,6 +254,10 @@ pub struct Nemesis {
     start: Instant,
     applied: BTreeMap<u64, Intent>,
     helpers: Helpers,
+    /// The plan partitions: keep a helper ready in every node's namespace
+    /// (re-made after a node restarts), so that a partition costs no
+    /// container start.
+    keep_helpers: bool,
 }
 
 impl std::fmt::Debug for Nemesis {
@@ -322,6 +328,7 @@ impl Nemesis {
             start: run_start,
             applied: BTreeMap::new(),
             helpers: Helpers::default(),
+            keep_helpers: false,
         }
     }
 
@@ -353,7 +360,7 @@ impl Nemesis {
     /// Every service a plan names has a container in the project; where the
     /// plan partitions, helpers are created now so the first partition is
     /// fast.
-    pub async fn check_targets(&self, plan: &Plan) -> Result<(), NemesisError> {
+    pub async fn check_targets(&mut self, plan: &Plan) -> Result<(), NemesisError> {
         let containers = self.cluster.containers().await?;
         let mut named = BTreeSet::new();
         for f in &plan.faults {
@@ -389,6 +396,7 @@ impl Nemesis {
                 .filter_map(|s| containers.get(s))
                 .map(|c| self.cluster.scoped_info(c))
                 .collect();
+            self.keep_helpers = true;
             self.helpers.prepare(&self.cluster, &targets).await;
         }
         Ok(())
@@ -565,11 +573,15 @@ impl Nemesis {
         intent.at_ms = self.now().as_millis() as u64;
         intent.utc = utc_now();
         self.journal(Record::Intent(intent.clone()))?;
+        let journaled = self.now();
         self.applied.insert(fault.id, intent.clone());
         tracing::info!(fault = fault.id, kind = intent.kind.name(), targets = ?intent.targets, "applying");
 
         let (effective, errors) = self.act(&fault.fault, &intent, &mut notes).await;
         let done = self.now();
+        if intent.kind == FaultKind::Restart {
+            self.refresh_helpers(&intent).await;
+        }
         let effective = effective.unwrap_or(done);
         let lag = effective.saturating_sub(planned_at);
         let error = (!errors.is_empty()).then(|| joined(&errors));
@@ -597,6 +609,7 @@ impl Nemesis {
             role: intent.role.as_ref().map(|r| r.service.clone()),
             planned: planned_at,
             started,
+            journaled,
             effective,
             done,
             lag,
@@ -746,6 +759,22 @@ impl Nemesis {
         }
     }
 
+    /// Targets that restarted have a new namespace: make their helpers
+    /// anew now, not when the next partition strikes.
+    async fn refresh_helpers(&self, intent: &Intent) {
+        if self.keep_helpers {
+            let targets: Vec<Scoped> = intent
+                .targets
+                .iter()
+                .map(|t| Scoped {
+                    id: t.container.clone(),
+                    service: t.service.clone(),
+                })
+                .collect();
+            self.helpers.prepare(&self.cluster, &targets).await;
+        }
+    }
+
     /// Heal one applied fault.
     pub async fn heal(&mut self, id: u64) -> Result<HealedFault, NemesisError> {
         let intent = self
@@ -765,6 +794,12 @@ impl Nemesis {
         }))?;
         let actions = result?;
         self.applied.remove(&id);
+        if matches!(
+            intent.kind,
+            FaultKind::Kill | FaultKind::Stop | FaultKind::Restart
+        ) {
+            self.refresh_helpers(&intent).await;
+        }
         tracing::info!(fault = id, ?actions, "healed");
         Ok(HealedFault {
             id,

@@ -4,11 +4,13 @@
 //! A container of the project has no NET_ADMIN, so chaos runs these
 //! commands in a **helper container** (image [`helper_image`]) that shares
 //! the target's network namespace (`network_mode: container:<id>`) with
-//! NET_ADMIN. One long-lived helper per target (`sleep infinity`) is
-//! created on first use and reused through `docker exec`, which keeps a
-//! partition's apply lag to one exec; it is replaced when the target
-//! restarted (a new namespace), and removed by `heal_all` and by every
-//! sweep. Helpers carry the label `io.chaos.helper.project=<project>` and
+//! NET_ADMIN. One long-lived helper per target runs `sh` reading commands
+//! from its attached stdin: created on first use, reused for every later
+//! command (a write and a read, about a millisecond, where a `docker exec`
+//! costs tens), replaced when the target restarted (a new namespace), and
+//! removed by `heal_all` and by every sweep. Its stdin closes when chaos's
+//! attachment does, so a helper ends (and the engine removes it) when chaos
+//! exits or is killed. Helpers carry the label `io.chaos.helper.project=<project>` and
 //! never the compose labels, so compose does not count them as its own.
 //!
 //! The shell scripts are built by pure functions below and unit-tested.
@@ -17,9 +19,15 @@
 //! tag.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crate::docker::{ComposeCluster, DockerError, ExecOutput, Scoped, State, labels, status_code};
+use bollard::container::LogOutput;
+use futures_util::{Stream, StreamExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::docker::{ComposeCluster, DockerError, ExecOutput, Scoped, State, labels};
 
 use super::NemesisError;
 
@@ -135,17 +143,95 @@ pub fn removed_count(out: &ExecOutput) -> usize {
         .sum()
 }
 
-#[derive(Debug, Clone)]
+/// A shell in a helper container, fed through its attached stdin: one
+/// command costs a write and a read, not a `docker exec`.
+struct Session {
+    input: Pin<Box<dyn AsyncWrite + Send>>,
+    output: Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>,
+    buf: Vec<u8>,
+    next: u64,
+}
+
+/// How long one script may take in a helper.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The text a script is wrapped in: a subshell (so `set -e` or `exit` end
+/// only the script), no stdin, stderr merged, and a numbered end marker
+/// with the exit status. Pure.
+pub fn session_command(script: &str, marker: &str) -> String {
+    format!("(\n{script}\n) </dev/null 2>&1; printf '\\n{marker} %s\\n' \"$?\"\n")
+}
+
+/// If `buf` holds a whole answer ending in `marker`, its output, exit
+/// status, and the bytes it took. Pure.
+pub fn session_answer(buf: &[u8], marker: &str) -> Option<(String, i64, usize)> {
+    let needle = format!("\n{marker} ");
+    let pos = buf
+        .windows(needle.len())
+        .position(|w| w == needle.as_bytes())?;
+    let rest = &buf[pos + needle.len()..];
+    let eol = rest.iter().position(|b| *b == b'\n')?;
+    let code = String::from_utf8_lossy(&rest[..eol])
+        .trim()
+        .parse()
+        .unwrap_or(-1);
+    let text = String::from_utf8_lossy(&buf[..pos]).into_owned();
+    Some((text, code, pos + needle.len() + eol + 1))
+}
+
+impl Session {
+    async fn run(&mut self, script: &str) -> Result<ExecOutput, String> {
+        self.next += 1;
+        let marker = format!("__chaos_done_{}__", self.next);
+        let cmd = session_command(script, &marker);
+        self.input
+            .write_all(cmd.as_bytes())
+            .await
+            .map_err(|e| format!("writing to the helper: {e}"))?;
+        self.input
+            .flush()
+            .await
+            .map_err(|e| format!("writing to the helper: {e}"))?;
+        let deadline = tokio::time::Instant::now() + SCRIPT_TIMEOUT;
+        loop {
+            if let Some((text, code, used)) = session_answer(&self.buf, &marker) {
+                self.buf.drain(..used);
+                return Ok(ExecOutput {
+                    code,
+                    stdout: text,
+                    stderr: String::new(),
+                });
+            }
+            match tokio::time::timeout_at(deadline, self.output.next()).await {
+                Ok(Some(Ok(chunk))) => self.buf.extend_from_slice(&chunk.into_bytes()),
+                Ok(Some(Err(e))) => return Err(format!("reading from the helper: {e}")),
+                Ok(None) => return Err("the helper's shell ended".to_string()),
+                Err(_) => return Err(format!("no answer within {SCRIPT_TIMEOUT:?}")),
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
 struct Helper {
     id: String,
     /// The target's start time when the helper joined its namespace.
     target_started: String,
+    session: Arc<tokio::sync::Mutex<Session>>,
 }
 
-/// The long-lived helpers of one nemesis, by target container id.
-#[derive(Debug, Default)]
+/// The long-lived helpers of one nemesis (or one heal), by target container
+/// id. Dropping it closes the helpers' stdin, which ends them.
+#[derive(Default)]
 pub struct Helpers {
     by_target: Mutex<HashMap<String, Helper>>,
+}
+
+impl std::fmt::Debug for Helpers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.by_target.lock().map(|m| m.len()).unwrap_or(0);
+        write!(f, "Helpers({n})")
+    }
 }
 
 impl Helpers {
@@ -162,23 +248,34 @@ impl Helpers {
         loop {
             attempt += 1;
             let helper = self.ensure(cluster, target).await?;
-            match cluster.exec(&helper, &["sh", "-c", script]).await {
+            let r = helper.session.lock().await.run(script).await;
+            match r {
                 Ok(out) if out.ok() => return Ok(out),
                 Ok(out) => {
                     return Err(NemesisError::Helper {
                         service: target.service.clone(),
                         purpose: purpose.to_string(),
-                        detail: format!("exit {}: {}", out.code, out.stderr.trim()),
+                        detail: format!(
+                            "exit {}: {}",
+                            out.code,
+                            format!("{}{}", out.stdout, out.stderr).trim()
+                        ),
                     });
                 }
-                // The helper vanished or stopped (removed by a sweep, or its
-                // target's namespace died): make a new one, once.
-                Err(DockerError::Api { source, .. })
-                    if attempt == 1 && matches!(status_code(&source), Some(404 | 409)) =>
-                {
+                // The helper's shell is gone (removed by a sweep, or stuck):
+                // make a new one, once. Scripts are idempotent.
+                Err(e) => {
                     self.forget(&target.id);
+                    let _ = cluster.remove(&helper.id).await;
+                    if attempt > 1 {
+                        return Err(NemesisError::Helper {
+                            service: target.service.clone(),
+                            purpose: purpose.to_string(),
+                            detail: e,
+                        });
+                    }
+                    tracing::debug!(service = %target.service, "helper session lost ({e}); replacing it");
                 }
-                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -192,7 +289,7 @@ impl Helpers {
         &self,
         cluster: &ComposeCluster,
         target: &Scoped,
-    ) -> Result<String, NemesisError> {
+    ) -> Result<Helper, NemesisError> {
         let (state, started) = cluster.inspect_state(target).await?;
         if !matches!(state, State::Running | State::Paused) {
             return Err(NemesisError::NoNamespace {
@@ -208,31 +305,40 @@ impl Helpers {
             .cloned();
         if let Some(h) = cached {
             if h.target_started == started {
-                return Ok(h.id);
+                return Ok(h);
             }
             // The target restarted: the helper sits in a dead namespace.
             self.forget(&target.id);
             cluster.remove(&h.id).await?;
         }
-        let id = cluster
+        let (id, io) = cluster
             .create_helper(
                 &helper_image(),
                 &format!("container:{}", target.id),
-                &["sleep", "infinity"],
+                &["sh"],
                 &[
                     (labels::HELPER_TARGET, &target.id),
                     (labels::HELPER_TARGET_STARTED, &started),
                 ],
+                true,
             )
             .await?;
-        self.by_target.lock().expect("helpers lock").insert(
-            target.id.clone(),
-            Helper {
-                id: id.clone(),
-                target_started: started,
-            },
-        );
-        Ok(id)
+        let io = io.expect("an attached helper");
+        let helper = Helper {
+            id,
+            target_started: started,
+            session: Arc::new(tokio::sync::Mutex::new(Session {
+                input: io.input,
+                output: io.output,
+                buf: Vec::new(),
+                next: 0,
+            })),
+        };
+        self.by_target
+            .lock()
+            .expect("helpers lock")
+            .insert(target.id.clone(), helper.clone());
+        Ok(helper)
     }
 
     /// Create helpers ahead of time, so that the first partition does not
@@ -246,7 +352,7 @@ impl Helpers {
         }
     }
 
-    /// Remove this nemesis's helpers.
+    /// Remove this pool's helpers.
     pub async fn remove_all(&self, cluster: &ComposeCluster) -> Result<usize, DockerError> {
         let helpers: Vec<Helper> = self
             .by_target
@@ -265,8 +371,8 @@ impl Helpers {
 /// Probe netem in a throwaway helper with no network. `Ok(None)`: netem
 /// works; `Ok(Some(why))`: it does not.
 pub async fn probe_netem(cluster: &ComposeCluster) -> Result<Option<String>, NemesisError> {
-    let id = cluster
-        .create_helper(&helper_image(), "none", &["sleep", "60"], &[])
+    let (id, _) = cluster
+        .create_helper(&helper_image(), "none", &["sleep", "60"], &[], false)
         .await?;
     let out = cluster.exec(&id, &["sh", "-c", NETEM_PROBE_SCRIPT]).await;
     cluster.remove(&id).await?;
@@ -312,6 +418,26 @@ mod tests {
         assert!(s.contains("root netem delay 50ms 10ms loss 1.5%"), "{s}");
         let s = netem_add_script(0, 0, 5.0);
         assert!(s.contains("root netem loss 5%"), "{s}");
+    }
+
+    #[test]
+    fn session_framing() {
+        let cmd = session_command("set -e\niptables -S", "__chaos_done_3__");
+        assert_eq!(
+            cmd,
+            "(\nset -e\niptables -S\n) </dev/null 2>&1; printf '\\n__chaos_done_3__ %s\\n' \"$?\"\n"
+        );
+        let m = "__chaos_done_3__";
+        assert_eq!(session_answer(b"partial output", m), None);
+        assert_eq!(session_answer(b"out\n\n__chaos_done_3__ 0", m), None);
+        let buf = b"removed 2\n\n__chaos_done_3__ 0\nnext";
+        let (text, code, used) = session_answer(buf, m).unwrap();
+        assert_eq!((text.as_str(), code), ("removed 2\n", 0));
+        assert_eq!(&buf[used..], b"next");
+        let (_, code, _) = session_answer(b"\n__chaos_done_3__ 4\n", m).unwrap();
+        assert_eq!(code, 4);
+        // An earlier marker does not answer a later command.
+        assert_eq!(session_answer(b"\n__chaos_done_2__ 0\n", m), None);
     }
 
     #[test]
