@@ -2,6 +2,7 @@
 //! `docker`, gated by `CHAOS_DOCKER_TESTS=1` (set by `.ci/run`).
 
 mod checker;
+mod docker;
 mod experiments;
 mod history;
 mod purity;
