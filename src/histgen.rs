@@ -10,7 +10,7 @@
 //! new one, as in Jepsen). A `fail` op did not take effect; a cas whose
 //! expected value did not match fails. Values are unique per key or drawn
 //! from a small domain. A [`Corruption`] then changes one read so that the
-//! history is (or, with a small domain, probably is) not linearizable.
+//! history is not linearizable.
 //!
 //! [`chaos_text`] and [`jepsen_etcd_text`] write the result in this tool's
 //! format and in Jepsen's etcd log format.
@@ -42,7 +42,8 @@ pub enum Values {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Corruption {
     /// One read returns a value that was overwritten, by a write that
-    /// completed, before the read began.
+    /// completed, before the read began (and not written again since):
+    /// not linearizable, with unique values or a small domain.
     StaleRead,
     /// One read returns a value no op wrote.
     NeverWritten,
@@ -97,8 +98,8 @@ pub struct Generated {
     pub history: History,
     /// The index (into `history.ops`) of the corrupted read's completion.
     pub corrupted: Option<usize>,
-    /// True when the corruption makes the history non-linearizable for
-    /// sure (unique values, or a never-written value).
+    /// True when a read was corrupted (the history is then certainly not
+    /// linearizable).
     pub surely_invalid: bool,
 }
 
@@ -337,7 +338,9 @@ fn corrupt(
     if reads.is_empty() {
         return (None, false);
     }
-    let start = rng.random_range(0..reads.len());
+    // Start in the second half: a late anomaly makes the checker search
+    // through more of the history first.
+    let start = rng.random_range(reads.len() / 2..reads.len());
     match corruption {
         Corruption::NeverWritten => {
             let r = &history.operations[reads[start]];
@@ -354,7 +357,7 @@ fn corrupt(
                 let r = &history.operations[reads[(start + k) % reads.len()]];
                 if let Some((at, v)) = stale_value(history, r) {
                     history.ops[at].value = Value::Int(v);
-                    return (Some(at), config.values == Values::Unique);
+                    return (Some(at), true);
                 }
             }
             (None, false)
@@ -362,19 +365,16 @@ fn corrupt(
     }
 }
 
-/// For a read: the value of the last ok write that another ok write
-/// overwrote, entirely before the read began.
+/// For a read: a value it cannot have read. Take the ok write `later` that
+/// completed before the read began and began as late as possible; then a
+/// value, other than the one read, all of whose writers that could precede
+/// the read are ok and completed before `later` began (the most recent
+/// such value). Every write of it is then overwritten by `later` before the
+/// read starts, whatever the values.
 fn stale_value(history: &History, read: &crate::history::Operation) -> Option<(usize, u64)> {
+    use crate::history::Outcome;
     let at = read.complete?;
-    let began = read.invoke;
     let actual = &history.ops[at].value;
-    let writes = || {
-        history.operations.iter().filter(|o| {
-            o.key == read.key
-                && o.outcome == crate::history::Outcome::Ok
-                && matches!(o.f, Function::Write | Function::Cas)
-        })
-    };
     let written = |o: &crate::history::Operation| match history.input(o) {
         Value::Int(v) => Some(*v),
         Value::List(items) => match items.get(1) {
@@ -383,16 +383,34 @@ fn stale_value(history: &History, read: &crate::history::Operation) -> Option<(u
         },
         _ => None,
     };
-    // The latest write to complete before the read began...
-    let later = writes()
-        .filter(|o| o.complete.is_some_and(|c| c < began))
-        .max_by_key(|o| o.complete)?;
-    // ...and the latest one to complete before that one began.
-    let earlier = writes()
-        .filter(|o| o.complete.is_some_and(|c| c < later.invoke))
-        .max_by_key(|o| o.complete)?;
-    let v = written(earlier)?;
-    (Value::Int(v) != *actual).then_some((at, v))
+    // Writes that may have taken effect before the read completed.
+    let writes: Vec<&crate::history::Operation> = history
+        .operations
+        .iter()
+        .filter(|o| {
+            o.key == read.key
+                && o.outcome != Outcome::Fail
+                && matches!(o.f, Function::Write | Function::Cas)
+                && o.invoke < at
+        })
+        .collect();
+    let later = writes
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok && o.complete.is_some_and(|c| c < read.invoke))
+        .max_by_key(|o| o.invoke)?;
+    let mut before: Vec<&&crate::history::Operation> = writes
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok && o.complete.is_some_and(|c| c < later.invoke))
+        .collect();
+    before.sort_by_key(|o| std::cmp::Reverse(o.complete));
+    before.into_iter().find_map(|w| {
+        let v = written(w)?;
+        let overwritten = writes
+            .iter()
+            .filter(|o| written(o) == Some(v))
+            .all(|o| o.outcome == Outcome::Ok && o.complete.is_some_and(|c| c < later.invoke));
+        (overwritten && Value::Int(v) != *actual).then_some((at, v))
+    })
 }
 
 /// The history in this tool's JSONL format.

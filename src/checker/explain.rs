@@ -60,6 +60,29 @@ pub(crate) fn witness<M: Model>(
             }
         }
         if !refused.is_empty() {
+            // Who wrote what it needed, when only a few did.
+            let needed = facts.and_then(|f| f.observes);
+            let writers: Vec<&super::prepare::SearchOp<M::Op>> = match needed {
+                Some(v) => p.ops.iter().filter(|w| w.facts.writes == Some(v)).collect(),
+                None => Vec::new(),
+            };
+            let by = if (1..=3).contains(&writers.len()) {
+                let names: Vec<String> = writers
+                    .iter()
+                    .map(|w| {
+                        involved.push(w.source);
+                        describe(
+                            history,
+                            &history.operations[w.source],
+                            &p.model.describe_op(&w.op),
+                        )
+                    })
+                    .collect();
+                let v = p.model.describe_value(needed.unwrap_or_default());
+                format!(" ({v} was written only by {})", names.join(" and "))
+            } else {
+                String::new()
+            };
             let moved = o.resp != NEVER && o.resp % 2 == 0;
             let when = if moved {
                 "by the time it must have taken effect"
@@ -67,7 +90,7 @@ pub(crate) fn witness<M: Model>(
                 "when it completed"
             };
             reasons.push(format!(
-                "in every order of the operations before it that the history allows, {} held {} {when}",
+                "in every order of the operations before it that the history allows, {} held {} {when}{by}",
                 p.model.object(),
                 or_list(&refused),
             ));

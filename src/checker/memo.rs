@@ -5,7 +5,12 @@
 //! Exact: entries are compared in full, the hash only picks the bucket.
 //! Pure; knows nothing of models beyond `Hash + Eq`.
 
-use std::hash::{Hash, Hasher};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+
+/// A `HashMap` with [`FxHasher`]: for interning ids inside the checker,
+/// where keys are not attacker-chosen in any way that matters.
+pub(crate) type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// A fast, non-cryptographic hasher (the Fx multiply-rotate).
 #[derive(Default, Clone, Copy)]

@@ -34,7 +34,6 @@ mod memo;
 mod prepare;
 mod search;
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -45,9 +44,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::history::{History, Key, Kind, Op};
 
-use model::Model;
+use memo::FxHashMap;
+use model::{Call, Model};
 use models::kv::KvMap;
+use models::kv::KvOp;
 use models::register::Register;
+use models::register::RegisterOp;
+use prepare::Compiled;
 use search::{Found, Limits, Stop};
 
 /// A source of time, supplied by the caller (the core reads no clock).
@@ -256,34 +259,35 @@ impl CheckReport {
     }
 }
 
-/// The model family a partition is checked with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Family {
-    Register,
-    Kv,
-}
-
-/// One independent part of the history.
+/// One independent part of the history, compiled for its model.
 struct Job {
     key: Option<Key>,
-    members: Vec<usize>,
-    family: Family,
-    mixed: bool,
+    ops: usize,
+    part: Result<Part, (String, String)>,
+}
+
+/// A partition's model and its compiled operations.
+enum Part {
+    Register(Register, Vec<Compiled<RegisterOp>>),
+    Kv(KvMap, Vec<Compiled<KvOp>>),
 }
 
 /// Check a history: every key on its own, and the overall verdict.
 pub fn check(history: &History, options: &CheckOptions) -> CheckReport {
-    let jobs = partition(history, options);
+    let mut jobs = partition(history, options);
     let threads = options.threads.max(1).min(jobs.len().max(1));
     let mut reports: Vec<Option<KeyReport>> = vec![None; jobs.len()];
     if threads <= 1 {
-        for (job, slot) in jobs.iter().zip(reports.iter_mut()) {
+        for (job, slot) in jobs.iter_mut().zip(reports.iter_mut()) {
             *slot = Some(check_job(history, job, options));
         }
     } else {
         // Biggest first, for balance; results go back to key order.
         let mut order: Vec<usize> = (0..jobs.len()).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].members.len()));
+        order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].ops));
+        // Each job is taken by exactly one worker; the mutexes are never
+        // contended.
+        let jobs: Vec<Mutex<Job>> = jobs.into_iter().map(Mutex::new).collect();
         let next = AtomicUsize::new(0);
         let done = Mutex::new(&mut reports);
         std::thread::scope(|scope| {
@@ -293,7 +297,8 @@ pub fn check(history: &History, options: &CheckOptions) -> CheckReport {
                     loop {
                         let n = next.fetch_add(1, Ordering::Relaxed);
                         let Some(&i) = order.get(n) else { break };
-                        local.push((i, check_job(history, &jobs[i], options)));
+                        let mut job = jobs[i].lock().unwrap_or_else(|e| e.into_inner());
+                        local.push((i, check_job(history, &mut job, options)));
                     }
                     let mut done = done.lock().unwrap_or_else(|e| e.into_inner());
                     for (i, r) in local {
@@ -314,100 +319,129 @@ pub fn check(history: &History, options: &CheckOptions) -> CheckReport {
     }
 }
 
+/// Split the history into independent parts and compile each, in one pass
+/// over the history in order (so that it is read sequentially, and each
+/// part's operations end up compact).
 fn partition(history: &History, options: &CheckOptions) -> Vec<Job> {
-    let register = Register::cas();
+    let register = Register::new();
     let kv = if options.split_keys {
         KvMap::per_key()
     } else {
         KvMap::whole()
     };
-    let mut groups: BTreeMap<Option<Key>, (Vec<usize>, bool, bool)> = BTreeMap::new();
+    let mut index: FxHashMap<Option<&Key>, usize> = FxHashMap::default();
+    let mut jobs: Vec<Job> = Vec::new();
     for (i, op) in history.operations.iter().enumerate() {
+        let call = Call {
+            id: i,
+            f: op.f,
+            key: &op.key,
+            outcome: op.outcome,
+            invoke: op.invoke,
+            complete: op.complete,
+            input: history.input(op),
+            output: history.output(op),
+        };
         let is_kv = op.f.is_kv();
         let key = if is_kv {
-            kv.partition(op)
+            kv.partition(&call)
         } else {
-            register.partition(op)
+            register.partition(&call)
         };
-        let entry = groups.entry(key.cloned()).or_default();
-        entry.0.push(i);
-        if is_kv {
-            entry.2 = true;
-        } else {
-            entry.1 = true;
+        let j = *index.entry(key).or_insert_with(|| {
+            jobs.push(Job {
+                key: key.cloned(),
+                ops: 0,
+                part: Ok(if is_kv {
+                    Part::Kv(kv.clone(), Vec::new())
+                } else {
+                    Part::Register(register.clone(), Vec::new())
+                }),
+            });
+            jobs.len() - 1
+        });
+        let job = &mut jobs[j];
+        job.ops += 1;
+        let failed = match &mut job.part {
+            Err(_) => None,
+            Ok(Part::Register(model, ops)) if !is_kv => compile(model, ops, &call).err(),
+            Ok(Part::Kv(model, ops)) if is_kv => compile(model, ops, &call).err(),
+            Ok(Part::Register(model, _)) => Some((
+                model.name().to_string(),
+                "the key mixes register functions (read/write/cas) with map functions \
+                 (get/put/append); no model has both"
+                    .to_string(),
+            )),
+            Ok(Part::Kv(model, _)) => Some((
+                model.name().to_string(),
+                "the key mixes map functions (get/put/append) with register functions \
+                 (read/write/cas); no model has both"
+                    .to_string(),
+            )),
+        };
+        if let Some(failure) = failed {
+            job.part = Err(failure);
         }
     }
-    groups
-        .into_iter()
-        .map(|(key, (members, has_register, has_kv))| Job {
-            key,
-            members,
-            family: if has_kv { Family::Kv } else { Family::Register },
-            mixed: has_register && has_kv,
-        })
-        .collect()
+    jobs.sort_by(|a, b| a.key.cmp(&b.key));
+    jobs
 }
 
-fn check_job(history: &History, job: &Job, options: &CheckOptions) -> KeyReport {
-    let mut report = KeyReport {
+/// Compile one call into a part (fail ops need no model).
+fn compile<M: Model>(
+    model: &mut M,
+    ops: &mut Vec<Compiled<M::Op>>,
+    call: &Call<'_>,
+) -> Result<(), (String, String)> {
+    if call.outcome == crate::history::Outcome::Fail {
+        return Ok(());
+    }
+    let op = model
+        .compile(call)
+        .map_err(|reason| (model.name().to_string(), reason))?;
+    ops.push(Compiled {
+        op,
+        id: call.id,
+        outcome: call.outcome,
+        invoke: call.invoke,
+        complete: call.complete,
+    });
+    Ok(())
+}
+
+fn check_job(history: &History, job: &mut Job, options: &CheckOptions) -> KeyReport {
+    let report = KeyReport {
         key: job.key.clone(),
         model: String::new(),
         verdict: Verdict::Unknown,
-        ops: job.members.len() as u64,
+        ops: job.ops as u64,
         configurations: 0,
         info_dropped: 0,
         info_confirmed: 0,
         witness: None,
         reason: None,
     };
-    if job.mixed {
-        report.model = "none".into();
-        report.reason = Some(
-            "the key mixes register functions (read/write/cas) with map functions \
-             (get/put/append); no model has both"
-                .into(),
-        );
-        return report;
-    }
-    match job.family {
-        Family::Register => {
-            let has_cas = job
-                .members
-                .iter()
-                .any(|&i| history.operations[i].f == crate::history::Function::Cas);
-            let model = if has_cas {
-                Register::cas()
-            } else {
-                Register::plain()
-            };
-            run_model(history, job, options, model, report)
-        }
-        Family::Kv => {
-            let model = if options.split_keys {
-                KvMap::per_key()
-            } else {
-                KvMap::whole()
-            };
-            run_model(history, job, options, model, report)
-        }
+    let part = std::mem::replace(&mut job.part, Err((String::new(), String::new())));
+    match part {
+        Err((model, reason)) => KeyReport {
+            model,
+            reason: Some(reason),
+            ..report
+        },
+        Ok(Part::Register(model, ops)) => run_model(history, ops, options, model, report),
+        Ok(Part::Kv(model, ops)) => run_model(history, ops, options, model, report),
     }
 }
 
 fn run_model<M: Model>(
     history: &History,
-    job: &Job,
+    ops: Vec<Compiled<M::Op>>,
     options: &CheckOptions,
     model: M,
     mut report: KeyReport,
 ) -> KeyReport {
     report.model = model.name().to_string();
-    let mut prepared = match prepare::prepare(history, &job.members, model, &options.reductions) {
-        Ok(p) => p,
-        Err(reason) => {
-            report.reason = Some(reason);
-            return report;
-        }
-    };
+    let mut prepared = prepare::prepare(ops, model, &options.reductions);
     report.info_dropped = prepared.dropped_info as u64;
     report.info_confirmed = prepared.confirmed_info as u64;
     let start = options.clock.as_ref().map(|c| c.now());
@@ -420,6 +454,7 @@ fn run_model<M: Model>(
     let limits = Limits {
         should_stop: &should_stop,
         max_bytes: usize::try_from(options.max_memory_bytes).unwrap_or(usize::MAX),
+        max_configurations: u64::MAX,
     };
     let (found, work) = search::search(&mut prepared, &options.reductions, &limits);
     report.configurations = work.configurations;
@@ -427,6 +462,25 @@ fn run_model<M: Model>(
         Found::Valid => report.verdict = Verdict::Valid,
         Found::Invalid(stuck) => {
             report.verdict = Verdict::Invalid;
+            // Pruning lost values finds the anomaly early, where a value is
+            // overwritten, but the op that still needed it may be far
+            // away. Without that pruning the search gets stuck at that op
+            // itself, which makes a plainer witness: try it, with a bound.
+            let mut stuck = stuck;
+            if options.reductions.prune_lost_values && stuck.lost.iter().any(|l| l.0 == stuck.op) {
+                let plain = Reductions {
+                    prune_lost_values: false,
+                    ..options.reductions
+                };
+                let bounded = Limits {
+                    max_configurations: work.configurations.saturating_mul(4).max(100_000),
+                    ..limits
+                };
+                if let (Found::Invalid(other), _) = search::search(&mut prepared, &plain, &bounded)
+                {
+                    stuck = other;
+                }
+            }
             report.witness = Some(explain::witness(history, &mut prepared, &stuck));
         }
         Found::Unknown(stop) => {
@@ -438,6 +492,9 @@ fn run_model<M: Model>(
                     work.configurations,
                     work.memo_bytes >> 20
                 ),
+                Stop::Configurations => {
+                    format!("gave up after {} configurations", work.configurations)
+                }
                 Stop::Memory => format!(
                     "gave up at the memory budget of {} MiB ({} configurations explored)",
                     options.max_memory_bytes >> 20,

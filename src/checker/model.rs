@@ -19,7 +19,25 @@
 use std::fmt::Debug;
 use std::hash::Hash;
 
-use crate::history::{History, Key, Operation};
+use crate::history::{Function, Key, Outcome, Value};
+
+/// One operation of a history, as a model sees it: its function, key,
+/// outcome, argument (the invocation's value) and result (the completion's
+/// value, for `ok` ops; `Null` otherwise). The checker compiles calls in
+/// one pass over the history, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// Index into `History::operations`.
+    pub id: usize,
+    pub f: Function,
+    pub key: &'a Key,
+    pub outcome: Outcome,
+    /// Indexes into `History::ops` of the invocation and completion.
+    pub invoke: usize,
+    pub complete: Option<usize>,
+    pub input: &'a Value,
+    pub output: &'a Value,
+}
 
 /// What an op of a value-semantics model requires and leaves (value ids).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -43,11 +61,11 @@ pub trait Model: Clone + Send {
     /// Which independent object an operation belongs to: `Some(key)` checks
     /// each key alone (P-compositionality); `None` checks all operations as
     /// one state.
-    fn partition<'a>(&self, op: &'a Operation) -> Option<&'a Key>;
+    fn partition<'a>(&self, call: &Call<'a>) -> Option<&'a Key>;
 
     /// Translate one operation of the history. Called for every operation
-    /// of a partition before [`Model::init`].
-    fn compile(&mut self, history: &History, op: &Operation) -> Result<Self::Op, String>;
+    /// of a partition, in history order, before [`Model::init`].
+    fn compile(&mut self, call: &Call<'_>) -> Result<Self::Op, String>;
 
     /// The initial state.
     fn init(&mut self) -> Self::State;

@@ -20,17 +20,29 @@
 //!
 //! Pure; knows the model only through its trait.
 
-use std::collections::HashMap;
-
-use crate::history::{History, Outcome};
+use crate::history::Outcome;
 
 use super::Reductions;
+use super::memo::FxHashMap;
 use super::model::{Model, ValueFacts};
 
 /// No response: an op that may take effect any time after its invocation.
 pub(crate) const NEVER: u64 = u64::MAX;
 /// No symmetry class.
 pub(crate) const NO_CLASS: u32 = u32::MAX;
+
+/// An operation compiled into a model's form, with where it sits in the
+/// history.
+#[derive(Debug, Clone)]
+pub(crate) struct Compiled<O> {
+    pub op: O,
+    /// Index into `History::operations`.
+    pub id: usize,
+    pub outcome: Outcome,
+    /// Indexes into `History::ops`.
+    pub invoke: usize,
+    pub complete: Option<usize>,
+}
 
 /// An operation as the search sees it.
 #[derive(Debug, Clone)]
@@ -75,21 +87,19 @@ pub(crate) struct Prepared<M: Model> {
     pub confirmed_info: usize,
 }
 
-/// Compile and reduce one partition (`members` index `history.operations`).
+/// Reduce one compiled partition and lay out its events.
 pub(crate) fn prepare<M: Model>(
-    history: &History,
-    members: &[usize],
+    members: Vec<Compiled<M::Op>>,
     mut model: M,
     reductions: &Reductions,
-) -> Result<Prepared<M>, String> {
+) -> Prepared<M> {
     let rank = |event: usize| 2 * event as u64 + 1;
     let mut ops: Vec<SearchOp<M::Op>> = Vec::with_capacity(members.len());
-    for &id in members {
-        let operation = &history.operations[id];
+    for operation in members {
         if operation.outcome == Outcome::Fail {
             continue;
         }
-        let op = model.compile(history, operation)?;
+        let op = operation.op;
         let read_only = model.is_read_only(&op);
         let required = operation.outcome == Outcome::Ok;
         if read_only && !required {
@@ -102,7 +112,7 @@ pub(crate) fn prepare<M: Model>(
         ops.push(SearchOp {
             facts: model.value_facts(&op).unwrap_or_default(),
             op,
-            source: id,
+            source: operation.id,
             inv: rank(operation.invoke),
             resp,
             required,
@@ -158,14 +168,14 @@ pub(crate) fn prepare<M: Model>(
     let words = (slots as usize).div_ceil(64).max(1);
     let mut classes = 0;
     if reductions.symmetry {
-        let mut ids: HashMap<M::Op, u32> = HashMap::new();
+        let mut ids: FxHashMap<M::Op, u32> = FxHashMap::default();
         for op in ops.iter_mut().filter(|o| !o.required) {
             let next = ids.len() as u32;
             op.class = *ids.entry(op.op.clone()).or_insert(next);
         }
         classes = ids.len();
     }
-    Ok(Prepared {
+    Prepared {
         model,
         ops,
         events,
@@ -174,7 +184,7 @@ pub(crate) fn prepare<M: Model>(
         classes,
         dropped_info,
         confirmed_info,
-    })
+    }
 }
 
 /// Drop indeterminate ops whose written value nobody else observes, or

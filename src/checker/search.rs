@@ -40,6 +40,8 @@ pub(crate) struct Limits<'a> {
     pub should_stop: &'a (dyn Fn() -> bool + Sync),
     /// The memo may not hold more than this.
     pub max_bytes: usize,
+    /// Stop after exploring this many configurations.
+    pub max_configurations: u64,
 }
 
 /// What the search found.
@@ -54,6 +56,7 @@ pub(crate) enum Found<S> {
 pub(crate) enum Stop {
     Time,
     Memory,
+    Configurations,
 }
 
 /// Where every branch of the search ended furthest along.
@@ -261,6 +264,9 @@ impl<M: Model> Search<'_, M> {
         self.nodes += 1;
         if self.memo.bytes() > self.limits.max_bytes {
             return Err(Stop::Memory);
+        }
+        if self.nodes > self.limits.max_configurations {
+            return Err(Stop::Configurations);
         }
         if self.nodes % 256 == 0 && (self.limits.should_stop)() {
             return Err(Stop::Time);

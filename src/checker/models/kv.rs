@@ -6,11 +6,10 @@
 //! interned into ids, and appends are memoized, so a state is a small array
 //! of ids. Pure.
 
-use std::collections::HashMap;
+use crate::history::{Function, Key, Value};
 
-use crate::history::{Function, History, Key, Operation, Value};
-
-use super::super::model::Model;
+use super::super::memo::FxHashMap;
+use super::super::model::{Call, Model};
 
 /// A map operation over key and string ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,10 +24,10 @@ pub enum KvOp {
 pub struct KvMap {
     split: bool,
     keys: Vec<Key>,
-    key_ids: HashMap<Key, u32>,
+    key_ids: FxHashMap<Key, u32>,
     strings: Vec<String>,
-    string_ids: HashMap<String, u32>,
-    appended: HashMap<(u32, u32), u32>,
+    string_ids: FxHashMap<String, u32>,
+    appended: FxHashMap<(u32, u32), u32>,
 }
 
 impl KvMap {
@@ -43,15 +42,15 @@ impl KvMap {
     }
 
     fn new(split: bool) -> Self {
-        let mut string_ids = HashMap::new();
+        let mut string_ids = FxHashMap::default();
         string_ids.insert(String::new(), 0);
         KvMap {
             split,
             keys: Vec::new(),
-            key_ids: HashMap::new(),
+            key_ids: FxHashMap::default(),
             strings: vec![String::new()],
             string_ids,
-            appended: HashMap::new(),
+            appended: FxHashMap::default(),
         }
     }
 
@@ -92,23 +91,23 @@ impl Model for KvMap {
         if self.split { "kv" } else { "kv (one state)" }
     }
 
-    fn partition<'a>(&self, op: &'a Operation) -> Option<&'a Key> {
-        self.split.then_some(&op.key)
+    fn partition<'a>(&self, call: &Call<'a>) -> Option<&'a Key> {
+        self.split.then_some(call.key)
     }
 
-    fn compile(&mut self, history: &History, op: &Operation) -> Result<KvOp, String> {
-        let key = self.key_id(&op.key);
-        match op.f {
+    fn compile(&mut self, call: &Call<'_>) -> Result<KvOp, String> {
+        let key = self.key_id(call.key);
+        match call.f {
             Function::Get => {
-                let value = self.intern(Self::string(history.output(op))?);
+                let value = self.intern(Self::string(call.output)?);
                 Ok(KvOp::Get { key, value })
             }
             Function::Put => {
-                let value = self.intern(Self::string(history.input(op))?);
+                let value = self.intern(Self::string(call.input)?);
                 Ok(KvOp::Put { key, value })
             }
             Function::Append => {
-                let value = self.intern(Self::string(history.input(op))?);
+                let value = self.intern(Self::string(call.input)?);
                 Ok(KvOp::Append { key, value })
             }
             f => Err(format!("the key-value model has no `{f}`")),

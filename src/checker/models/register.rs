@@ -5,11 +5,10 @@
 //! Values are interned into dense ids (`0` is `nil`), so a state is a `u32`
 //! and the checker's value-semantics reductions apply. Pure.
 
-use std::collections::HashMap;
+use crate::history::{Function, Key, Value};
 
-use crate::history::{Function, History, Key, Operation, Value};
-
-use super::super::model::{Model, ValueFacts};
+use super::super::memo::FxHashMap;
+use super::super::model::{Call, Model, ValueFacts};
 
 /// A register operation over value ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,34 +21,32 @@ pub enum RegisterOp {
     Cas(u32, u32),
 }
 
-/// The register and CAS register models.
+/// The register and CAS register models: one type, which names itself
+/// `cas-register` once it has compiled a cas, `register` otherwise.
 #[derive(Debug, Clone)]
 pub struct Register {
     cas: bool,
     /// Value id to value; id 0 is `nil`.
     values: Vec<Option<u64>>,
-    ids: HashMap<Option<u64>, u32>,
+    ids: FxHashMap<Option<u64>, u32>,
 }
 
 /// The id of a value nothing will observe again.
 pub const DEAD: u32 = u32::MAX;
 
+impl Default for Register {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Register {
-    /// A read/write register.
-    pub fn plain() -> Self {
-        Self::new(false)
-    }
-
-    /// A register with compare-and-set.
-    pub fn cas() -> Self {
-        Self::new(true)
-    }
-
-    fn new(cas: bool) -> Self {
-        let mut ids = HashMap::new();
+    /// A register, initially `nil`.
+    pub fn new() -> Self {
+        let mut ids = FxHashMap::default();
         ids.insert(None, 0);
         Register {
-            cas,
+            cas: false,
             values: vec![None],
             ids,
         }
@@ -90,24 +87,25 @@ impl Model for Register {
         if self.cas { "cas-register" } else { "register" }
     }
 
-    fn partition<'a>(&self, op: &'a Operation) -> Option<&'a Key> {
-        Some(&op.key)
+    fn partition<'a>(&self, call: &Call<'a>) -> Option<&'a Key> {
+        Some(call.key)
     }
 
-    fn compile(&mut self, history: &History, op: &Operation) -> Result<RegisterOp, String> {
-        match op.f {
+    fn compile(&mut self, call: &Call<'_>) -> Result<RegisterOp, String> {
+        match call.f {
             Function::Read => {
-                let v = Self::value_of(history.output(op))?;
+                let v = Self::value_of(call.output)?;
                 Ok(RegisterOp::Read(self.intern(v)))
             }
             Function::Write => {
-                let v = Self::value_of(history.input(op))?;
+                let v = Self::value_of(call.input)?;
                 Ok(RegisterOp::Write(self.intern(v)))
             }
-            Function::Cas if self.cas => match history.input(op) {
+            Function::Cas => match call.input {
                 Value::List(items) if items.len() == 2 => {
                     let from = Self::value_of(&items[0])?;
                     let to = Self::value_of(&items[1])?;
+                    self.cas = true;
                     Ok(RegisterOp::Cas(self.intern(from), self.intern(to)))
                 }
                 other => Err(format!("cas takes [expected new], not {other}")),
@@ -199,7 +197,7 @@ mod tests {
 
     #[test]
     fn steps_like_a_register() {
-        let mut m = Register::cas();
+        let mut m = Register::new();
         let three = m.intern(Some(3));
         let four = m.intern(Some(4));
         let s = m.init();
