@@ -189,3 +189,161 @@ fn etcd_experiments_end_to_end() {
         String::from_utf8_lossy(&down.stderr)
     );
 }
+
+/// `docker` with arguments; stdout.
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Everything a healed `chaos-etcd` project must be: three members running
+/// (not paused), each on the project network, no chaos iptables rule in any
+/// member's namespace, no helper container.
+fn assert_cluster_clean(when: &str) {
+    let ps = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=com.docker.compose.project=chaos-etcd",
+        "--format",
+        "{{.ID}} {{.State}}",
+    ]);
+    let members: Vec<(&str, &str)> = ps.lines().filter_map(|l| l.split_once(' ')).collect();
+    assert_eq!(members.len(), 3, "{when}: members: {ps}");
+    for (id, state) in &members {
+        assert_eq!(*state, "running", "{when}: {id} is {state}");
+        let networks = docker(&["inspect", "-f", "{{json .NetworkSettings.Networks}}", id]);
+        assert!(
+            networks.contains("chaos-etcd_cluster"),
+            "{when}: {id} off its network: {networks}"
+        );
+        let rules = docker(&[
+            "run",
+            "--rm",
+            "--cap-add",
+            "NET_ADMIN",
+            "--network",
+            &format!("container:{id}"),
+            "chaos/nethelper:local",
+            "iptables-save",
+        ]);
+        assert!(
+            !rules.contains("chaos"),
+            "{when}: {id} keeps chaos rules:\n{rules}"
+        );
+    }
+    let helpers = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        "label=io.chaos.helper.project=chaos-etcd",
+        "-q",
+    ]);
+    assert!(
+        helpers.trim().is_empty(),
+        "{when}: helper containers left: {helpers}"
+    );
+}
+
+/// Wait until some journal under `dir` records an applied fault.
+fn wait_applied(dir: &Path, child: &mut std::process::Child, what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let found = walk(dir).into_iter().any(|p| {
+            p.ends_with("journal.jsonl")
+                && std::fs::read_to_string(&p).is_ok_and(|t| t.contains("\"record\":\"applied\""))
+        });
+        if found {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what}: chaos run exited ({status}) before applying a fault");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: no fault applied in 90 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+use std::time::Duration;
+
+/// SIGKILL followed by `chaos heal` is `docker.rs`'s crash loop; here the
+/// signals chaos can catch: SIGTERM and Ctrl-C (SIGINT) while faults are
+/// applied make `chaos run` heal by itself, with no `chaos heal` afterwards.
+#[test]
+fn sigterm_and_ctrl_c_during_a_fault_heal_before_exit() {
+    let Some(_guard) = docker_group("sigterm_and_ctrl_c_during_a_fault_heal_before_exit") else {
+        return;
+    };
+    for (round, (signal, experiment)) in [
+        ("-TERM", "experiments/etcd-partition.toml"),
+        ("-INT", "experiments/etcd-pause.toml"),
+        ("-TERM", "experiments/etcd-disconnect.toml"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let what = format!("{signal} during {experiment}");
+        let results = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chaos"))
+            .current_dir(repo())
+            .args([
+                "run",
+                experiment,
+                "--seed",
+                &round.to_string(),
+                "--results-dir",
+            ])
+            .arg(results.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_applied(results.path(), &mut child, &what);
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = child.wait().unwrap();
+        assert_cluster_clean(&format!("{what}, without chaos heal"));
+        // The interrupted run still wrote its results, and says so.
+        let results_json = walk(results.path())
+            .into_iter()
+            .find(|p| p.ends_with("results.json"))
+            .unwrap_or_else(|| panic!("{what}: no results.json (exit {status})"));
+        let doc: Value =
+            serde_json::from_str(&std::fs::read_to_string(results_json).unwrap()).unwrap();
+        let notes = doc["notes"].to_string();
+        assert!(notes.contains("interrupted"), "{what}: {notes}");
+    }
+    let down = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .current_dir(repo())
+        .args(["down", "experiments/etcd-pause.toml"])
+        .output()
+        .unwrap();
+    assert!(down.status.success());
+}
