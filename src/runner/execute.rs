@@ -291,7 +291,12 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions) -> anyhow::Result<RunOutcom
         .events
         .iter()
         .enumerate()
-        .map(|(i, e)| e.op(i as u64))
+        .map(|(i, e)| {
+            // Witnesses cite history.jsonl by line: op i is on line i + 1.
+            let mut op = e.op(i as u64);
+            op.line = i + 1;
+            op
+        })
         .collect();
     let history = History::from_ops(ops).context("the recorded history is inconsistent")?;
     let budget = opts.budget;
