@@ -878,8 +878,24 @@ async fn remove_container(docker: &Docker, id: &str) -> Result<(), DockerError> 
     {
         Ok(()) => Ok(()),
         Err(e) if status_code(&e) == Some(404) => Ok(()),
-        // Removal already in progress (auto-remove): as good as gone.
-        Err(e) if status_code(&e) == Some(409) => Ok(()),
+        // Removal already in progress (an auto-removed helper whose shell
+        // just ended): wait until it is really gone, so that whoever lists
+        // containers next does not see it.
+        Err(e) if status_code(&e) == Some(409) => {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                match docker.inspect_container(id, None).await {
+                    Err(e) if status_code(&e) == Some(404) => return Ok(()),
+                    _ if tokio::time::Instant::now() >= deadline => {
+                        return Err(DockerError::Api {
+                            action: format!("remove container {}", &id[..id.len().min(12)]),
+                            source: e,
+                        });
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        }
         Err(e) => Err(DockerError::Api {
             action: format!("remove container {}", &id[..id.len().min(12)]),
             source: e,

@@ -310,6 +310,12 @@ pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
                 )
             }))
             .await;
+            // Remove the helpers while their shells are attached, before
+            // the pool is dropped (which would end them and start the
+            // engine's own auto-removal).
+            if let Err(e) = helpers.remove_all(cluster).await {
+                report.errors.push(e.to_string());
+            }
             for (service, r) in rs {
                 match r {
                     Ok(out) => {
