@@ -182,6 +182,9 @@ pub struct Intent {
 pub struct AppliedRecord {
     pub fault: u64,
     pub planned_ms: u64,
+    /// When the first Docker request went out (after the intent's fsync).
+    #[serde(default)]
+    pub issued_ms: u64,
     /// When it took effect (first target struck), from the run's start.
     pub effective_ms: u64,
     /// When applying finished (a stop or a rolling restart takes a while).

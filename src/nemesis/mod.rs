@@ -211,15 +211,18 @@ pub struct AppliedFault {
     pub targets: Vec<Target>,
     /// What a role resolved to, if the fault named one.
     pub role: Option<String>,
-    /// Run-relative times: planned, apply started, took effect, finished.
+    /// Run-relative times: planned; apply started; the first Docker request
+    /// issued (targets resolved, intent fsynced); the engine confirmed the
+    /// fault (see the table in the module docs); applying finished.
     pub planned: Duration,
     pub started: Duration,
-    /// When the intent was on disk (targets resolved, journal fsynced).
-    pub journaled: Duration,
+    pub issued: Duration,
     pub effective: Duration,
     pub done: Duration,
-    /// `effective - planned` (zero if early).
+    /// `effective - planned` (zero if early): the fault is in place.
     pub lag: Duration,
+    /// `issued - planned`: chaos's own part of the lag.
+    pub issue_lag: Duration,
     /// What was skipped (a partition node that was down, a source without
     /// an address).
     pub notes: Vec<String>,
@@ -258,6 +261,11 @@ pub struct Nemesis {
     /// (re-made after a node restarts), so that a partition costs no
     /// container start.
     keep_helpers: bool,
+    /// The project's containers as last listed, after the last apply or
+    /// heal: the next apply resolves its targets from it without a list
+    /// call. Only chaos's own faults change addresses during a run, and each
+    /// one re-lists when it is done.
+    snapshot: Option<BTreeMap<String, ContainerInfo>>,
 }
 
 impl std::fmt::Debug for Nemesis {
@@ -329,6 +337,7 @@ impl Nemesis {
             applied: BTreeMap::new(),
             helpers: Helpers::default(),
             keep_helpers: false,
+            snapshot: None,
         }
     }
 
@@ -399,6 +408,7 @@ impl Nemesis {
             self.keep_helpers = true;
             self.helpers.prepare(&self.cluster, &targets).await;
         }
+        self.snapshot = Some(containers);
         Ok(())
     }
 
@@ -430,7 +440,14 @@ impl Nemesis {
         planned_at: Duration,
     ) -> Result<(Intent, Vec<String>), NemesisError> {
         let kind = FaultKind::of(&fault.fault);
-        let containers = self.cluster.containers().await?;
+        let listed;
+        let containers = match &self.snapshot {
+            Some(c) if fault_services(fault).iter().all(|s| c.contains_key(s)) => c,
+            _ => {
+                listed = self.cluster.containers().await?;
+                &listed
+            }
+        };
         let find = |service: &str| -> Result<&ContainerInfo, NemesisError> {
             containers
                 .get(service)
@@ -573,12 +590,13 @@ impl Nemesis {
         intent.at_ms = self.now().as_millis() as u64;
         intent.utc = utc_now();
         self.journal(Record::Intent(intent.clone()))?;
-        let journaled = self.now();
+        let issued = self.now();
         self.applied.insert(fault.id, intent.clone());
         tracing::info!(fault = fault.id, kind = intent.kind.name(), targets = ?intent.targets, "applying");
 
         let (effective, errors) = self.act(&fault.fault, &intent, &mut notes).await;
         let done = self.now();
+        self.relist().await;
         if intent.kind == FaultKind::Restart {
             self.refresh_helpers(&intent).await;
         }
@@ -588,6 +606,7 @@ impl Nemesis {
         self.journal(Record::Applied(AppliedRecord {
             fault: fault.id,
             planned_ms: intent.planned_ms,
+            issued_ms: issued.as_millis() as u64,
             effective_ms: effective.as_millis() as u64,
             done_ms: done.as_millis() as u64,
             lag_us: lag.as_micros() as u64,
@@ -609,10 +628,11 @@ impl Nemesis {
             role: intent.role.as_ref().map(|r| r.service.clone()),
             planned: planned_at,
             started,
-            journaled,
+            issued,
             effective,
             done,
             lag,
+            issue_lag: issued.saturating_sub(planned_at),
             notes,
         })
     }
@@ -759,6 +779,12 @@ impl Nemesis {
         }
     }
 
+    /// List the containers again for the next apply (forget them if the
+    /// list fails: the next apply lists for itself).
+    async fn relist(&mut self) {
+        self.snapshot = self.cluster.containers().await.ok();
+    }
+
     /// Targets that restarted have a new namespace: make their helpers
     /// anew now, not when the next partition strikes.
     async fn refresh_helpers(&self, intent: &Intent) {
@@ -792,6 +818,7 @@ impl Nemesis {
             by: "run".to_string(),
             error,
         }))?;
+        self.relist().await;
         let actions = result?;
         self.applied.remove(&id);
         if matches!(
@@ -891,6 +918,19 @@ impl Drop for Nemesis {
             });
         });
         let _ = healer.join();
+    }
+}
+
+/// The services a planned fault names (roles are resolved later).
+fn fault_services(fault: &PlannedFault) -> Vec<String> {
+    match &fault.targets {
+        PlannedTargets::Services(s) => s.clone(),
+        PlannedTargets::Partition { drops } => drops
+            .iter()
+            .flat_map(|(to, froms)| std::iter::once(to).chain(froms))
+            .cloned()
+            .collect(),
+        PlannedTargets::Role { .. } => Vec::new(),
     }
 }
 
