@@ -169,7 +169,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "fault", "n", "issue p50", "issue p99", "effect p50", "effect p99", "effect max", "done p50"
         );
         let mut all: [Vec<Duration>; 3] = Default::default();
-        let mut line = |name: &str, v: &mut [Vec<Duration>; 3]| {
+        let line = |name: &str, v: &mut [Vec<Duration>; 3]| {
             for x in v.iter_mut() {
                 x.sort();
             }
