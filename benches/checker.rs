@@ -8,7 +8,8 @@
 //! median wall time. Figures are kept in docs/performance.md.
 //!
 //! Environment: `CHAOS_BENCH_BUDGET` (default `10s`) is the per-key budget
-//! of the hard cases; `CHAOS_BENCH_THREADS` (default: all cores).
+//! of the hard cases, `CHAOS_BENCH_SEEDS` (default 10) how many histories of
+//! each; `CHAOS_BENCH_THREADS` (default: all cores).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -146,6 +147,11 @@ fn hard() {
         .ok()
         .and_then(|b| chaos::duration::parse(&b).ok())
         .unwrap_or(Duration::from_secs(10));
+    let seeds: usize = std::env::var("CHAOS_BENCH_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+        .max(1);
     let base = GenConfig {
         ops: 1000,
         processes: 20,
@@ -188,7 +194,7 @@ fn hard() {
         let mut times = Vec::new();
         let mut verdicts = std::collections::BTreeMap::new();
         let mut seed = 0u64;
-        while times.len() < 10 {
+        while times.len() < seeds {
             seed += 1;
             let g = histgen::generate(&GenConfig {
                 seed,
@@ -215,10 +221,10 @@ fn hard() {
         }
         times.sort();
         println!(
-            "hard {name}: 10 histories: {:?}; median {}, max {}",
+            "hard {name}: {seeds} histories: {:?}; median {}, max {}",
             verdicts,
-            ms(times[5]),
-            ms(times[9])
+            ms(times[seeds / 2]),
+            ms(times[seeds - 1])
         );
     }
 }
@@ -275,6 +281,66 @@ fn bigcheck() {
     }
 }
 
+/// One small-domain stale-read history, with details (for tuning):
+/// `CHAOS_BENCH_SEED`, `CHAOS_BENCH_BUDGET`.
+fn probe() {
+    let seed = std::env::var("CHAOS_BENCH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(14);
+    let budget = std::env::var("CHAOS_BENCH_BUDGET")
+        .ok()
+        .and_then(|b| chaos::duration::parse(&b).ok())
+        .unwrap_or(Duration::from_secs(10));
+    let g = histgen::generate(&GenConfig {
+        seed,
+        ops: 1000,
+        processes: 20,
+        keys: 1,
+        info_fraction: std::env::var("CHAOS_BENCH_INFO")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0.05),
+        fail_fraction: 0.0,
+        read_fraction: 0.5,
+        write_fraction: 0.25,
+        values: Values::Domain(5),
+        corruption: Some(Corruption::StaleRead),
+        ..GenConfig::default()
+    })
+    .expect("generates");
+    if let Some(at) = g.corrupted {
+        println!("probe: corrupted line {}", g.history.ops[at].line);
+    }
+    let mut opts = options(budget, 1);
+    if let Ok(off) = std::env::var("CHAOS_BENCH_OFF") {
+        let r = &mut opts.reductions;
+        for name in off.split(',') {
+            match name {
+                "subsumption" => r.info_subsumption = false,
+                "symmetry" => r.symmetry = false,
+                "useless" => r.useless_info = false,
+                "dead" => r.dead_states = false,
+                "lost" => r.prune_lost_values = false,
+                _ => {}
+            }
+        }
+    }
+    let t = Instant::now();
+    let report = checker::check(&g.history, &opts);
+    let k = &report.keys[0];
+    println!(
+        "probe seed {seed}: {} in {} ({} configurations, {} info dropped, {} confirmed) {:?} {:?}",
+        report.verdict,
+        ms(t.elapsed()),
+        k.configurations,
+        k.info_dropped,
+        k.info_confirmed,
+        k.reason,
+        k.witness.as_ref().map(|w| &w.explanation)
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -292,6 +358,9 @@ fn main() {
     }
     if want("big") {
         big();
+    }
+    if args.iter().any(|a| a == "probe") {
+        probe();
     }
     if args.iter().any(|a| a == "bigcheck") {
         bigcheck();

@@ -78,6 +78,9 @@ pub struct Reductions {
     pub symmetry: bool,
     /// Skip indeterminate ops whose value no open op would see.
     pub useless_info: bool,
+    /// Skip a configuration that only differs from one already explored by
+    /// having used more indeterminate ops.
+    pub info_subsumption: bool,
 }
 
 impl Reductions {
@@ -90,6 +93,7 @@ impl Reductions {
         prune_lost_values: true,
         symmetry: true,
         useless_info: true,
+        info_subsumption: true,
     };
 
     /// Everything off: the plain just-in-time search with its memo.
@@ -101,6 +105,7 @@ impl Reductions {
         prune_lost_values: false,
         symmetry: false,
         useless_info: false,
+        info_subsumption: false,
     };
 }
 

@@ -77,8 +77,10 @@ pub(crate) struct Prepared<M: Model> {
     pub model: M,
     pub ops: Vec<SearchOp<M::Op>>,
     pub events: Vec<Event>,
-    /// 64-bit words in the bit set of open operations.
+    /// 64-bit words in the bit set of open required operations, then of
+    /// optional (indeterminate) operations.
     pub words: usize,
+    pub info_words: usize,
     pub value_semantics: bool,
     pub classes: usize,
     /// Ops dropped by reductions (beyond fail ops and unfinished reads).
@@ -148,11 +150,16 @@ pub(crate) fn prepare<M: Model>(
         .iter()
         .map(|&(_, op, invoke)| Event { op, invoke })
         .collect();
-    // Slots: the smallest free one at invocation, freed at response.
+    // Slots of required ops: a free one at invocation, freed at response.
+    // Optional ops never respond: each has its own slot, after those, so
+    // that the memo can compare sets of used optional ops on their own.
     let mut free: Vec<u32> = Vec::new();
     let mut slots = 0u32;
     for e in &events {
         let op = &mut ops[e.op as usize];
+        if op.resp == NEVER {
+            continue;
+        }
         if e.invoke {
             op.slot = match free.pop() {
                 Some(s) => s,
@@ -166,6 +173,12 @@ pub(crate) fn prepare<M: Model>(
         }
     }
     let words = (slots as usize).div_ceil(64).max(1);
+    let mut optional = 0u32;
+    for op in ops.iter_mut().filter(|o| o.resp == NEVER) {
+        op.slot = (words * 64) as u32 + optional;
+        optional += 1;
+    }
+    let info_words = (optional as usize).div_ceil(64);
     let mut classes = 0;
     if reductions.symmetry {
         let mut ids: FxHashMap<M::Op, u32> = FxHashMap::default();
@@ -180,6 +193,7 @@ pub(crate) fn prepare<M: Model>(
         ops,
         events,
         words,
+        info_words,
         value_semantics,
         classes,
         dropped_info,

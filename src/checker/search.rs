@@ -21,6 +21,9 @@
 //!   the branch at once.
 //! - Symmetry: of identical optional ops that are all open, only the first
 //!   is tried.
+//! - Subsumption: a configuration that differs from one already met only
+//!   by having used more optional ops is not explored (it has fewer choices
+//!   left, and optional ops never have to happen).
 //! - Useless optional ops (value semantics): an optional op is only worth
 //!   linearizing when an open op observes the value it writes (otherwise the
 //!   next op overwrites it unseen, and leaving it out is the same).
@@ -102,7 +105,9 @@ struct Search<'p, M: Model> {
     state: M::State,
     pos: usize,
     lin: Vec<bool>,
+    /// Linearized open ops: `words` words of required ops, then optional.
     mask: Vec<u64>,
+    words: usize,
     open: Vec<u32>,
     /// Per value: unlinearized ops observing it (all / required / open).
     obs_all: Vec<u32>,
@@ -167,7 +172,8 @@ pub(crate) fn search<M: Model>(
         limits,
         pos: 0,
         lin: vec![false; p.ops.len()],
-        mask: vec![0; p.words],
+        mask: vec![0; p.words + p.info_words],
+        words: p.words,
         open: Vec::new(),
         obs_all,
         obs_required,
@@ -178,7 +184,7 @@ pub(crate) fn search<M: Model>(
         frames: Vec::new(),
         cands: Vec::new(),
         scratch: Vec::new(),
-        memo: Memo::new(p.words),
+        memo: Memo::new(p.words, p.info_words, red.info_subsumption),
         class_stamp: vec![0; p.classes],
         class_best: vec![0; p.classes],
         stamp: 0,
@@ -258,7 +264,11 @@ impl<M: Model> Search<'_, M> {
     fn enter(&mut self, forced: u32) -> Result<(), Stop> {
         let key = self.canonical_state();
         let heap = self.model.state_heap_bytes(&key);
-        if !self.memo.insert(self.pos as u32, &self.mask, &key, heap) {
+        let (required, optional) = self.mask.split_at(self.words);
+        if !self
+            .memo
+            .insert(self.pos as u32, required, optional, &key, heap)
+        {
             return Ok(());
         }
         self.nodes += 1;
