@@ -39,12 +39,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// A journal file could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("journal {path}: {source}")]
-    Io {
-        path: String,
-        #[source]
-        source: io::Error,
-    },
+    #[error("journal {path}: {error}")]
+    Io { path: String, error: io::Error },
     #[error("journal {path}: line {line}: {message}")]
     Corrupt {
         path: String,
@@ -54,9 +50,9 @@ pub enum JournalError {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
-    move |source| JournalError::Io {
+    move |error| JournalError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     }
 }
 

@@ -48,12 +48,11 @@ pub enum DockerError {
     #[error(
         "cannot reach the Docker engine (unix socket or DOCKER_HOST); is it running and may this user use it? {0}"
     )]
-    Connect(#[source] bollard::errors::Error),
-    #[error("{action}: {source}")]
+    Connect(bollard::errors::Error),
+    #[error("{action}: {error}")]
     Api {
         action: String,
-        #[source]
-        source: bollard::errors::Error,
+        error: bollard::errors::Error,
     },
     #[error("no compose command line works (need `docker compose` or `docker-compose`): {0}")]
     NoComposeCli(String),
@@ -94,7 +93,7 @@ pub enum DockerError {
 impl DockerError {
     fn api(action: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DockerError {
         let action = action.into();
-        move |source| DockerError::Api { action, source }
+        move |error| DockerError::Api { action, error }
     }
 }
 
@@ -574,7 +573,7 @@ impl ComposeCluster {
             Err(e) if status_code(&e) == Some(304) => Ok(()),
             Err(e) => Err(DockerError::Api {
                 action: format!("start {}", c.service),
-                source: e,
+                error: e,
             }),
         }
     }
@@ -610,7 +609,7 @@ impl ComposeCluster {
                 Some(Err(bollard::errors::Error::DockerContainerWaitError { .. })) => Ok(()),
                 Some(Err(e)) => Err(DockerError::Api {
                     action: format!("wait for {} to stop", c.service),
-                    source: e,
+                    error: e,
                 }),
             }
         };
@@ -700,7 +699,7 @@ impl ComposeCluster {
             Err(e) if is_already_connected(&e) => Ok(()),
             Err(e) => Err(DockerError::Api {
                 action: format!("connect {} to {network}", c.service),
-                source: e,
+                error: e,
             }),
         }
     }
@@ -794,7 +793,7 @@ impl ComposeCluster {
                 Some(404) => DockerError::MissingImage(image.to_string()),
                 _ => DockerError::Api {
                     action: format!("create helper container ({network_mode})"),
-                    source: e,
+                    error: e,
                 },
             })?;
         let io = if stdin {
@@ -817,7 +816,7 @@ impl ComposeCluster {
                     let _ = remove_container(&self.docker, &created.id).await;
                     return Err(DockerError::Api {
                         action: format!("attach to helper container ({network_mode})"),
-                        source: e,
+                        error: e,
                     });
                 }
             }
@@ -828,7 +827,7 @@ impl ComposeCluster {
             let _ = remove_container(&self.docker, &created.id).await;
             return Err(DockerError::Api {
                 action: format!("start helper container ({network_mode})"),
-                source: e,
+                error: e,
             });
         }
         Ok((created.id, io))
@@ -841,7 +840,7 @@ impl ComposeCluster {
             Err(e) if status_code(&e) == Some(404) => Ok(false),
             Err(e) => Err(DockerError::Api {
                 action: format!("inspect image {image}"),
-                source: e,
+                error: e,
             }),
         }
     }
@@ -889,7 +888,7 @@ async fn remove_container(docker: &Docker, id: &str) -> Result<(), DockerError> 
                     _ if tokio::time::Instant::now() >= deadline => {
                         return Err(DockerError::Api {
                             action: format!("remove container {}", &id[..id.len().min(12)]),
-                            source: e,
+                            error: e,
                         });
                     }
                     _ => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -898,7 +897,7 @@ async fn remove_container(docker: &Docker, id: &str) -> Result<(), DockerError> 
         }
         Err(e) => Err(DockerError::Api {
             action: format!("remove container {}", &id[..id.len().min(12)]),
-            source: e,
+            error: e,
         }),
     }
 }

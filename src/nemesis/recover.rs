@@ -24,7 +24,7 @@ use super::netns::{self, Helpers};
 async fn scoped(cluster: &ComposeCluster, container: &str) -> Result<Option<Scoped>, NemesisError> {
     match cluster.scoped(container).await {
         Ok(s) => Ok(Some(s)),
-        Err(DockerError::Api { source, .. }) if status_code(&source) == Some(404) => Ok(None),
+        Err(DockerError::Api { error, .. }) if status_code(&error) == Some(404) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
