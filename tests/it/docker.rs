@@ -744,7 +744,10 @@ fn docker_netem_is_refused_before_the_run_where_the_kernel_lacks_it() {
     )
     .status
     .success();
-    let pre = t.block(nemesis::preflight(&t.cluster, &plan_of(std::slice::from_ref(&netem))));
+    let pre = t.block(nemesis::preflight(
+        &t.cluster,
+        &plan_of(std::slice::from_ref(&netem)),
+    ));
     if supported {
         // A kernel with netem (not this machine's): apply, observe, heal.
         pre.unwrap();
