@@ -882,43 +882,70 @@ impl Nemesis {
 }
 
 impl Drop for Nemesis {
-    /// Faults still applied when the nemesis goes away (a panic, a forgotten
-    /// `heal_all`): heal them from the journal, on a thread with its own
-    /// runtime and Docker connection, blocking the drop until done.
+    /// Faults still applied when the nemesis goes away without `finish` (a
+    /// panic, a forgotten `heal_all`): heal them from the journal, on a
+    /// thread with its own runtime and Docker connection, blocking the drop
+    /// until done. Then close the journal (leaving the active index if all
+    /// is healed).
     fn drop(&mut self) {
-        if self.applied.is_empty() {
-            return;
-        }
-        let Some(journal) = self.journal.as_ref().map(|j| j.path().to_path_buf()) else {
+        let Some(journal) = self.journal.take() else {
             return;
         };
+        if self.applied.is_empty() {
+            if let Err(e) = journal.close(true) {
+                eprintln!("chaos: closing the journal: {e}");
+            }
+            return;
+        }
+        let path = journal.path().to_path_buf();
         let project = self.cluster.project().to_string();
         let compose = self.cluster.compose_file().map(|p| p.to_path_buf());
-        tracing::warn!(faults = ?self.applied.keys().collect::<Vec<_>>(), "nemesis dropped with faults applied: healing from the journal");
+        let faults: Vec<u64> = self.applied.keys().copied().collect();
+        tracing::warn!(
+            ?faults,
+            "nemesis dropped with faults applied: healing from the journal"
+        );
         let healer = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .expect("a runtime for healing");
-            rt.block_on(async move {
-                let cluster = match compose {
-                    Some(f) => ComposeCluster::connect(&project, &f).await,
-                    None => ComposeCluster::connect_project(&project).await,
-                };
-                match cluster {
-                    Ok(cluster) => {
-                        let r = recover::heal_journal(&cluster, &Helpers::default(), &journal).await;
-                        let _ = cluster.remove_helpers().await;
-                        for (id, e) in &r.failed {
-                            eprintln!("chaos: fault {id} could not be healed: {e}; run `chaos heal --project {project}`");
-                        }
-                    }
-                    Err(e) => eprintln!("chaos: cannot heal (run `chaos heal --project {project}`): {e}"),
-                }
-            });
+                .ok()?;
+            rt.block_on(heal_dropped(&project, compose.as_deref(), &path))
         });
-        let _ = healer.join();
+        let all_healed = matches!(healer.join(), Ok(Some(true)));
+        if let Err(e) = journal.close(all_healed) {
+            eprintln!("chaos: closing the journal: {e}");
+        }
     }
+}
+
+/// Heal one journal in a fresh Docker connection; true if all healed.
+async fn heal_dropped(
+    project: &str,
+    compose: Option<&std::path::Path>,
+    journal: &std::path::Path,
+) -> Option<bool> {
+    let cluster = match compose {
+        Some(f) => ComposeCluster::connect(project, f).await,
+        None => ComposeCluster::connect_project(project).await,
+    };
+    let cluster = match cluster {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("chaos: cannot heal (run `chaos heal --project {project}`): {e}");
+            return Some(false);
+        }
+    };
+    let helpers = Helpers::default();
+    let r = recover::heal_journal(&cluster, &helpers, journal, "drop").await;
+    let _ = helpers.remove_all(&cluster).await;
+    let _ = cluster.remove_helpers().await;
+    for (id, e) in &r.failed {
+        eprintln!(
+            "chaos: fault {id} could not be healed: {e}; run `chaos heal --project {project}`"
+        );
+    }
+    Some(r.failed.is_empty() && r.unreadable.is_none())
 }
 
 /// The services a planned fault names (roles are resolved later).

@@ -150,11 +150,12 @@ pub struct JournalRecovery {
 }
 
 /// Heal every unhealed fault of one journal, appending a heal record for
-/// each (`by: "chaos heal"`).
+/// each that says who healed it (`by`: `chaos heal`, `drop`).
 pub async fn heal_journal(
     cluster: &ComposeCluster,
     helpers: &Helpers,
     path: &Path,
+    by: &str,
 ) -> JournalRecovery {
     let mut report = JournalRecovery {
         journal: path.to_path_buf(),
@@ -187,7 +188,7 @@ pub async fn heal_journal(
                 fault: intent.fault,
                 at_ms: None,
                 utc: utc_now(),
-                by: "chaos heal".to_string(),
+                by: by.to_string(),
                 error: error.clone(),
             });
             if let Err(e) = w.append(&rec) {
@@ -378,7 +379,7 @@ pub async fn recover_in(cluster: &ComposeCluster, state: &Path) -> RecoveryRepor
     };
     let helpers = Helpers::default();
     for run in runs {
-        let mut j = heal_journal(cluster, &helpers, &run.journal).await;
+        let mut j = heal_journal(cluster, &helpers, &run.journal, "chaos heal").await;
         j.writer_alive = run.process_alive();
         if j.failed.is_empty() {
             if let Err(e) = journal::retire(&run) {

@@ -117,11 +117,14 @@ impl TestCluster {
             .unwrap_or_else(|e| panic!("the cluster did not recover: {e}"));
     }
 
-    /// A nemesis over this cluster with a journal in the test's directory.
+    /// A nemesis over this cluster with a journal of its own in the test's
+    /// directory.
     fn nemesis(&self, roles: Arc<FixedRoles>) -> Nemesis {
+        static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let journal = Journal::create_in(
             &self.state_dir(),
-            &self.dir.path().join("run/journal.jsonl"),
+            &self.dir.path().join(format!("run-{run}/journal.jsonl")),
             &self.project,
             Some(&compose_file()),
         )
@@ -447,16 +450,35 @@ fn docker_pause_kill_stop_restart_are_applied_observed_and_healed() {
     let a = t.block(n.apply(&f, Duration::ZERO)).unwrap();
     assert_eq!(a.role.as_deref(), Some("etcd3"));
     assert_eq!(status(&e3), "paused");
+    let journal_path = n.journal_path().unwrap();
     let report = t.block(n.finish());
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(status(&e3), "running");
-    let records = journal::read(&t.dir.path().join("run/journal.jsonl")).unwrap();
+    let records = journal::read(&journal_path).unwrap();
     assert!(journal::unhealed(&records).is_empty());
     let role = records.iter().find_map(|r| match r {
         journal::Record::Intent(i) if i.fault == 5 => i.role.clone(),
         _ => None,
     });
     assert_eq!(role.unwrap().service, "etcd3");
+    t.wait_healthy();
+
+    // A nemesis dropped with a fault still applied (a panic unwinding
+    // through the runner) heals it from its journal.
+    let e1 = t.container("etcd1");
+    let mut n = t.nemesis(Arc::new(FixedRoles::new()));
+    let f = planned(6, Fault::Pause, services(&["etcd1"]));
+    t.block(n.apply(&f, Duration::ZERO)).unwrap();
+    assert_eq!(status(&e1), "paused");
+    let journal_path = n.journal_path().unwrap();
+    drop(n);
+    assert_eq!(status(&e1), "running");
+    let records = journal::read(&journal_path).unwrap();
+    assert!(journal::unhealed(&records).is_empty(), "{records:?}");
+    // Every nemesis of this test closed its journal healed: none is left
+    // for `chaos heal` to find.
+    let active = journal::active_runs_in(&t.state_dir(), &t.project).unwrap();
+    assert!(active.is_empty(), "{active:?}");
     t.wait_healthy();
     assert_clean(&t, "after the state faults");
 }
