@@ -341,6 +341,19 @@ fn probe() {
     );
 }
 
+/// kv c10-bad as one state, repeated (for profiling).
+fn kvprobe() {
+    let text = std::fs::read_to_string(data().join("kv/c10-bad.txt")).expect("readable");
+    let h = history::parse(&text, Format::PorcupineKv).expect("parses");
+    let mut opts = options(Duration::from_secs(60), 1);
+    opts.split_keys = false;
+    for _ in 0..10 {
+        let t = Instant::now();
+        let r = checker::check(&h, &opts);
+        println!("kvprobe: {} in {}", r.verdict, ms(t.elapsed()));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -358,6 +371,9 @@ fn main() {
     }
     if want("big") {
         big();
+    }
+    if args.iter().any(|a| a == "kvprobe") {
+        kvprobe();
     }
     if args.iter().any(|a| a == "probe") {
         probe();
