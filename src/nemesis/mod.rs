@@ -25,7 +25,8 @@
 //! cluster.up(ready_timeout).await?;
 //! let journal = Journal::create(&run_dir.file("journal.jsonl"), project, Some(&compose_file))?;
 //! let mut nemesis = Nemesis::new(cluster, journal, resolver, components, run_start);
-//! nemesis.check_targets(&plan).await?;          // every named service has a container
+//! nemesis.check_targets(&plan).await?;          // every named service has a container;
+//!                                               // helpers made ahead when the plan partitions
 //! let applied = nemesis.apply(&planned_fault, planned_at).await?;  // intent journaled first
 //! let healed = nemesis.heal(applied.id).await?;
 //! let report = nemesis.finish().await;          // heal_all + remove helpers + close journal
@@ -36,27 +37,29 @@
 //! - `Nemesis::apply(&mut self, fault: &PlannedFault, planned_at: Duration) -> Result<AppliedFault, NemesisError>`:
 //!   resolves the targets (roles through the [`RoleResolver`], services by
 //!   compose label), writes and fsyncs the intent, applies, journals the
-//!   apply (planned vs effective time: the lag). It returns when the fault
-//!   is complete (a stop waits for the exit, a rolling restart for every
-//!   target); [`AppliedFault::effective`] is when it took effect. A fault
-//!   that failed part way is still recorded as applied, so its heal runs.
+//!   apply. It returns when the fault is complete (a stop waits for the
+//!   exit, a rolling restart for every target); [`AppliedFault`] says when
+//!   chaos issued it (`issued`, `issue_lag`) and when the engine confirmed
+//!   it (`effective`, `lag`). A fault that failed part way is still
+//!   recorded as applied, so its heal runs.
 //! - `Nemesis::heal(&mut self, id: u64) -> Result<HealedFault, NemesisError>`; a failed
 //!   heal keeps the fault applied, so the next heal or `heal_all` retries.
 //! - `Nemesis::heal_all(&mut self) -> Vec<Result<HealedFault, NemesisError>>`: every
 //!   unhealed fault, newest first, then the helper containers. Call it on
 //!   every exit path; [`Shutdown`] turns Ctrl-C and SIGTERM into a value to
 //!   select on, and dropping a `Nemesis` with faults still applied (a panic)
-//!   heals them from its journal on a separate thread.
+//!   heals them from its journal on a separate thread, then closes it.
 //! - `Nemesis::finish(self) -> FinishReport`: `heal_all`, then closes the
 //!   journal (and leaves the active index when all healed).
 //! - [`sweep`]`(&ComposeCluster) -> SweepReport` and
-//!   [`recover`]`(&ComposeCluster) -> RecoveryReport` (the journals, then the
+//!   [`recover()`]`(&ComposeCluster) -> RecoveryReport` (the journals, then the
 //!   sweep): what `chaos heal` runs, and what a runner may run after a run.
 //!
 //! Times are run-relative (`tokio::time::Instant` at the run's start); the
 //! journal adds wall-clock UTC for people. `chaos nemesis-apply` (hidden)
 //! applies one planned fault through exactly this path and holds it; the
-//! crash tests SIGKILL it, and `chaos run` uses the same calls.
+//! crash tests SIGKILL it and `chaos run` (which makes the same calls), then
+//! check that `chaos heal` leaves nothing behind.
 //!
 //! # Scope guard
 //!
