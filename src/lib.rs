@@ -1,9 +1,24 @@
 //! chaos: seeded, declarative chaos experiments against Docker Compose
 //! clusters, checked for linearizability.
 //!
-//! Layout (pure core first, effectful shell last):
+//! Layout (pure core first, effectful shell last; `docs/architecture.md`
+//! is the map):
 //! - [`duration`]: human durations (`30s`, `1m30s`). Pure.
 //! - [`experiment`]: experiment files, parsed and checked. Pure.
+//! - [`seed`]: one seed, named ChaCha streams. Pure.
+//! - [`plan`]: fault timeline and op streams from (experiment, seed). Pure.
+//! - [`history`]: ops, pairing, the history formats. Pure.
+//! - [`checker`]: linearizability per key, verdicts with witnesses. Pure.
+//! - [`histgen`]: seeded simulated histories for tests and benches. Pure.
+//! - [`results`]: the results.json model and its statistics. Pure.
+//! - [`report`]: the human report. Pure.
+//! - [`loader`]: reads experiment and compose files. Shell.
+//! - [`store`]: run directories and atomic writes. Shell.
+//! - [`docker`]: the Engine API, compose labels and CLI. Shell.
+//! - [`journal`]: the fault journal and the active-runs index. Shell.
+//! - [`nemesis`]: faults paired with heals, sweep and recovery. Shell.
+//! - [`client`]: database clients, ok/fail/info. Shell.
+//! - [`runner`]: `chaos run`, end to end. Shell.
 //! - [`cli`]: the command line and exit codes. Shell.
 
 pub mod checker;
