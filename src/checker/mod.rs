@@ -488,9 +488,18 @@ fn run_model<M: Model>(
             }
             report.witness = Some(explain::witness(history, &mut prepared, &stuck));
         }
-        Found::Unknown(stop) => {
+        Found::Unknown(stop, furthest) => {
             report.verdict = Verdict::Unknown;
-            report.reason = Some(match stop {
+            let furthest = furthest
+                .map(|op| {
+                    let operation = &history.operations[prepared.ops[op as usize].source];
+                    let line = history
+                        .completion(operation)
+                        .map_or(history.invocation(operation).line, |c| c.line);
+                    format!("; every order tried so far got stuck by line {line}")
+                })
+                .unwrap_or_default();
+            let why = match stop {
                 Stop::Time => format!(
                     "gave up after the budget of {} ({} configurations explored, {} MiB of memo)",
                     crate::duration::format(budget),
@@ -505,7 +514,8 @@ fn run_model<M: Model>(
                     options.max_memory_bytes >> 20,
                     work.configurations
                 ),
-            });
+            };
+            report.reason = Some(why + &furthest);
         }
     }
     report

@@ -17,8 +17,9 @@
 //!   key, and while the state is dead, open writes of dead values are
 //!   linearized at once (they are overwritten before anyone could see them).
 //! - Lost values (value semantics): overwriting a value that some required
-//!   op still has to observe, when no unlinearized op writes it again, ends
-//!   the branch at once.
+//!   op still has to observe ends the branch at once when no unlinearized
+//!   op can write it again before the earliest such op completes (none is
+//!   open, and the next one to be invoked comes too late, or none is left).
 //! - Symmetry: of identical optional ops that are all open, only the first
 //!   is tried.
 //! - Subsumption: a configuration that differs from one already met only
@@ -51,7 +52,9 @@ pub(crate) struct Limits<'a> {
 pub(crate) enum Found<S> {
     Valid,
     Invalid(Stuck<S>),
-    Unknown(Stop),
+    /// Stopped early; with the op whose response the search had got
+    /// furthest to.
+    Unknown(Stop, Option<u32>),
 }
 
 /// Why the search stopped early.
@@ -115,8 +118,12 @@ struct Search<'p, M: Model> {
     obs_open: Vec<u32>,
     /// Per value: unlinearized ops writing it.
     writers: Vec<u32>,
-    /// Per value: the required ops observing it (for witnesses).
+    /// Per value: the required ops observing it, by response.
     required_observers: Vec<Vec<u32>>,
+    /// Per value: open unlinearized ops writing it.
+    open_writers: Vec<u32>,
+    /// Per value: the invocation ranks of the ops writing it, sorted.
+    writer_invocations: Vec<Vec<u64>>,
     trail: Vec<Undo<M::State>>,
     frames: Vec<Frame>,
     cands: Vec<u32>,
@@ -143,13 +150,17 @@ pub(crate) fn search<M: Model>(
     let mut obs_all = vec![0u32; values];
     let mut obs_required = vec![0u32; values];
     let mut writers = vec![0u32; values];
-    let mut required_observers = vec![Vec::new(); values];
+    let mut required_observers: Vec<Vec<u32>> = vec![Vec::new(); values];
+    let mut writer_invocations: Vec<Vec<u64>> = vec![Vec::new(); values];
     if p.value_semantics {
         for (i, op) in p.ops.iter().enumerate() {
             if let Some(v) = op.facts.observes
                 && op.required
             {
                 required_observers[v as usize].push(i as u32);
+            }
+            if let Some(v) = op.facts.writes {
+                writer_invocations[v as usize].push(op.inv);
             }
             if let Some(v) = op.facts.observes {
                 obs_all[v as usize] += 1;
@@ -161,6 +172,12 @@ pub(crate) fn search<M: Model>(
                 writers[v as usize] += 1;
             }
         }
+    }
+    for list in &mut required_observers {
+        list.sort_by_key(|&i| p.ops[i as usize].resp);
+    }
+    for list in &mut writer_invocations {
+        list.sort_unstable();
     }
     let state = p.model.init();
     let mut s = Search {
@@ -180,6 +197,8 @@ pub(crate) fn search<M: Model>(
         obs_open: vec![0; values],
         writers,
         required_observers,
+        open_writers: vec![0; values],
+        writer_invocations,
         trail: Vec::new(),
         frames: Vec::new(),
         cands: Vec::new(),
@@ -221,7 +240,7 @@ impl<M: Model> Search<'_, M> {
                 }
             };
             if let Err(stop) = self.enter(forced) {
-                return Found::Unknown(stop);
+                return Found::Unknown(stop, self.best.as_ref().map(|b| b.op));
             }
             if !self.resume() {
                 let stuck = self
@@ -437,6 +456,7 @@ impl<M: Model> Search<'_, M> {
         }
         if let Some(b) = facts.writes {
             d(&mut self.writers[b as usize]);
+            d(&mut self.open_writers[b as usize]);
         }
     }
 
@@ -455,7 +475,7 @@ impl<M: Model> Search<'_, M> {
             if self.red.prune_lost_values
                 && old != new
                 && self.obs_required[old as usize] > 0
-                && self.writers[old as usize] == 0
+                && !self.can_return(old, i)
             {
                 self.count(facts, required, true);
                 self.note_lost(i, old);
@@ -469,12 +489,54 @@ impl<M: Model> Search<'_, M> {
         true
     }
 
+    /// Once the state leaves `value` (op `leaving` takes it away), can it
+    /// come back in time for every required op that still observes it? It
+    /// must come back before the earliest such op completes, through an
+    /// unlinearized writer invoked before then.
+    fn can_return(&self, value: u32, leaving: u32) -> bool {
+        let v = value as usize;
+        if self.writers[v] == 0 {
+            return false;
+        }
+        if self.open_writers[v] > 0 {
+            return true;
+        }
+        // Everything invoked so far is open or linearized; every op that
+        // completed so far is linearized.
+        let now = self.now();
+        let observers = &self.required_observers[v];
+        let from = observers.partition_point(|&r| self.ops[r as usize].resp <= now);
+        let Some(deadline) = observers[from..]
+            .iter()
+            .find(|&&r| r != leaving && !self.lin[r as usize])
+            .map(|&r| self.ops[r as usize].resp)
+        else {
+            return true;
+        };
+        let invocations = &self.writer_invocations[v];
+        let next = invocations.partition_point(|&inv| inv <= now);
+        invocations.get(next).is_some_and(|&inv| inv < deadline)
+    }
+
+    /// The rank of the last event walked.
+    fn now(&self) -> u64 {
+        match self.pos.checked_sub(1).map(|p| self.events[p]) {
+            Some(e) if e.invoke => self.ops[e.op as usize].inv,
+            Some(e) => self.ops[e.op as usize].resp,
+            None => 0,
+        }
+    }
+
     fn invoke(&mut self, i: u32) {
         self.open.push(i);
-        if self.value_sem
-            && let Some(a) = self.ops[i as usize].facts.observes
-        {
-            self.obs_open[a as usize] += 1;
+        if self.value_sem {
+            let facts = self.ops[i as usize].facts;
+            if let Some(a) = facts.observes {
+                self.obs_open[a as usize] += 1;
+            }
+            if let Some(b) = facts.writes {
+                self.open_writers[b as usize] += 1;
+            }
         }
         self.trail.push(Undo::Invoke { op: i });
     }
@@ -509,10 +571,14 @@ impl<M: Model> Search<'_, M> {
                 }
                 Undo::Invoke { op } => {
                     self.open.pop();
-                    if self.value_sem
-                        && let Some(a) = self.ops[op as usize].facts.observes
-                    {
-                        self.obs_open[a as usize] -= 1;
+                    if self.value_sem {
+                        let facts = self.ops[op as usize].facts;
+                        if let Some(a) = facts.observes {
+                            self.obs_open[a as usize] -= 1;
+                        }
+                        if let Some(b) = facts.writes {
+                            self.open_writers[b as usize] -= 1;
+                        }
                     }
                 }
                 Undo::Release { op, at } => {
