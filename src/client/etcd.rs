@@ -147,17 +147,10 @@ impl EtcdClient {
     /// This member's id and the id of the leader it knows.
     pub async fn status(&self) -> Result<(String, String), EtcdError> {
         let v = self.call("/v3/maintenance/status", json!({})).await?;
-        let member = v["header"]["member_id"]
-            .as_str()
-            .map(str::to_string)
-            .or_else(|| v["header"]["member_id"].as_u64().map(|n| n.to_string()))
+        let member = member_id(&v["header"]["member_id"])
             .ok_or_else(|| EtcdError::Protocol(format!("no member_id in {v}")))?;
         // The gateway omits a zero leader: a member without a leader.
-        let leader = v["leader"]
-            .as_str()
-            .map(str::to_string)
-            .or_else(|| v["leader"].as_u64().map(|n| n.to_string()))
-            .unwrap_or_else(|| "0".to_string());
+        let leader = member_id(&v["leader"]).unwrap_or_else(|| "0".to_string());
         Ok((member, leader))
     }
 
@@ -271,6 +264,14 @@ fn classify(request: &Request, error: EtcdError, timeout: Duration) -> Completio
         _ if request.is_read() => Completion::Fail { error: text },
         _ => Completion::Info { error: text },
     }
+}
+
+/// A member id as the gateway spells it: a string (64-bit numbers are JSON
+/// strings there), or a number.
+fn member_id(v: &Value) -> Option<String> {
+    v.as_str()
+        .map(str::to_string)
+        .or_else(|| v.as_u64().map(|n| n.to_string()))
 }
 
 fn decode_value(v: Option<&Value>) -> Result<u64, EtcdError> {

@@ -571,14 +571,13 @@ fn build_results(
             kind: f.fault.fault.name().to_string(),
             description: match &f.fault.targets {
                 // A partition's shape says more than its list of nodes.
-                plan::PlannedTargets::Partition { drops } => format!(
-                    "{}: {}",
-                    f.fault.fault.describe(),
-                    plan::PlannedTargets::Partition {
-                        drops: drops.clone()
-                    }
-                    .describe()
-                ),
+                plan::PlannedTargets::Partition { .. } => {
+                    format!(
+                        "{}: {}",
+                        f.fault.fault.describe(),
+                        f.fault.targets.describe()
+                    )
+                }
                 _ => f.fault.fault.describe(),
             },
             targets: f.targets.clone(),
