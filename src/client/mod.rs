@@ -9,6 +9,7 @@
 //! that async calls need no boxing.
 
 pub mod etcd;
+pub mod pd;
 
 use std::time::Duration;
 

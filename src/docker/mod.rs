@@ -326,6 +326,21 @@ pub struct ComposeCluster {
     compose_env: Vec<(String, String)>,
 }
 
+/// Add `extra` to an environment list; a name already present takes the new
+/// value in place. Pure.
+fn merge_env<K: Into<String>, V: Into<String>>(
+    env: &mut Vec<(String, String)>,
+    extra: impl IntoIterator<Item = (K, V)>,
+) {
+    for (k, v) in extra {
+        let (k, v) = (k.into(), v.into());
+        match env.iter_mut().find(|(name, _)| *name == k) {
+            Some(slot) => slot.1 = v,
+            None => env.push((k, v)),
+        }
+    }
+}
+
 /// Connect to the engine and agree on an API version.
 pub async fn connect_engine() -> Result<Docker, DockerError> {
     let docker = Docker::connect_with_local_defaults().map_err(DockerError::Connect)?;
@@ -369,6 +384,24 @@ impl ComposeCluster {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         self
+    }
+
+    /// Add environment variables for the compose CLI (an experiment's
+    /// `cluster.env`), on top of those already set; a name given again takes
+    /// the new value. Compose recreates the containers whose environment
+    /// changed on the next `up`.
+    pub fn with_env<K, V>(mut self, env: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        merge_env(&mut self.compose_env, env);
+        self
+    }
+
+    /// The environment variables given to the compose CLI.
+    pub fn compose_env(&self) -> &[(String, String)] {
+        &self.compose_env
     }
 
     pub fn project(&self) -> &str {
@@ -1094,5 +1127,25 @@ mod tests {
                 "d: no container"
             ]
         );
+    }
+
+    #[test]
+    fn experiment_env_adds_to_and_overrides_the_compose_env() {
+        let mut env = vec![("PORT".to_string(), "1".to_string())];
+        let experiment: std::collections::BTreeMap<String, String> = [
+            ("PORT".to_string(), "2".to_string()),
+            ("SURREAL_TIKV_ASYNC_COMMIT".to_string(), "false".to_string()),
+        ]
+        .into();
+        merge_env(&mut env, &experiment);
+        assert_eq!(
+            env,
+            [
+                ("PORT".to_string(), "2".to_string()),
+                ("SURREAL_TIKV_ASYNC_COMMIT".to_string(), "false".to_string()),
+            ]
+        );
+        merge_env(&mut env, [("A", "b")]);
+        assert_eq!(env.last().unwrap(), &("A".to_string(), "b".to_string()));
     }
 }

@@ -71,7 +71,28 @@ pub struct Cluster {
     /// final reads.
     #[serde(serialize_with = "ser_duration")]
     pub recovery: Duration,
+    /// Environment variables for the compose command line (`up`, `down`),
+    /// so that the compose file can read `${VAR:-default}`. Empty: none.
+    /// Compose recreates the containers whose environment changed on `up`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
+
+impl Cluster {
+    /// `cluster env: A=1 B=x` for people, or `None` without variables.
+    pub fn describe_env(&self) -> Option<String> {
+        if self.env.is_empty() {
+            return None;
+        }
+        let pairs: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        Some(format!("cluster env: {}", pairs.join(" ")))
+    }
+}
+
+/// Variable name prefixes `cluster.env` refuses: they change what the
+/// compose and docker command lines themselves do (which project, which
+/// files, which engine), and chaos must act on the project it names.
+pub const RESERVED_ENV_PREFIXES: &[&str] = &["COMPOSE_", "DOCKER_"];
 
 /// Which client adapter drives the workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -649,7 +670,45 @@ impl Validator<'_> {
                 Some(t) => self.duration("cluster.recovery", &t)?,
                 None => Duration::from_secs(10),
             },
+            env: self.env(raw.env)?,
         })
+    }
+
+    /// `cluster.env`: names a shell and compose accept, values without NUL.
+    fn env(&self, raw: BTreeMap<String, raw::RawEnvValue>) -> Result2<BTreeMap<String, String>> {
+        let mut env = BTreeMap::new();
+        for (name, raw::RawEnvValue::Text(value)) in raw {
+            let field = format!("cluster.env.{name}");
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(self.err(
+                    &field,
+                    format!(
+                        "`{name}` is not a usable variable name; expected letters, digits and `_`, not starting with a digit (e.g. `SURREAL_TIKV_ASYNC_COMMIT`)"
+                    ),
+                ));
+            }
+            if let Some(prefix) = RESERVED_ENV_PREFIXES
+                .iter()
+                .find(|p| name.to_ascii_uppercase().starts_with(*p))
+            {
+                return Err(self.err(
+                    &field,
+                    format!(
+                        "`{name}` is refused: `{prefix}*` variables change what the compose command itself does (project, files, engine); set the compose file's own variables only"
+                    ),
+                ));
+            }
+            if value.contains('\0') {
+                return Err(self.err(&field, "the value contains a NUL character"));
+            }
+            env.insert(name, value);
+        }
+        Ok(env)
     }
 
     fn workload(&self, raw: raw::RawWorkload, cluster: &Cluster) -> Result2<Workload> {

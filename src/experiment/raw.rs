@@ -30,6 +30,19 @@ pub struct RawCluster {
     pub down: Option<bool>,
     pub ready_timeout: Option<String>,
     pub recovery: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, RawEnvValue>,
+}
+
+/// The value of a `cluster.env` variable: a string, nothing else (a TOML
+/// `false` or `1` would leave open how it is spelled to compose).
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a string; quote the value, e.g. `VAR = \"false\"`"
+)]
+pub enum RawEnvValue {
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]

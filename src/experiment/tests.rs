@@ -81,3 +81,64 @@ fn the_experiment_serializes_with_readable_durations() {
     assert_eq!(json["duration"], "10s");
     assert_eq!(json["workload"]["timeout"], "1s");
 }
+
+#[test]
+fn cluster_env_is_a_table_of_strings() {
+    let text = MINIMAL.replace(
+        "project = \"p\"",
+        "project = \"p\"\nenv = { SURREAL_TIKV_ASYNC_COMMIT = \"false\", _X1 = \"\" }",
+    );
+    let e = parse(&text, "m.toml").unwrap().experiment;
+    assert_eq!(e.cluster.env["SURREAL_TIKV_ASYNC_COMMIT"], "false");
+    assert_eq!(e.cluster.env["_X1"], "");
+    assert_eq!(
+        e.cluster.describe_env().as_deref(),
+        Some("cluster env: SURREAL_TIKV_ASYNC_COMMIT=false _X1=")
+    );
+    let json = serde_json::to_value(&e).unwrap();
+    assert_eq!(json["cluster"]["env"]["SURREAL_TIKV_ASYNC_COMMIT"], "false");
+    // Without variables: nothing to show, nothing serialized.
+    let plain = parse(MINIMAL, "m.toml").unwrap().experiment;
+    assert!(plain.cluster.env.is_empty());
+    assert_eq!(plain.cluster.describe_env(), None);
+    assert!(
+        serde_json::to_value(&plain).unwrap()["cluster"]
+            .get("env")
+            .is_none()
+    );
+}
+
+#[test]
+fn cluster_env_refuses_bad_names_and_values() {
+    let check = |env: &str, field: &str, message: &str| {
+        let text = MINIMAL.replace("project = \"p\"", &format!("project = \"p\"\n{env}"));
+        let err = parse(&text, "m.toml").unwrap_err();
+        assert_eq!(err.field.as_deref(), Some(field), "{env}: {err}");
+        assert!(err.message.contains(message), "{env}: {err}");
+        // The line of the variable, not of the table.
+        assert_eq!(err.position.map(|p| p.0), Some(7), "{env}: {err}");
+    };
+    check("env = { A = false }", "cluster.env.A", "expected a string");
+    check("env = { A = 1 }", "cluster.env.A", "quote the value");
+    check(
+        "env = { \"1A\" = \"x\" }",
+        "cluster.env.1A",
+        "not a usable variable name",
+    );
+    check(
+        "env = { \"A-B\" = \"x\" }",
+        "cluster.env.A-B",
+        "not a usable variable name",
+    );
+    check(
+        "env = { COMPOSE_PROJECT_NAME = \"other\" }",
+        "cluster.env.COMPOSE_PROJECT_NAME",
+        "refused",
+    );
+    check(
+        "env = { DOCKER_HOST = \"tcp://x\" }",
+        "cluster.env.DOCKER_HOST",
+        "refused",
+    );
+    check("env = { A = \"x\\u0000y\" }", "cluster.env.A", "NUL");
+}

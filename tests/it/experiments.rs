@@ -390,6 +390,45 @@ fn bad_cases() -> Vec<(&'static str, String, &'static str)> {
             r("fault = \"kill\"", "fault = \"netem\"\nloss = 150.0"),
             "percentage",
         ),
+        (
+            "cluster.env value not a string",
+            r("project = \"p\"", "project = \"p\"\nenv = { X = false }"),
+            "cluster.env.X: expected a string",
+        ),
+        (
+            "cluster.env value a number",
+            r("project = \"p\"", "project = \"p\"\nenv = { X = 1 }"),
+            "quote the value",
+        ),
+        (
+            "cluster.env bad variable name",
+            r(
+                "project = \"p\"",
+                "project = \"p\"\nenv = { \"1X\" = \"a\" }",
+            ),
+            "cluster.env.1X: `1X` is not a usable variable name",
+        ),
+        (
+            "cluster.env variable name with a dash",
+            r(
+                "project = \"p\"",
+                "project = \"p\"\nenv = { \"A-B\" = \"a\" }",
+            ),
+            "not a usable variable name",
+        ),
+        (
+            "cluster.env overriding the compose project",
+            r(
+                "project = \"p\"",
+                "project = \"p\"\nenv = { COMPOSE_PROJECT_NAME = \"other\" }",
+            ),
+            "cluster.env.COMPOSE_PROJECT_NAME: `COMPOSE_PROJECT_NAME` is refused",
+        ),
+        (
+            "cluster.env not a table",
+            r("project = \"p\"", "project = \"p\"\nenv = \"X=1\""),
+            "cluster.env",
+        ),
     ]
 }
 
