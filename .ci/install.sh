@@ -11,7 +11,9 @@
 #    (`docker compose` v2 or `docker-compose` v1).
 # 3. Images: compose/images/build.sh (a no-op when every image is current;
 #    about 1.5 min on a fresh machine, seconds with the cached rootfs in
-#    /var/cache/chaos), then a smoke test of each image.
+#    /var/cache/chaos), then `build.sh surrealdb` (20-25 min the first time
+#    on 2 cores: it compiles the SurrealDB server; seconds once its binary is
+#    cached), then a smoke test of each image.
 #
 # Every step prints one line; a failure names the step and exits non-zero.
 set -euo pipefail
@@ -69,6 +71,11 @@ say "docker engine $server; $compose"
 # --------------------------------------------------------------- images --
 STEP="images"
 "$ROOT/compose/images/build.sh" || fail "compose/images/build.sh failed (see its output above)"
+# The SurrealDB server image is not a default recipe (its first build
+# compiles SurrealDB: 20-25 min on 2 cores; later runs reuse the binary
+# cached under /var/cache/chaos/surrealdb-bin).
+STEP="surrealdb image"
+"$ROOT/compose/images/build.sh" surrealdb || fail "compose/images/build.sh surrealdb failed (see its output above)"
 
 STEP="image smoke test"
 eval "$("$ROOT/compose/images/build.sh" --print-tags)"
@@ -78,7 +85,10 @@ v="$(docker run --rm --network none "$etcd_alias" --version 2>&1 | sed -n 's/^et
 # shellcheck disable=SC2154
 n="$(docker run --rm --network none --cap-add NET_ADMIN "$nethelper_alias" chaos-net count 2>&1)" \
   || fail "$nethelper_alias cannot run iptables with NET_ADMIN: $n"
-say "smoke test: $etcd_alias runs etcd $v; $nethelper_alias runs iptables (chaos rules: $n)"
+# shellcheck disable=SC2154
+s="$(docker run --rm --network none "$surrealdb_alias" version 2>&1 | head -n 1)" \
+  || fail "$surrealdb_alias does not run surreal version: $s"
+say "smoke test: $etcd_alias runs etcd $v; $nethelper_alias runs iptables (chaos rules: $n); $surrealdb_alias runs surreal $s"
 
 STEP="done"
 say "ready in $(( $(date +%s) - T0 ))s"

@@ -19,11 +19,13 @@
 //! - [`nemesis`]: faults paired with heals, sweep and recovery. Shell.
 //! - [`client`]: database clients, ok/fail/info. Shell.
 //! - [`runner`]: `chaos run`, end to end. Shell.
+//! - [`demo`]: the SurrealDB CRUD and failover demonstrations. Shell.
 //! - [`cli`]: the command line and exit codes. Shell.
 
 pub mod checker;
 pub mod cli;
 pub mod client;
+pub mod demo;
 pub mod docker;
 pub mod duration;
 pub mod experiment;

@@ -429,6 +429,9 @@ pub fn render_text(plan: &Plan, experiment: &Experiment) -> String {
             let _ = writeln!(out, "  {}", line.trim());
         }
     }
+    if let Some(env) = experiment.cluster.describe_env() {
+        let _ = writeln!(out, "  {env}");
+    }
     let _ = writeln!(out);
     let _ = writeln!(out, "fault timeline ({} faults):", plan.faults.len());
     if plan.faults.is_empty() {

@@ -108,7 +108,7 @@ sha256_stdin() {
 digest_path() {
   local p="$1"
   if [ -d "$p" ]; then
-    (cd "$p" && find . -type f ! -name '*~' ! -name '.*.sw?' ! -name '.DS_Store' -print \
+    (cd "$p" && find . -type f ! -name '*~' ! -name '.*.sw?' ! -name '.DS_Store' ! -path '*/target/*' -print \
       | LC_ALL=C sort | while IFS= read -r f; do
           printf '%s %s\n' "$f" "$(sha256_stdin < "$f")"
         done)

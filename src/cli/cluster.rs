@@ -2,6 +2,7 @@
 //! `nemesis-apply`) share: the compose project an experiment names, the
 //! runtime they run on, the Docker connection, and the container table.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,8 @@ pub struct ProjectRef {
     pub project: String,
     /// Absolute, when known.
     pub compose_file: Option<PathBuf>,
+    /// The experiment's `cluster.env`, given to every compose command.
+    pub env: BTreeMap<String, String>,
 }
 
 /// Load an experiment (exit 2 if it is not valid).
@@ -27,6 +30,7 @@ impl ProjectRef {
         ProjectRef {
             project: loaded.experiment.cluster.project.clone(),
             compose_file: Some(docker::absolute(&loaded.compose_file)),
+            env: loaded.experiment.cluster.env.clone(),
         }
     }
 
@@ -36,7 +40,8 @@ impl ProjectRef {
             Some(f) => ComposeCluster::connect(&self.project, f).await,
             None => ComposeCluster::connect_project(&self.project).await,
         };
-        r.map_err(CliError::environment)
+        r.map(|c| c.with_env(&self.env))
+            .map_err(CliError::environment)
     }
 
     pub fn describe(&self) -> String {

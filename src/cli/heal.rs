@@ -37,6 +37,7 @@ pub fn run(args: &HealArgs) -> CliResult {
         (None, Some(project)) => ProjectRef {
             project: project.clone(),
             compose_file: args.compose.as_deref().map(crate::docker::absolute),
+            env: Default::default(),
         },
         (None, None) => unreachable!("clap requires EXPERIMENT or --project"),
     };

@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cluster;
+pub mod demo;
 pub mod down;
 pub mod heal;
 pub mod nemesis_apply;
@@ -75,6 +76,10 @@ pub enum Command {
     /// the project back to how compose made it. Safe to run again.
     #[command(after_help = AFTER_HELP)]
     Heal(heal::HealArgs),
+    /// SurrealDB demonstrations: `crud` (the blog schema, create/read/update/
+    /// delete across nodes) and `failover` (kill a node, clients go on).
+    #[command(after_help = AFTER_HELP)]
+    Demo(demo::DemoArgs),
     /// Apply one planned fault through the journal and hold it (tests).
     #[command(hide = true)]
     NemesisApply(nemesis_apply::NemesisApplyArgs),
@@ -212,6 +217,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Down(args) => down::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Heal(args) => heal::run(&args),
+        Command::Demo(args) => demo::run(&args),
         Command::NemesisApply(args) => nemesis_apply::run(&args),
     }
 }

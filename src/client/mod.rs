@@ -5,11 +5,12 @@
 //!
 //! Shell: clients do network IO. They know their target's protocol and how
 //! its errors map to outcomes; they know nothing of plans, faults or the
-//! checker. Adapters: [`etcd`]. Dispatch is an enum, not a trait object, so
+//! checker. Adapters: [`etcd`], [`surreal`]. Dispatch is an enum, not a trait object, so
 //! that async calls need no boxing.
 
 pub mod etcd;
 pub mod pd;
+pub mod surreal;
 
 use std::time::Duration;
 
@@ -63,6 +64,7 @@ impl Completion {
 #[derive(Debug, Clone)]
 pub enum AnyClient {
     Etcd(etcd::EtcdClient),
+    Surreal(surreal::SurrealClient),
 }
 
 impl AnyClient {
@@ -71,6 +73,7 @@ impl AnyClient {
     pub async fn invoke(&self, request: &Request) -> Completion {
         match self {
             AnyClient::Etcd(c) => c.invoke(request).await,
+            AnyClient::Surreal(c) => c.invoke(request).await,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, anyhow};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -15,6 +15,8 @@ use super::workload::{ClientTask, Counters, Event};
 use super::{Applied, FaultEvent, Faults, Stopped, drive_faults, progress, record};
 use crate::checker::{self, CheckOptions, CheckReport, Clock};
 use crate::client::etcd::{EtcdClient, EtcdLeader};
+use crate::client::pd::{self, PdRoles};
+use crate::client::surreal::{SurrealClient, SurrealConfig};
 use crate::client::{AnyClient, Request};
 use crate::docker::ComposeCluster;
 use crate::experiment::{ClientKind, Experiment, ReadMode};
@@ -141,18 +143,13 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions) -> anyhow::Result<RunOutcom
     if let Some(d) = opts.duration {
         experiment.duration = d;
     }
-    if experiment.workload.client != ClientKind::Etcd {
-        bail!(
-            "the `{}` client adapter is not available yet; `chaos plan` works for this experiment, `chaos run` needs the adapter",
-            experiment.workload.client.name()
-        );
-    }
     let plan = plan::plan(&experiment, opts.seed);
     let project = &experiment.cluster.project;
 
     let cluster = ComposeCluster::connect(project, &loaded.compose_file)
         .await
-        .context("connecting to the Docker engine")?;
+        .context("connecting to the Docker engine")?
+        .with_env(&experiment.cluster.env);
     nemesis::preflight(&cluster, &plan)
         .await
         .context("checking what the faults need")?;
@@ -212,28 +209,16 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions) -> anyhow::Result<RunOutcom
         results::compact_utc(started_ms),
         opts.seed
     );
-    let serializable = experiment.workload.read_mode == ReadMode::Serializable;
-    let mut endpoints = Vec::new();
-    for service in &experiment.workload.endpoints {
-        let port = cluster
-            .published_port(service, client_port(experiment.workload.client))
-            .await
-            .with_context(|| format!("finding the published port of `{service}`"))?;
-        let client = EtcdClient::new(
-            format!("http://127.0.0.1:{port}"),
-            prefix.clone(),
-            serializable,
-            experiment.workload.timeout,
-        );
-        endpoints.push((service.clone(), client));
-    }
+    let clients = connect_clients(&experiment, &cluster, &prefix)
+        .await
+        .context("connecting the clients")?;
     let resolver: Arc<dyn RoleResolver> = match experiment.workload.client {
         ClientKind::Etcd => {
             // The leader of the etcd component: ask every member of it.
             let members = etcd_members(&experiment, &cluster, &prefix).await?;
             Arc::new(EtcdLeader::new(members))
         }
-        ClientKind::Surrealdb => Arc::new(FixedRoles::new()),
+        ClientKind::Surrealdb => pd_roles(&experiment, &cluster).await,
     };
 
     let journal = Journal::create(
@@ -258,7 +243,7 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions) -> anyhow::Result<RunOutcom
                 &plan,
                 opts.seed,
                 &mut nemesis,
-                &endpoints,
+                &clients,
                 &run_dir,
                 &shutdown,
                 start,
@@ -346,6 +331,82 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions) -> anyhow::Result<RunOutcom
     })
 }
 
+/// One client per process, spread over the endpoint services round-robin
+/// (process `t` talks to endpoint `t % endpoints`), each through its node's
+/// published port.
+async fn connect_clients(
+    experiment: &Experiment,
+    cluster: &ComposeCluster,
+    prefix: &str,
+) -> anyhow::Result<Vec<(String, AnyClient)>> {
+    let w = &experiment.workload;
+    let mut addresses = Vec::new();
+    for service in &w.endpoints {
+        let port = cluster
+            .published_port(service, client_port(w.client))
+            .await
+            .with_context(|| format!("finding the published port of `{service}`"))?;
+        addresses.push((service.clone(), format!("127.0.0.1:{port}")));
+    }
+    let mut clients = Vec::new();
+    match w.client {
+        ClientKind::Etcd => {
+            let serializable = w.read_mode == ReadMode::Serializable;
+            let per_node: Vec<_> = addresses
+                .iter()
+                .map(|(service, address)| {
+                    let client = EtcdClient::new(
+                        format!("http://{address}"),
+                        prefix.to_string(),
+                        serializable,
+                        w.timeout,
+                    );
+                    (service.clone(), AnyClient::Etcd(client))
+                })
+                .collect();
+            for t in 0..w.clients as usize {
+                clients.push(per_node[t % per_node.len()].clone());
+            }
+        }
+        ClientKind::Surrealdb => {
+            // Set-up calls get more time than ops: a node just started may
+            // still be opening its storage.
+            let setup = SurrealConfig::new(w.timeout.max(Duration::from_secs(10)));
+            SurrealClient::define(&addresses[0].1, &setup).await?;
+            for t in 0..w.clients as usize {
+                let (service, address) = &addresses[t % addresses.len()];
+                let client = SurrealClient::connect(address, prefix, &setup)
+                    .await?
+                    .with_timeout(w.timeout);
+                clients.push((service.clone(), AnyClient::Surreal(client)));
+            }
+        }
+    }
+    Ok(clients)
+}
+
+/// Roles of a SurrealDB-on-TiKV cluster (the `leader` of `tikv`: the store
+/// leading the register table's region; of `pd`: the PD leader), asked of
+/// PD through the published ports of the `pd` component. Without a `pd`
+/// component (the local image) no role can be named.
+async fn pd_roles(experiment: &Experiment, cluster: &ComposeCluster) -> Arc<dyn RoleResolver> {
+    let Some(pd) = experiment.cluster.components.get("pd") else {
+        return Arc::new(FixedRoles::new());
+    };
+    let mut members = Vec::new();
+    for service in pd {
+        if let Ok(port) = cluster.published_port(service, 2379).await {
+            members.push((service.clone(), format!("http://127.0.0.1:{port}")));
+        }
+    }
+    let config = SurrealConfig::new(experiment.workload.timeout);
+    let key = pd::surreal_table_key(&config.namespace, &config.database, &config.table);
+    Arc::new(
+        PdRoles::new(members, key, Duration::from_secs(2))
+            .with_components(experiment.cluster.components.clone()),
+    )
+}
+
 /// Clients of every node of the component whose leader a role may name.
 async fn etcd_members(
     experiment: &Experiment,
@@ -378,7 +439,7 @@ async fn drive(
     plan: &Plan,
     seed: Seed,
     nemesis: &mut Nemesis,
-    endpoints: &[(String, EtcdClient)],
+    clients: &[(String, AnyClient)],
     run_dir: &RunDir,
     shutdown: &Shutdown,
     start: Instant,
@@ -391,11 +452,11 @@ async fn drive(
     let (now_tx, now_rx) = watch::channel(None);
 
     let task = |thread: u64, stop: watch::Receiver<bool>| {
-        let (node, client) = &endpoints[(thread as usize) % endpoints.len()];
+        let (node, client) = &clients[(thread as usize) % clients.len()];
         ClientTask {
             thread,
             threads: w.clients,
-            client: AnyClient::Etcd(client.clone()),
+            client: client.clone(),
             node: node.clone(),
             workload: w.clone(),
             seed,
@@ -405,7 +466,7 @@ async fn drive(
             stop,
         }
     };
-    let clients: Vec<_> = (0..w.clients)
+    let tasks: Vec<_> = (0..w.clients)
         .map(|t| tokio::spawn(task(t, stop_rx.clone()).run()))
         .collect();
     let progress = tokio::spawn(progress(
@@ -434,8 +495,8 @@ async fn drive(
     );
     let workload_ns = start.elapsed().as_nanos() as u64;
     let mut touched = BTreeSet::new();
-    for c in clients {
-        touched.extend(c.await.context("a client task panicked")?);
+    for t in tasks {
+        touched.extend(t.await.context("a client task panicked")?);
     }
     let _ = progress.await;
     let stopped = if shutdown.requested() {

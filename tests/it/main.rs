@@ -8,6 +8,7 @@ mod history;
 mod purity;
 mod results;
 mod run;
+mod surreal;
 
 use std::process::{Command, Output};
 

@@ -12,20 +12,20 @@ use serde_json::Value;
 
 use crate::docker_group;
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    dir: PathBuf,
-    results: Value,
+pub(crate) struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+    pub results: Value,
 }
 
 /// `chaos run EXPERIMENT --seed SEED --duration D` into a fresh results dir.
-fn run(experiment: &str, seed: u64, duration: &str, results_dir: &Path) -> Run {
+pub(crate) fn run(experiment: &str, seed: u64, duration: &str, results_dir: &Path) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_chaos"))
         .current_dir(repo())
         .args([
@@ -70,7 +70,7 @@ fn schema_errors(doc: &Value) -> Vec<String> {
 }
 
 /// What every run must satisfy, whatever its verdict.
-fn check_common(r: &Run, experiment: &str, seed: u64, duration: &str) {
+pub(crate) fn check_common(r: &Run, experiment: &str, seed: u64, duration: &str) {
     let errs = schema_errors(&r.results);
     assert!(errs.is_empty(), "{experiment}: schema: {errs:#?}");
     assert_eq!(r.results["seed"], seed);

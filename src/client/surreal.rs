@@ -1,0 +1,448 @@
+//! The SurrealDB adapter, with the `surrealdb` crate over WebSocket (no
+//! database core compiled in).
+//!
+//! Registers are records of one table (`register` by default) in namespace
+//! and database `main` (SurrealDB's defaults: on a fresh store they get the
+//! ids 0 and 0, which is how the PD resolver finds the table's region): register `k` of a run is `register:⟨<prefix>k<k>⟩`,
+//! and the prefix is unique per run, so every run starts from absent
+//! registers. Read: `SELECT VALUE v FROM <id>`. Write: `UPSERT <id> SET v =
+//! $v`. Compare-and-set: `UPDATE <id> SET v = $new WHERE v = $old RETURN
+//! VALUE v`, whose empty answer means the comparison failed (`UPDATE` never
+//! creates a record).
+//!
+//! Every call runs under the client's timeout: the WebSocket engine has no
+//! per-request timeout and keeps reconnecting while its node is down. It
+//! replays sign-in and `USE` on reconnect, so a client outlives a kill of its
+//! node.
+//!
+//! Classification ([`classify`], see docs/design notes): a read that did not
+//! answer is `fail` (a read changes nothing); a transaction conflict is
+//! `fail` (the transaction was rolled back); for writes and CAS, a timeout, a
+//! connection error, a `NotExecuted` query error or an `Internal` error is
+//! `info` (the commit may have happened: with TiKV's async commit a commit
+//! can report failure and still be applied); other answered errors (parse,
+//! permissions, validation) are `fail`.
+//!
+//! Shell: network IO only; nothing here knows plans, faults or the checker.
+
+use std::time::Duration;
+
+use surrealdb::Surreal;
+use surrealdb::engine::remote::ws::{Client, Ws};
+use surrealdb::opt::auth::Root;
+use surrealdb::types::{ErrorDetails, QueryError};
+
+use super::{Completion, Request};
+
+/// Where registers live and how to sign in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SurrealConfig {
+    pub namespace: String,
+    pub database: String,
+    pub table: String,
+    pub username: String,
+    pub password: String,
+    /// Every call (connect, sign-in, query) runs under this.
+    pub timeout: Duration,
+}
+
+impl SurrealConfig {
+    /// The defaults: namespace and database `main`, table `register`, the
+    /// compose files' root user.
+    pub fn new(timeout: Duration) -> SurrealConfig {
+        SurrealConfig {
+            namespace: "main".into(),
+            database: "main".into(),
+            table: "register".into(),
+            username: "root".into(),
+            password: "root".into(),
+            timeout,
+        }
+    }
+}
+
+/// Why setting up a connection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SurrealSetupError {
+    #[error("no answer from SurrealDB at {address} within {timeout}")]
+    Timeout { address: String, timeout: String },
+    #[error("SurrealDB at {address}: {step}: {message}")]
+    Failed {
+        address: String,
+        step: &'static str,
+        message: String,
+    },
+}
+
+/// A signed-in connection to one SurrealDB node, using the namespace and
+/// database of its config.
+#[derive(Debug, Clone)]
+pub struct SurrealClient {
+    db: Surreal<Client>,
+    table: String,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl SurrealClient {
+    /// Connect to `address` (`127.0.0.1:PORT`, the node's published port)
+    /// and sign in as root. Run [`SurrealClient::define`] once first so the
+    /// namespace, database and table exist. `prefix` names this run's
+    /// registers; only `[A-Za-z0-9_-]` are kept from it.
+    pub async fn connect(
+        address: &str,
+        prefix: &str,
+        config: &SurrealConfig,
+    ) -> Result<SurrealClient, SurrealSetupError> {
+        let db = open(address, config).await?;
+        let step = |step: &'static str| {
+            move |e: surrealdb::Error| SurrealSetupError::Failed {
+                address: address.to_string(),
+                step,
+                message: e.to_string(),
+            }
+        };
+        within(address, config.timeout, async {
+            db.use_ns(config.namespace.clone())
+                .use_db(config.database.clone())
+                .await
+                .map_err(step("USE"))
+        })
+        .await??;
+        Ok(SurrealClient {
+            db,
+            table: config.table.clone(),
+            prefix: sanitize(prefix),
+            timeout: config.timeout,
+        })
+    }
+
+    /// Define the namespace, database and register table if they do not
+    /// exist (SurrealDB 3 refuses to use undefined ones). Idempotent.
+    pub async fn define(address: &str, config: &SurrealConfig) -> Result<(), SurrealSetupError> {
+        let db = session(address, config).await?;
+        let text = format!(
+            "DEFINE TABLE IF NOT EXISTS {} SCHEMALESS;",
+            ident(&config.table)
+        );
+        run_setup(address, config, &db, "DEFINE TABLE", text).await
+    }
+
+    /// The same connection with another per-call timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> SurrealClient {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The underlying connection, for callers that run their own queries
+    /// (the CRUD demonstration).
+    pub fn connection(&self) -> &Surreal<Client> {
+        &self.db
+    }
+
+    fn record(&self, key: u64) -> String {
+        format!("{}:⟨{}k{key}⟩", ident(&self.table), self.prefix)
+    }
+
+    /// Send one request and classify the answer; never takes much longer
+    /// than the timeout.
+    pub async fn invoke(&self, request: &Request) -> Completion {
+        match tokio::time::timeout(self.timeout, self.call(request)).await {
+            Err(_) => Completion::timed_out(request, self.timeout),
+            Ok(Ok(completion)) => completion,
+            Ok(Err(e)) => classify(request, &e),
+        }
+    }
+
+    async fn call(&self, request: &Request) -> Result<Completion, surrealdb::Error> {
+        match *request {
+            Request::Read { key } => {
+                let mut r = self
+                    .db
+                    .query(format!("SELECT VALUE v FROM {}", self.record(key)))
+                    .await?;
+                let values: Vec<i64> = r.take(0)?;
+                Ok(Completion::Ok {
+                    read: register_value(&values)?,
+                })
+            }
+            Request::Write { key, value } => {
+                let mut r = self
+                    .db
+                    .query(format!(
+                        "UPSERT {} SET v = $v RETURN NONE",
+                        self.record(key)
+                    ))
+                    .bind(("v", value as i64))
+                    .await?;
+                let _: Vec<surrealdb::types::Value> = r.take(0)?;
+                Ok(Completion::Ok { read: None })
+            }
+            Request::Cas { key, expected, new } => {
+                let mut r = self
+                    .db
+                    .query(format!(
+                        "UPDATE {} SET v = $new WHERE v = $old RETURN VALUE v",
+                        self.record(key)
+                    ))
+                    .bind(("new", new as i64))
+                    .bind(("old", expected as i64))
+                    .await?;
+                let after: Vec<i64> = r.take(0)?;
+                Ok(if after.is_empty() {
+                    Completion::Fail {
+                        error: format!("compare failed: the register did not hold {expected}"),
+                    }
+                } else {
+                    Completion::Ok { read: None }
+                })
+            }
+        }
+    }
+}
+
+/// A signed-in connection to `address` using the config's namespace and
+/// database, both defined first if they do not exist.
+pub async fn session(
+    address: &str,
+    config: &SurrealConfig,
+) -> Result<Surreal<Client>, SurrealSetupError> {
+    let db = open(address, config).await?;
+    let text = format!(
+        "DEFINE NAMESPACE IF NOT EXISTS {ns}; USE NS {ns}; DEFINE DATABASE IF NOT EXISTS {db};",
+        ns = ident(&config.namespace),
+        db = ident(&config.database),
+    );
+    run_setup(address, config, &db, "DEFINE NAMESPACE/DATABASE", text).await?;
+    within(address, config.timeout, async {
+        db.use_ns(config.namespace.clone())
+            .use_db(config.database.clone())
+            .await
+    })
+    .await?
+    .map_err(|e| SurrealSetupError::Failed {
+        address: address.to_string(),
+        step: "USE",
+        message: e.to_string(),
+    })?;
+    Ok(db)
+}
+
+/// Run set-up statements; every statement must succeed.
+async fn run_setup(
+    address: &str,
+    config: &SurrealConfig,
+    db: &Surreal<Client>,
+    step: &'static str,
+    text: String,
+) -> Result<(), SurrealSetupError> {
+    within(address, config.timeout, async {
+        db.query(text).await.and_then(|r| r.check()).map(|_| ())
+    })
+    .await?
+    .map_err(|e| SurrealSetupError::Failed {
+        address: address.to_string(),
+        step,
+        message: e.to_string(),
+    })
+}
+
+/// Connect and sign in, under the timeout.
+async fn open(address: &str, config: &SurrealConfig) -> Result<Surreal<Client>, SurrealSetupError> {
+    let failed = |step: &'static str| {
+        move |e: surrealdb::Error| SurrealSetupError::Failed {
+            address: address.to_string(),
+            step,
+            message: e.to_string(),
+        }
+    };
+    within(address, config.timeout, async {
+        let db = Surreal::new::<Ws>(address)
+            .await
+            .map_err(failed("connect"))?;
+        db.signin(Root {
+            username: config.username.clone(),
+            password: config.password.clone(),
+        })
+        .await
+        .map_err(failed("sign in"))?;
+        Ok(db)
+    })
+    .await?
+}
+
+async fn within<T>(
+    address: &str,
+    timeout: Duration,
+    fut: impl Future<Output = T>,
+) -> Result<T, SurrealSetupError> {
+    tokio::time::timeout(timeout, fut)
+        .await
+        .map_err(|_| SurrealSetupError::Timeout {
+            address: address.to_string(),
+            timeout: crate::duration::format(timeout),
+        })
+}
+
+/// The value a read saw: none (absent register) or exactly one.
+fn register_value(values: &[i64]) -> Result<Option<u64>, surrealdb::Error> {
+    match values {
+        [] => Ok(None),
+        [v] if *v >= 0 => Ok(Some(*v as u64)),
+        other => Err(surrealdb::Error::internal(format!(
+            "a register read returned {other:?}, expected at most one non-negative integer"
+        ))),
+    }
+}
+
+/// An identifier as SurrealQL reads it: escaped with backticks unless it is
+/// plain.
+fn ident(name: &str) -> String {
+    if !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+    {
+        name.to_string()
+    } else {
+        format!("`{}`", name.replace('\\', "\\\\").replace('`', "\\`"))
+    }
+}
+
+/// Only characters that need no escaping inside `⟨...⟩`.
+fn sanitize(prefix: &str) -> String {
+    prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The outcome of a request that got an error back (see the module docs).
+pub fn classify(request: &Request, error: &surrealdb::Error) -> Completion {
+    let text = format!("{} error: {}", error.kind_str(), error.message());
+    if request.is_read() {
+        return Completion::Fail { error: text };
+    }
+    match error.details() {
+        ErrorDetails::Query(Some(QueryError::TransactionConflict)) => {
+            Completion::Fail { error: text }
+        }
+        ErrorDetails::Query(_) | ErrorDetails::Connection(_) | ErrorDetails::Internal => {
+            Completion::Info { error: text }
+        }
+        // A context wrapper: classify what it wraps.
+        ErrorDetails::Context => match error.cause() {
+            Some(cause) => classify(request, cause),
+            None => Completion::Info { error: text },
+        },
+        // Answered and refused before anything was written.
+        ErrorDetails::Validation(_)
+        | ErrorDetails::Configuration(_)
+        | ErrorDetails::NotAllowed(_)
+        | ErrorDetails::NotFound(_)
+        | ErrorDetails::AlreadyExists(_)
+        | ErrorDetails::Serialization(_)
+        | ErrorDetails::Thrown => Completion::Fail { error: text },
+        // Future kinds: may have happened.
+        _ => Completion::Info { error: text },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use surrealdb::Error;
+    use surrealdb::types::ConnectionError;
+
+    const W: Request = Request::Write { key: 1, value: 7 };
+    const C: Request = Request::Cas {
+        key: 1,
+        expected: 7,
+        new: 9,
+    };
+    const R: Request = Request::Read { key: 1 };
+
+    fn is_info(c: &Completion) -> bool {
+        matches!(c, Completion::Info { .. })
+    }
+    fn is_fail(c: &Completion) -> bool {
+        matches!(c, Completion::Fail { .. })
+    }
+
+    #[test]
+    fn reads_that_fail_are_fail_whatever_the_error() {
+        for e in [
+            Error::internal("boom".into()),
+            Error::connection("gone".into(), ConnectionError::ConnectionFailed),
+            Error::query("nope".into(), QueryError::NotExecuted),
+        ] {
+            assert!(is_fail(&classify(&R, &e)), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_transaction_conflict_did_not_happen() {
+        let e = Error::query("conflict".into(), QueryError::TransactionConflict);
+        assert!(is_fail(&classify(&W, &e)));
+        assert!(is_fail(&classify(&C, &e)));
+    }
+
+    #[test]
+    fn writes_with_unknown_fate_are_info() {
+        for e in [
+            Error::internal("commit failed".into()),
+            Error::connection("gone".into(), ConnectionError::ConnectionFailed),
+            Error::query("not executed".into(), QueryError::NotExecuted),
+            Error::query("cancelled".into(), QueryError::Cancelled),
+        ] {
+            assert!(is_info(&classify(&W, &e)), "{e:?}");
+            assert!(is_info(&classify(&C, &e)), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn refused_writes_are_fail() {
+        for e in [
+            Error::validation("parse error".into(), None),
+            Error::not_allowed("not signed in".into(), None),
+            Error::thrown("thrown".into()),
+        ] {
+            assert!(is_fail(&classify(&W, &e)), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_wrapped_error_is_classified_by_its_cause() {
+        let conflict = Error::query("conflict".into(), QueryError::TransactionConflict);
+        let wrapped = Error::from_details("while updating".into(), ErrorDetails::Context)
+            .with_cause(conflict);
+        assert!(is_fail(&classify(&W, &wrapped)));
+        let internal = Error::from_details("while updating".into(), ErrorDetails::Context)
+            .with_cause(Error::internal("x".into()));
+        assert!(is_info(&classify(&W, &internal)));
+    }
+
+    #[test]
+    fn register_values() {
+        assert_eq!(register_value(&[]).unwrap(), None);
+        assert_eq!(register_value(&[5]).unwrap(), Some(5));
+        assert!(register_value(&[1, 2]).is_err());
+        assert!(register_value(&[-1]).is_err());
+    }
+
+    #[test]
+    fn identifiers_and_prefixes_need_no_escaping() {
+        assert_eq!(ident("register"), "register");
+        assert_eq!(ident("my table"), "`my table`");
+        assert_eq!(ident("1abc"), "`1abc`");
+        assert_eq!(
+            sanitize("chaos/x/20261127T070000Z-42/"),
+            "chaos-x-20261127T070000Z-42-"
+        );
+    }
+}
