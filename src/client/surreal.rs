@@ -95,20 +95,7 @@ impl SurrealClient {
         config: &SurrealConfig,
     ) -> Result<SurrealClient, SurrealSetupError> {
         let db = open(address, config).await?;
-        let step = |step: &'static str| {
-            move |e: surrealdb::Error| SurrealSetupError::Failed {
-                address: address.to_string(),
-                step,
-                message: e.to_string(),
-            }
-        };
-        within(address, config.timeout, async {
-            db.use_ns(config.namespace.clone())
-                .use_db(config.database.clone())
-                .await
-                .map_err(step("USE"))
-        })
-        .await??;
+        use_db(address, config, &db).await?;
         Ok(SurrealClient {
             db,
             table: config.table.clone(),
@@ -214,18 +201,34 @@ pub async fn session(
         db = ident(&config.database),
     );
     run_setup(address, config, &db, "DEFINE NAMESPACE/DATABASE", text).await?;
+    use_db(address, config, &db).await?;
+    Ok(db)
+}
+
+/// `USE` the config's namespace and database (replayed on reconnects).
+async fn use_db(
+    address: &str,
+    config: &SurrealConfig,
+    db: &Surreal<Client>,
+) -> Result<(), SurrealSetupError> {
     within(address, config.timeout, async {
         db.use_ns(config.namespace.clone())
             .use_db(config.database.clone())
             .await
     })
     .await?
-    .map_err(|e| SurrealSetupError::Failed {
-        address: address.to_string(),
-        step: "USE",
+    .map(|_| ())
+    .map_err(failed(address, "USE"))
+}
+
+/// A set-up error of `step` at `address`.
+fn failed(address: &str, step: &'static str) -> impl Fn(surrealdb::Error) -> SurrealSetupError {
+    let address = address.to_string();
+    move |e| SurrealSetupError::Failed {
+        address: address.clone(),
+        step,
         message: e.to_string(),
-    })?;
-    Ok(db)
+    }
 }
 
 /// Run set-up statements; every statement must succeed.
@@ -240,32 +243,21 @@ async fn run_setup(
         db.query(text).await.and_then(|r| r.check()).map(|_| ())
     })
     .await?
-    .map_err(|e| SurrealSetupError::Failed {
-        address: address.to_string(),
-        step,
-        message: e.to_string(),
-    })
+    .map_err(failed(address, step))
 }
 
 /// Connect and sign in, under the timeout.
 async fn open(address: &str, config: &SurrealConfig) -> Result<Surreal<Client>, SurrealSetupError> {
-    let failed = |step: &'static str| {
-        move |e: surrealdb::Error| SurrealSetupError::Failed {
-            address: address.to_string(),
-            step,
-            message: e.to_string(),
-        }
-    };
     within(address, config.timeout, async {
         let db = Surreal::new::<Ws>(address)
             .await
-            .map_err(failed("connect"))?;
+            .map_err(failed(address, "connect"))?;
         db.signin(Root {
             username: config.username.clone(),
             password: config.password.clone(),
         })
         .await
-        .map_err(failed("sign in"))?;
+        .map_err(failed(address, "sign in"))?;
         Ok(db)
     })
     .await?

@@ -119,6 +119,22 @@ pub(crate) fn check_common(r: &Run, experiment: &str, seed: u64, duration: &str)
     );
 }
 
+/// A run that must be valid: exit 0, everything [`check_common`] asks, and
+/// at least `min_ok` ok ops.
+pub(crate) fn assert_valid_run(r: &Run, experiment: &str, seed: u64, duration: &str, min_ok: u64) {
+    assert_eq!(
+        r.code,
+        Some(0),
+        "{experiment}: expected valid\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    check_common(r, experiment, seed, duration);
+    assert_eq!(r.results["verdict"], "valid");
+    let ok = r.results["workload"]["ops"]["ok"].as_u64().unwrap();
+    assert!(ok >= min_ok, "{experiment}: only {ok} ok ops\n{}", r.stdout);
+}
+
 #[test]
 fn etcd_experiments_end_to_end() {
     let Some(_guard) = docker_group("etcd_experiments_end_to_end") else {
@@ -134,17 +150,7 @@ fn etcd_experiments_end_to_end() {
         "experiments/etcd-disconnect.toml",
     ] {
         let r = run(experiment, 1, duration, results.path());
-        assert_eq!(
-            r.code,
-            Some(0),
-            "{experiment}: expected valid\n{}\n{}",
-            r.stdout,
-            r.stderr
-        );
-        check_common(&r, experiment, 1, duration);
-        assert_eq!(r.results["verdict"], "valid");
-        let ok = r.results["workload"]["ops"]["ok"].as_u64().unwrap();
-        assert!(ok >= 500, "{experiment}: only {ok} ok ops\n{}", r.stdout);
+        assert_valid_run(&r, experiment, 1, duration, 500);
         assert!(
             !r.results["faults"].as_array().unwrap().is_empty(),
             "{experiment}: no fault in 20s"
