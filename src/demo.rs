@@ -90,10 +90,10 @@ async fn q(db: &Db, text: &str, vars: Vec<(&str, Value)>) -> Result<Vec<Value>, 
     let mut response = query.await.map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for i in 0..response.num_statements() {
-        let v: Option<Value> = response
+        let v: surrealdb::types::Value = response
             .take(i)
             .map_err(|e| format!("statement {i}: {e}"))?;
-        out.push(v.unwrap_or(Value::Null));
+        out.push(v.into_json_value());
     }
     Ok(out)
 }
@@ -317,7 +317,12 @@ pub async fn crud(nodes: &[Node], schema: &str, tag: &str, timeout: Duration) ->
         )
         .await;
         match duplicate {
-            Err(e) => Ok(format!("a second user with alice's e-mail is refused: {e}")),
+            Err(e) if e.contains("user_email") => {
+                Ok(format!("a second user with alice's e-mail is refused: {e}"))
+            }
+            Err(e) => Err(format!(
+                "the duplicate was refused, but not by the unique index `user_email`: {e}"
+            )),
             Ok(v) => Err(format!(
                 "the unique index on user.email accepted a duplicate: {v:?}"
             )),

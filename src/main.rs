@@ -13,9 +13,17 @@ fn main() -> ExitCode {
         _ => "trace",
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            // The SurrealDB SDK logs an ERROR for every answer that
+            // arrives after chaos stopped waiting (a timed-out op, which
+            // the history already records as such); below -vv it is noise.
+            let quiet = if cli.verbose >= 2 {
+                ""
+            } else {
+                ",surrealdb::engine=off"
+            };
+            EnvFilter::new(format!("{default_level}{quiet}"))
+        }))
         .with_writer(std::io::stderr)
         .init();
     match chaos::cli::run(cli) {
