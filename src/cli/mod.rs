@@ -207,6 +207,19 @@ pub fn choose_seed(flag: Option<u64>, file: Option<u64>) -> crate::seed::Seed {
     crate::seed::Seed(flag.or(file).unwrap_or_else(drawn))
 }
 
+/// Write `text` to standard output. A reader that went away (`chaos plan
+/// ... | head`) is not an error: the output is simply cut short.
+pub fn print_stdout(text: &str) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::environment(
+            anyhow::anyhow!("cannot write to standard output: {e}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> CliResult {
     match cli.command {

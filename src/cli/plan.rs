@@ -39,13 +39,16 @@ pub fn run(args: &PlanArgs) -> CliResult {
     }
     let seed = super::choose_seed(args.seed, loaded.experiment.seed);
     let plan = plan::plan(&loaded.experiment, seed);
-    if args.json {
-        println!("{}", plan_json(&plan, &args.experiment, args.duration));
+    let text = if args.json {
+        format!("{}\n", plan_json(&plan, &args.experiment, args.duration))
     } else {
-        print!("{}", plan::render_text(&plan, &loaded.experiment));
-        println!();
-        println!("rerun: {}", rerun(&args.experiment, seed, args.duration));
-    }
+        format!(
+            "{}\nrerun: {}\n",
+            plan::render_text(&plan, &loaded.experiment),
+            rerun(&args.experiment, seed, args.duration)
+        )
+    };
+    super::print_stdout(&text)?;
     Ok(Outcome::Success)
 }
 

@@ -109,3 +109,77 @@ fn failover_demo_needs_two_nodes() {
     let out = chaos(&["demo", "crud", "experiments/etcd-leader-kill.toml"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+/// The compose CLI as the machine has it: `docker compose` (v2) or
+/// `docker-compose` (v1).
+fn compose_cli() -> Vec<&'static str> {
+    let v2 = Command::new("docker").args(["compose", "version"]).output();
+    if v2.is_ok_and(|o| o.status.success()) {
+        vec!["docker", "compose"]
+    } else {
+        vec!["docker-compose"]
+    }
+}
+
+#[test]
+fn the_tikv_compose_file_is_valid_pinned_and_local_only() {
+    let Some(_guard) = docker_group("the_tikv_compose_file_is_valid_pinned_and_local_only") else {
+        return;
+    };
+    let cli = compose_cli();
+    let config = |env: &[(&str, &str)]| {
+        let out = Command::new(cli[0])
+            .args(&cli[1..])
+            .current_dir(repo())
+            .args(["-f", "compose/surrealdb-tikv.yml", "config"])
+            .envs(env.iter().copied())
+            .output()
+            .expect("the compose CLI runs");
+        assert!(out.status.success(), "compose config: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let doc = config(&[]);
+    let images: Vec<&str> = doc
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("image: "))
+        .collect();
+    assert_eq!(images.len(), 6, "pd0, tikv0-2, surrealdb1-2: {images:?}");
+    for image in &images {
+        let (_, tag) = image.rsplit_once(':').expect("a tag");
+        assert!(
+            tag != "latest" && tag.starts_with('v'),
+            "{image}: not pinned"
+        );
+    }
+    // Every published port is on 127.0.0.1 (v1 prints the short form
+    // `127.0.0.1:2379:2379/tcp`, v2 the long form with `host_ip`).
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&doc).expect("compose config is YAML");
+    let mut ports = 0;
+    for (name, service) in yaml["services"].as_mapping().expect("services") {
+        for port in service["ports"].as_sequence().into_iter().flatten() {
+            ports += 1;
+            let host_ip = match port {
+                serde_yaml::Value::String(short) => short.split(':').next().unwrap().to_string(),
+                long => long["host_ip"].as_str().unwrap_or("").to_string(),
+            };
+            assert_eq!(host_ip, "127.0.0.1", "{name:?}: port {port:?}");
+        }
+    }
+    assert_eq!(
+        ports, 3,
+        "pd0, surrealdb1, surrealdb2 publish one port each"
+    );
+    // The async-commit switches default to SurrealDB's defaults and follow
+    // the environment (cluster.env in tikv-async-commit.toml).
+    assert!(
+        doc.contains("SURREAL_TIKV_ASYNC_COMMIT: 'true'")
+            || doc.contains("SURREAL_TIKV_ASYNC_COMMIT: \"true\""),
+        "{doc}"
+    );
+    let off = config(&[("SURREAL_TIKV_ASYNC_COMMIT", "false")]);
+    assert!(
+        off.contains("SURREAL_TIKV_ASYNC_COMMIT: 'false'")
+            || off.contains("SURREAL_TIKV_ASYNC_COMMIT: \"false\""),
+        "{off}"
+    );
+}
