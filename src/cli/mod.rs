@@ -76,8 +76,9 @@ pub enum Command {
     /// the project back to how compose made it. Safe to run again.
     #[command(after_help = AFTER_HELP)]
     Heal(heal::HealArgs),
-    /// SurrealDB demonstrations: `crud` (the blog schema, create/read/update/
-    /// delete across nodes) and `failover` (kill a node, clients go on).
+    /// SurrealDB demonstrations: `crud` (the blog schema; create, read,
+    /// update, delete across nodes) and `failover` (kill a node, clients go
+    /// on). Exit 1 means a step did not verify.
     #[command(after_help = AFTER_HELP)]
     Demo(demo::DemoArgs),
     /// Apply one planned fault through the journal and hold it (tests).
