@@ -471,20 +471,29 @@ impl ComposeCluster {
     }
 
     async fn list(&self, label: &str, value: &str) -> Result<Vec<ContainerInfo>, DockerError> {
+        let list = self.list_labelled(label, value, "list containers").await?;
+        Ok(list
+            .into_iter()
+            .filter_map(|s| ContainerInfo::from_summary(s, &self.project))
+            .collect())
+    }
+
+    /// Every container (any state) whose `label` is `value`.
+    async fn list_labelled(
+        &self,
+        label: &str,
+        value: &str,
+        what: &'static str,
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
         let filters = HashMap::from([("label".to_string(), vec![format!("{label}={value}")])]);
-        let list = self
-            .docker
+        self.docker
             .list_containers(Some(ListContainersOptions {
                 all: true,
                 filters: Some(filters),
                 ..Default::default()
             }))
             .await
-            .map_err(DockerError::api("list containers"))?;
-        Ok(list
-            .into_iter()
-            .filter_map(|s| ContainerInfo::from_summary(s, &self.project))
-            .collect())
+            .map_err(DockerError::api(what))
     }
 
     /// The container of a service.
@@ -756,19 +765,13 @@ impl ComposeCluster {
 
     /// chaos's helper containers for this project (any state).
     pub async fn helpers(&self) -> Result<Vec<String>, DockerError> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{}={}", labels::HELPER_PROJECT, self.project)],
-        )]);
         let list = self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-            .map_err(DockerError::api("list helper containers"))?;
+            .list_labelled(
+                labels::HELPER_PROJECT,
+                &self.project,
+                "list helper containers",
+            )
+            .await?;
         Ok(list.into_iter().filter_map(|c| c.id).collect())
     }
 

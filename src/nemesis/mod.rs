@@ -95,6 +95,18 @@ pub use recover::{
     JournalRecovery, RecoveryReport, SweepReport, heal_journal, recover, recover_in, sweep, undo,
 };
 
+/// The containers an intent names, as the scope guard knows them.
+fn scoped_targets(intent: &Intent) -> Vec<Scoped> {
+    intent
+        .targets
+        .iter()
+        .map(|t| Scoped {
+            id: t.container.clone(),
+            service: t.service.clone(),
+        })
+        .collect()
+}
+
 /// What a role resolver may fail with (any error; `anyhow::Error` converts).
 pub type ResolveError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -648,14 +660,7 @@ impl Nemesis {
         notes: &mut Vec<String>,
     ) -> (Option<Duration>, Vec<String>) {
         let c = &self.cluster;
-        let scoped: Vec<Scoped> = intent
-            .targets
-            .iter()
-            .map(|t| Scoped {
-                id: t.container.clone(),
-                service: t.service.clone(),
-            })
-            .collect();
+        let scoped = scoped_targets(intent);
         let errs = |rs: Vec<Result<(), NemesisError>>| -> Vec<String> {
             rs.into_iter()
                 .filter_map(|r| r.err().map(|e| e.to_string()))
@@ -792,14 +797,7 @@ impl Nemesis {
     /// anew now, not when the next partition strikes.
     async fn refresh_helpers(&self, intent: &Intent) {
         if self.keep_helpers {
-            let targets: Vec<Scoped> = intent
-                .targets
-                .iter()
-                .map(|t| Scoped {
-                    id: t.container.clone(),
-                    service: t.service.clone(),
-                })
-                .collect();
+            let targets = scoped_targets(intent);
             self.helpers.prepare(&self.cluster, &targets).await;
         }
     }
