@@ -11,7 +11,7 @@
 #    (`docker compose` v2 or `docker-compose` v1).
 # 3. Images: compose/images/build.sh (a no-op when every image is current;
 #    about 1.5 min on a fresh machine, seconds with the cached rootfs in
-#    /var/cache/chaos), then `build.sh surrealdb` (20-25 min the first time
+#    /var/cache/chaos), then `build.sh surrealdb` (about 50 min the first time
 #    on 2 cores: it compiles the SurrealDB server; seconds once its binary is
 #    cached), then a smoke test of each image.
 #
@@ -72,7 +72,7 @@ say "docker engine $server; $compose"
 STEP="images"
 "$ROOT/compose/images/build.sh" || fail "compose/images/build.sh failed (see its output above)"
 # The SurrealDB server image is not a default recipe (its first build
-# compiles SurrealDB: 20-25 min on 2 cores; later runs reuse the binary
+# compiles SurrealDB: about 50 min on 2 cores; later runs reuse the binary
 # cached under /var/cache/chaos/surrealdb-bin).
 STEP="surrealdb image"
 "$ROOT/compose/images/build.sh" surrealdb || fail "compose/images/build.sh surrealdb failed (see its output above)"

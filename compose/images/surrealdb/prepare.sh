@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # prepare.sh for the surrealdb image: put a compiled `surreal` binary into
 # the build context ($CHAOS_IMAGE_CONTEXT), from the cache when it has one
-# for this exact server/ crate, else by a release build (20-25 min on 2 cores).
+# for this exact server/ crate, else by a release build (about 50 min on 2 idle cores).
 #
 # Needs a Linux host with cargo whose glibc is not newer than the base
 # image's (the Dockerfile runs the binary and fails the build otherwise).
@@ -24,7 +24,7 @@ if [ -x "$bin" ]; then
 else
   [ "$(uname -s)" = Linux ] || { echo "surrealdb: the binary must be built on Linux (this is $(uname -s))" >&2; exit 2; }
   command -v cargo >/dev/null 2>&1 || { echo "surrealdb: cargo is needed to build the SurrealDB server (https://rustup.rs)" >&2; exit 2; }
-  echo "surrealdb: building the SurrealDB server (release; about 20-25 min on 2 cores)"
+  echo "surrealdb: building the SurrealDB server (release; about 50 min on 2 idle cores)"
   t0=$(date +%s)
   (cd "$HERE/server" && CARGO_TARGET_DIR="$CHAOS_IMAGE_CACHE/surrealdb-target" \
      cargo build --release --locked)
