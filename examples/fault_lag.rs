@@ -96,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let cluster = ComposeCluster::connect(&project, &compose)
         .await?
-        .with_compose_env(&ports);
+        .with_env(ports);
     eprintln!("bringing up {project}");
     let result = async {
         cluster.up(Duration::from_secs(120)).await?;

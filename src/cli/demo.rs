@@ -24,8 +24,9 @@ use crate::docker::ComposeCluster;
 use crate::experiment::{ClientKind, Fault};
 use crate::journal::{self, Journal};
 use crate::loader::Loaded;
-use crate::nemesis::{self, FixedRoles, Nemesis, Shutdown};
-use crate::plan::{Plan, PlannedFault, PlannedTargets};
+use crate::nemesis::{FixedRoles, Nemesis, Shutdown};
+use crate::plan::{PlannedFault, PlannedTargets};
+use crate::runner::execute::endpoint_addresses;
 use crate::store::{self, RunDir};
 
 /// The blog schema, built in; `--schema` reads another file.
@@ -136,16 +137,12 @@ async fn nodes(loaded: &Loaded, common: &Common) -> Result<(ComposeCluster, Vec<
             )))
         })?;
     }
-    let mut nodes = Vec::new();
-    for service in &loaded.experiment.workload.endpoints {
-        let port = c.published_port(service, 8000).await.map_err(|e| {
-            CliError::environment(anyhow!(e).context(format!("the port of `{service}`")))
-        })?;
-        nodes.push(Node {
-            service: service.clone(),
-            address: format!("127.0.0.1:{port}"),
-        });
-    }
+    let nodes = endpoint_addresses(&loaded.experiment, &c)
+        .await
+        .map_err(CliError::environment)?
+        .into_iter()
+        .map(|(service, address)| Node { service, address })
+        .collect();
     Ok((c, nodes))
 }
 
@@ -223,15 +220,9 @@ fn failover(args: &FailoverArgs) -> CliResult {
         fault: Fault::Kill,
         targets: PlannedTargets::Services(vec![victim.clone()]),
     };
-    let plan = Plan {
-        faults: vec![fault.clone()],
-        ..crate::plan::plan(e, crate::seed::Seed(0))
-    };
     cluster::runtime()?.block_on(async {
+        // A kill needs no helper image and no netem: nothing to preflight.
         let (c, nodes) = nodes(&loaded, &args.common).await?;
-        nemesis::preflight(&c, &plan)
-            .await
-            .map_err(CliError::environment)?;
         let run_dir = RunDir::create(
             &args.results_dir,
             "demo-failover",

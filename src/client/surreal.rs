@@ -3,9 +3,9 @@
 //!
 //! Registers are records of one table (`register` by default) in namespace
 //! and database `main` (SurrealDB's defaults: on a fresh store they get the
-//! ids 0 and 0, which is how the PD resolver finds the table's region): register `k` of a run is `register:⟨<prefix>k<k>⟩`,
-//! and the prefix is unique per run, so every run starts from absent
-//! registers. Read: `SELECT VALUE v FROM <id>`. Write: `UPSERT <id> SET v =
+//! ids 0 and 0, which is how the PD resolver finds the table's region).
+//! Register `k` of a run is `register:⟨<prefix>k<k>⟩`, and the prefix is
+//! unique per run, so every run starts from absent registers. Read: `SELECT VALUE v FROM <id>`. Write: `UPSERT <id> SET v =
 //! $v`. Compare-and-set: `UPDATE <id> SET v = $new WHERE v = $old RETURN
 //! VALUE v`, whose empty answer means the comparison failed (`UPDATE` never
 //! creates a record).
@@ -119,12 +119,6 @@ impl SurrealClient {
     pub fn with_timeout(mut self, timeout: Duration) -> SurrealClient {
         self.timeout = timeout;
         self
-    }
-
-    /// The underlying connection, for callers that run their own queries
-    /// (the CRUD demonstration).
-    pub fn connection(&self) -> &Surreal<Client> {
-        &self.db
     }
 
     fn record(&self, key: u64) -> String {

@@ -376,20 +376,10 @@ impl ComposeCluster {
         })
     }
 
-    /// Environment variables for the compose CLI (the compose file's
-    /// `${VARIABLES}`, such as port overrides).
-    pub fn with_compose_env(mut self, env: &[(&str, &str)]) -> Self {
-        self.compose_env = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self
-    }
-
-    /// Add environment variables for the compose CLI (an experiment's
-    /// `cluster.env`), on top of those already set; a name given again takes
-    /// the new value. Compose recreates the containers whose environment
-    /// changed on the next `up`.
+    /// Add environment variables for the compose CLI (the compose file's
+    /// `${VARIABLES}`: an experiment's `cluster.env`, port overrides), on top
+    /// of those already set; a name given again takes the new value. Compose
+    /// recreates the containers whose environment changed on the next `up`.
     pub fn with_env<K, V>(mut self, env: impl IntoIterator<Item = (K, V)>) -> Self
     where
         K: Into<String>,
@@ -397,11 +387,6 @@ impl ComposeCluster {
     {
         merge_env(&mut self.compose_env, env);
         self
-    }
-
-    /// The environment variables given to the compose CLI.
-    pub fn compose_env(&self) -> &[(String, String)] {
-        &self.compose_env
     }
 
     pub fn project(&self) -> &str {

@@ -331,14 +331,12 @@ pub async fn run(loaded: &Loaded, opts: &RunOptions) -> anyhow::Result<RunOutcom
     })
 }
 
-/// One client per process, spread over the endpoint services round-robin
-/// (process `t` talks to endpoint `t % endpoints`), each through its node's
-/// published port.
-async fn connect_clients(
+/// (service, `127.0.0.1:PORT`) of each of the workload's endpoints: the
+/// host port its client port is published on.
+pub async fn endpoint_addresses(
     experiment: &Experiment,
     cluster: &ComposeCluster,
-    prefix: &str,
-) -> anyhow::Result<Vec<(String, AnyClient)>> {
+) -> anyhow::Result<Vec<(String, String)>> {
     let w = &experiment.workload;
     let mut addresses = Vec::new();
     for service in &w.endpoints {
@@ -348,6 +346,19 @@ async fn connect_clients(
             .with_context(|| format!("finding the published port of `{service}`"))?;
         addresses.push((service.clone(), format!("127.0.0.1:{port}")));
     }
+    Ok(addresses)
+}
+
+/// One client per process, spread over the endpoint services round-robin
+/// (process `t` talks to endpoint `t % endpoints`), each through its node's
+/// published port.
+async fn connect_clients(
+    experiment: &Experiment,
+    cluster: &ComposeCluster,
+    prefix: &str,
+) -> anyhow::Result<Vec<(String, AnyClient)>> {
+    let w = &experiment.workload;
+    let addresses = endpoint_addresses(experiment, cluster).await?;
     let mut clients = Vec::new();
     match w.client {
         ClientKind::Etcd => {

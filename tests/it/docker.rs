@@ -80,7 +80,7 @@ impl TestCluster {
         let cluster = rt
             .block_on(ComposeCluster::connect(&project, &compose_file()))
             .expect("Docker answers")
-            .with_compose_env(&PORTS);
+            .with_env(PORTS);
         let t = TestCluster {
             project,
             dir: tempfile::tempdir().unwrap(),
