@@ -15,13 +15,14 @@
 //! replays sign-in and `USE` on reconnect, so a client outlives a kill of its
 //! node.
 //!
-//! Classification ([`classify`], see docs/design notes): a read that did not
-//! answer is `fail` (a read changes nothing); a transaction conflict is
-//! `fail` (the transaction was rolled back); for writes and CAS, a timeout, a
-//! connection error, a `NotExecuted` query error or an `Internal` error is
-//! `info` (the commit may have happened: with TiKV's async commit a commit
-//! can report failure and still be applied); other answered errors (parse,
-//! permissions, validation) are `fail`.
+//! Classification ([`classify`], the rule in docs/checker.md): a read that
+//! did not answer is `fail` (a read changes nothing); a write or CAS is
+//! `fail` only when the error proves nothing was applied (a transaction
+//! conflict, or a refusal answered before anything was written:
+//! [`proves_not_applied`]) and `info` otherwise: a timeout, a connection
+//! error, `NotExecuted`, `Internal`, an answer the SDK could not decode
+//! (with TiKV's async commit a commit can report failure and still be
+//! applied).
 //!
 //! Shell: network IO only; nothing here knows plans, faults or the checker.
 
@@ -309,33 +310,47 @@ fn sanitize(prefix: &str) -> String {
 }
 
 /// The outcome of a request that got an error back (see the module docs).
+///
+/// One rule: a read that did not answer is `fail` (a read changes nothing);
+/// a write or CAS is `fail` only when the error proves nothing was applied
+/// ([`proves_not_applied`]), and `info` otherwise.
 pub fn classify(request: &Request, error: &surrealdb::Error) -> Completion {
     let text = format!("{} error: {}", error.kind_str(), error.message());
-    if request.is_read() {
-        return Completion::Fail { error: text };
+    if request.is_read() || proves_not_applied(error) {
+        Completion::Fail { error: text }
+    } else {
+        Completion::Info { error: text }
     }
+}
+
+/// Does this error prove that the statement changed nothing?
+///
+/// Yes for a definite abort (a transaction conflict: rolled back, "can be
+/// retried") and for a refusal the server or the SDK answered before
+/// anything was written (parse or parameter validation, configuration,
+/// permissions, a missing or duplicate resource, `THROW`): a statement that
+/// fails rolls its transaction back. No for everything else, because the
+/// statement may have run: a lost or failed connection, a query timeout,
+/// cancellation or `NotExecuted` (with TiKV's async commit a commit can
+/// report failure and still be applied), an internal error, an answer the
+/// SDK could not decode (`Serialization`: the server ran the statement and
+/// only the reply was unreadable), and kinds this SDK version does not know.
+/// A context wrapper is judged by the error it wraps.
+pub fn proves_not_applied(error: &surrealdb::Error) -> bool {
     match error.details() {
-        ErrorDetails::Query(Some(QueryError::TransactionConflict)) => {
-            Completion::Fail { error: text }
-        }
-        ErrorDetails::Query(_) | ErrorDetails::Connection(_) | ErrorDetails::Internal => {
-            Completion::Info { error: text }
-        }
-        // A context wrapper: classify what it wraps.
-        ErrorDetails::Context => match error.cause() {
-            Some(cause) => classify(request, cause),
-            None => Completion::Info { error: text },
-        },
-        // Answered and refused before anything was written.
+        ErrorDetails::Query(Some(QueryError::TransactionConflict)) => true,
         ErrorDetails::Validation(_)
         | ErrorDetails::Configuration(_)
         | ErrorDetails::NotAllowed(_)
         | ErrorDetails::NotFound(_)
         | ErrorDetails::AlreadyExists(_)
+        | ErrorDetails::Thrown => true,
+        ErrorDetails::Context => error.cause().is_some_and(proves_not_applied),
+        ErrorDetails::Query(_)
         | ErrorDetails::Serialization(_)
-        | ErrorDetails::Thrown => Completion::Fail { error: text },
-        // Future kinds: may have happened.
-        _ => Completion::Info { error: text },
+        | ErrorDetails::Connection(_)
+        | ErrorDetails::Internal => false,
+        _ => false,
     }
 }
 
@@ -380,12 +395,31 @@ mod tests {
 
     #[test]
     fn writes_with_unknown_fate_are_info() {
+        use surrealdb::types::SerializationError;
         for e in [
             Error::internal("commit failed".into()),
             Error::connection("gone".into(), ConnectionError::ConnectionFailed),
+            Error::connection("not connected".into(), ConnectionError::Uninitialised),
             Error::query("not executed".into(), QueryError::NotExecuted),
             Error::query("cancelled".into(), QueryError::Cancelled),
+            Error::query(
+                "timed out".into(),
+                QueryError::TimedOut {
+                    duration: std::time::Duration::from_secs(1),
+                },
+            ),
+            Error::from_details("query failed".into(), ErrorDetails::Query(None)),
+            // The SDK could not decode the answer: the server ran the
+            // statement, only the reply was unreadable.
+            Error::from_details(
+                "cannot decode".into(),
+                ErrorDetails::Serialization(Some(SerializationError::Deserialization)),
+            ),
+            Error::from_details("cannot decode".into(), ErrorDetails::Serialization(None)),
+            // A wrapper with nothing inside proves nothing.
+            Error::from_details("while updating".into(), ErrorDetails::Context),
         ] {
+            assert!(!proves_not_applied(&e), "{e:?}");
             assert!(is_info(&classify(&W, &e)), "{e:?}");
             assert!(is_info(&classify(&C, &e)), "{e:?}");
         }
@@ -395,10 +429,15 @@ mod tests {
     fn refused_writes_are_fail() {
         for e in [
             Error::validation("parse error".into(), None),
+            Error::configuration("not supported".into(), None),
             Error::not_allowed("not signed in".into(), None),
+            Error::not_found("no such table".into(), None),
+            Error::already_exists("record exists".into(), None),
             Error::thrown("thrown".into()),
         ] {
+            assert!(proves_not_applied(&e), "{e:?}");
             assert!(is_fail(&classify(&W, &e)), "{e:?}");
+            assert!(is_fail(&classify(&C, &e)), "{e:?}");
         }
     }
 
