@@ -2,8 +2,8 @@
 //! (`compose/etcd.yml`, images from `compose/images/build.sh`).
 //!
 //! Gated by `CHAOS_DOCKER_TESTS=1` ([`crate::docker_group`]): unset, each
-//! test says it did not run and returns; set, Docker must answer and the
-//! images must exist, or the test fails. Each test brings up its own compose
+//! test is ignored (and shown so); set, Docker must answer and the images
+//! must exist, or the test fails. Each test brings up its own compose
 //! project (`chaos-test-<name>-<pid>`, host ports chosen by the engine), and
 //! a guard tears it down (`down -v`, helpers, stray containers) even when
 //! the test panics. Observations go through the `docker` CLI, not through
@@ -355,10 +355,9 @@ fn assert_clean(t: &TestCluster, context: &str) {
 // --- the tests ---------------------------------------------------------------
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn docker_pause_kill_stop_restart_are_applied_observed_and_healed() {
-    let Some(_group) = crate::docker_group("docker_pause_kill_stop_restart") else {
-        return;
-    };
+    let _group = crate::docker_group("docker_pause_kill_stop_restart");
     let t = TestCluster::up("states");
     let mut n = t.nemesis(Arc::new(FixedRoles::new()));
     let e2 = t.container("etcd2");
@@ -484,10 +483,9 @@ fn docker_pause_kill_stop_restart_are_applied_observed_and_healed() {
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn docker_disconnect_is_applied_observed_and_healed() {
-    let Some(_group) = crate::docker_group("docker_disconnect") else {
-        return;
-    };
+    let _group = crate::docker_group("docker_disconnect");
     let t = TestCluster::up("disconnect");
     let mut n = t.nemesis(Arc::new(FixedRoles::new()));
     let e1 = t.container("etcd1");
@@ -523,10 +521,9 @@ fn docker_disconnect_is_applied_observed_and_healed() {
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn docker_partitions_cut_exactly_the_pairs_they_name_and_heal_exactly() {
-    let Some(_group) = crate::docker_group("docker_partitions") else {
-        return;
-    };
+    let _group = crate::docker_group("docker_partitions");
     let t = TestCluster::up("partition");
     let roles = Arc::new(FixedRoles::new());
     let mut n = t.nemesis(roles.clone());
@@ -658,10 +655,9 @@ fn docker_partitions_cut_exactly_the_pairs_they_name_and_heal_exactly() {
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn docker_scope_guard_refuses_containers_outside_the_project() {
-    let Some(_group) = crate::docker_group("docker_scope_guard") else {
-        return;
-    };
+    let _group = crate::docker_group("docker_scope_guard");
     let t = TestCluster::up("scope");
     // A container of another compose project, and one of no project.
     let label = format!("io.chaos.test={}", t.project);
@@ -735,10 +731,9 @@ fn docker_scope_guard_refuses_containers_outside_the_project() {
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn docker_netem_is_refused_before_the_run_where_the_kernel_lacks_it() {
-    let Some(_group) = crate::docker_group("docker_netem") else {
-        return;
-    };
+    let _group = crate::docker_group("docker_netem");
     let t = TestCluster::up("netem");
     let netem = planned(
         1,
@@ -877,10 +872,9 @@ fn applied_in(results: &Path) -> bool {
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn docker_sigkill_of_chaos_run_then_chaos_heal_leaves_nothing_behind_10_times() {
-    let Some(_group) = crate::docker_group("docker_sigkill_then_heal") else {
-        return;
-    };
+    let _group = crate::docker_group("docker_sigkill_then_heal");
     let t = TestCluster::up("crash");
     let pause_exp = t.experiment(
         "pause.toml",
@@ -931,10 +925,9 @@ fn docker_sigkill_of_chaos_run_then_chaos_heal_leaves_nothing_behind_10_times() 
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn docker_nemesis_apply_status_and_heal_through_the_cli() {
-    let Some(_group) = crate::docker_group("docker_cli_nemesis_apply") else {
-        return;
-    };
+    let _group = crate::docker_group("docker_cli_nemesis_apply");
     let t = TestCluster::up("cli");
     let exp = t.experiment(
         "hold.toml",
@@ -1006,10 +999,9 @@ fn docker_nemesis_apply_status_and_heal_through_the_cli() {
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn docker_up_status_down_through_the_cli() {
-    let Some(_group) = crate::docker_group("docker_cli_up_down") else {
-        return;
-    };
+    let _group = crate::docker_group("docker_cli_up_down");
     // A project the CLI brings up itself; the guard downs it if we fail.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let project = format!("chaos-test-updown-{}", std::process::id());

@@ -1,0 +1,23 @@
+//! Build script: turns each test group's switch into a cfg, so that a test
+//! of a group that is switched off is compiled as `#[ignore]`d (shown as
+//! ignored, with its reason) instead of returning early and passing.
+//!
+//! | variable | cfg | group |
+//! |---|---|---|
+//! | `CHAOS_DOCKER_TESTS=1` | `chaos_docker` | tests against the local Docker engine |
+//!
+//! Each group has its own switch: asking for one never starts another.
+
+/// (environment variable, cfg name) of every test group.
+const GROUPS: &[(&str, &str)] = &[("CHAOS_DOCKER_TESTS", "chaos_docker")];
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    for (var, cfg) in GROUPS {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        println!("cargo::rerun-if-env-changed={var}");
+        if std::env::var(var).as_deref() == Ok("1") {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+}
