@@ -7,6 +7,13 @@
 //! hand-rolled harness: each case runs a few times and prints min and
 //! median wall time. Figures are kept in docs/performance.md.
 //!
+//! Every verdict printed is also asserted: the etcd files against
+//! verdicts.tsv, the kv files against their names, generated histories
+//! against how they were made (a corrupted one is invalid, a clean one
+//! valid). `unknown` is accepted only where docs/performance.md says the
+//! budget can run out (the small-domain stale reads); a wrong verdict
+//! panics the benchmark.
+//!
 //! Environment: `CHAOS_BENCH_BUDGET` (default `10s`) is the per-key budget
 //! of the hard cases, `CHAOS_BENCH_SEEDS` (default 10) how many histories of
 //! each; `CHAOS_BENCH_THREADS` (default: all cores).
@@ -64,6 +71,38 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Panic unless `got` is one of `allowed`: a benchmark never prints a
+/// verdict it has not checked.
+fn expect(what: &str, got: Verdict, allowed: &[Verdict]) {
+    assert!(
+        allowed.contains(&got),
+        "{what}: the checker said {got}, expected {}",
+        allowed
+            .iter()
+            .map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    );
+}
+
+/// The independent checker's verdict for each etcd file (verdicts.tsv).
+fn etcd_verdicts(dir: &Path) -> std::collections::BTreeMap<String, Verdict> {
+    let text = std::fs::read_to_string(dir.join("verdicts.tsv")).expect("verdicts.tsv readable");
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            let v = match cols[1] {
+                "true" => Verdict::Valid,
+                "false" => Verdict::Invalid,
+                other => panic!("verdicts.tsv: `{other}` is not true/false"),
+            };
+            (cols[0].to_string(), v)
+        })
+        .collect()
+}
+
 fn threads() -> usize {
     std::env::var("CHAOS_BENCH_THREADS")
         .ok()
@@ -85,11 +124,21 @@ fn etcd() {
         .collect();
     let ops: usize = texts.iter().map(|t| t.lines().count() / 2).sum();
     let opts = options(Duration::from_secs(60), 1);
+    let expected = etcd_verdicts(&dir);
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     let run = || {
         let mut invalid = 0;
-        for text in &texts {
+        for (name, text) in names.iter().zip(&texts) {
             let h = history::parse(text, Format::JepsenEtcd).expect("parses");
-            if checker::check(&h, &opts).verdict == Verdict::Invalid {
+            let verdict = checker::check(&h, &opts).verdict;
+            let want = *expected
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} is not in verdicts.tsv"));
+            expect(name, verdict, &[want]);
+            if verdict == Verdict::Invalid {
                 invalid += 1;
             }
         }
@@ -130,6 +179,12 @@ fn kv() {
                 let h = history::parse(&text, Format::PorcupineKv).expect("parses");
                 checker::check(&h, &opts)
             });
+            let want = if name.ends_with("-ok") {
+                Verdict::Valid
+            } else {
+                Verdict::Invalid
+            };
+            expect(&format!("kv {name}"), report.verdict, &[want]);
             println!(
                 "kv {name} {}: {} in min {}, median {} ({} configurations)",
                 if split { "per key" } else { "one state" },
@@ -162,35 +217,40 @@ fn hard() {
         write_fraction: 0.25,
         ..GenConfig::default()
     };
+    // (name, values, corruption, processes, may the budget run out?)
     let cases = [
-        ("unique, valid", Values::Unique, None, 20),
+        ("unique, valid", Values::Unique, None, 20, false),
         (
             "unique, stale read",
             Values::Unique,
             Some(Corruption::StaleRead),
             20,
+            false,
         ),
         (
             "unique, never-written read",
             Values::Unique,
             Some(Corruption::NeverWritten),
             20,
+            false,
         ),
         (
             "unique, stale read, sequential",
             Values::Unique,
             Some(Corruption::StaleRead),
             1,
+            false,
         ),
-        ("values 0..4, valid", Values::Domain(5), None, 20),
+        ("values 0..4, valid", Values::Domain(5), None, 20, false),
         (
             "values 0..4, stale read",
             Values::Domain(5),
             Some(Corruption::StaleRead),
             20,
+            true,
         ),
     ];
-    for (name, values, corruption, processes) in cases {
+    for (name, values, corruption, processes, may_give_up) in cases {
         let mut times = Vec::new();
         let mut verdicts = std::collections::BTreeMap::new();
         let mut seed = 0u64;
@@ -212,12 +272,26 @@ fn hard() {
             let report = checker::check(&g.history, &opts);
             times.push(t.elapsed());
             *verdicts.entry(report.verdict.as_str()).or_insert(0) += 1;
-            if report.verdict == Verdict::Unknown
-                || (corruption.is_some() && report.verdict != Verdict::Invalid)
-                || (corruption.is_none() && report.verdict != Verdict::Valid)
+            if report.verdict != Verdict::Invalid && corruption.is_some()
+                || report.verdict != Verdict::Valid && corruption.is_none()
             {
                 println!("  seed {seed}: {}", report.verdict);
             }
+            let want = if corruption.is_some() {
+                Verdict::Invalid
+            } else {
+                Verdict::Valid
+            };
+            let allowed: &[Verdict] = if may_give_up {
+                &[want, Verdict::Unknown]
+            } else {
+                &[want]
+            };
+            expect(
+                &format!("hard {name}, seed {seed}"),
+                report.verdict,
+                allowed,
+            );
         }
         times.sort();
         println!(
@@ -250,6 +324,7 @@ fn big() {
     let threads = threads();
     let opts = options(Duration::from_secs(60), threads);
     let (checked, _, report) = time(3, || checker::check(&h, &opts));
+    expect("big", report.verdict, &[Verdict::Valid]);
     println!(
         "big: 1,000,000 ops over 1,000 keys, 20 processes, 5% info: generate {}, parse {}, \
          check (min of 3) {} on {threads} threads: {} ({} valid keys); peak RSS {:.0} MiB",
@@ -278,6 +353,7 @@ fn bigcheck() {
         let t = Instant::now();
         let report = checker::check(&g.history, &opts);
         println!("bigcheck: {} in {}", report.verdict, ms(t.elapsed()));
+        expect("bigcheck", report.verdict, &[Verdict::Valid]);
     }
 }
 
@@ -328,6 +404,12 @@ fn probe() {
     }
     let t = Instant::now();
     let report = checker::check(&g.history, &opts);
+    // A small-domain stale read: invalid, or unknown when the budget ends.
+    expect(
+        "probe",
+        report.verdict,
+        &[Verdict::Invalid, Verdict::Unknown],
+    );
     let k = &report.keys[0];
     println!(
         "probe seed {seed}: {} in {} ({} configurations, {} info dropped, {} confirmed) {:?} {:?}",
@@ -351,6 +433,7 @@ fn kvprobe() {
         let t = Instant::now();
         let r = checker::check(&h, &opts);
         println!("kvprobe: {} in {}", r.verdict, ms(t.elapsed()));
+        expect("kvprobe c10-bad", r.verdict, &[Verdict::Invalid]);
     }
 }
 

@@ -414,6 +414,16 @@ fn compile<M: Model>(
     Ok(())
 }
 
+/// The reason given when the checker's two exact searches disagree.
+fn self_check_failure(report: &KeyReport) -> String {
+    format!(
+        "checker self-check failed on key {}: the search with lost-value pruning found it \
+         not linearizable, the plain search found it linearizable; one of them has a bug, \
+         so no verdict is given (please report it to chaos with this history)",
+        report.key_label()
+    )
+}
+
 fn check_job(history: &History, job: &mut Job, options: &CheckOptions) -> KeyReport {
     let report = KeyReport {
         key: job.key.clone(),
@@ -481,9 +491,22 @@ fn run_model<M: Model>(
                     max_configurations: work.configurations.saturating_mul(4).max(100_000),
                     ..limits
                 };
-                if let (Found::Invalid(other), _) = search::search(&mut prepared, &plain, &bounded)
-                {
-                    stuck = other;
+                match search::search(&mut prepared, &plain, &bounded) {
+                    (Found::Invalid(other), _) => stuck = other,
+                    // Bounded: running out says nothing.
+                    (Found::Unknown(..), _) => {}
+                    // Both searches are exact, so they must agree: one of
+                    // them has a bug. Never report a verdict the checker
+                    // contradicts itself on.
+                    (Found::Valid, _) => {
+                        let why = self_check_failure(&report);
+                        if cfg!(debug_assertions) {
+                            panic!("{why}");
+                        }
+                        report.verdict = Verdict::Unknown;
+                        report.reason = Some(why);
+                        return report;
+                    }
                 }
             }
             report.witness = Some(explain::witness(history, &mut prepared, &stuck));
