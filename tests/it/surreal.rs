@@ -27,10 +27,9 @@ fn text(o: &std::process::Output) -> String {
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn surrealdb_local_experiments_end_to_end() {
-    let Some(_guard) = docker_group("surrealdb_local_experiments_end_to_end") else {
-        return;
-    };
+    let _guard = docker_group("surrealdb_local_experiments_end_to_end");
     let results = tempfile::tempdir().unwrap();
     let duration = "30s";
     for (experiment, fault) in [
@@ -66,10 +65,9 @@ fn surrealdb_local_experiments_end_to_end() {
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn crud_demo_against_the_local_image() {
-    let Some(_guard) = docker_group("crud_demo_against_the_local_image") else {
-        return;
-    };
+    let _guard = docker_group("crud_demo_against_the_local_image");
     let out = chaos(&[
         "demo",
         "crud",
@@ -122,10 +120,9 @@ fn compose_cli() -> Vec<&'static str> {
 }
 
 #[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
 fn the_tikv_compose_file_is_valid_pinned_and_local_only() {
-    let Some(_guard) = docker_group("the_tikv_compose_file_is_valid_pinned_and_local_only") else {
-        return;
-    };
+    let _guard = docker_group("the_tikv_compose_file_is_valid_pinned_and_local_only");
     let cli = compose_cli();
     let config = |env: &[(&str, &str)]| {
         let out = Command::new(cli[0])
@@ -168,6 +165,53 @@ fn the_tikv_compose_file_is_valid_pinned_and_local_only() {
     assert_eq!(
         ports, 3,
         "pd0, surrealdb1, surrealdb2 publish one port each"
+    );
+    let services = yaml["services"].as_mapping().expect("services");
+    for (name, service) in services {
+        let name = name.as_str().expect("a service name");
+        if name.starts_with("tikv") {
+            // TiKV exits at start below 82,920 open files.
+            for limit in ["soft", "hard"] {
+                assert_eq!(
+                    service["ulimits"]["nofile"][limit].as_u64(),
+                    Some(1_000_000),
+                    "{name}: ulimits.nofile.{limit}"
+                );
+            }
+            let command: Vec<&str> = service["command"]
+                .as_sequence()
+                .expect("a command list")
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect();
+            assert!(
+                command.contains(&"--config=/etc/tikv/tikv.toml"),
+                "{name}: {command:?}"
+            );
+        }
+        if name.starts_with("surrealdb") {
+            // Ready means the WebSocket endpoint the clients use answers.
+            let test: Vec<&str> = service["healthcheck"]["test"]
+                .as_sequence()
+                .expect("a health check")
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect();
+            assert!(
+                test.contains(&"is-ready") && test.contains(&"ws://localhost:8000"),
+                "{name}: {test:?}"
+            );
+        }
+    }
+    // The test cluster's TiKV configuration reserves no disk space.
+    let tikv_toml: toml::Table = std::fs::read_to_string(repo().join("compose/tikv/tikv.toml"))
+        .expect("compose/tikv/tikv.toml")
+        .parse()
+        .expect("tikv.toml is TOML");
+    assert_eq!(tikv_toml["storage"]["reserve-space"].as_integer(), Some(0));
+    assert_eq!(
+        tikv_toml["storage"]["reserve-raft-space"].as_integer(),
+        Some(0)
     );
     // The async-commit switches default to SurrealDB's defaults and follow
     // the environment (cluster.env in tikv-async-commit.toml).
