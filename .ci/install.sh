@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
-# .ci/install.sh: prepare a fresh Debian machine for chaos's tests, as root,
+# .ci/install.sh: prepare a fresh Debian machine for chaos, as root,
 # idempotently. A second run does no network work and takes about a second.
 #
-#   bash .ci/install.sh
+#   bash .ci/install.sh            what an etcd experiment needs (README command 1)
+#   bash .ci/install.sh --tests    and what the whole test suite needs (README
+#                                  command 2, .ci/run)
 #
 # 1. Host packages: debootstrap (builds the base image where no registry
 #    answers), curl and jq (used by scripts and by hand). `apt-get update`
 #    runs only when a package is missing.
 # 2. Docker: the engine must answer, and a compose CLI must exist
 #    (`docker compose` v2 or `docker-compose` v1).
-# 3. Images: compose/images/build.sh (a no-op when every image is current;
-#    about 1.5 min on a fresh machine, seconds with the cached rootfs in
-#    /var/cache/chaos), then `build.sh surrealdb` (about 50 min the first time
-#    on 2 cores: it compiles the SurrealDB server; seconds once its binary is
-#    cached), then a smoke test of each image.
+# 3. Images: compose/images/build.sh (the Debian base, etcd and the network
+#    helper: a no-op when every image is current; about 1.5 min on a fresh
+#    machine, seconds with the cached rootfs in /var/cache/chaos), then a
+#    smoke test of each image.
+# 4. With --tests only: the SurrealDB server image (`build.sh surrealdb`:
+#    compiles the SurrealDB server the first time, announced with its
+#    expected time; seconds once its binary is cached), and its smoke test.
+#    An etcd experiment never waits for it; `chaos run`/`chaos up` of a
+#    SurrealDB experiment says it is missing (or builds it with
+#    --build-images).
 #
 # Every step prints one line; a failure names the step and exits non-zero.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TESTS=0
+for arg in "$@"; do
+  case "$arg" in
+    --tests) TESTS=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *) printf '[install] unknown argument: %s (see --help)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 STEP="start"
 T0=$(date +%s)
 
@@ -71,24 +86,32 @@ say "docker engine $server; $compose"
 # --------------------------------------------------------------- images --
 STEP="images"
 "$ROOT/compose/images/build.sh" || fail "compose/images/build.sh failed (see its output above)"
-# The SurrealDB server image is not a default recipe (its first build
-# compiles SurrealDB: about 50 min on 2 cores; later runs reuse the binary
-# cached under /var/cache/chaos/surrealdb-bin).
-STEP="surrealdb image"
-"$ROOT/compose/images/build.sh" surrealdb || fail "compose/images/build.sh surrealdb failed (see its output above)"
+eval "$("$ROOT/compose/images/build.sh" --print-tags)"
 
 STEP="image smoke test"
-eval "$("$ROOT/compose/images/build.sh" --print-tags)"
 # shellcheck disable=SC2154  # set by the eval above
 v="$(docker run --rm --network none "$etcd_alias" --version 2>&1 | sed -n 's/^etcd Version: //p')"
 [ -n "$v" ] || fail "$etcd_alias does not run etcd --version"
 # shellcheck disable=SC2154
 n="$(docker run --rm --network none --cap-add NET_ADMIN "$nethelper_alias" chaos-net count 2>&1)" \
   || fail "$nethelper_alias cannot run iptables with NET_ADMIN: $n"
-# shellcheck disable=SC2154
-s="$(docker run --rm --network none "$surrealdb_alias" version 2>&1 | head -n 1)" \
-  || fail "$surrealdb_alias does not run surreal version: $s"
-say "smoke test: $etcd_alias runs etcd $v; $nethelper_alias runs iptables (chaos rules: $n); $surrealdb_alias runs surreal $s"
+say "smoke test: $etcd_alias runs etcd $v; $nethelper_alias runs iptables (chaos rules: $n)"
+
+if [ "$TESTS" = 1 ]; then
+  # The SurrealDB server image is not a default recipe: its first build
+  # compiles SurrealDB (recipe.env's FIRST_BUILD says how long; later runs
+  # reuse the binary cached under /var/cache/chaos/surrealdb-bin).
+  STEP="surrealdb image"
+  first="$(sed -n 's/^FIRST_BUILD="\(.*\)"$/\1/p' "$ROOT/compose/images/surrealdb/recipe.env")"
+  if ! "$ROOT/compose/images/build.sh" --check surrealdb >/dev/null 2>&1; then
+    say "building the SurrealDB server image: ${first:-a long build}"
+  fi
+  "$ROOT/compose/images/build.sh" surrealdb || fail "compose/images/build.sh surrealdb failed (see its output above)"
+  # shellcheck disable=SC2154
+  s="$(docker run --rm --network none "$surrealdb_alias" version 2>&1 | head -n 1)" \
+    || fail "$surrealdb_alias does not run surreal version: $s"
+  say "smoke test: $surrealdb_alias runs surreal $s"
+fi
 
 STEP="done"
 say "ready in $(( $(date +%s) - T0 ))s"

@@ -15,6 +15,7 @@
 //! - [`loader`]: reads experiment and compose files. Shell.
 //! - [`store`]: run directories and atomic writes. Shell.
 //! - [`docker`]: the Engine API, compose labels and CLI. Shell.
+//! - [`images`]: the local images, their recipes, missing ones, builds. Shell.
 //! - [`journal`]: the fault journal and the active-runs index. Shell.
 //! - [`nemesis`]: faults paired with heals, sweep and recovery. Shell.
 //! - [`client`]: database clients, ok/fail/info. Shell.
@@ -31,6 +32,7 @@ pub mod duration;
 pub mod experiment;
 pub mod histgen;
 pub mod history;
+pub mod images;
 pub mod journal;
 pub mod loader;
 pub mod nemesis;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::CliError;
 use crate::docker::{self, ComposeCluster, ContainerInfo};
+use crate::images::{self, ImageError};
 use crate::loader::{self, Loaded};
 
 /// The compose project a command acts on.
@@ -50,6 +51,35 @@ impl ProjectRef {
             None => format!("project {}", self.project),
         }
     }
+}
+
+/// Make sure the local images the project runs (and `extra`, such as the
+/// network helper) exist before anything starts. A missing one is an
+/// environment failure (exit 4) that says which image, why, how long its
+/// build takes and the command; with `build` (`--build-images`) it is built
+/// now, with a progress display. Images compose pulls are left to compose.
+pub async fn ensure_images(
+    cluster: &ComposeCluster,
+    extra: &[String],
+    build: bool,
+) -> Result<(), CliError> {
+    let missing = images::missing(cluster, extra)
+        .await
+        .map_err(CliError::environment)?;
+    let local: Vec<_> = missing.into_iter().filter(|m| m.is_local()).collect();
+    if local.is_empty() {
+        return Ok(());
+    }
+    if !build {
+        return Err(CliError::environment(ImageError::Missing(local)));
+    }
+    for m in &local {
+        let mut display = super::progress::ImageBuild::start(m);
+        let built = images::build(m, |line| display.line(line)).await;
+        display.finish(built.is_ok());
+        built.map_err(CliError::environment)?;
+    }
+    Ok(())
 }
 
 /// A multi-threaded runtime for one command.

@@ -12,6 +12,7 @@ pub mod down;
 pub mod heal;
 pub mod nemesis_apply;
 pub mod plan;
+pub mod progress;
 pub mod run;
 pub mod status;
 pub mod up;

@@ -33,6 +33,12 @@ pub struct RunArgs {
     /// Give up checking a key after this long and call it unknown.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = super::parse_positive_duration)]
     pub budget: std::time::Duration,
+
+    /// Build the local images the experiment needs if they are missing
+    /// (with a progress display), instead of stopping to say which and how
+    /// long.
+    #[arg(long)]
+    pub build_images: bool,
 }
 
 pub fn run(args: &RunArgs) -> CliResult {
@@ -51,6 +57,19 @@ pub fn run(args: &RunArgs) -> CliResult {
         .enable_all()
         .build()
         .map_err(CliError::environment)?;
+    if loaded.experiment.cluster.up {
+        runtime.block_on(async {
+            let target = super::cluster::ProjectRef::of(&loaded);
+            let cluster = target.connect().await?;
+            let plan = crate::plan::plan(&loaded.experiment, seed);
+            let helper = if crate::nemesis::needs_helpers(&plan) {
+                vec![crate::nemesis::helper_image()]
+            } else {
+                Vec::new()
+            };
+            super::cluster::ensure_images(&cluster, &helper, args.build_images).await
+        })?;
+    }
     let outcome = runtime
         .block_on(execute::run(&loaded, &opts))
         .map_err(|e| {

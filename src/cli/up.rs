@@ -21,6 +21,11 @@ pub struct UpArgs {
     /// experiment's `cluster.ready_timeout`).
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+
+    /// Build the local images the cluster needs if they are missing (with a
+    /// progress display), instead of stopping to say which and how long.
+    #[arg(long)]
+    pub build_images: bool,
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -35,6 +40,7 @@ pub fn run(args: &UpArgs) -> CliResult {
         .unwrap_or(loaded.experiment.cluster.ready_timeout);
     cluster::runtime()?.block_on(async {
         let c = target.connect().await?;
+        cluster::ensure_images(&c, &[], args.build_images).await?;
         eprintln!(
             "up: {} (waiting up to {timeout:?} for health)",
             target.describe()

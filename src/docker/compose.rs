@@ -119,14 +119,18 @@ fn tail(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// What chaos needs to know from a compose file: its services and the
-/// Docker networks each one joins.
+/// What chaos needs to know from a compose file: its services, the Docker
+/// networks each one joins, and the image each one runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ComposeModel {
     pub path: PathBuf,
     /// Service name to the full names of the Docker networks it joins
     /// (`<project>_<network>`, or the network's `name:`/external name).
     pub services: BTreeMap<String, BTreeSet<String>>,
+    /// Service name to its `image:`, for the services that name one
+    /// literally (none for a `build:`-only service or an image with
+    /// `${VARIABLES}`).
+    pub images: BTreeMap<String, String>,
 }
 
 impl ComposeModel {
@@ -136,77 +140,78 @@ impl ComposeModel {
             path: path.display().to_string(),
             message: format!("cannot read: {e}"),
         })?;
-        let services =
-            parse_networks(&text, project).map_err(|message| DockerError::ComposeFile {
-                path: path.display().to_string(),
-                message,
-            })?;
-        Ok(ComposeModel {
-            path: path.to_path_buf(),
-            services,
+        ComposeModel::parse(path, &text, project).map_err(|message| DockerError::ComposeFile {
+            path: path.display().to_string(),
+            message,
         })
     }
-}
 
-/// Each service's Docker networks, from a compose file's text. Pure.
-///
-/// A service without `networks:` joins `default`; one with a `network_mode`
-/// joins none that chaos manages. A network's full name is
-/// `<project>_<key>`, unless the top-level entry gives a `name:` or is
-/// `external` (then its name, or its key).
-pub fn parse_networks(
-    text: &str,
-    project: &str,
-) -> Result<BTreeMap<String, BTreeSet<String>>, String> {
-    use serde_yaml::Value;
-    let mut doc: Value = serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
-    // `<<: *anchor` merge keys (compose files use them for shared settings).
-    doc.apply_merge()
-        .map_err(|e| format!("invalid YAML merge key: {e}"))?;
-    let services = doc
-        .get("services")
-        .and_then(Value::as_mapping)
-        .ok_or("no `services:` mapping")?;
-    let top = doc.get("networks").and_then(Value::as_mapping);
-    let full_name = |key: &str| -> String {
-        let entry = top.and_then(|t| t.get(key));
-        if let Some(name) = entry.and_then(|e| e.get("name")).and_then(Value::as_str) {
-            return name.to_string();
-        }
-        match entry.and_then(|e| e.get("external")) {
-            Some(Value::Bool(true)) => key.to_string(),
-            Some(ext) if ext.get("name").is_some() => ext
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or(key)
-                .to_string(),
-            _ => format!("{project}_{key}"),
-        }
-    };
-    let mut out = BTreeMap::new();
-    for (name, service) in services {
-        let Some(name) = name.as_str() else { continue };
-        let mut nets = BTreeSet::new();
-        if service.get("network_mode").is_none() {
-            match service.get("networks") {
-                Some(Value::Sequence(list)) => {
-                    for n in list.iter().filter_map(Value::as_str) {
-                        nets.insert(full_name(n));
+    /// The model of a compose file's text. Pure.
+    ///
+    /// A service without `networks:` joins `default`; one with a
+    /// `network_mode` joins none that chaos manages. A network's full name
+    /// is `<project>_<key>`, unless the top-level entry gives a `name:` or
+    /// is `external` (then its name, or its key).
+    pub fn parse(path: &Path, text: &str, project: &str) -> Result<ComposeModel, String> {
+        use serde_yaml::Value;
+        let mut doc: Value =
+            serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+        // `<<: *anchor` merge keys (compose files use them for shared settings).
+        doc.apply_merge()
+            .map_err(|e| format!("invalid YAML merge key: {e}"))?;
+        let services = doc
+            .get("services")
+            .and_then(Value::as_mapping)
+            .ok_or("no `services:` mapping")?;
+        let top = doc.get("networks").and_then(Value::as_mapping);
+        let full_name = |key: &str| -> String {
+            let entry = top.and_then(|t| t.get(key));
+            if let Some(name) = entry.and_then(|e| e.get("name")).and_then(Value::as_str) {
+                return name.to_string();
+            }
+            match entry.and_then(|e| e.get("external")) {
+                Some(Value::Bool(true)) => key.to_string(),
+                Some(ext) if ext.get("name").is_some() => ext
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(key)
+                    .to_string(),
+                _ => format!("{project}_{key}"),
+            }
+        };
+        let mut model = ComposeModel {
+            path: path.to_path_buf(),
+            ..ComposeModel::default()
+        };
+        for (name, service) in services {
+            let Some(name) = name.as_str() else { continue };
+            let mut nets = BTreeSet::new();
+            if service.get("network_mode").is_none() {
+                match service.get("networks") {
+                    Some(Value::Sequence(list)) => {
+                        for n in list.iter().filter_map(Value::as_str) {
+                            nets.insert(full_name(n));
+                        }
+                    }
+                    Some(Value::Mapping(map)) => {
+                        for n in map.keys().filter_map(Value::as_str) {
+                            nets.insert(full_name(n));
+                        }
+                    }
+                    _ => {
+                        nets.insert(full_name("default"));
                     }
                 }
-                Some(Value::Mapping(map)) => {
-                    for n in map.keys().filter_map(Value::as_str) {
-                        nets.insert(full_name(n));
-                    }
-                }
-                _ => {
-                    nets.insert(full_name("default"));
+            }
+            model.services.insert(name.to_string(), nets);
+            if let Some(image) = service.get("image").and_then(Value::as_str) {
+                if !image.contains('$') {
+                    model.images.insert(name.to_string(), image.to_string());
                 }
             }
         }
-        out.insert(name.to_string(), nets);
+        Ok(model)
     }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -227,7 +232,7 @@ mod tests {
     }
 
     #[test]
-    fn networks_of_services() {
+    fn networks_and_images_of_services() {
         let text = r#"
 x-shared: &shared
   networks: [cluster]
@@ -244,14 +249,20 @@ networks:
   ext: { external: true }
   named: { name: fixed-name }
 "#;
-        let nets = parse_networks(text, "proj").unwrap();
+        let model = ComposeModel::parse(Path::new("c.yml"), text, "proj").unwrap();
+        let nets = &model.services;
         let get = |s: &str| nets[s].iter().cloned().collect::<Vec<_>>();
         assert_eq!(get("a"), ["proj_default"]);
         assert_eq!(get("b"), ["ext", "proj_cluster"]);
         assert_eq!(get("c"), ["fixed-name", "proj_cluster"]);
         assert!(get("d").is_empty());
         assert_eq!(get("e"), ["proj_cluster"]);
-        assert!(parse_networks("x: 1", "p").is_err());
+        assert_eq!(model.images["e"], "y");
+        assert_eq!(model.images.len(), 5);
+        assert!(ComposeModel::parse(Path::new("c.yml"), "x: 1", "p").is_err());
+        let interpolated = "services:\n  a: { image: \"x:${TAG}\" }\n";
+        let model = ComposeModel::parse(Path::new("c.yml"), interpolated, "p").unwrap();
+        assert!(model.images.is_empty());
     }
 
     #[test]

@@ -401,6 +401,11 @@ impl ComposeCluster {
         self.model.as_ref().map(|m| m.path.as_path())
     }
 
+    /// What the compose file says (None for a project known only by name).
+    pub fn model(&self) -> Option<&ComposeModel> {
+        self.model.as_ref()
+    }
+
     /// The services the compose file defines (empty without one).
     pub fn services(&self) -> BTreeSet<String> {
         self.model
