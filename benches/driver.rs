@@ -14,14 +14,13 @@ use std::time::Duration;
 
 use chaos::client::AnyClient;
 use chaos::client::etcd::EtcdClient;
+use chaos::engine::workload::{ClientTask, Counters, record};
 use chaos::experiment::{ClientKind, OpMix, ReadMode, Workload};
-use chaos::runner::record;
-use chaos::runner::workload::{ClientTask, Counters};
 use chaos::seed::Seed;
 use chaos::store::LineWriter;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// A keep-alive HTTP/1.1 server that answers every request with the same
@@ -98,7 +97,7 @@ async fn drive(clients: u64, seconds: u64) -> (u64, f64) {
     let (tx, rx) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record(rx, history));
     let counters = Arc::new(Counters::default());
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop = tokio_util::sync::CancellationToken::new();
     let start = Instant::now();
     let w = workload(clients);
     let client = EtcdClient::new(
@@ -120,7 +119,7 @@ async fn drive(clients: u64, seconds: u64) -> (u64, f64) {
                     start,
                     events: tx.clone(),
                     counters: counters.clone(),
-                    stop: stop_rx.clone(),
+                    stop: stop.clone(),
                 }
                 .run(),
             )
@@ -128,7 +127,7 @@ async fn drive(clients: u64, seconds: u64) -> (u64, f64) {
         .collect();
     drop(tx);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    stop_tx.send(true).unwrap();
+    stop.cancel();
     for t in tasks {
         t.await.unwrap();
     }

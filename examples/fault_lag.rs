@@ -24,8 +24,9 @@ use std::time::Duration;
 use chaos::docker::ComposeCluster;
 use chaos::experiment::{Fault, PartitionKind};
 use chaos::journal::Journal;
-use chaos::nemesis::{FixedRoles, Nemesis};
+use chaos::nemesis::Nemesis;
 use chaos::plan::{self, PlannedFault, PlannedTargets};
+use chaos::roles::FixedRoles;
 use tokio::time::Instant;
 
 const NODES: [&str; 3] = ["etcd1", "etcd2", "etcd3"];

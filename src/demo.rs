@@ -8,9 +8,10 @@
 //!   others must keep serving, and every acknowledged write must be readable
 //!   afterwards through every node.
 //!
-//! Shell: talks to SurrealDB (and, for failover, to Docker through the
-//! nemesis). Each step reports what it did and whether it verified; nothing
-//! is assumed to have worked. With one node (the local image), reads go
+//! Shell: talks to SurrealDB (the failover's kill is the CLI's, through a
+//! fault session). Each step reports what it did and whether it verified,
+//! through a callback as it is done (only the CLI prints); nothing is
+//! assumed to have worked. With one node (the local image), reads go
 //! through the same node and the report says that replication is not shown.
 
 use std::fmt;
@@ -107,11 +108,15 @@ fn rows(v: &Value) -> Vec<Value> {
     }
 }
 
-struct Runner {
+/// Where each step goes as it is done (the CLI prints it).
+pub type OnStep<'a> = &'a mut (dyn FnMut(&Step) + Send);
+
+struct Runner<'a> {
     steps: Vec<Step>,
+    on_step: OnStep<'a>,
 }
 
-impl Runner {
+impl Runner<'_> {
     /// Time `f` and record its verdict: `Ok(detail)` verified, `Err(why)` not.
     async fn step<F>(&mut self, name: &'static str, via: String, f: F) -> bool
     where
@@ -128,7 +133,7 @@ impl Runner {
             detail,
             elapsed: t0.elapsed(),
         };
-        println!("{step}");
+        (self.on_step)(&step);
         self.steps.push(step);
         ok
     }
@@ -137,7 +142,13 @@ impl Runner {
 /// The CRUD demonstration. `nodes[0]` writes; the last node verifies (the
 /// same node when there is only one). `tag` keeps this run's records apart
 /// from any other's; they are deleted at the end.
-pub async fn crud(nodes: &[Node], schema: &str, tag: &str, timeout: Duration) -> Report {
+pub async fn crud(
+    nodes: &[Node],
+    schema: &str,
+    tag: &str,
+    timeout: Duration,
+    on_step: OnStep<'_>,
+) -> Report {
     let mut report = Report::default();
     let writer = &nodes[0];
     let reader = nodes.last().expect("at least one node");
@@ -149,7 +160,10 @@ pub async fn crud(nodes: &[Node], schema: &str, tag: &str, timeout: Duration) ->
         ));
     }
     let config = blog_config(timeout);
-    let mut run = Runner { steps: Vec::new() };
+    let mut run = Runner {
+        steps: Vec::new(),
+        on_step,
+    };
     let (w, r) = match (
         session(&writer.address, &config).await,
         session(&reader.address, &config).await,
@@ -440,9 +454,13 @@ pub async fn verify_acked(
     tag: &str,
     tallies: &[WriterTally],
     timeout: Duration,
+    on_step: OnStep<'_>,
 ) -> Vec<Step> {
     let acked: Vec<&String> = tallies.iter().flat_map(|t| &t.acked).collect();
-    let mut run = Runner { steps: Vec::new() };
+    let mut run = Runner {
+        steps: Vec::new(),
+        on_step,
+    };
     for node in nodes {
         let config = blog_config(timeout.max(Duration::from_secs(5)));
         run.step("verify", node.service.clone(), async {

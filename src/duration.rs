@@ -82,7 +82,7 @@ impl fmt::Display for Human {
         if ms < 1_000 {
             return write!(f, "{ms}ms");
         }
-        if ms % 1_000 != 0 || ms < 60_000 {
+        if !ms.is_multiple_of(1_000) || ms < 60_000 {
             let secs = ms as f64 / 1_000.0;
             return write!(f, "{}s", trim_float(secs));
         }

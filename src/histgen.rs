@@ -223,6 +223,7 @@ pub fn generate(config: &GenConfig) -> Result<Generated, HistoryError> {
                     value,
                     error: None,
                     node: None,
+                    final_read: false,
                     line: ops.len() + 1,
                 });
                 match outcome {
@@ -297,6 +298,7 @@ pub fn generate(config: &GenConfig) -> Result<Generated, HistoryError> {
                     value,
                     error,
                     node: None,
+                    final_read: false,
                     line: ops.len() + 1,
                 });
                 let slot = sim.slot;

@@ -337,10 +337,8 @@ impl Journal {
     /// index (nothing is left for `chaos heal` to do).
     pub fn close(mut self, all_healed: bool) -> Result<(), JournalError> {
         self.append(&Record::Closed { utc: utc_now() })?;
-        if all_healed {
-            if let Some(entry) = self.entry.take() {
-                remove_entry(&entry)?;
-            }
+        if all_healed && let Some(entry) = self.entry.take() {
+            remove_entry(&entry)?;
         }
         Ok(())
     }

@@ -1,44 +1,60 @@
 //! chaos: seeded, declarative chaos experiments against Docker Compose
 //! clusters, checked for linearizability.
 //!
-//! Layout (pure core first, effectful shell last; `docs/architecture.md`
-//! is the map):
-//! - [`duration`]: human durations (`30s`, `1m30s`). Pure.
-//! - [`experiment`]: experiment files, parsed and checked. Pure.
-//! - [`seed`]: one seed, named ChaCha streams. Pure.
-//! - [`plan`]: fault timeline and op streams from (experiment, seed). Pure.
-//! - [`history`]: ops, pairing, the history formats. Pure.
-//! - [`checker`]: linearizability per key, verdicts with witnesses. Pure.
-//! - [`histgen`]: seeded simulated histories for tests and benches. Pure.
-//! - [`results`]: the results.json model and its statistics. Pure.
-//! - [`report`]: the human report. Pure.
-//! - [`loader`]: reads experiment and compose files. Shell.
-//! - [`store`]: run directories and atomic writes. Shell.
-//! - [`docker`]: the Engine API, compose labels and CLI. Shell.
-//! - [`images`]: the local images, their recipes, missing ones, builds. Shell.
-//! - [`journal`]: the fault journal and the active-runs index. Shell.
-//! - [`nemesis`]: faults paired with heals, sweep and recovery. Shell.
-//! - [`client`]: database clients, ok/fail/info. Shell.
-//! - [`runner`]: `chaos run`, end to end. Shell.
-//! - [`demo`]: the SurrealDB CRUD and failover demonstrations. Shell.
-//! - [`cli`]: the command line and exit codes. Shell.
+//! Layout, from the bottom layer up (`docs/architecture.md` is the map;
+//! nothing imports a layer above its own):
+//!
+//! Pure core (no IO, no clock, no runtime):
+//! - [`duration`]: human durations (`30s`, `1m30s`).
+//! - [`experiment`]: experiment files, parsed and checked.
+//! - [`seed`]: one seed, named ChaCha streams.
+//! - [`plan`]: fault timeline and op streams from (experiment, seed); the
+//!   plan as JSON and the commands that repeat it.
+//! - [`history`]: ops, pairing, the history formats.
+//! - [`checker`]: linearizability per key, verdicts with witnesses.
+//! - [`histgen`]: seeded simulated histories for tests and benches.
+//! - [`results`]: the results.json model, its statistics and its builder.
+//! - [`report`]: the human report.
+//! - [`roles`]: who holds a role (the leader) now: the resolver trait.
+//!
+//! Shell, infrastructure:
+//! - [`loader`]: reads experiment and compose files.
+//! - [`store`]: run directories and atomic writes.
+//! - [`journal`]: the fault journal and the active-runs index.
+//! - [`lock`]: one user of a compose project at a time.
+//! - [`docker`]: the Engine API, compose labels and CLI.
+//! - [`images`]: the local images, their recipes, missing ones, builds.
+//!
+//! Shell, the parts of a run:
+//! - [`client`]: database clients, ok/fail/info; the protocol-speaking role
+//!   resolvers (etcd leader, PD).
+//! - [`nemesis`]: faults paired with heals, sweep and recovery.
+//! - [`engine`]: one run, end to end, callable many times in one process.
+//!
+//! On top:
+//! - [`daemon`]: campaigns of runs as a long-running service, its HTTP API.
+//! - [`demo`]: the SurrealDB CRUD and failover demonstrations.
+//! - [`cli`]: the command line: signals, output, exit codes.
 
 pub mod checker;
 pub mod cli;
 pub mod client;
+pub mod daemon;
 pub mod demo;
 pub mod docker;
 pub mod duration;
+pub mod engine;
 pub mod experiment;
 pub mod histgen;
 pub mod history;
 pub mod images;
 pub mod journal;
 pub mod loader;
+pub mod lock;
 pub mod nemesis;
 pub mod plan;
 pub mod report;
 pub mod results;
-pub mod runner;
+pub mod roles;
 pub mod seed;
 pub mod store;

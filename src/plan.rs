@@ -27,7 +27,7 @@ use crate::seed::Seed;
 const SHOWN_OPS: usize = 6;
 
 /// The whole plan of a run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Plan {
     pub experiment: String,
     pub seed: u64,
@@ -411,6 +411,43 @@ fn choose_targets(
         }
     };
     PlannedTargets::Partition { drops }
+}
+
+/// A command that repeats a plan or a run: `chaos <verb> FILE --seed N`,
+/// with `--duration D` when the file's duration was overridden.
+fn command(
+    verb: &str,
+    experiment: &std::path::Path,
+    seed: Seed,
+    duration: Option<Duration>,
+) -> String {
+    let mut cmd = format!("chaos {verb} {} --seed {seed}", experiment.display());
+    if let Some(d) = duration {
+        let _ = write!(cmd, " --duration {}", crate::duration::format(d));
+    }
+    cmd
+}
+
+/// The command that prints this plan again.
+pub fn plan_command(
+    experiment: &std::path::Path,
+    seed: Seed,
+    duration: Option<Duration>,
+) -> String {
+    command("plan", experiment, seed, duration)
+}
+
+/// The command that runs the experiment again with this plan.
+pub fn run_command(experiment: &std::path::Path, seed: Seed, duration: Option<Duration>) -> String {
+    command("run", experiment, seed, duration)
+}
+
+/// The plan as JSON (`chaos plan --json`, and `plan.json` in a run
+/// directory), with the command that prints it again.
+pub fn plan_json(plan: &Plan, experiment: &std::path::Path, duration: Option<Duration>) -> String {
+    let mut value = serde_json::to_value(plan).expect("a plan always serializes");
+    value["rerun"] = serde_json::Value::String(plan_command(experiment, Seed(plan.seed), duration));
+    serde_json::to_string_pretty(&value).expect("a JSON value always prints")
 }
 
 /// The plan as text for the terminal: the timeline, then the clients.

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::results::{Latency, Results, Verdict};
+use crate::results::{Anomaly, Latency, Results, Status, Verdict};
 
 /// Render a run's results for a person.
 pub fn render(r: &Results, run_dir: &str) -> String {
@@ -21,7 +21,23 @@ pub fn render(r: &Results, run_dir: &str) -> String {
         "{}  seed {}  {:.1}s  {}",
         r.experiment.name, r.seed, r.duration_s, r.target.client
     );
-    let _ = writeln!(out, "verdict: {verdict} (exit {})", r.exit_code);
+    let _ = writeln!(out, "verdict: {verdict}");
+    match r.status {
+        Status::Completed => {}
+        Status::Interrupted => {
+            let _ = writeln!(
+                out,
+                "status: INTERRUPTED: stopped before its end; every applied fault was healed, \
+                 and the shorter history was checked"
+            );
+        }
+        Status::Crashed => {
+            let _ = writeln!(
+                out,
+                "status: CRASHED: chaos died during the run; its faults were healed afterwards"
+            );
+        }
+    }
     let _ = writeln!(out);
     let w = &r.workload;
     let _ = writeln!(
@@ -74,9 +90,14 @@ pub fn render(r: &Results, run_dir: &str) -> String {
             None if f.healed_at_ms.is_some() => ", no op succeeded after it".to_string(),
             None => String::new(),
         };
+        let when = if healed.is_empty() {
+            applied
+        } else {
+            format!("{applied}, {healed}{recovery}")
+        };
         let _ = writeln!(
             out,
-            "  #{:<3} {:<28} {:<16} {applied}, {healed}{recovery}",
+            "  #{:<3} {:<28} {:<16} {when}",
             f.id, f.description, targets
         );
         if let Some(e) = &f.error {
@@ -91,8 +112,12 @@ pub fn render(r: &Results, run_dir: &str) -> String {
         c.keys, c.keys_valid, c.keys_invalid, c.keys_unknown, c.elapsed_ms
     );
     for a in &c.anomalies {
-        let _ = writeln!(out, "  anomaly on key {}:", a.key);
-        for line in a.explanation.lines() {
+        match a {
+            Anomaly::Register(a) => {
+                let _ = writeln!(out, "  {} on key {}:", a.class, a.key);
+            }
+        }
+        for line in a.explanation().lines() {
             let _ = writeln!(out, "    {line}");
         }
     }
@@ -105,6 +130,11 @@ pub fn render(r: &Results, run_dir: &str) -> String {
         for n in &r.notes {
             let _ = writeln!(out, "  - {n}");
         }
+    }
+    if !r.logs.is_empty() {
+        let _ = writeln!(out);
+        let logs: Vec<&str> = r.logs.values().map(String::as_str).collect();
+        let _ = writeln!(out, "node logs: {}", logs.join(", "));
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "run directory: {run_dir}");

@@ -7,7 +7,8 @@
 //! - `journal.jsonl`: the fault journal (written by the nemesis);
 //! - `results.json`: the verdict and figures (`schemas/results.schema.json`);
 //! - `report.txt`: the same for people;
-//! - `chaos.log`: the run's log.
+//! - `chaos.log`: the run's log;
+//! - `logs/<service>.log`: each node's container log since the run began.
 //!
 //! Shell: this module owns the layout and how files are written (final files
 //! atomically: a temporary file, fsync, rename, fsync of the directory). It
@@ -26,6 +27,8 @@ pub mod files {
     pub const RESULTS: &str = "results.json";
     pub const REPORT: &str = "report.txt";
     pub const LOG: &str = "chaos.log";
+    /// The directory of the nodes' logs (`logs/<service>.log`).
+    pub const LOGS: &str = "logs";
 }
 
 /// The directory of one run.

@@ -5,12 +5,12 @@
 //! its response, the states the object could be in there, and any value
 //! that placing it would lose. Pure.
 
-use crate::history::{History, Kind, Op, Operation};
+use crate::history::{Function, History, Kind, Op, Operation};
 
-use super::Witness;
 use super::model::Model;
 use super::prepare::{NEVER, Prepared};
 use super::search::Stuck;
+use super::{AnomalyClass, Witness};
 
 /// Explain a failed search.
 pub(crate) fn witness<M: Model>(
@@ -30,6 +30,15 @@ pub(crate) fn witness<M: Model>(
     let who = describe(history, operation, &p.model.describe_op(&o.op));
     let mut involved = vec![o.source];
     let mut reasons: Vec<String> = Vec::new();
+    let f = history.invocation(operation).f;
+    // What the stuck op is, for its class: a read that cannot see what it
+    // saw, or a CAS that cannot have found what it expected.
+    let refused_class = match f {
+        _ if f.is_read() => AnomalyClass::StaleRead,
+        Function::Cas => AnomalyClass::ImpossibleCas,
+        _ => AnomalyClass::Other,
+    };
+    let mut class = AnomalyClass::Other;
 
     // The op needs a value nothing writes.
     let facts = p.model.value_facts(&o.op);
@@ -46,6 +55,10 @@ pub(crate) fn witness<M: Model>(
             "no operation ever wrote {}",
             p.model.describe_value(v)
         ));
+        class = match f {
+            Function::Cas => AnomalyClass::ImpossibleCas,
+            _ => AnomalyClass::NeverWritten,
+        };
     }
 
     // The states it met, where the model refused it.
@@ -83,12 +96,13 @@ pub(crate) fn witness<M: Model>(
             } else {
                 String::new()
             };
-            let moved = o.resp != NEVER && o.resp % 2 == 0;
+            let moved = o.resp != NEVER && o.resp.is_multiple_of(2);
             let when = if moved {
                 "by the time it must have taken effect"
             } else {
                 "when it completed"
             };
+            class = refused_class;
             reasons.push(format!(
                 "in every order of the operations before it that the history allows, {} held {} {when}{by}",
                 p.model.object(),
@@ -122,6 +136,9 @@ pub(crate) fn witness<M: Model>(
             });
         }
         if !lost.is_empty() {
+            // A value overwritten before its reader could see it: that
+            // reader's read is stale.
+            class = AnomalyClass::StaleRead;
             reasons.push(format!(
                 "in every order the history allows, it would overwrite a value that nothing \
                  writes again: {}",
@@ -151,6 +168,7 @@ pub(crate) fn witness<M: Model>(
         }
     }
     Witness {
+        class,
         linearizable_prefix: prefix,
         explanation,
         ops,

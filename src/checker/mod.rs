@@ -200,6 +200,8 @@ impl fmt::Display for Verdict {
 /// Why a key is not linearizable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Witness {
+    /// What kind of anomaly it is.
+    pub class: AnomalyClass,
     /// How many operations of the key, in order of completion, can be
     /// linearized before the search gets stuck.
     pub linearizable_prefix: u64,
@@ -207,6 +209,41 @@ pub struct Witness {
     pub explanation: String,
     /// The history lines of the ops involved (invocation and completion).
     pub ops: Vec<Op>,
+}
+
+/// The class of a register (or map) anomaly, named after the op that cannot
+/// be placed: what a person (and `chaos shrink`, which keeps a schedule only
+/// while it shows the same class) calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnomalyClass {
+    /// A read returned a value that was no longer (or not yet) the
+    /// register's: it missed a completed write, or saw an overwritten one.
+    StaleRead,
+    /// A read returned a value no operation ever wrote.
+    NeverWritten,
+    /// A compare-and-set succeeded although the register could not hold the
+    /// value it expected.
+    ImpossibleCas,
+    /// Anything else no order explains.
+    Other,
+}
+
+impl AnomalyClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnomalyClass::StaleRead => "stale-read",
+            AnomalyClass::NeverWritten => "never-written",
+            AnomalyClass::ImpossibleCas => "impossible-cas",
+            AnomalyClass::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for AnomalyClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The verdict for one key (or, for a map checked as one state, for all).

@@ -297,7 +297,7 @@ impl<M: Model> Search<'_, M> {
         if self.nodes > self.limits.max_configurations {
             return Err(Stop::Configurations);
         }
-        if self.nodes % 256 == 0 && (self.limits.should_stop)() {
+        if self.nodes.is_multiple_of(256) && (self.limits.should_stop)() {
             return Err(Stop::Time);
         }
         self.note_node(forced);

@@ -82,6 +82,18 @@ pub async fn ensure_images(
     Ok(())
 }
 
+/// Take the project's lock for `command` (exit 4 naming the holder when it
+/// is held, unless `wait`).
+pub async fn lock(
+    target: &ProjectRef,
+    command: &str,
+    wait: bool,
+) -> Result<crate::lock::ProjectLock, CliError> {
+    crate::lock::ProjectLock::acquire(&target.project, command, wait)
+        .await
+        .map_err(CliError::environment)
+}
+
 /// A multi-threaded runtime for one command.
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()

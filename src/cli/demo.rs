@@ -21,13 +21,15 @@ use super::cluster::{self, ProjectRef};
 use super::{CliError, CliResult, Outcome};
 use crate::demo::{self, Node, Report};
 use crate::docker::ComposeCluster;
+use crate::engine::connect::endpoint_addresses;
+use crate::engine::session::FaultSession;
 use crate::experiment::{ClientKind, Fault};
-use crate::journal::{self, Journal};
+use crate::journal;
 use crate::loader::Loaded;
-use crate::nemesis::{FixedRoles, Nemesis, Shutdown};
-use crate::plan::{PlannedFault, PlannedTargets};
-use crate::runner::execute::endpoint_addresses;
-use crate::store::{self, RunDir};
+use crate::lock::ProjectLock;
+use crate::plan::{Plan, PlannedFault, PlannedTargets};
+use crate::roles::FixedRoles;
+use crate::store::RunDir;
 
 /// The blog schema, built in; `--schema` reads another file.
 pub const BLOG_SCHEMA: &str = include_str!("../../schemas/blog.surql");
@@ -146,6 +148,11 @@ async fn nodes(loaded: &Loaded, common: &Common) -> Result<(ComposeCluster, Vec<
     Ok((c, nodes))
 }
 
+/// Take the project's lock for a demonstration.
+async fn lock(loaded: &Loaded, what: &str) -> Result<ProjectLock, CliError> {
+    cluster::lock(&ProjectRef::of(loaded), what, false).await
+}
+
 fn tag() -> String {
     format!("demo{}", journal::unix_ms())
 }
@@ -175,6 +182,7 @@ fn crud(args: &CrudArgs) -> CliResult {
         None => BLOG_SCHEMA.to_string(),
     };
     cluster::runtime()?.block_on(async {
+        let _lock = lock(&loaded, "chaos demo crud").await?;
         let (_, nodes) = nodes(&loaded, &args.common).await?;
         let names: Vec<&str> = nodes.iter().map(|n| n.service.as_str()).collect();
         println!(
@@ -182,7 +190,10 @@ fn crud(args: &CrudArgs) -> CliResult {
             loaded.experiment.cluster.project,
             names.join(", ")
         );
-        let report = demo::crud(&nodes, &schema, &tag(), args.common.timeout).await;
+        let report = demo::crud(&nodes, &schema, &tag(), args.common.timeout, &mut |step| {
+            println!("{step}")
+        })
+        .await;
         finish(&report)
     })
 }
@@ -221,6 +232,7 @@ fn failover(args: &FailoverArgs) -> CliResult {
         targets: PlannedTargets::Services(vec![victim.clone()]),
     };
     cluster::runtime()?.block_on(async {
+        let _lock = lock(&loaded, "chaos demo failover").await?;
         // A kill needs no helper image and no netem: nothing to preflight.
         let (c, nodes) = nodes(&loaded, &args.common).await?;
         let run_dir = RunDir::create(
@@ -230,21 +242,22 @@ fn failover(args: &FailoverArgs) -> CliResult {
             0,
         )
         .map_err(CliError::environment)?;
-        let journal = Journal::create(
-            &run_dir.file(store::files::JOURNAL),
-            &e.cluster.project,
-            Some(&loaded.compose_file),
-        )
-        .map_err(CliError::environment)?;
-        let shutdown = Shutdown::install(&e.cluster.project);
+        let cancel = super::signals::install(vec![ProjectRef::of(&loaded)]);
         let start = Instant::now();
-        let mut nemesis = Nemesis::new(
+        let plan = Plan {
+            faults: vec![fault.clone()],
+            ..Plan::default()
+        };
+        let mut session = FaultSession::open(
             c.clone(),
-            journal,
+            &run_dir,
+            &plan,
             Arc::new(FixedRoles::new()),
             e.cluster.components.clone(),
             start,
-        );
+        )
+        .await
+        .map_err(CliError::environment)?;
         println!(
             "demo failover: writers through {} for {}; {victim} killed at {} and started at {}",
             e.workload.endpoints.join(", "),
@@ -272,10 +285,10 @@ fn failover(args: &FailoverArgs) -> CliResult {
         let mut steps_ok = true;
         let interrupted = tokio::select! {
             _ = tokio::time::sleep_until(start + fault.at()) => false,
-            _ = shutdown.wait() => true,
+            _ = cancel.cancelled() => true,
         };
         if !interrupted {
-            match nemesis.apply(&fault, start.elapsed()).await {
+            match session.nemesis().apply(&fault, start.elapsed()).await {
                 Ok(a) => {
                     let _ = down_tx.send(true);
                     println!("killed {victim} ({})", a.description);
@@ -287,10 +300,10 @@ fn failover(args: &FailoverArgs) -> CliResult {
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(start + fault.heal_at()) => {}
-                _ = shutdown.wait() => {}
+                _ = cancel.cancelled() => {}
             }
         }
-        let healed = nemesis.finish().await;
+        let healed = session.finish().await;
         let _ = down_tx.send(false);
         if !healed.errors.is_empty() {
             let _ = stop_tx.send(true);
@@ -301,10 +314,10 @@ fn failover(args: &FailoverArgs) -> CliResult {
             )));
         }
         println!("started {victim} again");
-        if !shutdown.requested() {
+        if !cancel.is_cancelled() {
             tokio::select! {
                 _ = tokio::time::sleep_until(start + d) => {}
-                _ = shutdown.wait() => {}
+                _ = cancel.cancelled() => {}
             }
         }
         let _ = stop_tx.send(true);
@@ -333,7 +346,7 @@ fn failover(args: &FailoverArgs) -> CliResult {
                 .map(|t| t.service.clone())
                 .collect::<Vec<_>>()
                 .join(", "),
-            ok: survivors_served && steps_ok && !interrupted,
+            ok: survivors_served && steps_ok && !interrupted && !cancel.is_cancelled(),
             detail: if survivors_served {
                 format!("kept acknowledging writes while {victim} was down")
             } else {
@@ -347,7 +360,12 @@ fn failover(args: &FailoverArgs) -> CliResult {
             .map_err(CliError::environment)?;
         report
             .steps
-            .extend(demo::verify_acked(&nodes, &tag, &tallies, args.common.timeout).await);
+            .extend(
+                demo::verify_acked(&nodes, &tag, &tallies, args.common.timeout, &mut |step| {
+                    println!("{step}")
+                })
+                .await,
+            );
         println!("run directory: {}", run_dir.path().display());
         finish(&report)
     })

@@ -17,12 +17,23 @@ pub struct DownArgs {
     /// The experiment file (TOML).
     #[arg(value_name = "EXPERIMENT")]
     pub experiment: PathBuf,
+
+    /// Wait while another chaos process uses the project, instead of
+    /// stopping (exit 4) with its pid and command.
+    #[arg(long)]
+    pub wait_lock: bool,
 }
 
 pub fn run(args: &DownArgs) -> CliResult {
     let loaded = cluster::load(&args.experiment)?;
     let target = ProjectRef::of(&loaded);
     cluster::runtime()?.block_on(async {
+        let _lock = cluster::lock(
+            &target,
+            &format!("chaos down {}", args.experiment.display()),
+            args.wait_lock,
+        )
+        .await?;
         let c = target.connect().await?;
         c.down().await.map_err(CliError::environment)?;
         println!(

@@ -14,6 +14,7 @@ pub mod nemesis_apply;
 pub mod plan;
 pub mod progress;
 pub mod run;
+pub mod signals;
 pub mod status;
 pub mod up;
 
@@ -29,7 +30,9 @@ Exit codes:
   1  anomalies found: at least one history is not linearizable
   2  bad input or usage: a malformed experiment or history file, an unknown flag
   3  unknown: the checker could not decide within its budget (and found no anomaly)
-  4  environment or runtime failure: Docker unreachable, cluster unhealthy, I/O error";
+  4  environment or runtime failure: Docker unreachable, cluster unhealthy, project in use, I/O error
+  130  interrupted: a signal stopped the run; its faults were healed and its results written
+       (status \"interrupted\"); a second signal heals from the journal and exits at once";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -123,6 +126,8 @@ pub enum Outcome {
     Anomalies,
     /// Exit 3: the checker could not decide.
     Unknown,
+    /// Exit 130: a signal stopped the command, after healing.
+    Interrupted,
 }
 
 impl Outcome {
@@ -131,15 +136,18 @@ impl Outcome {
             Outcome::Success => 0,
             Outcome::Anomalies => 1,
             Outcome::Unknown => 3,
+            Outcome::Interrupted => signals::INTERRUPTED,
         }
     }
 }
 
-/// Why a command failed: the user's input (exit 2) or the environment (exit 4).
+/// Why a command failed: the user's input (exit 2), the environment (exit
+/// 4), or a signal before it could do anything (exit 130).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
     BadInput,
     Environment,
+    Interrupted,
 }
 
 /// A failed command: its kind picks the exit code, the error is printed with
@@ -165,10 +173,18 @@ impl CliError {
         }
     }
 
+    pub fn interrupted(error: impl Into<anyhow::Error>) -> Self {
+        CliError {
+            kind: FailureKind::Interrupted,
+            error: error.into(),
+        }
+    }
+
     pub fn exit_code(&self) -> u8 {
         match self.kind {
             FailureKind::BadInput => 2,
             FailureKind::Environment => 4,
+            FailureKind::Interrupted => signals::INTERRUPTED,
         }
     }
 }

@@ -1,8 +1,9 @@
 //! `chaos nemesis-apply EXPERIMENT --fault N` (hidden, for tests and
 //! debugging): apply one fault of the plan through the same path as
-//! `chaos run` (preflight, journal, `Nemesis::apply`), hold it, then heal.
-//! With `--hold` it holds until Ctrl-C or SIGTERM; the crash tests SIGKILL
-//! it while it holds and check that `chaos heal` undoes the fault.
+//! `chaos run` (preflight, a [`FaultSession`], `Nemesis::apply`), hold it,
+//! then heal. With `--hold` it holds until Ctrl-C or SIGTERM; the crash
+//! tests SIGKILL it while it holds and check that `chaos heal` undoes the
+//! fault.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,10 +14,12 @@ use tokio::time::Instant;
 
 use super::cluster::{self, ProjectRef};
 use super::{CliError, CliResult, Outcome};
-use crate::journal::{self, Journal};
-use crate::nemesis::{self, FixedRoles, Nemesis, Shutdown};
+use crate::engine::session::FaultSession;
+use crate::journal;
+use crate::nemesis;
 use crate::plan;
-use crate::store::{self, RunDir};
+use crate::roles::FixedRoles;
+use crate::store::RunDir;
 
 /// Arguments of `chaos nemesis-apply`.
 #[derive(Debug, Args)]
@@ -64,6 +67,16 @@ pub fn run(args: &NemesisApplyArgs) -> CliResult {
     plan.faults = vec![fault.clone()];
     let target = ProjectRef::of(&loaded);
     cluster::runtime()?.block_on(async {
+        let _lock = cluster::lock(
+            &target,
+            &format!(
+                "chaos nemesis-apply {} --fault {}",
+                args.experiment.display(),
+                args.fault
+            ),
+            false,
+        )
+        .await?;
         let c = target.connect().await?;
         nemesis::preflight(&c, &plan)
             .await
@@ -75,32 +88,25 @@ pub fn run(args: &NemesisApplyArgs) -> CliResult {
             seed.0,
         )
         .map_err(CliError::environment)?;
-        let journal = Journal::create(
-            &run_dir.file(store::files::JOURNAL),
-            &target.project,
-            target.compose_file.as_deref(),
-        )
-        .map_err(CliError::environment)?;
         let roles = FixedRoles::new();
         if let Some(s) = &args.role_service {
             for component in e.cluster.components.keys() {
                 roles.set("leader", component, s);
             }
         }
-        let shutdown = Shutdown::install(&target.project);
+        let cancel = super::signals::install(vec![ProjectRef::of(&loaded)]);
         let start = Instant::now();
-        let mut nemesis = Nemesis::new(
+        let mut session = FaultSession::open(
             c,
-            journal,
+            &run_dir,
+            &plan,
             Arc::new(roles),
             e.cluster.components.clone(),
             start,
-        );
-        nemesis
-            .check_targets(&plan)
-            .await
-            .map_err(CliError::environment)?;
-        let applied = nemesis.apply(&fault, start.elapsed()).await;
+        )
+        .await
+        .map_err(CliError::environment)?;
+        let applied = session.nemesis().apply(&fault, start.elapsed()).await;
         let outcome = match &applied {
             Ok(a) => {
                 let targets: Vec<&str> = a.targets.iter().map(|t| t.service.as_str()).collect();
@@ -110,7 +116,7 @@ pub fn run(args: &NemesisApplyArgs) -> CliResult {
                     a.description,
                     targets.join(", "),
                     a.effective - a.started,
-                    run_dir.file(store::files::JOURNAL).display()
+                    session.journal_path().display()
                 );
                 for n in &a.notes {
                     println!("  note: {n}");
@@ -120,15 +126,19 @@ pub fn run(args: &NemesisApplyArgs) -> CliResult {
                 } else {
                     fault.heal_at() - fault.at()
                 };
-                tokio::select! {
-                    _ = shutdown.wait() => {}
-                    _ = tokio::time::sleep(hold.min(Duration::from_secs(86_400 * 365))) => {}
-                }
-                Ok(Outcome::Success)
+                let interrupted = tokio::select! {
+                    _ = cancel.cancelled() => true,
+                    _ = tokio::time::sleep(hold.min(Duration::from_secs(86_400 * 365))) => false,
+                };
+                Ok(if interrupted {
+                    Outcome::Interrupted
+                } else {
+                    Outcome::Success
+                })
             }
             Err(e) => Err(CliError::environment(anyhow::anyhow!("{e}"))),
         };
-        let report = nemesis.finish().await;
+        let report = session.finish().await;
         for h in report.healed.iter().flatten() {
             println!("healed fault {}: {}", h.id, h.actions.join(", "));
         }

@@ -7,8 +7,7 @@ use clap::Args;
 
 use super::{CliError, CliResult, Outcome};
 use crate::loader;
-use crate::plan::{self, Plan};
-use crate::seed::Seed;
+use crate::plan;
 
 /// Arguments of `chaos plan`.
 #[derive(Debug, Args)]
@@ -40,38 +39,17 @@ pub fn run(args: &PlanArgs) -> CliResult {
     let seed = super::choose_seed(args.seed, loaded.experiment.seed);
     let plan = plan::plan(&loaded.experiment, seed);
     let text = if args.json {
-        format!("{}\n", plan_json(&plan, &args.experiment, args.duration))
+        format!(
+            "{}\n",
+            plan::plan_json(&plan, &args.experiment, args.duration)
+        )
     } else {
         format!(
             "{}\nrerun: {}\n",
             plan::render_text(&plan, &loaded.experiment),
-            rerun(&args.experiment, seed, args.duration)
+            plan::plan_command(&args.experiment, seed, args.duration)
         )
     };
     super::print_stdout(&text)?;
     Ok(Outcome::Success)
-}
-
-/// The command that prints this plan again.
-fn rerun(
-    experiment: &std::path::Path,
-    seed: Seed,
-    duration: Option<std::time::Duration>,
-) -> String {
-    let mut cmd = format!("chaos plan {} --seed {seed}", experiment.display());
-    if let Some(d) = duration {
-        cmd.push_str(&format!(" --duration {}", crate::duration::format(d)));
-    }
-    cmd
-}
-
-/// The plan as JSON, with the command that reproduces it.
-pub fn plan_json(
-    plan: &Plan,
-    experiment: &std::path::Path,
-    duration: Option<std::time::Duration>,
-) -> String {
-    let mut value = serde_json::to_value(plan).expect("a plan always serializes");
-    value["rerun"] = serde_json::Value::String(rerun(experiment, Seed(plan.seed), duration));
-    serde_json::to_string_pretty(&value).expect("a JSON value always prints")
 }

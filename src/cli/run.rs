@@ -1,13 +1,20 @@
-//! `chaos run`: run an experiment end to end and print the verdict.
+//! `chaos run`: run an experiment end to end through the engine, print the
+//! verdict, choose the exit code. Ctrl-C and SIGTERM cancel the run (it
+//! heals, checks what it recorded, writes the results as interrupted, and
+//! the command exits 130); a second signal heals from the journal and
+//! exits at once.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::Args;
 
+use super::cluster::{self, ProjectRef};
+use super::progress::RunDisplay;
 use super::{CliError, CliResult, Outcome};
+use crate::engine::{self, EngineError, RunOptions};
 use crate::loader;
-use crate::results::Verdict;
-use crate::runner::execute::{self, RunOptions};
+use crate::results::{Status, Verdict};
 
 /// Arguments of `chaos run`.
 #[derive(Debug, Args)]
@@ -39,27 +46,23 @@ pub struct RunArgs {
     /// long.
     #[arg(long)]
     pub build_images: bool,
+
+    /// Wait while another chaos process uses the experiment's compose
+    /// project, instead of stopping (exit 4) with its pid and command.
+    #[arg(long)]
+    pub wait_lock: bool,
 }
 
 pub fn run(args: &RunArgs) -> CliResult {
     // A bad file stops here, before anything is created or started.
     let loaded = loader::load(&args.experiment).map_err(CliError::input)?;
     let seed = super::choose_seed(args.seed, loaded.experiment.seed);
-    let opts = RunOptions {
-        file_arg: args.experiment.display().to_string(),
-        seed,
-        results_root: args.results_dir.clone(),
-        duration: args.duration,
-        budget: args.budget,
-    };
     eprintln!("chaos: {} with seed {seed}", loaded.experiment.name);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(CliError::environment)?;
-    if loaded.experiment.cluster.up {
-        runtime.block_on(async {
-            let target = super::cluster::ProjectRef::of(&loaded);
+    let runtime = cluster::runtime()?;
+    let target = ProjectRef::of(&loaded);
+    let display = Arc::new(RunDisplay::new());
+    let result = runtime.block_on(async {
+        if loaded.experiment.cluster.up {
             let cluster = target.connect().await?;
             let plan = crate::plan::plan(&loaded.experiment, seed);
             let helper = if crate::nemesis::needs_helpers(&plan) {
@@ -67,21 +70,34 @@ pub fn run(args: &RunArgs) -> CliResult {
             } else {
                 Vec::new()
             };
-            super::cluster::ensure_images(&cluster, &helper, args.build_images).await
-        })?;
-    }
-    let outcome = runtime
-        .block_on(execute::run(&loaded, &opts))
-        .map_err(|e| {
-            CliError::environment(e.context(format!(
-                "the run failed; rerun with: {}",
-                execute::rerun_command(&opts)
-            )))
-        })?;
-    print!("{}", outcome.report);
-    Ok(match outcome.results.verdict {
-        Verdict::Valid => Outcome::Success,
-        Verdict::Invalid => Outcome::Anomalies,
-        Verdict::Unknown => Outcome::Unknown,
+            cluster::ensure_images(&cluster, &helper, args.build_images).await?;
+        }
+        let mut opts = RunOptions::new(&args.experiment.display().to_string(), seed);
+        opts.results_root = args.results_dir.clone();
+        opts.duration = args.duration;
+        opts.budget = args.budget;
+        opts.cancel = super::signals::install(vec![ProjectRef::of(&loaded)]);
+        opts.progress = display.clone();
+        opts.wait_lock = args.wait_lock;
+        let rerun = opts.rerun_command();
+        engine::run(&loaded, opts).await.map_err(|e| match e {
+            EngineError::Cancelled => CliError::interrupted(anyhow::anyhow!(
+                "interrupted before the run started; nothing was applied"
+            )),
+            // Nothing ran: there is nothing to rerun.
+            EngineError::Lock(e) => CliError::environment(e),
+            e => CliError::environment(
+                anyhow::Error::new(e).context(format!("the run failed; rerun with: {rerun}")),
+            ),
+        })
+    });
+    display.finish();
+    let outcome = result?;
+    super::print_stdout(&outcome.report)?;
+    Ok(match (outcome.results.status, outcome.results.verdict) {
+        (Status::Interrupted | Status::Crashed, _) => Outcome::Interrupted,
+        (_, Verdict::Valid) => Outcome::Success,
+        (_, Verdict::Invalid) => Outcome::Anomalies,
+        (_, Verdict::Unknown) => Outcome::Unknown,
     })
 }

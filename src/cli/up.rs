@@ -26,6 +26,11 @@ pub struct UpArgs {
     /// progress display), instead of stopping to say which and how long.
     #[arg(long)]
     pub build_images: bool,
+
+    /// Wait while another chaos process uses the project, instead of
+    /// stopping (exit 4) with its pid and command.
+    #[arg(long)]
+    pub wait_lock: bool,
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -39,6 +44,12 @@ pub fn run(args: &UpArgs) -> CliResult {
         .timeout
         .unwrap_or(loaded.experiment.cluster.ready_timeout);
     cluster::runtime()?.block_on(async {
+        let _lock = cluster::lock(
+            &target,
+            &format!("chaos up {}", args.experiment.display()),
+            args.wait_lock,
+        )
+        .await?;
         let c = target.connect().await?;
         cluster::ensure_images(&c, &[], args.build_images).await?;
         eprintln!(

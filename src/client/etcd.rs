@@ -241,12 +241,12 @@ impl EtcdLeader {
     }
 }
 
-impl crate::nemesis::RoleResolver for EtcdLeader {
+impl crate::roles::RoleResolver for EtcdLeader {
     fn resolve<'a>(
         &'a self,
         role: &'a str,
         _component: &'a str,
-    ) -> crate::nemesis::ResolveFuture<'a> {
+    ) -> crate::roles::ResolveFuture<'a> {
         Box::pin(async move {
             if role != "leader" {
                 return Err(format!("etcd has no role `{role}`").into());

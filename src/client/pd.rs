@@ -1,6 +1,6 @@
 //! Leaders of a TiKV cluster, through PD's HTTP API: which compose service
 //! is the PD leader, and which TiKV store leads the Raft region holding a key
-//! (the SurrealDB register table). This is the [`RoleResolver`] of the
+//! (the SurrealDB register table). This is the [`RoleResolver`](crate::roles::RoleResolver) of the
 //! SurrealDB-on-TiKV experiments.
 //!
 //! Owns: PD's JSON answers (parsed by pure functions, tested on recorded
@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::nemesis::{ResolveFuture, RoleResolver};
+use crate::roles::{ResolveFuture, RoleResolver};
 
 /// Why a role could not be resolved through PD. The messages are for the
 /// person running the experiment.

@@ -204,10 +204,10 @@ impl ComposeModel {
                 }
             }
             model.services.insert(name.to_string(), nets);
-            if let Some(image) = service.get("image").and_then(Value::as_str) {
-                if !image.contains('$') {
-                    model.images.insert(name.to_string(), image.to_string());
-                }
+            if let Some(image) = service.get("image").and_then(Value::as_str)
+                && !image.contains('$')
+            {
+                model.images.insert(name.to_string(), image.to_string());
             }
         }
         Ok(model)

@@ -437,8 +437,18 @@ impl ComposeCluster {
 
     /// `compose up -d`, then wait until every service is running and healthy.
     pub async fn up(&self, ready_timeout: Duration) -> Result<(), DockerError> {
+        self.up_reporting(ready_timeout, &mut |_| {}).await
+    }
+
+    /// [`ComposeCluster::up`], telling `pending` which services are not ready
+    /// yet each time it looks (for a progress display).
+    pub async fn up_reporting(
+        &self,
+        ready_timeout: Duration,
+        pending: &mut (dyn FnMut(&[String]) + Send),
+    ) -> Result<(), DockerError> {
         self.compose(&["up", "-d"]).await?;
-        self.wait_healthy(ready_timeout).await
+        self.wait_healthy_reporting(ready_timeout, pending).await
     }
 
     /// Remove chaos's helper containers, then `compose down -v` (containers,
@@ -538,6 +548,16 @@ impl ComposeCluster {
     /// container of the project) is running and, where it has a health
     /// check, healthy.
     pub async fn wait_healthy(&self, timeout: Duration) -> Result<(), DockerError> {
+        self.wait_healthy_reporting(timeout, &mut |_| {}).await
+    }
+
+    /// [`ComposeCluster::wait_healthy`], telling `report` which services
+    /// are not ready yet each time it looks.
+    pub async fn wait_healthy_reporting(
+        &self,
+        timeout: Duration,
+        report: &mut (dyn FnMut(&[String]) + Send),
+    ) -> Result<(), DockerError> {
         let start = tokio::time::Instant::now();
         loop {
             let containers = self.containers().await?;
@@ -549,6 +569,7 @@ impl ComposeCluster {
             if pending.is_empty() && !expected.is_empty() {
                 return Ok(());
             }
+            report(&pending);
             if start.elapsed() >= timeout {
                 return Err(DockerError::NotReady {
                     project: self.project.clone(),
@@ -581,6 +602,26 @@ impl ComposeCluster {
                 service: service.to_string(),
                 port: container_port,
             })
+    }
+
+    /// A container's log (standard output and error, each line with its
+    /// time stamp) since `since_unix_s`, across its restarts.
+    pub async fn logs_since(&self, c: &Scoped, since_unix_s: i64) -> Result<Vec<u8>, DockerError> {
+        use bollard::query_parameters::LogsOptions;
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            timestamps: true,
+            since: i32::try_from(since_unix_s).unwrap_or(0),
+            ..Default::default()
+        };
+        let mut stream = self.docker.logs(&c.id, Some(options));
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(DockerError::api(format!("logs of {}", c.service)))?;
+            out.extend_from_slice(&chunk.into_bytes());
+        }
+        Ok(out)
     }
 
     // --- primitives on scoped containers -----------------------------------

@@ -17,6 +17,8 @@
 //!   write the integer written; cas `[expected, new]`; kv functions strings.
 //! - `error` (string, optional): why a `fail` or `info` ended so.
 //!   `node` (string, optional): which node served the request.
+//!   `final` (bool, optional, default false): a final read, made after the
+//!   workload and the heals (checked like any op, counted apart).
 //! - Unknown fields are ignored, so newer writers stay readable.
 //!
 //! Owns only this format; pairing rules live in the parent module. Pure.
@@ -43,6 +45,8 @@ struct Line {
     error: Option<String>,
     #[serde(default)]
     node: Option<String>,
+    #[serde(default, rename = "final")]
+    final_read: bool,
 }
 
 /// One op as one line of the `chaos` format, without the newline.
@@ -93,6 +97,7 @@ pub fn parse_ops(text: &str) -> Result<Vec<Op>, HistoryError> {
             value: parsed.value,
             error: parsed.error,
             node: parsed.node,
+            final_read: parsed.final_read,
             line,
         });
     }

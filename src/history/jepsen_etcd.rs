@@ -84,6 +84,7 @@ fn parse_line(line: usize, raw: &str, index: u64) -> Result<Op, HistoryError> {
         value,
         error: None,
         node: None,
+        final_read: false,
         line,
     })
 }

@@ -281,6 +281,10 @@ pub struct Op {
     /// Which node served the request, if known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
+    /// A final read: after the workload and the heals, every key read once
+    /// more. Checked like any op, counted apart in the statistics.
+    #[serde(default, rename = "final", skip_serializing_if = "std::ops::Not::not")]
+    pub final_read: bool,
     /// The 1-based line of the file this op was read from (0: built in
     /// memory).
     #[serde(skip)]
@@ -639,6 +643,7 @@ mod tests {
             value,
             error: None,
             node: None,
+            final_read: false,
             line: index as usize + 1,
         }
     }

@@ -123,6 +123,7 @@ fn parse_line(line: usize, raw: &str, index: u64) -> Result<Op, HistoryError> {
         value: value.unwrap_or(Value::Null),
         error: None,
         node: None,
+        final_read: false,
         line,
     })
 }

@@ -2,8 +2,11 @@
 //! Docker Engine API, each paired with its heal, and journals them so that
 //! they are undone even after chaos is killed.
 //!
-//! Shell. Builds on [`crate::docker`] (the cluster, the scope guard) and
-//! [`crate::journal`]; knows nothing of clients, histories or checkers.
+//! Shell. Builds on [`crate::docker`] (the cluster, the scope guard),
+//! [`crate::journal`] and [`crate::roles`] (who leads: asked when a fault
+//! names a role); knows nothing of clients, histories, checkers or the
+//! engine above it. It never prints to the terminal and never exits the
+//! process: a problem is an error value or a `tracing` event.
 //!
 //! # Faults and their heals
 //!
@@ -46,9 +49,9 @@
 //!   heal keeps the fault applied, so the next heal or `heal_all` retries.
 //! - `Nemesis::heal_all(&mut self) -> Vec<Result<HealedFault, NemesisError>>`: every
 //!   unhealed fault, newest first, then the helper containers. Call it on
-//!   every exit path; [`Shutdown`] turns Ctrl-C and SIGTERM into a value to
-//!   select on, and dropping a `Nemesis` with faults still applied (a panic)
-//!   heals them from its journal on a separate thread, then closes it.
+//!   every exit path (the engine's `FaultSession` does); dropping a
+//!   `Nemesis` with faults still applied (a panic) heals them from its
+//!   journal on a separate thread, then closes it.
 //! - `Nemesis::finish(self) -> FinishReport`: `heal_all`, then closes the
 //!   journal (and leaves the active index when all healed).
 //! - [`sweep`]`(&ComposeCluster) -> SweepReport` and
@@ -72,14 +75,11 @@ pub mod netns;
 pub mod recover;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::docker::{ComposeCluster, ContainerInfo, DockerError, Health, Scoped, State};
@@ -89,6 +89,7 @@ use crate::journal::{
     RoleRecord, RuleRecord, TargetRecord, utc_now,
 };
 use crate::plan::{self, Plan, PlannedFault, PlannedTargets};
+use crate::roles::RoleResolver;
 
 pub use netns::{Helpers, helper_image};
 pub use recover::{
@@ -105,54 +106,6 @@ fn scoped_targets(intent: &Intent) -> Vec<Scoped> {
             service: t.service.clone(),
         })
         .collect()
-}
-
-/// What a role resolver may fail with (any error; `anyhow::Error` converts).
-pub type ResolveError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The future a resolver returns.
-pub type ResolveFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<String, ResolveError>> + Send + 'a>>;
-
-/// Turns a role of a component (`leader` of `etcd`) into the compose service
-/// that holds it now. Called when the fault strikes.
-pub trait RoleResolver: Send + Sync {
-    fn resolve<'a>(&'a self, role: &'a str, component: &'a str) -> ResolveFuture<'a>;
-}
-
-/// A resolver with fixed answers that tests (and experiments without roles)
-/// use; answers can be changed while it is shared.
-#[derive(Debug, Default)]
-pub struct FixedRoles {
-    answers: Mutex<BTreeMap<(String, String), String>>,
-}
-
-impl FixedRoles {
-    pub fn new() -> FixedRoles {
-        FixedRoles::default()
-    }
-
-    /// Answer `service` for `role` of `component` from now on.
-    pub fn set(&self, role: &str, component: &str, service: &str) {
-        self.answers.lock().expect("roles lock").insert(
-            (role.to_string(), component.to_string()),
-            service.to_string(),
-        );
-    }
-}
-
-impl RoleResolver for FixedRoles {
-    fn resolve<'a>(&'a self, role: &'a str, component: &'a str) -> ResolveFuture<'a> {
-        let answer = self
-            .answers
-            .lock()
-            .expect("roles lock")
-            .get(&(role.to_string(), component.to_string()))
-            .cloned();
-        Box::pin(async move {
-            answer.ok_or_else(|| format!("no {role} known for component `{component}`").into())
-        })
-    }
 }
 
 /// Why a fault could not be applied or healed.
@@ -320,13 +273,13 @@ pub async fn preflight(cluster: &ComposeCluster, plan: &Plan) -> Result<(), Neme
         return Err(DockerError::MissingImage(image).into());
     }
     let netem = netem_faults(plan);
-    if !netem.is_empty() {
-        if let Some(detail) = netns::probe_netem(cluster).await? {
-            return Err(NemesisError::NetemUnsupported {
-                faults: netem,
-                detail,
-            });
-        }
+    if !netem.is_empty()
+        && let Some(detail) = netns::probe_netem(cluster).await?
+    {
+        return Err(NemesisError::NetemUnsupported {
+            faults: netem,
+            detail,
+        });
     }
     Ok(())
 }
@@ -869,10 +822,10 @@ impl Nemesis {
             }
         };
         let all_healed = self.applied.is_empty();
-        if let Some(j) = self.journal.take() {
-            if let Err(e) = j.close(all_healed) {
-                errors.push(e.to_string());
-            }
+        if let Some(j) = self.journal.take()
+            && let Err(e) = j.close(all_healed)
+        {
+            errors.push(e.to_string());
         }
         FinishReport {
             healed,
@@ -894,7 +847,7 @@ impl Drop for Nemesis {
         };
         if self.applied.is_empty() {
             if let Err(e) = journal.close(true) {
-                eprintln!("chaos: closing the journal: {e}");
+                tracing::error!("closing the journal: {e}");
             }
             return;
         }
@@ -915,7 +868,7 @@ impl Drop for Nemesis {
         });
         let all_healed = matches!(healer.join(), Ok(Some(true)));
         if let Err(e) = journal.close(all_healed) {
-            eprintln!("chaos: closing the journal: {e}");
+            tracing::error!("closing the journal: {e}");
         }
     }
 }
@@ -933,7 +886,7 @@ async fn heal_dropped(
     let cluster = match cluster {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("chaos: cannot heal (run `chaos heal --project {project}`): {e}");
+            tracing::error!("cannot heal (run `chaos heal --project {project}`): {e}");
             return Some(false);
         }
     };
@@ -942,8 +895,8 @@ async fn heal_dropped(
     let _ = helpers.remove_all(&cluster).await;
     let _ = cluster.remove_helpers().await;
     for (id, e) in &r.failed {
-        eprintln!(
-            "chaos: fault {id} could not be healed: {e}; run `chaos heal --project {project}`"
+        tracing::error!(
+            "fault {id} could not be healed: {e}; run `chaos heal --project {project}`"
         );
     }
     Some(r.failed.is_empty() && r.unreadable.is_none())
@@ -1012,111 +965,9 @@ async fn wait_running(
     }
 }
 
-/// Ctrl-C and SIGTERM as a value: the first signal flips the watch to
-/// `true` (the run stops and heals); a second one exits at once, naming
-/// `chaos heal`.
-#[derive(Debug, Clone)]
-pub struct Shutdown {
-    rx: watch::Receiver<bool>,
-}
-
-impl Shutdown {
-    /// Install the handlers (inside a tokio runtime). `project` names the
-    /// cluster in the message of a second signal.
-    pub fn install(project: &str) -> Shutdown {
-        let (tx, rx) = watch::channel(false);
-        let project = project.to_string();
-        tokio::spawn(async move {
-            let mut count = 0;
-            loop {
-                let which = wait_signal().await;
-                count += 1;
-                if count == 1 {
-                    eprintln!("chaos: {which}: stopping and healing (again to exit at once)");
-                    let _ = tx.send(true);
-                } else {
-                    eprintln!(
-                        "chaos: {which} again: exiting without healing; run `chaos heal --project {project}`"
-                    );
-                    std::process::exit(130);
-                }
-            }
-        });
-        Shutdown { rx }
-    }
-
-    /// A shutdown that only `trigger` sets (tests, embedding).
-    pub fn manual() -> (Shutdown, watch::Sender<bool>) {
-        let (tx, rx) = watch::channel(false);
-        (Shutdown { rx }, tx)
-    }
-
-    /// The watch the runner selects on.
-    pub fn receiver(&self) -> watch::Receiver<bool> {
-        self.rx.clone()
-    }
-
-    pub fn requested(&self) -> bool {
-        *self.rx.borrow()
-    }
-
-    /// Resolves when a shutdown is requested.
-    pub async fn wait(&self) {
-        let mut rx = self.rx.clone();
-        let _ = rx.wait_for(|v| *v).await;
-    }
-}
-
-async fn wait_signal() -> &'static str {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return "Ctrl-C";
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = term.recv() => "SIGTERM",
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn fixed_roles_answer_what_they_were_told() {
-        let roles = FixedRoles::new();
-        assert!(roles.resolve("leader", "etcd").await.is_err());
-        roles.set("leader", "etcd", "etcd2");
-        assert_eq!(roles.resolve("leader", "etcd").await.unwrap(), "etcd2");
-        roles.set("leader", "etcd", "etcd3");
-        let shared: Arc<dyn RoleResolver> = Arc::new(roles);
-        assert_eq!(shared.resolve("leader", "etcd").await.unwrap(), "etcd3");
-    }
-
-    #[tokio::test]
-    async fn manual_shutdown_wakes_waiters() {
-        let (s, tx) = Shutdown::manual();
-        assert!(!s.requested());
-        let waiter = tokio::spawn({
-            let s = s.clone();
-            async move { s.wait().await }
-        });
-        tx.send(true).unwrap();
-        waiter.await.unwrap();
-        assert!(s.requested());
-    }
 
     #[test]
     fn plans_that_need_netem_or_helpers() {

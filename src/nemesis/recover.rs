@@ -381,10 +381,10 @@ pub async fn recover_in(cluster: &ComposeCluster, state: &Path) -> RecoveryRepor
     for run in runs {
         let mut j = heal_journal(cluster, &helpers, &run.journal, "chaos heal").await;
         j.writer_alive = run.process_alive();
-        if j.failed.is_empty() {
-            if let Err(e) = journal::retire(&run) {
-                report.sweep.errors.push(e.to_string());
-            }
+        if j.failed.is_empty()
+            && let Err(e) = journal::retire(&run)
+        {
+            report.sweep.errors.push(e.to_string());
         }
         report.journals.push(j);
     }

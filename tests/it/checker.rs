@@ -240,6 +240,7 @@ fn op(index: usize, process: u64, kind: Kind, f: Function, key: Key, value: Valu
         value,
         error: None,
         node: None,
+        final_read: false,
         line: index + 1,
     }
 }

@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 use chaos::docker::{ComposeCluster, DockerError};
 use chaos::experiment::{Fault, PartitionKind};
 use chaos::journal::{self, Journal};
-use chaos::nemesis::{self, FixedRoles, Nemesis, NemesisError};
+use chaos::nemesis::{self, Nemesis, NemesisError};
 use chaos::plan::{self, Plan, PlannedFault, PlannedTargets};
+use chaos::roles::FixedRoles;
 
 const NODES: [&str; 3] = ["etcd1", "etcd2", "etcd3"];
 const PORTS: [(&str, &str); 3] = [
@@ -858,13 +859,12 @@ fn applied_in(results: &Path) -> bool {
             .flatten()
         {
             let j = run.path().join("journal.jsonl");
-            if let Ok(text) = std::fs::read_to_string(&j) {
-                if text
+            if let Ok(text) = std::fs::read_to_string(&j)
+                && text
                     .lines()
                     .any(|l| l.contains("\"record\":\"applied\"") && l.contains("\"fault\":1,"))
-                {
-                    return true;
-                }
+            {
+                return true;
             }
         }
     }

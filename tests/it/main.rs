@@ -5,6 +5,7 @@
 
 mod checker;
 mod docker;
+mod engine;
 mod experiments;
 mod history;
 mod purity;

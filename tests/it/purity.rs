@@ -1,6 +1,9 @@
 //! The pure core stays pure: its modules name no async runtime, Docker,
-//! database client, file system or clock. (Enforced on the source, so that a
-//! new `use` fails here before it spreads.)
+//! database client, file system or clock. And the layers point one way:
+//! nothing below the CLI imports it, prints or exits the process; clients
+//! know no faults; the nemesis knows no clients; the engine knows nothing
+//! above it. (Enforced on the source, so that a new `use` fails here before
+//! it spreads.)
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +16,9 @@ const CORE: &[&str] = &[
     "src/history",
     "src/checker",
     "src/histgen.rs",
-    "src/results.rs",
+    "src/results",
     "src/report.rs",
+    "src/roles",
 ];
 
 const FORBIDDEN: &[&str] = &[
@@ -88,4 +92,137 @@ fn the_purity_check_catches_a_violation() {
     assert!(FORBIDDEN.iter().any(|w| line.contains(w)));
     let line = "let t = std::time::Instant::now();";
     assert!(FORBIDDEN.iter().any(|w| line.contains(w)));
+}
+
+/// Every `.rs` file under `src/<dir>` (or the file `src/<dir>`), with its
+/// non-test code and its path for messages.
+fn sources(dir: &str) -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src").join(dir), &mut files);
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap().to_string();
+            (f.strip_prefix(root).unwrap().display().to_string(), code)
+        })
+        .collect()
+}
+
+/// Does `text` contain `word`, not followed by more of an identifier
+/// (`crate::cli` is not in `crate::client`)?
+fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        !text[i + word.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// The lines of `code` (comments cut) that contain one of `words`.
+fn offending(path: &str, code: &str, words: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (n, line) in code.lines().enumerate() {
+        let code_part = line.split("//").next().unwrap();
+        for w in words {
+            if contains_word(code_part, w) {
+                out.push(format!("{path}:{}: `{w}`: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    out
+}
+
+/// (what, the modules it applies to, what they must not contain).
+const LAYERS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "only the CLI prints, exits the process or installs signal handlers",
+        &[
+            "checker",
+            "client",
+            "demo.rs",
+            "docker",
+            "duration.rs",
+            "engine",
+            "experiment",
+            "histgen.rs",
+            "history",
+            "images.rs",
+            "journal.rs",
+            "loader.rs",
+            "lock.rs",
+            "nemesis",
+            "plan.rs",
+            "report.rs",
+            "results",
+            "roles",
+            "seed.rs",
+            "store.rs",
+        ],
+        &[
+            "println!",
+            "print!(",
+            "eprintln!",
+            "eprint!(",
+            "process::exit",
+            "crate::cli",
+            "tokio::signal",
+        ],
+    ),
+    (
+        "clients know no faults, runs or demos",
+        &["client"],
+        &["crate::nemesis", "crate::engine", "crate::demo"],
+    ),
+    (
+        "the nemesis knows no clients and nothing above it",
+        &["nemesis"],
+        &["crate::client", "crate::engine", "crate::demo"],
+    ),
+    (
+        "roles are below clients and the nemesis",
+        &["roles"],
+        &[
+            "crate::client",
+            "crate::nemesis",
+            "crate::engine",
+            "crate::docker",
+        ],
+    ),
+    (
+        "the engine knows nothing above it",
+        &["engine"],
+        &["crate::demo", "crate::daemon"],
+    ),
+];
+
+#[test]
+fn layers_point_one_way() {
+    let mut violations = Vec::new();
+    let mut checked = 0;
+    for (what, modules, words) in LAYERS {
+        for module in *modules {
+            for (path, code) in sources(module) {
+                checked += 1;
+                for v in offending(&path, &code, words) {
+                    violations.push(format!("{what}: {v}"));
+                }
+            }
+        }
+    }
+    assert!(checked >= 30, "only {checked} files checked");
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn the_layer_check_catches_a_violation() {
+    let code = "fn f() {\n    println!(\"x\"); // fine: not here\n    std::process::exit(1);\n}\n";
+    let found = offending("src/x.rs", code, LAYERS[0].2);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[1].starts_with("src/x.rs:3:"));
+    assert!(offending("src/x.rs", "// println!(\"no\")", LAYERS[0].2).is_empty());
+    assert!(offending("src/x.rs", "use crate::client::AnyClient;", LAYERS[0].2).is_empty());
+    assert_eq!(
+        offending("src/x.rs", "use crate::cli::Outcome;", LAYERS[0].2).len(),
+        1
+    );
 }

@@ -41,6 +41,7 @@ pub fn sample(verdict: Verdict) -> Results {
     }];
     Results {
         schema_version: SCHEMA_VERSION,
+        status: Status::Completed,
         experiment: ExperimentInfo {
             name: "etcd-pause".into(),
             file: "experiments/etcd-pause.toml".into(),
@@ -63,7 +64,6 @@ pub fn sample(verdict: Verdict) -> Results {
         ended_at: rfc3339(1_795_748_705_678),
         duration_s: 60.0,
         verdict,
-        exit_code: 0,
         faults: vec![
             FaultRecord {
                 id: 1,
@@ -102,17 +102,19 @@ pub fn sample(verdict: Verdict) -> Results {
             keys_invalid: 1,
             keys_unknown: 0,
             elapsed_ms: 1.5,
-            anomalies: vec![Anomaly {
+            anomalies: vec![Anomaly::Register(RegisterAnomaly {
                 key: "3".into(),
+                class: chaos::checker::AnomalyClass::StaleRead,
                 explanation: "process 7 read 3 at 1.204 s, but ...".into(),
                 linearizable_prefix: Some(4),
                 ops: vec![serde_json::json!({"process": 7, "type": "ok", "f": "read", "value": 3})],
-            }],
+            })],
             undecided: vec![Undecided {
                 key: "9".into(),
                 reason: "budget of 60s exceeded".into(),
             }],
         },
+        logs: BTreeMap::from([("etcd1".into(), "logs/etcd1.log".into())]),
         notes: vec!["a note".into()],
     }
 }
@@ -154,7 +156,7 @@ fn the_schema_refuses_broken_results() {
         ("negative seed", Box::new(|v| v["seed"] = (-1).into())),
         (
             "other version",
-            Box::new(|v| v["schema_version"] = 2.into()),
+            Box::new(|v| v["schema_version"] = 1.into()),
         ),
         ("bad verdict", Box::new(|v| v["verdict"] = "maybe".into())),
         ("unknown field", Box::new(|v| v["extra"] = 1.into())),
@@ -176,6 +178,31 @@ fn the_schema_refuses_broken_results() {
             "anomaly without explanation",
             Box::new(|v| v["checker"]["anomalies"][0]["explanation"] = "".into()),
         ),
+        (
+            "anomaly without a type",
+            Box::new(|v| {
+                v["checker"]["anomalies"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("type");
+            }),
+        ),
+        (
+            "anomaly of an unknown class",
+            Box::new(|v| v["checker"]["anomalies"][0]["class"] = "weird".into()),
+        ),
+        ("bad status", Box::new(|v| v["status"] = "half-done".into())),
+        ("a version 1 field", Box::new(|v| v["exit_code"] = 0.into())),
+        (
+            "no workload kind",
+            Box::new(|v| {
+                v["workload"].as_object_mut().unwrap().remove("kind");
+            }),
+        ),
+        (
+            "a log outside logs/",
+            Box::new(|v| v["logs"]["etcd1"] = "/etc/passwd".into()),
+        ),
     ];
     for (what, breakage) in breakages {
         let mut doc = good.clone();
@@ -194,12 +221,80 @@ fn the_report_tells_the_verdict_faults_anomalies_and_rerun() {
         "etcd2",
         "lag 1.2ms",
         "error: the leader could not be resolved",
-        "anomaly on key 3:",
+        "stale-read on key 3:",
         "process 7 read 3",
         "undecided key 9: budget of 60s exceeded",
         "run directory: results/etcd-pause/x",
         "rerun: chaos run experiments/etcd-pause.toml --seed 42",
     ] {
         assert!(text.contains(expected), "missing `{expected}` in:\n{text}");
+    }
+}
+
+/// Every run kept under results/examples/ is a real run with its history:
+/// its results.json validates, and `chaos check` of its history.jsonl gives
+/// the verdict (and the invalid keys) the run recorded.
+#[test]
+fn kept_examples_recheck_to_their_recorded_verdict() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results/examples");
+    let mut runs = Vec::new();
+    for experiment in std::fs::read_dir(&root).unwrap() {
+        let experiment = experiment.unwrap().path();
+        if !experiment.is_dir() {
+            continue;
+        }
+        for run in std::fs::read_dir(&experiment).unwrap() {
+            let run = run.unwrap().path();
+            if run.join("results.json").is_file() {
+                runs.push(run);
+            }
+        }
+    }
+    assert!(runs.len() >= 2, "kept examples: {runs:?}");
+    for run in runs {
+        let results: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap())
+                .unwrap();
+        let errs = errors(&results);
+        assert!(errs.is_empty(), "{}: {errs:#?}", run.display());
+        let history = run.join("history.jsonl");
+        assert!(history.is_file(), "{}: no history.jsonl", run.display());
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chaos"))
+            .args(["check", "--json"])
+            .arg(&history)
+            .output()
+            .unwrap();
+        let verdict = match out.status.code() {
+            Some(0) => "valid",
+            Some(1) => "invalid",
+            Some(3) => "unknown",
+            other => panic!("{}: chaos check exited {other:?}", run.display()),
+        };
+        assert_eq!(
+            results["verdict"],
+            verdict,
+            "{}: recorded verdict vs chaos check",
+            run.display()
+        );
+        let checked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let invalid_keys = checked["files"][0]["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["verdict"] == "invalid")
+            .count() as u64;
+        assert_eq!(
+            invalid_keys,
+            results["checker"]["keys_invalid"].as_u64().unwrap(),
+            "{}: invalid keys",
+            run.display()
+        );
+        for log in results["logs"].as_object().unwrap().values() {
+            assert!(
+                run.join(log.as_str().unwrap()).is_file(),
+                "{}: {log} is named but missing",
+                run.display()
+            );
+        }
     }
 }

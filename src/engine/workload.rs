@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::client::{AnyClient, Completion, Request};
 use crate::experiment::Workload;
@@ -68,6 +69,7 @@ impl Event {
             value,
             error: self.error.clone(),
             node: Some(self.node.clone()),
+            final_read: self.final_read,
             line: 0,
         }
     }
@@ -92,8 +94,8 @@ pub struct ClientTask {
     pub start: Instant,
     pub events: mpsc::UnboundedSender<Event>,
     pub counters: Arc<Counters>,
-    /// Flips to true when the workload must stop.
-    pub stop: watch::Receiver<bool>,
+    /// Cancelled when the workload must stop.
+    pub stop: CancellationToken,
 }
 
 impl ClientTask {
@@ -102,7 +104,7 @@ impl ClientTask {
     }
 
     /// Run until `stop`; returns the keys this client touched.
-    pub async fn run(mut self) -> BTreeSet<u64> {
+    pub async fn run(self) -> BTreeSet<u64> {
         let interval = Duration::from_secs_f64(self.threads as f64 / self.workload.rate as f64);
         let mut stream = OpStream::new(&self.workload, self.seed, self.thread);
         let mut process = self.thread;
@@ -113,10 +115,7 @@ impl ClientTask {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
-                _ = self.stop.changed() => break,
-            }
-            if *self.stop.borrow() {
-                break;
+                _ = self.stop.cancelled() => break,
             }
             let planned = stream.next().expect("op streams are endless");
             let key = planned.key;
@@ -202,4 +201,19 @@ impl ClientTask {
             final_read,
         });
     }
+}
+
+/// Collects client events into the history file, numbering them in arrival
+/// order, and keeps them for the checker and the statistics.
+pub async fn record(
+    mut events: mpsc::UnboundedReceiver<Event>,
+    mut history: crate::store::LineWriter,
+) -> std::io::Result<Vec<Event>> {
+    let mut all = Vec::new();
+    while let Some(event) = events.recv().await {
+        history.line(&crate::history::to_line(&event.op(all.len() as u64)))?;
+        all.push(event);
+    }
+    history.sync()?;
+    Ok(all)
 }

@@ -1,24 +1,38 @@
 //! `results.json`: the versioned record of one run, and the pure computations
 //! that fill it (op counts, throughput, latency percentiles overall and inside
-//! fault windows, recovery after each heal, UTC timestamps).
+//! fault windows, recovery after each heal, UTC timestamps). [`build`] makes
+//! the whole record from what a run produced (the history, the plan, the
+//! fault outcomes, the checker's report), so it is tested without Docker and
+//! can be made again from a run directory's files.
 //!
 //! Pure: times come in as numbers (nanoseconds since the run's start, Unix
 //! milliseconds for wall clock); nothing here reads a clock or a file. The
 //! schema is `schemas/results.schema.json`; bump [`SCHEMA_VERSION`] on any
-//! incompatible change. Internal types (checker reports, journal records)
-//! convert into these; only this module decides the JSON shape.
+//! incompatible change and say what changed in `results/README.md`.
+//! Internal types (checker reports, journal records) convert into these;
+//! only this module decides the JSON shape.
+//!
+//! Version 2 (from version 1): `status` (completed, interrupted, crashed);
+//! `workload.kind`; each anomaly is a tagged variant (`"type": "register"`
+//! with its `class`, room for transaction cycles); `logs` names each node's
+//! log kept with the run; `exit_code` is gone (exit codes belong to the
+//! command line: `verdict` and `status` say what they are made from).
+
+pub mod build;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 /// The version of the results format; `schemas/results.schema.json` matches it.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything a run leaves for people and programs to inspect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Results {
     pub schema_version: u32,
+    /// Whether the run went to its end.
+    pub status: Status,
     pub experiment: ExperimentInfo,
     pub seed: u64,
     /// The exact command that reruns this experiment with this seed.
@@ -30,11 +44,12 @@ pub struct Results {
     pub ended_at: String,
     pub duration_s: f64,
     pub verdict: Verdict,
-    /// The process exit code `chaos run` chose.
-    pub exit_code: u8,
     pub faults: Vec<FaultRecord>,
     pub workload: WorkloadStats,
     pub checker: CheckerSummary,
+    /// Each compose service's container log since the run's start, as a
+    /// path relative to the run directory (`logs/<service>.log`).
+    pub logs: BTreeMap<String, String>,
     /// Things the user should know that are not anomalies: a heal that
     /// failed, a fault that could not be applied, a final read that timed out.
     pub notes: Vec<String>,
@@ -64,6 +79,30 @@ pub struct TargetInfo {
     pub images: BTreeMap<String, String>,
 }
 
+/// How far a run went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It ran for its whole duration, healed, read every key and was checked.
+    Completed,
+    /// It was cancelled (a signal, a daemon's pause or stop): its faults
+    /// were healed, and the shorter history was checked.
+    Interrupted,
+    /// chaos itself died during it (recorded afterwards, by the daemon that
+    /// healed what it left).
+    Crashed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Completed => "completed",
+            Status::Interrupted => "interrupted",
+            Status::Crashed => "crashed",
+        }
+    }
+}
+
 /// The run's verdict: the checker's, unless the run itself failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -75,6 +114,16 @@ pub enum Verdict {
     /// The checker could not decide some key within its budget, and found no
     /// anomaly elsewhere.
     Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Valid => "valid",
+            Verdict::Invalid => "invalid",
+            Verdict::Unknown => "unknown",
+        }
+    }
 }
 
 /// One fault as it happened.
@@ -132,6 +181,8 @@ pub struct Latency {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkloadStats {
+    /// The workload: `register` (read, write, compare-and-set per key).
+    pub kind: String,
     pub ops: Counts,
     /// Per function (`read`, `write`, `cas`, `final-read`).
     pub by_f: BTreeMap<String, Counts>,
@@ -160,10 +211,37 @@ pub struct CheckerSummary {
     pub undecided: Vec<Undecided>,
 }
 
+/// An anomaly, explained: one variant per kind of checker, tagged by
+/// `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Anomaly {
+    /// A register (or map) key whose history is not linearizable.
+    Register(RegisterAnomaly),
+}
+
+impl Anomaly {
+    /// The explanation in words.
+    pub fn explanation(&self) -> &str {
+        match self {
+            Anomaly::Register(a) => &a.explanation,
+        }
+    }
+
+    /// The anomaly's class (`stale-read`, ...).
+    pub fn class(&self) -> &str {
+        match self {
+            Anomaly::Register(a) => a.class.as_str(),
+        }
+    }
+}
+
 /// A non-linearizable key, explained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Anomaly {
+pub struct RegisterAnomaly {
     pub key: String,
+    /// `stale-read`, `never-written`, `impossible-cas` or `other`.
+    pub class: crate::checker::AnomalyClass,
     /// In words: which ops, and why no order explains them.
     pub explanation: String,
     /// How many ops of the key could be linearized before the search got
@@ -231,6 +309,7 @@ pub fn workload_stats(samples: &[OpSample], windows: &[Window], elapsed_ns: u64)
     }
     let secs = elapsed_ns as f64 / 1e9;
     WorkloadStats {
+        kind: "register".to_string(),
         ops,
         by_f,
         throughput_ok_per_s: if secs > 0.0 {

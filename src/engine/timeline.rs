@@ -1,31 +1,18 @@
-//! The runner: `chaos run` from a loaded experiment to a verdict.
-//!
-//! Shell. It brings the cluster up (or uses the running one), creates the run
-//! directory, drives the clients' op streams and the fault timeline at the
-//! same time, stops, heals, lets the cluster recover, reads every key one
-//! last time, runs the checker and writes `results.json` and the report.
-//!
-//! Healing is not optional: whatever ends the run (its natural end, an error,
-//! a panic in a task, Ctrl-C, SIGTERM), every applied fault is healed before
-//! `run` returns. A SIGKILL of chaos cannot be caught; the journal written
-//! before each fault lets `chaos heal` undo it afterwards.
-//!
-//! The runner drives faults through the [`Faults`] trait, so its timeline and
-//! healing logic are tested without Docker (see the tests below).
-
-pub mod execute;
-pub mod workload;
+//! The fault timeline: apply and heal a plan's faults at their planned
+//! times, through the [`Faults`] trait (the nemesis in a run, a fake in the
+//! tests below), until the plan ends or the run is cancelled; then heal
+//! whatever is still applied. Healing is not optional on any path.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
+use super::progress::{ProgressSink, RunEvent};
 use crate::plan::{Plan, PlannedFault};
-use workload::{Counters, Event};
+use crate::results::build::FaultOutcome;
 
 /// A fault as applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,35 +32,27 @@ pub trait Faults {
     async fn heal_all(&mut self) -> Vec<String>;
 }
 
-/// The record of one fault for results.json.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultEvent {
-    pub fault: PlannedFault,
-    pub applied_at: Option<Duration>,
-    pub targets: Vec<String>,
-    pub healed_at: Option<Duration>,
-    pub error: Option<String>,
-}
-
 /// Why the timeline stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
     /// It ran to the end of the run.
     Completed,
-    /// A signal asked it to stop.
+    /// The run was cancelled.
     Interrupted,
 }
 
 /// Drive the fault timeline from `start` until the end of the plan or until
-/// `stop` turns true, then heal whatever is still applied. Healing runs on
-/// both paths; the caller heals again on error paths (healing is idempotent).
+/// `cancel`, then heal whatever is still applied. Healing runs on both
+/// paths; the caller heals again on error paths (healing is idempotent).
+/// `now_applied` always holds the faults in place, described.
 pub async fn drive_faults<F: Faults>(
     plan: &Plan,
     faults: &mut F,
     start: Instant,
-    mut stop: watch::Receiver<bool>,
-    now_applied: &watch::Sender<Option<String>>,
-) -> (Vec<FaultEvent>, Stopped) {
+    cancel: &CancellationToken,
+    now_applied: &watch::Sender<Vec<String>>,
+    progress: &dyn ProgressSink,
+) -> (Vec<FaultOutcome>, Stopped) {
     // Apply and heal events in time order; at equal times heal first.
     let mut steps: Vec<(u64, bool, usize)> = Vec::new();
     for (i, f) in plan.faults.iter().enumerate() {
@@ -81,39 +60,49 @@ pub async fn drive_faults<F: Faults>(
         steps.push((f.heal_at_ms, false, i));
     }
     steps.sort_by_key(|&(t, apply, i)| (t, apply, i));
-    let mut events: Vec<FaultEvent> = plan
-        .faults
-        .iter()
-        .map(|f| FaultEvent {
-            fault: f.clone(),
-            applied_at: None,
-            targets: Vec::new(),
-            healed_at: None,
-            error: None,
-        })
-        .collect();
+    let mut events: Vec<FaultOutcome> = plan.faults.iter().map(FaultOutcome::planned).collect();
     let mut stopped = Stopped::Completed;
     let mut active: BTreeSet<usize> = BTreeSet::new();
     for (t, apply, i) in steps {
         let at = start + Duration::from_millis(t);
         tokio::select! {
             _ = tokio::time::sleep_until(at) => {}
-            _ = wait_true(&mut stop) => { stopped = Stopped::Interrupted; break; }
+            _ = cancel.cancelled() => { stopped = Stopped::Interrupted; break; }
         }
         let fault = &plan.faults[i];
         if apply {
             match faults.apply(fault).await {
                 Ok(applied) => {
                     events[i].applied_at = Some(start.elapsed());
+                    progress.event(RunEvent::FaultApplied {
+                        id: fault.id,
+                        kind: fault.fault.name().to_string(),
+                        targets: applied.targets.clone(),
+                    });
                     events[i].targets = applied.targets;
                     active.insert(i);
                 }
-                Err(e) => events[i].error = Some(format!("not applied: {e}")),
+                Err(e) => {
+                    progress.event(RunEvent::FaultError {
+                        id: fault.id,
+                        error: format!("not applied: {e}"),
+                    });
+                    events[i].error = Some(format!("not applied: {e}"));
+                }
             }
         } else if active.remove(&i) {
             match faults.heal(fault.id).await {
-                Ok(()) => events[i].healed_at = Some(start.elapsed()),
-                Err(e) => events[i].error = Some(format!("heal failed: {e}")),
+                Ok(()) => {
+                    events[i].healed_at = Some(start.elapsed());
+                    progress.event(RunEvent::FaultHealed { id: fault.id });
+                }
+                Err(e) => {
+                    progress.event(RunEvent::FaultError {
+                        id: fault.id,
+                        error: format!("heal failed: {e}"),
+                    });
+                    events[i].error = Some(format!("heal failed: {e}"));
+                }
             }
         }
         let _ = now_applied.send(describe_active(&events, &active));
@@ -125,20 +114,20 @@ pub async fn drive_faults<F: Faults>(
         for i in active {
             if errors.is_empty() {
                 events[i].healed_at = Some(healed_at);
+                progress.event(RunEvent::FaultHealed {
+                    id: events[i].fault.id,
+                });
             } else {
                 events[i].error = Some(format!("heal failed: {}", errors.join("; ")));
             }
         }
     }
-    let _ = now_applied.send(None);
+    let _ = now_applied.send(Vec::new());
     (events, stopped)
 }
 
-fn describe_active(events: &[FaultEvent], active: &BTreeSet<usize>) -> Option<String> {
-    if active.is_empty() {
-        return None;
-    }
-    let parts: Vec<String> = active
+fn describe_active(events: &[FaultOutcome], active: &BTreeSet<usize>) -> Vec<String> {
+    active
         .iter()
         .map(|&i| {
             let e = &events[i];
@@ -149,85 +138,13 @@ fn describe_active(events: &[FaultEvent], active: &BTreeSet<usize>) -> Option<St
                 e.targets.join(",")
             )
         })
-        .collect();
-    Some(parts.join("; "))
-}
-
-/// Resolves when the watched flag is (or becomes) true.
-pub async fn wait_true(rx: &mut watch::Receiver<bool>) {
-    loop {
-        if *rx.borrow_and_update() {
-            return;
-        }
-        if rx.changed().await.is_err() {
-            // The sender is gone: nobody can ask us to stop any more.
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// Collects client events into the history file, numbering them in arrival
-/// order, and keeps them for the checker and the statistics.
-pub async fn record(
-    mut events: mpsc::UnboundedReceiver<Event>,
-    mut history: crate::store::LineWriter,
-) -> std::io::Result<Vec<Event>> {
-    let mut all = Vec::new();
-    while let Some(event) = events.recv().await {
-        history.line(&crate::history::to_line(&event.op(all.len() as u64)))?;
-        all.push(event);
-    }
-    history.sync()?;
-    Ok(all)
-}
-
-/// The progress line: elapsed/total, op counts, the fault now applied.
-pub async fn progress(
-    start: Instant,
-    total: Duration,
-    counters: Arc<Counters>,
-    now_applied: watch::Receiver<Option<String>>,
-    mut stop: watch::Receiver<bool>,
-) {
-    use std::io::IsTerminal;
-    let tty = std::io::stderr().is_terminal();
-    let every = if tty {
-        Duration::from_millis(500)
-    } else {
-        Duration::from_secs(5)
-    };
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = wait_true(&mut stop) => break,
-        }
-        let fault = now_applied
-            .borrow()
-            .clone()
-            .unwrap_or_else(|| "none".to_string());
-        let line = format!(
-            "[{:>5.1}s/{}] ok {} fail {} info {} | fault: {}",
-            start.elapsed().as_secs_f64(),
-            crate::duration::format(total),
-            counters.ok.load(Ordering::Relaxed),
-            counters.fail.load(Ordering::Relaxed),
-            counters.info.load(Ordering::Relaxed),
-            fault
-        );
-        if tty {
-            eprint!("\r\x1b[2K{line}");
-        } else {
-            eprintln!("{line}");
-        }
-    }
-    if tty {
-        eprintln!();
-    }
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::progress::NoProgress;
     use crate::experiment;
     use crate::seed::Seed;
 
@@ -290,10 +207,17 @@ schedule = { start = "2s", interval = "10s", duration = "1s", count = 1 }
     async fn every_applied_fault_is_healed_in_time_order() {
         let plan = test_plan();
         let mut faults = FakeFaults::default();
-        let (_stop_tx, stop_rx) = watch::channel(false);
-        let (now_tx, _now_rx) = watch::channel(None);
-        let (events, stopped) =
-            drive_faults(&plan, &mut faults, Instant::now(), stop_rx, &now_tx).await;
+        let cancel = CancellationToken::new();
+        let (now_tx, _now_rx) = watch::channel(Vec::new());
+        let (events, stopped) = drive_faults(
+            &plan,
+            &mut faults,
+            Instant::now(),
+            &cancel,
+            &now_tx,
+            &NoProgress,
+        )
+        .await;
         assert_eq!(stopped, Stopped::Completed);
         assert!(
             faults.applied.is_empty(),
@@ -317,14 +241,18 @@ schedule = { start = "2s", interval = "10s", duration = "1s", count = 1 }
     async fn an_interrupted_timeline_heals_what_is_applied() {
         let plan = test_plan();
         let mut faults = FakeFaults::default();
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let (now_tx, _now_rx) = watch::channel(None);
+        let cancel = CancellationToken::new();
+        let (now_tx, _now_rx) = watch::channel(Vec::new());
         let start = Instant::now();
-        let stopper = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(2_500)).await;
-            stop_tx.send(true).unwrap();
+        let stopper = tokio::spawn({
+            let cancel = cancel.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(2_500)).await;
+                cancel.cancel();
+            }
         });
-        let (events, stopped) = drive_faults(&plan, &mut faults, start, stop_rx, &now_tx).await;
+        let (events, stopped) =
+            drive_faults(&plan, &mut faults, start, &cancel, &now_tx, &NoProgress).await;
         stopper.await.unwrap();
         assert_eq!(stopped, Stopped::Interrupted);
         assert!(faults.applied.is_empty());
@@ -341,9 +269,17 @@ schedule = { start = "2s", interval = "10s", duration = "1s", count = 1 }
             fail_apply: BTreeSet::from([1]),
             ..Default::default()
         };
-        let (_stop_tx, stop_rx) = watch::channel(false);
-        let (now_tx, _now_rx) = watch::channel(None);
-        let (events, _) = drive_faults(&plan, &mut faults, Instant::now(), stop_rx, &now_tx).await;
+        let cancel = CancellationToken::new();
+        let (now_tx, _now_rx) = watch::channel(Vec::new());
+        let (events, _) = drive_faults(
+            &plan,
+            &mut faults,
+            Instant::now(),
+            &cancel,
+            &now_tx,
+            &NoProgress,
+        )
+        .await;
         let first = &events[0];
         assert_eq!(first.applied_at, None);
         assert!(

@@ -1,0 +1,207 @@
+//! Connecting a run to its cluster: each endpoint's published port, one
+//! client per process, and the role resolvers the nemesis needs (the etcd
+//! leader through the members' status, PD and TiKV leaders through PD).
+//! Everything is reached through ports published on 127.0.0.1, never
+//! through container addresses.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::client::AnyClient;
+use crate::client::etcd::{EtcdClient, EtcdLeader};
+use crate::client::pd::{self, PdRoles};
+use crate::client::surreal::{SurrealClient, SurrealConfig, SurrealSetupError};
+use crate::docker::{ComposeCluster, DockerError};
+use crate::experiment::{ClientKind, Experiment, ReadMode};
+use crate::roles::{FixedRoles, RoleResolver};
+
+/// The port each client adapter talks to inside its container.
+pub fn client_port(kind: ClientKind) -> u16 {
+    match kind {
+        ClientKind::Etcd => 2379,
+        ClientKind::Surrealdb => 8000,
+    }
+}
+
+/// Why the clients could not be connected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("finding the published port of `{service}`: {source}")]
+    Port {
+        service: String,
+        #[source]
+        source: DockerError,
+    },
+    #[error("{0}")]
+    Surreal(#[from] SurrealSetupError),
+    #[error("cancelled while connecting")]
+    Cancelled,
+}
+
+/// (service, `127.0.0.1:PORT`) of each of the workload's endpoints: the
+/// host port its client port is published on.
+pub async fn endpoint_addresses(
+    experiment: &Experiment,
+    cluster: &ComposeCluster,
+) -> Result<Vec<(String, String)>, ConnectError> {
+    let w = &experiment.workload;
+    let mut addresses = Vec::new();
+    for service in &w.endpoints {
+        let port = cluster
+            .published_port(service, client_port(w.client))
+            .await
+            .map_err(|source| ConnectError::Port {
+                service: service.clone(),
+                source,
+            })?;
+        addresses.push((service.clone(), format!("127.0.0.1:{port}")));
+    }
+    Ok(addresses)
+}
+
+/// Retry `attempt` until it succeeds or `deadline` passes (then its last
+/// error), every half second, unless cancelled.
+async fn retry_until<T, E, F, Fut>(
+    deadline: Instant,
+    cancel: &tokio_util::sync::CancellationToken,
+    mut attempt: F,
+) -> Result<T, ConnectError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    ConnectError: From<E>,
+{
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() >= deadline => return Err(e.into()),
+            Err(e) => {
+                let e = ConnectError::from(e);
+                tracing::debug!(error = %e, "not ready yet; trying again");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = cancel.cancelled() => return Err(ConnectError::Cancelled),
+        }
+    }
+}
+
+/// One client per process, spread over the endpoint services round-robin
+/// (process `t` talks to endpoint `t % endpoints`), each through its node's
+/// published port. A SurrealDB node that answers its health check may
+/// still refuse connections for a moment: set-up is retried until
+/// `cluster.ready_timeout` has passed.
+pub async fn clients(
+    experiment: &Experiment,
+    cluster: &ComposeCluster,
+    prefix: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Vec<(String, AnyClient)>, ConnectError> {
+    let w = &experiment.workload;
+    let addresses = endpoint_addresses(experiment, cluster).await?;
+    let mut clients = Vec::new();
+    match w.client {
+        ClientKind::Etcd => {
+            let serializable = w.read_mode == ReadMode::Serializable;
+            let per_node: Vec<_> = addresses
+                .iter()
+                .map(|(service, address)| {
+                    let client = EtcdClient::new(
+                        format!("http://{address}"),
+                        prefix.to_string(),
+                        serializable,
+                        w.timeout,
+                    );
+                    (service.clone(), AnyClient::Etcd(client))
+                })
+                .collect();
+            for t in 0..w.clients as usize {
+                clients.push(per_node[t % per_node.len()].clone());
+            }
+        }
+        ClientKind::Surrealdb => {
+            // Set-up calls get more time than ops: a node just started may
+            // still be opening its storage.
+            let setup = SurrealConfig::new(w.timeout.max(Duration::from_secs(10)));
+            let deadline = Instant::now() + experiment.cluster.ready_timeout;
+            let first = &addresses[0].1;
+            retry_until(deadline, cancel, || SurrealClient::define(first, &setup)).await?;
+            for t in 0..w.clients as usize {
+                let (service, address) = &addresses[t % addresses.len()];
+                let client = retry_until(deadline, cancel, || {
+                    SurrealClient::connect(address, prefix, &setup)
+                })
+                .await?
+                .with_timeout(w.timeout);
+                clients.push((service.clone(), AnyClient::Surreal(client)));
+            }
+        }
+    }
+    Ok(clients)
+}
+
+/// The role resolver the nemesis gets for this experiment: the etcd leader
+/// for etcd; for SurrealDB, PD's answers where there is a `pd` component
+/// (the TiKV cluster), else none (the local image has no roles).
+pub async fn resolver(
+    experiment: &Experiment,
+    cluster: &ComposeCluster,
+    prefix: &str,
+) -> Arc<dyn RoleResolver> {
+    match experiment.workload.client {
+        ClientKind::Etcd => Arc::new(EtcdLeader::new(
+            etcd_members(experiment, cluster, prefix).await,
+        )),
+        ClientKind::Surrealdb => pd_roles(experiment, cluster).await,
+    }
+}
+
+/// Roles of a SurrealDB-on-TiKV cluster (the `leader` of `tikv`: the store
+/// leading the register table's region; of `pd`: the PD leader), asked of
+/// PD through the published ports of the `pd` component.
+async fn pd_roles(experiment: &Experiment, cluster: &ComposeCluster) -> Arc<dyn RoleResolver> {
+    let Some(pd) = experiment.cluster.components.get("pd") else {
+        return Arc::new(FixedRoles::new());
+    };
+    let mut members = Vec::new();
+    for service in pd {
+        if let Ok(port) = cluster.published_port(service, 2379).await {
+            members.push((service.clone(), format!("http://127.0.0.1:{port}")));
+        }
+    }
+    let config = SurrealConfig::new(experiment.workload.timeout);
+    let key = pd::surreal_table_key(&config.namespace, &config.database, &config.table);
+    Arc::new(
+        PdRoles::new(members, key, Duration::from_secs(2))
+            .with_components(experiment.cluster.components.clone()),
+    )
+}
+
+/// Clients of every node of the components whose leader a role may name.
+async fn etcd_members(
+    experiment: &Experiment,
+    cluster: &ComposeCluster,
+    prefix: &str,
+) -> Vec<(String, EtcdClient)> {
+    let mut members = Vec::new();
+    let services: BTreeSet<&String> = experiment.cluster.components.values().flatten().collect();
+    for service in services {
+        let Ok(port) = cluster.published_port(service, 2379).await else {
+            continue;
+        };
+        members.push((
+            service.clone(),
+            EtcdClient::new(
+                format!("http://127.0.0.1:{port}"),
+                prefix.to_string(),
+                false,
+                Duration::from_millis(500),
+            ),
+        ));
+    }
+    members
+}

@@ -1,0 +1,705 @@
+//! Validation: turns the raw experiment (typed as written, `raw`) into the
+//! checked [`Experiment`], one field at a time, with errors that name the
+//! file, line, column and field and say what was expected.
+//!
+//! Pure, like the rest of [`crate::experiment`]: no file system, no clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::raw::{self, RawDurationRange, RawExperiment, RawNemesis, RawTargets};
+use super::spans::SpanIndex;
+use super::*;
+use crate::duration;
+
+/// Turns raw (typed-as-written) values into checked ones, with errors that
+/// point into the file.
+pub(super) struct Validator<'a> {
+    file: &'a str,
+    spans: &'a SpanIndex,
+}
+
+/// What a check gives: the checked value, or an error at a field.
+type Checked<T> = Result<T, ExperimentError>;
+
+impl<'a> Validator<'a> {
+    pub(super) fn new(file: &'a str, spans: &'a SpanIndex) -> Validator<'a> {
+        Validator { file, spans }
+    }
+
+    fn err(&self, field: &str, message: impl Into<String>) -> ExperimentError {
+        error_at(self.file, self.spans, field, message)
+    }
+
+    fn duration(&self, field: &str, text: &str) -> Checked<Duration> {
+        duration::parse(text).map_err(|e| self.err(field, e.to_string()))
+    }
+
+    fn positive_duration(&self, field: &str, text: &str) -> Checked<Duration> {
+        let d = self.duration(field, text)?;
+        if d.is_zero() {
+            return Err(self.err(
+                field,
+                format!("`{text}` is zero; expected a positive duration"),
+            ));
+        }
+        Ok(d)
+    }
+
+    fn bounded(&self, field: &str, value: u64, min: u64, max: u64) -> Checked<u64> {
+        if value < min {
+            let what = if min == 1 { "at least 1" } else { "larger" };
+            return Err(self.err(field, format!("{value} is too small; expected {what}")));
+        }
+        if value > max {
+            return Err(self.err(
+                field,
+                format!("{value} is too large; expected at most {max}"),
+            ));
+        }
+        Ok(value)
+    }
+
+    fn name(&self, field: &str, text: &str) -> Checked<String> {
+        let ok = !text.is_empty()
+            && text.len() <= 64
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        if !ok {
+            return Err(self.err(
+                field,
+                format!(
+                    "`{text}` is not a usable name; expected 1 to 64 letters, digits, `-`, `_` or `.`"
+                ),
+            ));
+        }
+        Ok(text.to_string())
+    }
+
+    pub(super) fn experiment(&self, raw: RawExperiment) -> Checked<Experiment> {
+        let name = self.name("name", &raw.name)?;
+        let duration = self.positive_duration("duration", &raw.duration)?;
+        if duration > limits::MAX_RUN {
+            return Err(self.err(
+                "duration",
+                format!("`{}` is longer than the maximum of 24h", raw.duration),
+            ));
+        }
+        let seed = match raw.seed {
+            None => None,
+            Some(s) if s < 0 => {
+                return Err(self.err(
+                    "seed",
+                    format!("{s} is negative; expected a non-negative integer"),
+                ));
+            }
+            Some(s) => Some(s as u64),
+        };
+        let cluster = self.cluster(raw.cluster)?;
+        let workload = self.workload(raw.workload, &cluster)?;
+        if raw.nemesis.len() > limits::MAX_NEMESES {
+            return Err(self.err(
+                "nemesis",
+                format!(
+                    "{} nemeses; expected at most {}",
+                    raw.nemesis.len(),
+                    limits::MAX_NEMESES
+                ),
+            ));
+        }
+        let nemeses = raw
+            .nemesis
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| self.nemesis(i, n, &cluster, duration))
+            .collect::<Checked<Vec<_>>>()?;
+        Ok(Experiment {
+            name,
+            description: raw.description.unwrap_or_default(),
+            duration,
+            seed,
+            cluster,
+            workload,
+            nemeses,
+        })
+    }
+
+    fn cluster(&self, raw: raw::RawCluster) -> Checked<Cluster> {
+        if raw.compose_file.trim().is_empty() {
+            return Err(self.err("cluster.compose_file", "empty; expected a path"));
+        }
+        let project = raw.project.to_ascii_lowercase();
+        let valid_project = !project.is_empty()
+            && project.len() <= 63
+            && project
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && project.starts_with(|c: char| c.is_ascii_alphanumeric());
+        if !valid_project || project != raw.project {
+            return Err(self.err(
+                "cluster.project",
+                format!(
+                    "`{}` is not a valid compose project name; expected lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+                    raw.project
+                ),
+            ));
+        }
+        if raw.components.is_empty() {
+            return Err(self.err(
+                "cluster.components",
+                "no components; expected at least one, e.g. `etcd = [\"etcd1\", \"etcd2\", \"etcd3\"]`",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (component, services) in &raw.components {
+            let field = format!("cluster.components.{component}");
+            self.name(&field, component)?;
+            if services.is_empty() {
+                return Err(self.err(
+                    &field,
+                    "empty; expected the compose services of this component",
+                ));
+            }
+            for (i, s) in services.iter().enumerate() {
+                if !seen.insert(s.clone()) {
+                    return Err(self.err(
+                        &format!("{field}[{i}]"),
+                        format!("service `{s}` is listed twice; a node belongs to one component"),
+                    ));
+                }
+            }
+        }
+        Ok(Cluster {
+            compose_file: raw.compose_file,
+            project,
+            components: raw.components,
+            up: raw.up.unwrap_or(true),
+            down: raw.down.unwrap_or(false),
+            ready_timeout: match raw.ready_timeout {
+                Some(t) => self.positive_duration("cluster.ready_timeout", &t)?,
+                None => Duration::from_secs(120),
+            },
+            recovery: match raw.recovery {
+                Some(t) => self.duration("cluster.recovery", &t)?,
+                None => Duration::from_secs(10),
+            },
+            env: self.env(raw.env)?,
+        })
+    }
+
+    /// `cluster.env`: names a shell and compose accept, values without NUL.
+    fn env(&self, raw: BTreeMap<String, raw::RawEnvValue>) -> Checked<BTreeMap<String, String>> {
+        let mut env = BTreeMap::new();
+        for (name, raw::RawEnvValue::Text(value)) in raw {
+            let field = format!("cluster.env.{name}");
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(self.err(
+                    &field,
+                    format!(
+                        "`{name}` is not a usable variable name; expected letters, digits and `_`, not starting with a digit (e.g. `SURREAL_TIKV_ASYNC_COMMIT`)"
+                    ),
+                ));
+            }
+            if let Some(prefix) = RESERVED_ENV_PREFIXES
+                .iter()
+                .find(|p| name.to_ascii_uppercase().starts_with(*p))
+            {
+                return Err(self.err(
+                    &field,
+                    format!(
+                        "`{name}` is refused: `{prefix}*` variables change what the compose command itself does (project, files, engine); set the compose file's own variables only"
+                    ),
+                ));
+            }
+            if value.contains('\0') {
+                return Err(self.err(&field, "the value contains a NUL character"));
+            }
+            env.insert(name, value);
+        }
+        Ok(env)
+    }
+
+    fn workload(&self, raw: raw::RawWorkload, cluster: &Cluster) -> Checked<Workload> {
+        let client = match raw.client.as_str() {
+            "etcd" => ClientKind::Etcd,
+            "surrealdb" => ClientKind::Surrealdb,
+            other => {
+                return Err(self.err(
+                    "workload.client",
+                    format!("unknown client `{other}`; expected one of: etcd, surrealdb"),
+                ));
+            }
+        };
+        if raw.endpoints.is_empty() {
+            return Err(self.err(
+                "workload.endpoints",
+                "empty; expected the compose services clients connect to",
+            ));
+        }
+        let nodes: BTreeSet<&String> = cluster.components.values().flatten().collect();
+        for (i, e) in raw.endpoints.iter().enumerate() {
+            if !nodes.contains(e) {
+                return Err(self.err(
+                    &format!("workload.endpoints[{i}]"),
+                    format!("`{e}` is not a node of any component in cluster.components"),
+                ));
+            }
+        }
+        let read_mode = match raw.read_mode.as_deref() {
+            None => client.read_modes()[0],
+            Some(text) => {
+                let modes = client.read_modes();
+                *modes.iter().find(|m| m.name() == text).ok_or_else(|| {
+                    let names: Vec<_> = modes.iter().map(|m| m.name()).collect();
+                    self.err(
+                        "workload.read_mode",
+                        format!(
+                            "`{text}` is not a read mode of {}; expected one of: {}",
+                            client.name(),
+                            names.join(", ")
+                        ),
+                    )
+                })?
+            }
+        };
+        let mix = match raw.mix {
+            None => OpMix {
+                read: 50,
+                write: 30,
+                cas: 20,
+            },
+            Some(m) => OpMix {
+                read: self.bounded(
+                    "workload.mix.read",
+                    m.read.unwrap_or(0),
+                    0,
+                    limits::MAX_MIX_WEIGHT,
+                )?,
+                write: self.bounded(
+                    "workload.mix.write",
+                    m.write.unwrap_or(0),
+                    0,
+                    limits::MAX_MIX_WEIGHT,
+                )?,
+                cas: self.bounded(
+                    "workload.mix.cas",
+                    m.cas.unwrap_or(0),
+                    0,
+                    limits::MAX_MIX_WEIGHT,
+                )?,
+            },
+        };
+        if mix.total() == 0 {
+            return Err(self.err(
+                "workload.mix",
+                "no operation has a positive weight; expected e.g. `{ read = 50, write = 30, cas = 20 }`",
+            ));
+        }
+        Ok(Workload {
+            client,
+            endpoints: raw.endpoints,
+            keys: self.bounded("workload.keys", raw.keys.unwrap_or(8), 1, limits::MAX_KEYS)?,
+            key_ops: self.bounded(
+                "workload.key_ops",
+                raw.key_ops.unwrap_or(200),
+                1,
+                limits::MAX_KEY_OPS,
+            )?,
+            clients: self.bounded(
+                "workload.clients",
+                raw.clients.unwrap_or(5),
+                1,
+                limits::MAX_CLIENTS,
+            )?,
+            rate: self.bounded(
+                "workload.rate",
+                raw.rate.unwrap_or(100),
+                1,
+                limits::MAX_RATE,
+            )?,
+            timeout: match raw.timeout {
+                Some(t) => self.positive_duration("workload.timeout", &t)?,
+                None => Duration::from_secs(1),
+            },
+            read_mode,
+            mix,
+        })
+    }
+
+    fn range(&self, field: &str, raw: &RawDurationRange) -> Checked<DurationRange> {
+        let (min, max) = match raw {
+            RawDurationRange::Fixed(d) => {
+                let d = self.positive_duration(field, d)?;
+                (d, d)
+            }
+            RawDurationRange::Range(v) => {
+                if v.len() != 2 {
+                    return Err(self.err(
+                        field,
+                        format!(
+                            "{} values; expected one duration or two, `[min, max]`",
+                            v.len()
+                        ),
+                    ));
+                }
+                (
+                    self.positive_duration(&format!("{field}[0]"), &v[0])?,
+                    self.positive_duration(&format!("{field}[1]"), &v[1])?,
+                )
+            }
+        };
+        if min > max {
+            return Err(self.err(
+                field,
+                format!(
+                    "min {} is greater than max {}; expected `[min, max]` with min <= max",
+                    duration::format(min),
+                    duration::format(max)
+                ),
+            ));
+        }
+        Ok(DurationRange { min, max })
+    }
+
+    fn nemesis(
+        &self,
+        i: usize,
+        raw: RawNemesis,
+        cluster: &Cluster,
+        run: Duration,
+    ) -> Checked<Nemesis> {
+        let at = |f: &str| format!("nemesis[{i}].{f}");
+        let kinds = "kill, stop, pause, disconnect, partition, netem, restart";
+        // Parameters that belong to other kinds are refused, not ignored.
+        let only_for = |field: &str, present: bool, kind: &str| -> Checked<()> {
+            if present && raw.fault != kind {
+                return Err(self.err(
+                    &at(field),
+                    format!(
+                        "`{field}` applies to `fault = \"{kind}\"` only, not `{}`",
+                        raw.fault
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        only_for("partition", raw.partition.is_some(), "partition")?;
+        only_for("network", raw.network.is_some(), "disconnect")?;
+        only_for("delay", raw.delay.is_some(), "netem")?;
+        only_for("jitter", raw.jitter.is_some(), "netem")?;
+        only_for("loss", raw.loss.is_some(), "netem")?;
+        if raw.grace.is_some() && raw.fault != "stop" && raw.fault != "restart" {
+            return Err(self.err(
+                &at("grace"),
+                format!(
+                    "`grace` applies to `stop` and `restart` only, not `{}`",
+                    raw.fault
+                ),
+            ));
+        }
+        let grace = match &raw.grace {
+            Some(g) => self.duration(&at("grace"), g)?,
+            None => Duration::from_secs(10),
+        };
+        let fault = match raw.fault.as_str() {
+            "kill" => Fault::Kill,
+            "stop" => Fault::Stop { grace },
+            "pause" => Fault::Pause,
+            "restart" => Fault::Restart { grace },
+            "disconnect" => Fault::Disconnect {
+                network: raw.network.clone(),
+            },
+            "partition" => {
+                let names: Vec<_> = PartitionKind::ALL.iter().map(|k| k.name()).collect();
+                let Some(text) = raw.partition.as_deref() else {
+                    return Err(self.err(
+                        &at("fault"),
+                        format!(
+                            "a partition needs `partition = ...`, one of: {}",
+                            names.join(", ")
+                        ),
+                    ));
+                };
+                let kind = PartitionKind::ALL
+                    .into_iter()
+                    .find(|k| k.name() == text)
+                    .ok_or_else(|| {
+                        self.err(
+                            &at("partition"),
+                            format!(
+                                "unknown partition `{text}`; expected one of: {}",
+                                names.join(", ")
+                            ),
+                        )
+                    })?;
+                Fault::Partition { partition: kind }
+            }
+            "netem" => {
+                let delay = match &raw.delay {
+                    Some(d) => self.duration(&at("delay"), d)?,
+                    None => Duration::ZERO,
+                };
+                let jitter = match &raw.jitter {
+                    Some(d) => self.duration(&at("jitter"), d)?,
+                    None => Duration::ZERO,
+                };
+                let loss = raw.loss.unwrap_or(0.0);
+                if !(0.0..=100.0).contains(&loss) {
+                    return Err(self.err(
+                        &at("loss"),
+                        format!("{loss} is out of range; expected a percentage from 0 to 100"),
+                    ));
+                }
+                if delay.is_zero() && loss == 0.0 {
+                    return Err(self.err(
+                        &at("fault"),
+                        "netem with neither `delay` nor `loss` would do nothing",
+                    ));
+                }
+                Fault::Netem {
+                    delay,
+                    jitter,
+                    loss,
+                }
+            }
+            other => {
+                return Err(self.err(
+                    &at("fault"),
+                    format!("unknown fault `{other}`; expected one of: {kinds}"),
+                ));
+            }
+        };
+        let targets = self.targets(i, &raw.targets, cluster)?;
+        self.check_fault_targets(i, &fault, &targets, cluster)?;
+        let schedule = self.schedule(i, &raw.schedule, run)?;
+        Ok(Nemesis {
+            fault,
+            targets,
+            schedule,
+        })
+    }
+
+    fn targets(&self, i: usize, raw: &RawTargets, cluster: &Cluster) -> Checked<TargetSelector> {
+        let field = format!("nemesis[{i}].targets");
+        let forms = [
+            raw.services.is_some(),
+            raw.one_of.is_some(),
+            raw.some_of.is_some(),
+            raw.role.is_some(),
+        ];
+        let n = forms.iter().filter(|x| **x).count();
+        let expected = "expected exactly one of `services = [...]`, `one_of = [...]`, \
+                        `some_of = [...]` with `count`, `role = \"leader\"` with `component`, \
+                        or `component` alone";
+        if n > 1 {
+            return Err(self.err(&field, format!("several selectors given; {expected}")));
+        }
+        if raw.count.is_some() && raw.some_of.is_none() {
+            return Err(self.err(
+                &format!("{field}.count"),
+                "`count` goes with `some_of` only",
+            ));
+        }
+        let component = |c: &str| -> Checked<String> {
+            if cluster.components.contains_key(c) {
+                Ok(c.to_string())
+            } else {
+                let known: Vec<_> = cluster.components.keys().cloned().collect();
+                Err(self.err(
+                    &format!("{field}.component"),
+                    format!(
+                        "unknown component `{c}`; cluster.components defines: {}",
+                        known.join(", ")
+                    ),
+                ))
+            }
+        };
+        let non_empty = |name: &str, set: &Vec<String>| -> Checked<()> {
+            if set.is_empty() {
+                return Err(self.err(
+                    &format!("{field}.{name}"),
+                    "empty target set; expected at least one service",
+                ));
+            }
+            let mut seen = BTreeSet::new();
+            for (j, s) in set.iter().enumerate() {
+                if !seen.insert(s) {
+                    return Err(self.err(
+                        &format!("{field}.{name}[{j}]"),
+                        format!("`{s}` is listed twice"),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        if raw.component.is_some() && raw.role.is_none() && n > 0 {
+            return Err(self.err(
+                &format!("{field}.component"),
+                "`component` goes with `role`, or stands alone",
+            ));
+        }
+        if let Some(set) = &raw.services {
+            non_empty("services", set)?;
+            return Ok(TargetSelector::Services(set.clone()));
+        }
+        if let Some(set) = &raw.one_of {
+            non_empty("one_of", set)?;
+            return Ok(TargetSelector::OneOf(set.clone()));
+        }
+        if let Some(set) = &raw.some_of {
+            non_empty("some_of", set)?;
+            let Some(count) = raw.count else {
+                return Err(self.err(&field, "`some_of` needs `count`, how many to choose"));
+            };
+            if count == 0 || count > set.len() as u64 {
+                return Err(self.err(
+                    &format!("{field}.count"),
+                    format!(
+                        "{count} is out of range; expected 1 to {} (the size of the set)",
+                        set.len()
+                    ),
+                ));
+            }
+            return Ok(TargetSelector::SomeOf {
+                set: set.clone(),
+                count,
+            });
+        }
+        if let Some(role) = &raw.role {
+            if !ROLES.contains(&role.as_str()) {
+                return Err(self.err(
+                    &format!("{field}.role"),
+                    format!(
+                        "unknown role `{role}`; expected one of: {}",
+                        ROLES.join(", ")
+                    ),
+                ));
+            }
+            let Some(c) = &raw.component else {
+                return Err(self.err(&field, "a role needs `component`, whose role it is"));
+            };
+            return Ok(TargetSelector::Role {
+                role: role.clone(),
+                component: component(c)?,
+            });
+        }
+        if let Some(c) = &raw.component {
+            return Ok(TargetSelector::Component(component(c)?));
+        }
+        Err(self.err(&field, format!("no target; {expected}")))
+    }
+
+    /// Faults whose shape constrains their targets.
+    fn check_fault_targets(
+        &self,
+        i: usize,
+        fault: &Fault,
+        targets: &TargetSelector,
+        cluster: &Cluster,
+    ) -> Checked<()> {
+        let field = format!("nemesis[{i}].targets");
+        let Fault::Partition { partition } = fault else {
+            return Ok(());
+        };
+        let component_of = |s: &str| {
+            cluster
+                .components
+                .iter()
+                .find(|(_, nodes)| nodes.iter().any(|n| n == s))
+                .map(|(c, nodes)| (c.clone(), nodes.len()))
+        };
+        if partition.splits_a_set() {
+            let set_len = match targets {
+                TargetSelector::Component(c) => cluster.components[c].len(),
+                TargetSelector::Services(s) => s.len(),
+                _ => {
+                    return Err(self.err(
+                        &field,
+                        format!(
+                            "a {} partition splits a set of nodes; expected `component = ...` or `services = [...]`",
+                            partition.name()
+                        ),
+                    ));
+                }
+            };
+            if set_len < 3 {
+                return Err(self.err(
+                    &field,
+                    format!(
+                        "a {} partition needs at least 3 nodes, got {set_len}",
+                        partition.name()
+                    ),
+                ));
+            }
+            return Ok(());
+        }
+        // isolate-one and one-way act on one node, cut from the rest of its
+        // component.
+        let one = match targets {
+            TargetSelector::Services(s) if s.len() == 1 => Some(s.clone()),
+            TargetSelector::OneOf(s) => Some(s.clone()),
+            TargetSelector::Role { .. } => None,
+            _ => {
+                return Err(self.err(
+                    &field,
+                    format!(
+                        "a {} partition acts on one node; expected `services = [one]`, `one_of = [...]` or a role",
+                        partition.name()
+                    ),
+                ));
+            }
+        };
+        for s in one.iter().flatten() {
+            match component_of(s) {
+                None => {
+                    return Err(self.err(
+                        &field,
+                        format!("`{s}` is not a node of any component, so it has no peers to be cut from"),
+                    ));
+                }
+                Some((c, n)) if n < 2 => {
+                    return Err(self.err(
+                        &field,
+                        format!("`{s}` is the only node of component `{c}`; there is nothing to cut it from"),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn schedule(&self, i: usize, raw: &raw::RawSchedule, run: Duration) -> Checked<Schedule> {
+        let at = |f: &str| format!("nemesis[{i}].schedule.{f}");
+        let start = match &raw.start {
+            Some(s) => self.duration(&at("start"), s)?,
+            None => Duration::ZERO,
+        };
+        if start >= run {
+            return Err(self.err(
+                &at("start"),
+                format!(
+                    "starts at {}, but the run lasts {}; expected a start inside the run",
+                    duration::format(start),
+                    duration::format(run)
+                ),
+            ));
+        }
+        let count = match raw.count {
+            Some(c) => Some(self.bounded(&at("count"), c, 1, limits::MAX_FAULT_COUNT)?),
+            None => None,
+        };
+        Ok(Schedule {
+            start,
+            interval: self.range(&at("interval"), &raw.interval)?,
+            duration: self.range(&at("duration"), &raw.duration)?,
+            count,
+        })
+    }
+}

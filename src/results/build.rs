@@ -1,0 +1,407 @@
+//! Building a [`Results`] from what a run produced: the experiment, the
+//! plan's faults and what became of each, the recorded history and the
+//! checker's report. Pure: no clock (times come in as numbers), no files, no
+//! runtime. The run engine calls [`build`] at the end of every run;
+//! anything that can read a run directory back (a report made again, a
+//! replay) can call it too.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{
+    Anomaly, CheckerSummary, ExperimentInfo, FaultRecord, OpSample, Outcome, RegisterAnomaly,
+    Results, SCHEMA_VERSION, Status, TargetInfo, ToolInfo, Undecided, Verdict, Window, recovery_ms,
+    rfc3339, workload_stats,
+};
+use crate::checker::{self, CheckReport};
+use crate::experiment::Experiment;
+use crate::history::{self, History};
+use crate::plan::{PlannedFault, PlannedTargets};
+
+/// What became of one planned fault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultOutcome {
+    pub fault: PlannedFault,
+    /// From the run's start: when it was in place (`None`: never applied).
+    pub applied_at: Option<Duration>,
+    /// The services it struck (roles resolved).
+    pub targets: Vec<String>,
+    /// From the run's start: when its heal finished (`None`: not healed).
+    pub healed_at: Option<Duration>,
+    /// Why it was not applied or not healed.
+    pub error: Option<String>,
+}
+
+impl FaultOutcome {
+    /// A planned fault nothing has happened to yet.
+    pub fn planned(fault: &PlannedFault) -> FaultOutcome {
+        FaultOutcome {
+            fault: fault.clone(),
+            applied_at: None,
+            targets: Vec::new(),
+            healed_at: None,
+            error: None,
+        }
+    }
+}
+
+/// Everything a run produced that results.json is made from.
+#[derive(Debug)]
+pub struct RunFacts<'a> {
+    pub experiment: &'a Experiment,
+    /// The experiment file as the user named it.
+    pub file_arg: &'a str,
+    pub seed: u64,
+    /// The command that reruns it exactly.
+    pub rerun: String,
+    pub compose_file: String,
+    /// Compose service to the image its container ran.
+    pub images: BTreeMap<String, String>,
+    pub status: Status,
+    /// Wall clock, Unix milliseconds.
+    pub started_ms: u64,
+    pub ended_ms: u64,
+    /// The length of the workload phase (before healing and final reads).
+    pub workload_ns: u64,
+    pub faults: &'a [FaultOutcome],
+    pub history: &'a History,
+    pub check: &'a CheckReport,
+    pub check_ms: f64,
+    /// Service to its log file, relative to the run directory.
+    pub logs: BTreeMap<String, String>,
+    /// Notes from the shell (a heal that failed, an interruption).
+    pub notes: Vec<String>,
+}
+
+/// Every completed operation of a history as a statistics sample: its
+/// function (`final-read` for the final reads), outcome and times. Ops
+/// without times or without a completion are left out.
+pub fn samples(history: &History) -> Vec<OpSample> {
+    let mut out = Vec::with_capacity(history.operations.len());
+    for operation in &history.operations {
+        let Some(completion) = history.completion(operation) else {
+            continue;
+        };
+        let invocation = history.invocation(operation);
+        let (Some(invoked_ns), Some(completed_ns)) = (invocation.time_ns, completion.time_ns)
+        else {
+            continue;
+        };
+        out.push(OpSample {
+            f: if invocation.final_read {
+                "final-read"
+            } else {
+                operation.f.as_str()
+            },
+            outcome: match operation.outcome {
+                history::Outcome::Ok => Outcome::Ok,
+                history::Outcome::Fail => Outcome::Fail,
+                history::Outcome::Info => Outcome::Info,
+            },
+            invoked_ns,
+            completed_ns,
+        });
+    }
+    out
+}
+
+/// The results of a run.
+pub fn build(facts: RunFacts<'_>) -> Results {
+    let mut notes = facts.notes;
+    let samples = samples(facts.history);
+    let (finals, workload_samples): (Vec<OpSample>, Vec<OpSample>) =
+        samples.into_iter().partition(|s| s.f == "final-read");
+    let windows: Vec<Window> = facts
+        .faults
+        .iter()
+        .filter_map(|f| {
+            let start = f.applied_at?;
+            let end = f
+                .healed_at
+                .unwrap_or(Duration::from_nanos(facts.workload_ns));
+            Some(Window {
+                start_ns: start.as_nanos() as u64,
+                end_ns: end.as_nanos() as u64,
+            })
+        })
+        .collect();
+    let mut workload = workload_stats(&workload_samples, &windows, facts.workload_ns);
+    if !finals.is_empty() {
+        let counts = workload.by_f.entry("final-read".into()).or_default();
+        for s in &finals {
+            counts.add(s.outcome);
+        }
+        let missed = counts.fail + counts.info;
+        if missed > 0 {
+            notes.push(format!(
+                "{missed} of {} final reads did not succeed: the cluster had not recovered",
+                counts.total()
+            ));
+        }
+    }
+    let faults = facts
+        .faults
+        .iter()
+        .map(|f| fault_record(f, &workload_samples))
+        .collect();
+    let checker = checker_summary(facts.check, facts.check_ms);
+    Results {
+        schema_version: SCHEMA_VERSION,
+        status: facts.status,
+        experiment: ExperimentInfo {
+            name: facts.experiment.name.clone(),
+            file: facts.file_arg.to_string(),
+            description: facts.experiment.description.clone(),
+        },
+        seed: facts.seed,
+        rerun: facts.rerun,
+        tool: ToolInfo {
+            name: "chaos".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        target: TargetInfo {
+            client: facts.experiment.workload.client.name().into(),
+            read_mode: facts.experiment.workload.read_mode.name().into(),
+            compose_file: facts.compose_file,
+            project: facts.experiment.cluster.project.clone(),
+            images: facts.images,
+        },
+        started_at: rfc3339(facts.started_ms),
+        ended_at: rfc3339(facts.ended_ms),
+        duration_s: facts.ended_ms.saturating_sub(facts.started_ms) as f64 / 1000.0,
+        verdict: checker.verdict,
+        faults,
+        workload,
+        checker,
+        logs: facts.logs,
+        notes,
+    }
+}
+
+/// One fault in the results format.
+fn fault_record(f: &FaultOutcome, samples: &[OpSample]) -> FaultRecord {
+    FaultRecord {
+        id: f.fault.id,
+        nemesis: f.fault.nemesis,
+        kind: f.fault.fault.name().to_string(),
+        description: match &f.fault.targets {
+            // A partition's shape says more than its list of nodes.
+            PlannedTargets::Partition { .. } => format!(
+                "{}: {}",
+                f.fault.fault.describe(),
+                f.fault.targets.describe()
+            ),
+            _ => f.fault.fault.describe(),
+        },
+        targets: f.targets.clone(),
+        planned_at_ms: f.fault.at_ms,
+        applied_at_ms: f.applied_at.map(|d| d.as_millis() as u64),
+        lag_ms: f
+            .applied_at
+            .map(|d| (d.as_secs_f64() * 1000.0 - f.fault.at_ms as f64).max(0.0))
+            .map(|x| (x * 1000.0).round() / 1000.0),
+        planned_heal_at_ms: f.fault.heal_at_ms,
+        healed_at_ms: f.healed_at.map(|d| d.as_millis() as u64),
+        recovery_ms: f
+            .healed_at
+            .and_then(|h| recovery_ms(samples, h.as_nanos() as u64)),
+        error: f.error.clone(),
+    }
+}
+
+/// The checker's report in the results format.
+pub fn checker_summary(report: &CheckReport, elapsed_ms: f64) -> CheckerSummary {
+    let mut anomalies = Vec::new();
+    let mut undecided = Vec::new();
+    for k in &report.keys {
+        match (k.verdict, &k.witness, &k.reason) {
+            (checker::Verdict::Invalid, Some(w), _) => {
+                anomalies.push(Anomaly::Register(RegisterAnomaly {
+                    key: k.key_label(),
+                    class: w.class,
+                    explanation: w.explanation.clone(),
+                    linearizable_prefix: Some(w.linearizable_prefix),
+                    ops: w
+                        .ops
+                        .iter()
+                        .map(|op| serde_json::to_value(op).expect("ops serialize"))
+                        .collect(),
+                }))
+            }
+            (checker::Verdict::Invalid, None, _) => {
+                anomalies.push(Anomaly::Register(RegisterAnomaly {
+                    key: k.key_label(),
+                    class: checker::AnomalyClass::Other,
+                    explanation: "not linearizable (no witness recorded)".into(),
+                    linearizable_prefix: None,
+                    ops: Vec::new(),
+                }))
+            }
+            (checker::Verdict::Unknown, _, reason) => undecided.push(Undecided {
+                key: k.key_label(),
+                reason: reason.clone().unwrap_or_else(|| "not decided".into()),
+            }),
+            _ => {}
+        }
+    }
+    CheckerSummary {
+        verdict: verdict(report.verdict),
+        keys: report.keys.len() as u64,
+        keys_valid: report.count(checker::Verdict::Valid) as u64,
+        keys_invalid: report.count(checker::Verdict::Invalid) as u64,
+        keys_unknown: report.count(checker::Verdict::Unknown) as u64,
+        elapsed_ms: (elapsed_ms * 1000.0).round() / 1000.0,
+        anomalies,
+        undecided,
+    }
+}
+
+/// The checker's verdict in the results format.
+pub fn verdict(v: checker::Verdict) -> Verdict {
+    match v {
+        checker::Verdict::Valid => Verdict::Valid,
+        checker::Verdict::Invalid => Verdict::Invalid,
+        checker::Verdict::Unknown => Verdict::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checker::CheckOptions;
+    use crate::history::{Format, parse};
+    use crate::seed::Seed;
+
+    const EXPERIMENT: &str = r#"
+name = "unit"
+description = "a results test"
+duration = "10s"
+[cluster]
+compose_file = "c.yml"
+project = "p"
+components = { db = ["n1", "n2", "n3"] }
+[workload]
+client = "etcd"
+endpoints = ["n1"]
+[[nemesis]]
+fault = "pause"
+targets = { services = ["n2"] }
+schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
+"#;
+
+    /// A history with a stale read at 3.5 s, inside no fault, and final
+    /// reads.
+    const HISTORY: &str = r#"{"process":0,"type":"invoke","f":"write","key":1,"value":1,"time_ns":1000000000}
+{"process":0,"type":"ok","f":"write","key":1,"value":1,"time_ns":1010000000}
+{"process":1,"type":"invoke","f":"write","key":1,"value":2,"time_ns":1500000000}
+{"process":1,"type":"ok","f":"write","key":1,"value":2,"time_ns":1600000000}
+{"process":0,"type":"invoke","f":"read","key":1,"value":null,"time_ns":3500000000}
+{"process":0,"type":"ok","f":"read","key":1,"value":1,"time_ns":3520000000}
+{"process":2,"type":"invoke","f":"write","key":2,"value":7,"time_ns":3600000000}
+{"process":2,"type":"info","f":"write","key":2,"value":7,"time_ns":4600000000}
+{"process":9,"type":"invoke","f":"read","key":1,"value":null,"time_ns":11000000000,"final":true}
+{"process":9,"type":"ok","f":"read","key":1,"value":2,"time_ns":11001000000,"final":true}
+{"process":10,"type":"invoke","f":"read","key":2,"value":null,"time_ns":11002000000,"final":true}
+{"process":10,"type":"fail","f":"read","key":2,"value":null,"time_ns":11003000000,"final":true}
+"#;
+
+    fn facts_of<'a>(
+        experiment: &'a Experiment,
+        faults: &'a [FaultOutcome],
+        history: &'a History,
+        check: &'a CheckReport,
+    ) -> RunFacts<'a> {
+        RunFacts {
+            experiment,
+            file_arg: "experiments/unit.toml",
+            seed: 7,
+            rerun: "chaos run experiments/unit.toml --seed 7".into(),
+            compose_file: "/x/c.yml".into(),
+            images: BTreeMap::from([("n1".into(), "chaos/etcd:3.4-local".into())]),
+            status: Status::Completed,
+            started_ms: 1_795_748_645_000,
+            ended_ms: 1_795_748_657_500,
+            workload_ns: 10_000_000_000,
+            faults,
+            history,
+            check,
+            check_ms: 1.25,
+            logs: BTreeMap::from([("n1".into(), "logs/n1.log".into())]),
+            notes: vec!["from the shell".into()],
+        }
+    }
+
+    #[test]
+    fn results_are_built_from_history_faults_and_report() {
+        let experiment = crate::experiment::parse(EXPERIMENT, "unit.toml")
+            .unwrap()
+            .experiment;
+        let plan = crate::plan::plan(&experiment, Seed(7));
+        let mut pause = FaultOutcome::planned(&plan.faults[0]);
+        pause.applied_at = Some(Duration::from_millis(1_005));
+        pause.healed_at = Some(Duration::from_millis(3_010));
+        pause.targets = vec!["n2".into()];
+        let faults = [pause];
+        let history = parse(HISTORY, Format::Chaos).unwrap();
+        let check = checker::check(&history, &CheckOptions::default());
+        let r = build(facts_of(&experiment, &faults, &history, &check));
+
+        assert_eq!(r.schema_version, SCHEMA_VERSION);
+        assert_eq!(r.status, Status::Completed);
+        assert_eq!(r.verdict, Verdict::Invalid);
+        assert_eq!(r.started_at, "2026-11-27T03:04:05.000Z");
+        assert_eq!(r.duration_s, 12.5);
+        // Final reads are counted apart, and a missed one is noted.
+        assert_eq!(r.workload.ops.total(), 4);
+        assert_eq!(r.workload.by_f["final-read"].ok, 1);
+        assert_eq!(r.workload.by_f["final-read"].fail, 1);
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("1 of 2 final reads did not succeed")),
+            "{:?}",
+            r.notes
+        );
+        assert_eq!(r.notes[0], "from the shell");
+        // The fault: lag from the plan, recovery from the first ok after.
+        let f = &r.faults[0];
+        assert_eq!(f.applied_at_ms, Some(1_005));
+        assert_eq!(f.lag_ms, Some(5.0));
+        assert_eq!(f.recovery_ms, Some(510));
+        // The anomaly, tagged, with its class.
+        assert_eq!(r.checker.anomalies.len(), 1);
+        let Anomaly::Register(a) = &r.checker.anomalies[0];
+        assert_eq!(a.key, "1");
+        assert_eq!(a.class, checker::AnomalyClass::StaleRead);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["checker"]["anomalies"][0]["type"], "register");
+        assert_eq!(json["checker"]["anomalies"][0]["class"], "stale-read");
+        assert_eq!(json["status"], "completed");
+        assert_eq!(json["workload"]["kind"], "register");
+        assert_eq!(json["logs"]["n1"], "logs/n1.log");
+        assert!(json.get("exit_code").is_none());
+    }
+
+    #[test]
+    fn an_interrupted_run_keeps_its_status_and_unapplied_faults() {
+        let experiment = crate::experiment::parse(EXPERIMENT, "unit.toml")
+            .unwrap()
+            .experiment;
+        let plan = crate::plan::plan(&experiment, Seed(7));
+        let faults = [FaultOutcome::planned(&plan.faults[0])];
+        let history = parse(
+            &HISTORY.lines().take(4).collect::<Vec<_>>().join("\n"),
+            Format::Chaos,
+        )
+        .unwrap();
+        let check = checker::check(&history, &CheckOptions::default());
+        let mut facts = facts_of(&experiment, &faults, &history, &check);
+        facts.status = Status::Interrupted;
+        let r = build(facts);
+        assert_eq!(r.status, Status::Interrupted);
+        assert_eq!(r.verdict, Verdict::Valid);
+        assert_eq!(r.faults[0].applied_at_ms, None);
+        assert_eq!(r.faults[0].recovery_ms, None);
+        assert!(!r.workload.by_f.contains_key("final-read"));
+    }
+}
