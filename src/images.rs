@@ -167,34 +167,11 @@ pub fn recipe_for(image: &str, compose_dir: &Path) -> Option<Recipe> {
     let env = parse_recipe_env(&env);
     Some(Recipe {
         name: name.to_string(),
-        build_script: tidy(&images.join("build.sh")),
+        build_script: crate::loader::tidy_path(&images.join("build.sh")),
         dir,
         first_build: env.get("FIRST_BUILD").cloned(),
         description: env.get("DESCRIPTION").cloned(),
     })
-}
-
-/// A path as a person wants to read it: `a/b/../c` as `a/c`, and relative
-/// to the working directory when it is below it.
-fn tidy(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::ParentDir
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
-            {
-                out.pop();
-            }
-            Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    std::env::current_dir()
-        .ok()
-        .and_then(|cwd| out.strip_prefix(cwd).ok().map(Path::to_path_buf))
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(out)
 }
 
 /// The images the project's compose file names (with the services that run
@@ -331,13 +308,16 @@ mod tests {
     #[test]
     fn paths_are_shown_tidy() {
         assert_eq!(
-            tidy(Path::new("/x/experiments/../compose/images/build.sh")),
+            crate::loader::tidy_path(Path::new("/x/experiments/../compose/images/build.sh")),
             Path::new("/x/compose/images/build.sh")
         );
-        assert_eq!(tidy(Path::new("../a/./b")), Path::new("../a/b"));
+        assert_eq!(
+            crate::loader::tidy_path(Path::new("../a/./b")),
+            Path::new("../a/b")
+        );
         let here = std::env::current_dir().unwrap();
         assert_eq!(
-            tidy(&here.join("compose/images/build.sh")),
+            crate::loader::tidy_path(&here.join("compose/images/build.sh")),
             Path::new("compose/images/build.sh")
         );
     }

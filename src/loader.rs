@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::experiment::{self, Experiment, ExperimentError};
 
 /// An experiment read from disk and checked against its compose file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Loaded {
     /// The experiment file as the user named it.
     pub path: PathBuf,
@@ -121,4 +121,27 @@ mod tests {
         assert!(compose_services("services: {}\n").is_err());
         assert!(compose_services("x: [\n").unwrap_err().contains("line"));
     }
+}
+
+/// A path as a person wants to read it: `a/b/../c` as `a/c`, and relative
+/// to the working directory when it is below it.
+pub fn tidy_path(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    std::env::current_dir()
+        .ok()
+        .and_then(|cwd| out.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(out)
 }

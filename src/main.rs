@@ -7,25 +7,36 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let cli = chaos::cli::Cli::parse();
-    let default_level = match cli.verbose {
-        0 => "warn",
-        1 => "debug",
+    // A daemon says what it does at `info`; one-shot commands only warn.
+    let daemon = matches!(
+        &cli.command,
+        chaos::cli::Command::Daemon(d) if matches!(d.which, chaos::cli::daemon::Which::Run(_))
+    );
+    let default_level = match (cli.verbose, daemon) {
+        (0, false) => "warn",
+        (0, true) => "info",
+        (1, _) => "debug",
         _ => "trace",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-            // The SurrealDB SDK logs an ERROR for every answer that
-            // arrives after chaos stopped waiting (a timed-out op, which
-            // the history already records as such); below -vv it is noise.
-            let quiet = if cli.verbose >= 2 {
-                ""
-            } else {
-                ",surrealdb::engine=off"
-            };
-            EnvFilter::new(format!("{default_level}{quiet}"))
-        }))
-        .with_writer(std::io::stderr)
-        .init();
+    // The SurrealDB SDK logs an ERROR for every answer that arrives after
+    // chaos stopped waiting (a timed-out op, which the history already
+    // records as such); below -vv it is noise.
+    let quiet = if cli.verbose >= 2 {
+        ""
+    } else {
+        ",surrealdb::engine=off"
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default_level}{quiet}")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
     match chaos::cli::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {

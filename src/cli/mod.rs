@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cluster;
+pub mod daemon;
 pub mod demo;
 pub mod down;
 pub mod heal;
@@ -47,6 +48,11 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// How log lines look on standard error: `text` for people, `json`
+    /// (one object per line) for log shippers.
+    #[arg(long, value_name = "FORMAT", default_value = "text", global = true, value_parser = ["text", "json"])]
+    pub log_format: String,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -85,6 +91,11 @@ pub enum Command {
     /// on). Exit 1 means a step did not verify.
     #[command(after_help = AFTER_HELP)]
     Demo(demo::DemoArgs),
+    /// Continuous, seeded chaos campaigns: `run` a campaign as a service
+    /// (HTTP API, run index, pages), `plan` its first runs, and the clients
+    /// `status`, `pause`, `resume`, `stop`, `trigger`.
+    #[command(after_help = AFTER_HELP)]
+    Daemon(daemon::DaemonArgs),
     /// Apply one planned fault through the journal and hold it (tests).
     #[command(hide = true)]
     NemesisApply(nemesis_apply::NemesisApplyArgs),
@@ -249,6 +260,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Status(args) => status::run(&args),
         Command::Heal(args) => heal::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Daemon(args) => daemon::run(&args),
         Command::NemesisApply(args) => nemesis_apply::run(&args),
     }
 }

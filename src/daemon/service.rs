@@ -1,0 +1,808 @@
+//! The daemon's loop: start runs as the schedule says, through the run
+//! engine; record each in the run index; react to how each ended (the
+//! campaign's `on_anomaly`, `on_unknown`, `on_error`); obey pause, resume,
+//! stop and runs queued by hand; keep the status the API serves.
+//!
+//! Shell. Healing belongs to the engine (every run heals on every path)
+//! and, after a crash of chaos, to the start-up here: before the first run
+//! the daemon heals every project of the campaign from its journals (the
+//! same recovery as `chaos heal`) and records runs the crash cut short as
+//! `crashed`. The loop never prints: it logs through `tracing`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::campaign::{Cadence, Campaign, Reaction};
+use super::index::{self, Ended, Folded, Record, RunIndex, RunRow, Started};
+use super::metrics::Metrics;
+use super::schedule::{Decision, NextRun, Schedule, Slot};
+use crate::docker::ComposeCluster;
+use crate::engine::progress::{Phase, ProgressSink, RunEvent};
+use crate::engine::{self, EngineError, RunOptions, RunOutcome};
+use crate::journal::utc_now;
+use crate::loader::Loaded;
+use crate::lock::ProjectLock;
+use crate::nemesis;
+use crate::results::{Status as RunStatus, Verdict};
+use crate::seed::Seed;
+
+/// One experiment of the campaign, loaded and checked.
+#[derive(Debug)]
+pub struct Member {
+    /// The experiment's name (unique in the campaign).
+    pub name: String,
+    /// The experiment file as the daemon passes it on (the rerun command
+    /// of its runs names it).
+    pub file: String,
+    pub loaded: Loaded,
+    pub duration: Option<Duration>,
+    pub cadence: Cadence,
+}
+
+impl Member {
+    pub fn project(&self) -> &str {
+        &self.loaded.experiment.cluster.project
+    }
+
+    /// How long a run takes, roughly: the run, the recovery, and a margin
+    /// for start-up and checking (for `chaos daemon plan`).
+    pub fn nominal(&self) -> Duration {
+        let e = &self.loaded.experiment;
+        self.duration.unwrap_or(e.duration) + e.cluster.recovery + Duration::from_secs(10)
+    }
+}
+
+/// Everything the daemon runs with.
+#[derive(Debug)]
+pub struct Config {
+    pub campaign: Campaign,
+    pub members: Vec<Member>,
+    /// Resolved (absolute or relative to the working directory).
+    pub results_dir: PathBuf,
+    pub seed: u64,
+    pub seed_drawn: bool,
+    pub token: String,
+}
+
+/// The daemon's state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Running,
+    Paused,
+    Stopping,
+}
+
+/// A run in progress, as the status shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Current {
+    pub run: u64,
+    pub experiment: String,
+    pub seed: u64,
+    pub project: String,
+    pub trigger: String,
+    pub started_at: String,
+    pub phase: String,
+    pub elapsed_s: f64,
+    pub total_s: f64,
+    pub ok: u64,
+    pub fail: u64,
+    pub info: u64,
+    pub faults: Vec<String>,
+    pub run_dir: Option<String>,
+}
+
+/// What the API reads: kept by the loop, behind a lock.
+#[derive(Debug)]
+pub struct Status {
+    pub campaign: String,
+    pub seed: u64,
+    pub mode: Mode,
+    /// Why the daemon is paused or stopping.
+    pub why: Option<String>,
+    pub started_at: String,
+    pub started: Instant,
+    pub current: BTreeMap<u64, Current>,
+    pub runs: BTreeMap<u64, RunRow>,
+    pub queued: usize,
+    /// The next scheduled run, when the daemon runs.
+    pub next: Option<Next>,
+    pub metrics: Metrics,
+    pub results_dir: PathBuf,
+}
+
+/// When the next scheduled run starts.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "when", rename_all = "kebab-case")]
+pub enum Next {
+    /// This one, as soon as a slot is free.
+    Now { experiment: String, seed: u64 },
+    /// In this many seconds (an `every` due, a gap ending).
+    In { in_s: f64 },
+    /// When a run in progress ends.
+    AfterCurrent,
+}
+
+/// Orders the API gives the loop.
+#[derive(Debug)]
+pub enum Control {
+    Pause(String),
+    Resume,
+    Stop(String),
+    Trigger {
+        experiment: String,
+        seed: u64,
+        reply: oneshot::Sender<Result<usize, String>>,
+    },
+}
+
+/// Why the daemon stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// A signal or `chaos daemon stop`.
+    Asked(String),
+    /// `on_anomaly`, `on_unknown` or `on_error` said stop.
+    Policy {
+        verdict: Option<Verdict>,
+        why: String,
+    },
+}
+
+/// Why the daemon could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Index(#[from] index::IndexError),
+}
+
+/// The handle the API holds.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    pub status: Arc<Mutex<Status>>,
+    pub control: mpsc::UnboundedSender<Control>,
+    pub token: Arc<String>,
+    pub experiments: Arc<Vec<String>>,
+}
+
+/// Forwards a run's engine events to the loop, tagged with its number.
+struct Forward {
+    run: u64,
+    tx: mpsc::UnboundedSender<(u64, RunEvent)>,
+}
+
+impl ProgressSink for Forward {
+    fn event(&self, event: RunEvent) {
+        let _ = self.tx.send((self.run, event));
+    }
+}
+
+fn phase_name(p: &Phase) -> &'static str {
+    match p {
+        Phase::Preflight => "preflight",
+        Phase::StartingCluster => "starting the cluster",
+        Phase::WaitingHealthy => "waiting for health",
+        Phase::Connecting => "connecting",
+        Phase::Running { .. } => "running",
+        Phase::Healing => "healing",
+        Phase::Recovering { .. } => "recovering",
+        Phase::FinalReads { .. } => "final reads",
+        Phase::Checking { .. } => "checking",
+        Phase::SavingLogs => "saving logs",
+        Phase::Writing => "writing results",
+        Phase::TearingDown => "tearing down",
+    }
+}
+
+/// The daemon: its configuration, its index, and its shared status.
+pub struct Daemon {
+    config: Config,
+    index: RunIndex,
+    folded: Folded,
+    handle: Handle,
+    control_rx: mpsc::UnboundedReceiver<Control>,
+}
+
+impl Daemon {
+    /// Open the run index and build the shared status (nothing runs yet).
+    pub fn open(config: Config) -> Result<Daemon, DaemonError> {
+        let (index, records) = RunIndex::open(&config.results_dir)?;
+        let folded = index::fold(&records, &config.campaign.name);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let mut metrics = Metrics::default();
+        for row in folded.runs.values() {
+            metrics.count_run(row);
+        }
+        let status = Status {
+            campaign: config.campaign.name.clone(),
+            seed: config.seed,
+            mode: Mode::Running,
+            why: None,
+            started_at: utc_now(),
+            started: Instant::now(),
+            current: BTreeMap::new(),
+            runs: folded.runs.clone(),
+            queued: 0,
+            next: None,
+            metrics,
+            results_dir: config.results_dir.clone(),
+        };
+        let handle = Handle {
+            status: Arc::new(Mutex::new(status)),
+            control,
+            token: Arc::new(config.token.clone()),
+            experiments: Arc::new(config.members.iter().map(|m| m.name.clone()).collect()),
+        };
+        Ok(Daemon {
+            config,
+            index,
+            folded,
+            handle,
+            control_rx,
+        })
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    fn record(&mut self, record: Record) {
+        if let Err(e) = self.index.append(&record) {
+            tracing::error!("{e}");
+        }
+        index::apply(&mut self.folded, &record, &self.config.campaign.name);
+        let run = match &record {
+            Record::Started(s) => Some(s.run),
+            Record::RunDir { run, .. } | Record::Pruned { run, .. } => Some(*run),
+            Record::Ended(e) => Some(e.run),
+            _ => None,
+        };
+        let Some(row) = run.and_then(|r| self.folded.runs.get(&r)) else {
+            return;
+        };
+        let mut s = self.handle.status.lock().expect("status lock");
+        if matches!(record, Record::Ended(_)) {
+            s.metrics.count_run(row);
+        }
+        s.runs.insert(row.started.run, row.clone());
+    }
+
+    fn member(&self, name: &str) -> Option<&Member> {
+        self.config.members.iter().find(|m| m.name == name)
+    }
+
+    /// Heal every project of the campaign from its journals, and record the
+    /// runs a crash cut short as `crashed`.
+    async fn recover(&mut self) {
+        let mut projects: BTreeMap<String, &Member> = BTreeMap::new();
+        for m in &self.config.members {
+            projects.entry(m.project().to_string()).or_insert(m);
+        }
+        let mut healed_note = Vec::new();
+        for (project, m) in &projects {
+            let lock = match ProjectLock::try_acquire(project, "chaos daemon (start-up heal)") {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!("not healing {project} at start-up: {e}");
+                    continue;
+                }
+            };
+            let cluster = match ComposeCluster::connect(project, &m.loaded.compose_file).await {
+                Ok(c) => c.with_env(&m.loaded.experiment.cluster.env),
+                Err(e) => {
+                    tracing::warn!("not healing {project} at start-up: {e}");
+                    continue;
+                }
+            };
+            let report = nemesis::recover(&cluster).await;
+            let undone: usize = report.journals.iter().map(|j| j.healed.len()).sum();
+            if undone > 0 || !report.clean() {
+                tracing::warn!(
+                    project = %project,
+                    faults = undone,
+                    clean = report.clean(),
+                    "start-up: healed what a crash left applied"
+                );
+            }
+            healed_note.push(format!("{project}: {undone} fault(s) undone from journals"));
+            drop(lock);
+        }
+        let unfinished: Vec<RunRow> = self.folded.unfinished().into_iter().cloned().collect();
+        for row in unfinished {
+            tracing::warn!(
+                run = row.started.run,
+                "run cut short by a crash of chaos: recorded crashed"
+            );
+            self.record(Record::Ended(Ended {
+                run: row.started.run,
+                status: RunStatus::Crashed.as_str().to_string(),
+                verdict: None,
+                anomalies: 0,
+                run_dir: row.run_dir.clone(),
+                reason: format!(
+                    "chaos died during this run (found at the next start); its faults were healed \
+                     from the journals at start-up ({})",
+                    healed_note.join("; ")
+                ),
+                duration_s: 0.0,
+                utc: utc_now(),
+            }));
+        }
+    }
+
+    /// Run the campaign until stopped: by `shutdown` (a signal), by the API,
+    /// or by a reaction to a run.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<StopReason, DaemonError> {
+        self.record(Record::Campaign {
+            campaign: self.config.campaign.name.clone(),
+            seed: self.config.seed,
+            drawn: self.config.seed_drawn,
+            pid: std::process::id(),
+            utc: utc_now(),
+        });
+        self.recover().await;
+
+        let slots: Vec<Slot> = self
+            .config
+            .members
+            .iter()
+            .map(|m| Slot {
+                experiment: m.name.clone(),
+                project: m.project().to_string(),
+                cadence: m.cadence,
+            })
+            .collect();
+        let weighted: BTreeSet<&str> = self
+            .config
+            .members
+            .iter()
+            .filter(|m| matches!(m.cadence, Cadence::Weight(_)))
+            .map(|m| m.name.as_str())
+            .collect();
+        let picks = self
+            .folded
+            .runs
+            .values()
+            .filter(|r| r.started.k.is_some() && weighted.contains(r.started.experiment.as_str()))
+            .count() as u64;
+        let mut schedule = Schedule::new(
+            self.config.seed,
+            slots,
+            self.config.campaign.gap,
+            self.folded.counts(),
+            picks,
+        );
+        let start = Instant::now();
+        let now = || start.elapsed();
+        let max_parallel = self.config.campaign.max_parallel as usize;
+        let mut mode = Mode::Running;
+        let mut stop_reason: Option<StopReason> = None;
+        let mut next_run = self.folded.next_run();
+        // Run number -> (project, its cancellation token, when it started).
+        let mut running: BTreeMap<u64, (String, CancellationToken, Instant)> = BTreeMap::new();
+        let mut tasks: JoinSet<(u64, Result<RunOutcome, EngineError>)> = JoinSet::new();
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel::<(u64, RunEvent)>();
+        tracing::info!(
+            campaign = %self.config.campaign.name,
+            seed = self.config.seed,
+            next_run,
+            "campaign started"
+        );
+
+        loop {
+            // Start what can start.
+            let mut wake: Option<Duration> = None;
+            while mode != Mode::Stopping && running.len() < max_parallel {
+                let busy: BTreeSet<String> = running.values().map(|(p, _, _)| p.clone()).collect();
+                // Paused: only runs queued by hand start.
+                let decision = if mode == Mode::Paused {
+                    match schedule.next_queued(now(), &busy) {
+                        Some(r) => Decision::Start(r),
+                        None => Decision::Idle,
+                    }
+                } else {
+                    schedule.next(now(), &busy)
+                };
+                match decision {
+                    Decision::Start(r) => {
+                        let run = next_run;
+                        next_run += 1;
+                        let token = shutdown.child_token();
+                        self.spawn_run(run, r, token.clone(), &events_tx, &mut tasks);
+                        let project = self.folded.runs[&run].started.project.clone();
+                        running.insert(run, (project, token, Instant::now()));
+                    }
+                    Decision::WaitUntil(t) => {
+                        wake = Some(t);
+                        break;
+                    }
+                    Decision::Idle => break,
+                }
+            }
+            self.publish(&mode, &schedule, now(), &running);
+            if mode == Mode::Stopping && running.is_empty() {
+                break;
+            }
+            let sleep = async {
+                match wake {
+                    Some(t) => tokio::time::sleep_until(start + t).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                Some(done) = tasks.join_next() => {
+                    let (run, result) = match done {
+                        Ok(x) => x,
+                        Err(e) => {
+                            tracing::error!("a run task failed: {e}");
+                            continue;
+                        }
+                    };
+                    let (project, _, began) = running.remove(&run).expect("a running run");
+                    schedule.ended(&project, now());
+                    self.handle.status.lock().expect("status lock").current.remove(&run);
+                    let reaction = self.ended(run, result, began.elapsed());
+                    if let Some((reaction, verdict, why)) = reaction {
+                        match reaction {
+                            Reaction::Continue => {}
+                            Reaction::Pause => {
+                                if mode == Mode::Running {
+                                    mode = Mode::Paused;
+                                    self.state("paused", &why);
+                                }
+                            }
+                            Reaction::Stop => {
+                                if mode != Mode::Stopping {
+                                    mode = Mode::Stopping;
+                                    self.state("stopping", &why);
+                                    stop_reason = Some(StopReason::Policy { verdict, why });
+                                    for (_, token, _) in running.values() {
+                                        token.cancel();
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Some((run, event)) = events_rx.recv() => self.progress(run, event),
+                Some(control) = self.control_rx.recv() => match control {
+                    Control::Pause(why) => {
+                        if mode == Mode::Running {
+                            mode = Mode::Paused;
+                            self.state("paused", &why);
+                            // In-flight runs heal at once and are recorded
+                            // interrupted.
+                            for (_, token, _) in running.values() {
+                                token.cancel();
+                            }
+                        }
+                    }
+                    Control::Resume => {
+                        if mode == Mode::Paused {
+                            mode = Mode::Running;
+                            schedule.resume(now());
+                            self.state("resumed", "resumed by the API");
+                        }
+                    }
+                    Control::Stop(why) => {
+                        if mode != Mode::Stopping {
+                            mode = Mode::Stopping;
+                            self.state("stopping", &why);
+                            stop_reason = Some(StopReason::Asked(why));
+                            for (_, token, _) in running.values() {
+                                token.cancel();
+                            }
+                        }
+                    }
+                    Control::Trigger { experiment, seed, reply } => {
+                        let answer = match self.member(&experiment) {
+                            None => Err(format!(
+                                "no experiment `{experiment}` in campaign {} (it has: {})",
+                                self.config.campaign.name,
+                                self.handle.experiments.join(", ")
+                            )),
+                            Some(_) if mode == Mode::Stopping => {
+                                Err("the daemon is stopping".to_string())
+                            }
+                            Some(m) => {
+                                schedule.queue(NextRun {
+                                    experiment: m.name.clone(),
+                                    project: m.project().to_string(),
+                                    seed,
+                                    k: None,
+                                });
+                                Ok(schedule.queued())
+                            }
+                        };
+                        let _ = reply.send(answer);
+                    }
+                },
+                _ = shutdown.cancelled(), if mode != Mode::Stopping => {
+                    mode = Mode::Stopping;
+                    self.state("stopping", "a signal asked the daemon to stop");
+                    stop_reason = Some(StopReason::Asked("a signal".into()));
+                    for (_, token, _) in running.values() {
+                        token.cancel();
+                    }
+                }
+                _ = sleep => {}
+            }
+        }
+        Ok(stop_reason.unwrap_or(StopReason::Asked("stopped".into())))
+    }
+
+    fn state(&mut self, state: &str, why: &str) {
+        tracing::info!(state, why, "daemon state");
+        self.record(Record::State {
+            state: state.to_string(),
+            why: why.to_string(),
+            utc: utc_now(),
+        });
+        let mut s = self.handle.status.lock().expect("status lock");
+        s.why = (state != "resumed").then(|| why.to_string());
+    }
+
+    /// Refresh the status the API shows.
+    fn publish(
+        &self,
+        mode: &Mode,
+        schedule: &Schedule,
+        now: Duration,
+        running: &BTreeMap<u64, (String, CancellationToken, Instant)>,
+    ) {
+        let busy: BTreeSet<String> = running.values().map(|(p, _, _)| p.clone()).collect();
+        let next = if *mode == Mode::Running {
+            match schedule.clone().next(now, &busy) {
+                Decision::Start(r) => Some(Next::Now {
+                    experiment: r.experiment,
+                    seed: r.seed,
+                }),
+                Decision::WaitUntil(t) => Some(Next::In {
+                    in_s: (t - now).as_secs_f64(),
+                }),
+                Decision::Idle if !running.is_empty() => Some(Next::AfterCurrent),
+                Decision::Idle => None,
+            }
+        } else {
+            None
+        };
+        let mut s = self.handle.status.lock().expect("status lock");
+        s.mode = mode.clone();
+        s.queued = schedule.queued();
+        s.next = next;
+    }
+
+    fn spawn_run(
+        &mut self,
+        run: u64,
+        next: NextRun,
+        cancel: CancellationToken,
+        events: &mpsc::UnboundedSender<(u64, RunEvent)>,
+        tasks: &mut JoinSet<(u64, Result<RunOutcome, EngineError>)>,
+    ) {
+        let member = self
+            .member(&next.experiment)
+            .expect("the schedule only names members");
+        let trigger = if next.k.is_some() { "schedule" } else { "api" };
+        let started = Started {
+            run,
+            campaign: self.config.campaign.name.clone(),
+            experiment: next.experiment.clone(),
+            k: next.k,
+            seed: next.seed,
+            project: next.project.clone(),
+            trigger: trigger.to_string(),
+            utc: utc_now(),
+        };
+        let mut opts = RunOptions::new(&member.file, Seed(next.seed));
+        opts.results_root = self.config.results_dir.clone();
+        opts.duration = member.duration;
+        opts.budget = self.config.campaign.budget;
+        opts.cancel = cancel;
+        opts.progress = Arc::new(Forward {
+            run,
+            tx: events.clone(),
+        });
+        opts.holder = Some(format!(
+            "chaos daemon {} (run {run})",
+            self.config.campaign.name
+        ));
+        let loaded = member.loaded.clone();
+        tracing::info!(run, experiment = %next.experiment, seed = next.seed, trigger, "run starts");
+        self.handle
+            .status
+            .lock()
+            .expect("status lock")
+            .current
+            .insert(
+                run,
+                Current {
+                    run,
+                    experiment: next.experiment.clone(),
+                    seed: next.seed,
+                    project: next.project.clone(),
+                    trigger: trigger.to_string(),
+                    started_at: started.utc.clone(),
+                    phase: "starting".into(),
+                    elapsed_s: 0.0,
+                    total_s: member
+                        .duration
+                        .unwrap_or(member.loaded.experiment.duration)
+                        .as_secs_f64(),
+                    ok: 0,
+                    fail: 0,
+                    info: 0,
+                    faults: Vec::new(),
+                    run_dir: None,
+                },
+            );
+        self.record(Record::Started(started));
+        tasks.spawn(async move { (run, engine::run(&loaded, opts).await) });
+    }
+
+    /// A run's engine event: progress for the status, faults for the
+    /// metrics.
+    fn progress(&mut self, run: u64, event: RunEvent) {
+        if let RunEvent::RunDir(dir) = &event {
+            self.record(Record::RunDir {
+                run,
+                run_dir: dir.display().to_string(),
+            });
+        }
+        let mut s = self.handle.status.lock().expect("status lock");
+        match event {
+            RunEvent::FaultApplied { .. } => s.metrics.faults_applied += 1,
+            RunEvent::FaultHealed { .. } => s.metrics.faults_healed += 1,
+            RunEvent::FaultError { ref error, .. } if error.starts_with("heal failed") => {
+                s.metrics.heal_failures += 1
+            }
+            _ => {}
+        }
+        let Some(c) = s.current.get_mut(&run) else {
+            return;
+        };
+        match event {
+            RunEvent::Phase(p) => c.phase = phase_name(&p).to_string(),
+            RunEvent::RunDir(d) => c.run_dir = Some(d.display().to_string()),
+            RunEvent::Tick {
+                elapsed,
+                ok,
+                fail,
+                info,
+                faults,
+                ..
+            } => {
+                c.elapsed_s = elapsed.as_secs_f64();
+                c.ok = ok;
+                c.fail = fail;
+                c.info = info;
+                c.faults = faults;
+            }
+            _ => {}
+        }
+    }
+
+    /// Record how a run ended; returns the campaign's reaction, if one
+    /// applies, with the verdict and why.
+    fn ended(
+        &mut self,
+        run: u64,
+        result: Result<RunOutcome, EngineError>,
+        took: Duration,
+    ) -> Option<(Reaction, Option<Verdict>, String)> {
+        let campaign = &self.config.campaign;
+        let experiment = self.folded.runs[&run].started.experiment.clone();
+        let seed = self.folded.runs[&run].started.seed;
+        let (ended, reaction) = match result {
+            Ok(outcome) => {
+                let r = &outcome.results;
+                let verdict = r.verdict;
+                let anomalies = r.checker.anomalies.len() as u64;
+                let (reason, reaction) = match (r.status, verdict) {
+                    (RunStatus::Completed, Verdict::Valid) => {
+                        ("ran to its end: valid".to_string(), None)
+                    }
+                    (RunStatus::Completed, Verdict::Invalid) => {
+                        let why = format!(
+                            "run {run} ({experiment}, seed {seed}) found {anomalies} anomal{}",
+                            if anomalies == 1 { "y" } else { "ies" }
+                        );
+                        (why.clone(), Some((campaign.on_anomaly, Some(verdict), why)))
+                    }
+                    (RunStatus::Completed, Verdict::Unknown) => {
+                        let why = format!(
+                            "run {run} ({experiment}, seed {seed}): the checker could not decide \
+                             every key"
+                        );
+                        (why.clone(), Some((campaign.on_unknown, Some(verdict), why)))
+                    }
+                    (status, _) => (
+                        format!(
+                            "{}: cancelled (pause, stop or a signal); healed",
+                            status.as_str()
+                        ),
+                        None,
+                    ),
+                };
+                let ended = Ended {
+                    run,
+                    status: r.status.as_str().to_string(),
+                    verdict: Some(verdict.as_str().to_string()),
+                    anomalies,
+                    run_dir: Some(outcome.run_dir.display().to_string()),
+                    reason,
+                    duration_s: took.as_secs_f64(),
+                    utc: utc_now(),
+                };
+                (ended, reaction)
+            }
+            Err(e) => {
+                let (status, reaction) = match &e {
+                    EngineError::Cancelled => ("interrupted", None),
+                    // Another chaos holds the project: not the campaign's
+                    // failure; the slot comes round again.
+                    EngineError::Lock(_) => ("error", None),
+                    _ => {
+                        let why = format!("run {run} ({experiment}, seed {seed}) failed: {e}");
+                        ("error", Some((campaign.on_error, None, why)))
+                    }
+                };
+                let ended = Ended {
+                    run,
+                    status: status.to_string(),
+                    verdict: None,
+                    anomalies: 0,
+                    run_dir: None,
+                    reason: e.to_string(),
+                    duration_s: took.as_secs_f64(),
+                    utc: utc_now(),
+                };
+                (ended, reaction)
+            }
+        };
+        tracing::info!(
+            run,
+            status = %ended.status,
+            verdict = ended.verdict.as_deref().unwrap_or("-"),
+            reason = %ended.reason,
+            "run ended"
+        );
+        let keep_pruning = ended.status == "completed" && ended.verdict.as_deref() == Some("valid");
+        self.record(Record::Ended(ended));
+        if keep_pruning {
+            self.retain();
+        }
+        reaction
+    }
+
+    /// Retention: beyond the newest `keep` valid runs, valid runs lose their
+    /// history and node logs (results.json, the reports and the journal
+    /// stay). Anomalous, unknown, failed and interrupted runs stay whole.
+    fn retain(&mut self) {
+        let keep = self.config.campaign.keep as usize;
+        let valid: Vec<(u64, String)> = self
+            .folded
+            .runs
+            .values()
+            .rev()
+            .filter(|r| r.outcome() == "valid" && !r.pruned)
+            .filter_map(|r| Some((r.started.run, r.run_dir.clone()?)))
+            .collect();
+        for (run, dir) in valid.into_iter().skip(keep) {
+            let dir = Path::new(&dir);
+            let _ = std::fs::remove_file(dir.join(crate::store::files::HISTORY));
+            let _ = std::fs::remove_dir_all(dir.join(crate::store::files::LOGS));
+            tracing::info!(run, "retention: history and logs removed");
+            self.record(Record::Pruned {
+                run,
+                utc: utc_now(),
+            });
+        }
+    }
+}
