@@ -109,20 +109,6 @@ pub fn compose_services(text: &str) -> Result<BTreeSet<String>, String> {
     Ok(names)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_service_names() {
-        let text = "version: '2.4'\nservices:\n  a:\n    image: x\n  b:\n    image: y\n";
-        let names = compose_services(text).unwrap();
-        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["a", "b"]);
-        assert!(compose_services("services: {}\n").is_err());
-        assert!(compose_services("x: [\n").unwrap_err().contains("line"));
-    }
-}
-
 /// A path as a person wants to read it: `a/b/../c` as `a/c`, and relative
 /// to the working directory when it is below it.
 pub fn tidy_path(path: &Path) -> PathBuf {
@@ -144,4 +130,18 @@ pub fn tidy_path(path: &Path) -> PathBuf {
         .and_then(|cwd| out.strip_prefix(cwd).ok().map(Path::to_path_buf))
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_service_names() {
+        let text = "version: '2.4'\nservices:\n  a:\n    image: x\n  b:\n    image: y\n";
+        let names = compose_services(text).unwrap();
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["a", "b"]);
+        assert!(compose_services("services: {}\n").is_err());
+        assert!(compose_services("x: [\n").unwrap_err().contains("line"));
+    }
 }

@@ -13,8 +13,8 @@
 //! pauses, crashes, the other experiments or runs triggered by hand, so
 //! every experiment's sequence of seeds is reproducible.
 
+use core::net::SocketAddr;
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use rand::RngCore;

@@ -44,8 +44,8 @@ pub enum CampaignError {
     Campaign(#[from] ExperimentError),
     #[error("{at}: {error}")]
     Experiment {
-        at: ExperimentError,
-        error: LoadError,
+        at: Box<ExperimentError>,
+        error: Box<LoadError>,
     },
 }
 
@@ -95,11 +95,11 @@ pub fn load(path: &Path) -> Result<LoadedCampaign, CampaignError> {
     for (i, entry) in parsed.campaign.experiments.iter().enumerate() {
         let file = loader::tidy_path(&dir.join(&entry.file));
         let loaded = loader::load(&file).map_err(|error| CampaignError::Experiment {
-            at: parsed.error_at(
+            at: Box::new(parsed.error_at(
                 &format!("experiments[{i}].file"),
                 format!("`{}` does not load", entry.file),
-            ),
-            error,
+            )),
+            error: Box::new(error),
         })?;
         let name = loaded.experiment.name.clone();
         if let Some(other) = members.iter().find(|m| m.name == name) {

@@ -4,6 +4,7 @@
 //! ignored.
 
 mod checker;
+mod daemon;
 mod docker;
 mod engine;
 mod experiments;

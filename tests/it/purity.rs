@@ -19,6 +19,9 @@ const CORE: &[&str] = &[
     "src/results",
     "src/report.rs",
     "src/roles",
+    "src/daemon/campaign.rs",
+    "src/daemon/schedule.rs",
+    "src/daemon/metrics.rs",
 ];
 
 const FORBIDDEN: &[&str] = &[
@@ -192,6 +195,17 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
         "the engine knows nothing above it",
         &["engine"],
         &["crate::demo", "crate::daemon"],
+    ),
+    (
+        "the daemon is below the CLI",
+        &["daemon"],
+        &[
+            "crate::cli",
+            "println!",
+            "eprintln!",
+            "process::exit",
+            "tokio::signal",
+        ],
     ),
 ];
 
