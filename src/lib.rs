@@ -57,4 +57,5 @@ pub mod report;
 pub mod results;
 pub mod roles;
 pub mod seed;
+pub mod shrink;
 pub mod store;

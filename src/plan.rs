@@ -19,7 +19,8 @@ use serde::Serialize;
 
 use crate::duration::Human;
 use crate::experiment::{
-    DurationRange, Experiment, Fault, Nemesis, OpMix, PartitionKind, TargetSelector, Workload,
+    DurationRange, Experiment, ExplicitTargets, Fault, Nemesis, OpMix, PartitionKind,
+    TargetSelector, Timing, Workload,
 };
 use crate::seed::Seed;
 
@@ -324,28 +325,63 @@ fn plan_nemesis(
     seed: Seed,
     run: Duration,
 ) -> Vec<PlannedFault> {
-    let mut schedule = seed.stream(&format!("nemesis/{index}/schedule"));
+    let (targets, schedule) = match &nemesis.timing {
+        Timing::Scheduled { targets, schedule } => (targets, schedule),
+        Timing::Explicit(faults) => {
+            return faults
+                .iter()
+                .map(|f| PlannedFault {
+                    id: 0,
+                    nemesis: index,
+                    at_ms: f.at.as_millis() as u64,
+                    heal_at_ms: (f.at + f.duration).as_millis() as u64,
+                    fault: nemesis.fault.clone(),
+                    targets: explicit_targets(&nemesis.fault, &f.targets, experiment),
+                })
+                .collect();
+        }
+    };
+    let mut rng = seed.stream(&format!("nemesis/{index}/schedule"));
     let mut choice = seed.stream(&format!("nemesis/{index}/targets"));
     let mut out = Vec::new();
-    let mut t = nemesis.schedule.start;
-    while t < run
-        && nemesis
-            .schedule
-            .count
-            .is_none_or(|c| (out.len() as u64) < c)
-    {
-        let heal = (t + draw(&mut schedule, nemesis.schedule.duration)).min(run);
+    let mut t = schedule.start;
+    while t < run && schedule.count.is_none_or(|c| (out.len() as u64) < c) {
+        let heal = (t + draw(&mut rng, schedule.duration)).min(run);
         out.push(PlannedFault {
             id: 0,
             nemesis: index,
             at_ms: t.as_millis() as u64,
             heal_at_ms: heal.as_millis() as u64,
             fault: nemesis.fault.clone(),
-            targets: choose_targets(nemesis, experiment, &mut choice),
+            targets: choose_targets(&nemesis.fault, targets, experiment, &mut choice),
         });
-        t = heal + draw(&mut schedule, nemesis.schedule.interval);
+        t = heal + draw(&mut rng, schedule.interval);
     }
     out
+}
+
+/// The planned targets of an exact fault: as written, but the one node of
+/// an isolate-one or one-way partition becomes its cut.
+fn explicit_targets(fault: &Fault, t: &ExplicitTargets, experiment: &Experiment) -> PlannedTargets {
+    match (t, fault) {
+        (ExplicitTargets::Role { role, component }, _) => PlannedTargets::Role {
+            role: role.clone(),
+            component: component.clone(),
+        },
+        (ExplicitTargets::Drops(drops), _) => PlannedTargets::Partition {
+            drops: drops.clone(),
+        },
+        (ExplicitTargets::Services(s), Fault::Partition { partition }) => {
+            PlannedTargets::Partition {
+                drops: isolate(
+                    &s[0],
+                    peers_of(experiment, &s[0]),
+                    *partition == PartitionKind::OneWay,
+                ),
+            }
+        }
+        (ExplicitTargets::Services(s), _) => PlannedTargets::Services(s.clone()),
+    }
 }
 
 /// The services of the component a node belongs to.
@@ -360,11 +396,12 @@ fn peers_of<'a>(experiment: &'a Experiment, node: &str) -> &'a [String] {
 }
 
 fn choose_targets(
-    nemesis: &Nemesis,
+    fault: &Fault,
+    targets: &TargetSelector,
     experiment: &Experiment,
     rng: &mut ChaCha20Rng,
 ) -> PlannedTargets {
-    let services: Vec<String> = match &nemesis.targets {
+    let services: Vec<String> = match targets {
         TargetSelector::Role { role, component } => {
             return PlannedTargets::Role {
                 role: role.clone(),
@@ -381,7 +418,7 @@ fn choose_targets(
             chosen
         }
     };
-    let Fault::Partition { partition } = nemesis.fault else {
+    let Fault::Partition { partition } = *fault else {
         return PlannedTargets::Services(services);
     };
     let drops = match partition {
@@ -440,6 +477,26 @@ pub fn plan_command(
 /// The command that runs the experiment again with this plan.
 pub fn run_command(experiment: &std::path::Path, seed: Seed, duration: Option<Duration>) -> String {
     command("run", experiment, seed, duration)
+}
+
+/// What a run directory keeps so that the run can be replayed
+/// (`replay.json`): with `experiment.toml` (the file as run, its compose
+/// file's path resolved), the plan can be made again exactly, and a
+/// changed compose file or chaos version can be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ReplayInfo {
+    /// 1.
+    pub format: u32,
+    pub chaos_version: String,
+    /// The experiment file as the user named it.
+    pub experiment_file: String,
+    pub seed: u64,
+    /// The run's duration when it was overridden (`--duration`), in ms.
+    pub duration_ms: Option<u64>,
+    /// The compose file, resolved.
+    pub compose_file: String,
+    /// SHA-256 of the compose file's bytes when the run started.
+    pub compose_sha256: String,
 }
 
 /// The plan as JSON (`chaos plan --json`, and `plan.json` in a run

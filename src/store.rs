@@ -1,7 +1,10 @@
 //! The results store: one directory per run,
 //! `<results>/<experiment>/<UTC time>-seed<N>/`, holding
 //!
-//! - `experiment.toml`: the experiment file exactly as run;
+//! - `experiment.toml`: the experiment file as run, its `compose_file`
+//!   rewritten to the resolved path (the copy loads from anywhere);
+//! - `replay.json`: what a replay needs beside it (seed, duration, the
+//!   compose file and its hash, the chaos version);
 //! - `plan.json`: the plan;
 //! - `history.jsonl`: the history, one op per line, flushed as ops complete;
 //! - `journal.jsonl`: the fault journal (written by the nemesis);
@@ -21,6 +24,7 @@ use std::path::{Path, PathBuf};
 /// File names inside a run directory.
 pub mod files {
     pub const EXPERIMENT: &str = "experiment.toml";
+    pub const REPLAY: &str = "replay.json";
     pub const PLAN: &str = "plan.json";
     pub const HISTORY: &str = "history.jsonl";
     pub const JOURNAL: &str = "journal.jsonl";

@@ -14,7 +14,9 @@ pub mod heal;
 pub mod nemesis_apply;
 pub mod plan;
 pub mod progress;
+pub mod replay;
 pub mod run;
+pub mod shrink;
 pub mod signals;
 pub mod status;
 pub mod up;
@@ -91,6 +93,17 @@ pub enum Command {
     /// on). Exit 1 means a step did not verify.
     #[command(after_help = AFTER_HELP)]
     Demo(demo::DemoArgs),
+    /// Run a recorded run's plan again (`--times N`) and say how many
+    /// replays showed an anomaly of the same class; warns when the compose
+    /// file or chaos changed since.
+    #[command(after_help = AFTER_HELP)]
+    Replay(replay::ReplayArgs),
+    /// From a run with an anomaly, find the smallest fault schedule that
+    /// still shows an anomaly of the same class (ddmin over the faults, then
+    /// shorter faults, a shorter run, fewer clients and keys), on the real
+    /// cluster; writes shrink-<time>/shrunk.toml beside the run.
+    #[command(after_help = AFTER_HELP)]
+    Shrink(shrink::ShrinkArgs),
     /// Continuous, seeded chaos campaigns: `run` a campaign as a service
     /// (HTTP API, run index, pages), `plan` its first runs, and the clients
     /// `status`, `pause`, `resume`, `stop`, `trigger`.
@@ -261,6 +274,8 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Heal(args) => heal::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Daemon(args) => daemon::run(&args),
+        Command::Replay(args) => replay::run(&args),
+        Command::Shrink(args) => shrink::run(&args),
         Command::NemesisApply(args) => nemesis_apply::run(&args),
     }
 }

@@ -39,6 +39,9 @@ pub enum Reaction {
     Pause,
     /// Stop the daemon (healed).
     Stop,
+    /// (`on_anomaly` only) Shrink the run's fault schedule at once (`chaos
+    /// shrink`, on the same project, recorded in the run index), then go on.
+    Shrink,
 }
 
 impl Reaction {
@@ -47,6 +50,7 @@ impl Reaction {
             Reaction::Continue => "continue",
             Reaction::Pause => "pause",
             Reaction::Stop => "stop",
+            Reaction::Shrink => "shrink",
         }
     }
 }
@@ -306,6 +310,16 @@ pub fn parse(text: &str, file: &str) -> Result<ParsedCampaign, ExperimentError> 
             }
         }
     };
+    for (field, r) in [("on_unknown", &raw.on_unknown), ("on_error", &raw.on_error)] {
+        if *r == Some(Reaction::Shrink) {
+            return Err(err(
+                field,
+                "`shrink` needs an anomaly to shrink; it goes with `on_anomaly` only \
+                 (expected continue, pause or stop)"
+                    .into(),
+            ));
+        }
+    }
     let campaign = Campaign {
         name: name.to_string(),
         description: raw.description,
@@ -402,6 +416,12 @@ listen = "127.0.0.1:7999"
             ("seed = 42", "seed = -1", "seed", "negative"),
             ("keep = 5", "keep = -5", "keep", "out of range"),
             ("keep = 5", "kept = 5", "kept", "unknown field"),
+            (
+                "keep = 5",
+                "keep = 5\non_unknown = \"shrink\"",
+                "on_unknown",
+                "on_anomaly only",
+            ),
             (
                 "weight = 3",
                 "weight = 0",

@@ -47,6 +47,8 @@ pub enum Record {
         run: u64,
         utc: String,
     },
+    /// `on_anomaly = "shrink"`: the run's schedule was shrunk.
+    Shrunk(Shrunk),
     State {
         /// `paused`, `resumed`, `stopping`.
         state: String,
@@ -92,6 +94,21 @@ pub struct Ended {
     pub utc: String,
 }
 
+/// A shrink of a run's schedule (`on_anomaly = "shrink"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shrunk {
+    pub run: u64,
+    /// The shrink directory (shrunk.toml, shrink.jsonl), if it got one.
+    pub dir: Option<String>,
+    /// The schedule it found, in words (`1 fault, 14s, 3 clients, 1 key`).
+    pub best: Option<String>,
+    /// Fresh runs of the result that reproduced, of how many.
+    pub fresh: Option<String>,
+    /// Why it stopped early, or failed.
+    pub stopped: Option<String>,
+    pub utc: String,
+}
+
 /// A run as the index knows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRow {
@@ -103,6 +120,9 @@ pub struct RunRow {
     /// Retention removed its history.
     #[serde(default)]
     pub pruned: bool,
+    /// Its schedule was shrunk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<Shrunk>,
 }
 
 impl RunRow {
@@ -179,6 +199,7 @@ pub fn apply(f: &mut Folded, record: &Record, campaign: &str) {
                     run_dir: None,
                     ended: None,
                     pruned: false,
+                    shrunk: None,
                 },
             );
         }
@@ -198,6 +219,11 @@ pub fn apply(f: &mut Folded, record: &Record, campaign: &str) {
         Record::Pruned { run, .. } => {
             if let Some(row) = f.runs.get_mut(run) {
                 row.pruned = true;
+            }
+        }
+        Record::Shrunk(sh) => {
+            if let Some(row) = f.runs.get_mut(&sh.run) {
+                row.shrunk = Some(sh.clone());
             }
         }
         Record::State { state, why, utc } => {

@@ -179,6 +179,7 @@ mod tests {
                 utc: "x".into(),
             },
             run_dir: None,
+            shrunk: None,
             ended: Some(Ended {
                 run,
                 status: status.into(),

@@ -32,6 +32,7 @@ use crate::lock::ProjectLock;
 use crate::nemesis;
 use crate::results::{Status as RunStatus, Verdict};
 use crate::seed::Seed;
+use crate::shrink::{self, ShrinkEvent, ShrinkOptions, ShrinkOutcome};
 
 /// One experiment of the campaign, loaded and checked.
 #[derive(Debug)]
@@ -171,6 +172,12 @@ pub struct Handle {
     pub experiments: Arc<Vec<String>>,
 }
 
+/// A finished task of the loop: a run, or a shrink of a run's schedule.
+enum Done {
+    Run(u64, Box<Result<RunOutcome, EngineError>>),
+    Shrink(u64, Box<Result<ShrinkOutcome, shrink::ReplayError>>),
+}
+
 /// Forwards a run's engine events to the loop, tagged with its number.
 struct Forward {
     run: u64,
@@ -260,6 +267,7 @@ impl Daemon {
         let run = match &record {
             Record::Started(s) => Some(s.run),
             Record::RunDir { run, .. } | Record::Pruned { run, .. } => Some(*run),
+            Record::Shrunk(sh) => Some(sh.run),
             Record::Ended(e) => Some(e.run),
             _ => None,
         };
@@ -386,7 +394,7 @@ impl Daemon {
         let mut next_run = self.folded.next_run();
         // Run number -> (project, its cancellation token, when it started).
         let mut running: BTreeMap<u64, (String, CancellationToken, Instant)> = BTreeMap::new();
-        let mut tasks: JoinSet<(u64, Result<RunOutcome, EngineError>)> = JoinSet::new();
+        let mut tasks: JoinSet<Done> = JoinSet::new();
         let (events_tx, mut events_rx) = mpsc::unbounded_channel::<(u64, RunEvent)>();
         tracing::info!(
             campaign = %self.config.campaign.name,
@@ -437,10 +445,21 @@ impl Daemon {
             };
             tokio::select! {
                 Some(done) = tasks.join_next() => {
-                    let (run, result) = match done {
+                    let done = match done {
                         Ok(x) => x,
                         Err(e) => {
-                            tracing::error!("a run task failed: {e}");
+                            tracing::error!("a task of the daemon failed: {e}");
+                            continue;
+                        }
+                    };
+                    let (run, result) = match done {
+                        Done::Run(run, result) => (run, *result),
+                        Done::Shrink(run, result) => {
+                            let result = *result;
+                            let (project, _, _) = running.remove(&run).expect("a shrink in progress");
+                            schedule.ended(&project, now());
+                            self.handle.status.lock().expect("status lock").current.remove(&run);
+                            self.shrunk(run, result);
                             continue;
                         }
                     };
@@ -451,6 +470,13 @@ impl Daemon {
                     if let Some((reaction, verdict, why)) = reaction {
                         match reaction {
                             Reaction::Continue => {}
+                            Reaction::Shrink => {
+                                if mode == Mode::Running
+                                    && let Some(token) = self.spawn_shrink(run, &shutdown, &mut tasks)
+                                {
+                                    running.insert(run, (project, token, Instant::now()));
+                                }
+                            }
                             Reaction::Pause => {
                                 if mode == Mode::Running {
                                     mode = Mode::Paused;
@@ -584,7 +610,7 @@ impl Daemon {
         next: NextRun,
         cancel: CancellationToken,
         events: &mpsc::UnboundedSender<(u64, RunEvent)>,
-        tasks: &mut JoinSet<(u64, Result<RunOutcome, EngineError>)>,
+        tasks: &mut JoinSet<Done>,
     ) {
         let member = self
             .member(&next.experiment)
@@ -643,7 +669,107 @@ impl Daemon {
                 },
             );
         self.record(Record::Started(started));
-        tasks.spawn(async move { (run, engine::run(&loaded, opts).await) });
+        tasks.spawn(async move { Done::Run(run, Box::new(engine::run(&loaded, opts).await)) });
+    }
+
+    /// `on_anomaly = "shrink"`: shrink run `run`'s schedule on its project
+    /// (the project stays busy meanwhile); returns the shrink's token.
+    fn spawn_shrink(
+        &mut self,
+        run: u64,
+        shutdown: &CancellationToken,
+        tasks: &mut JoinSet<Done>,
+    ) -> Option<CancellationToken> {
+        let row = self.folded.runs.get(&run)?.clone();
+        let dir = row.run_dir.clone()?;
+        let recorded = match shrink::read_run(Path::new(&dir)) {
+            Ok(r) => r,
+            Err(e) => {
+                self.shrunk(run, Err(e));
+                return None;
+            }
+        };
+        let token = shutdown.child_token();
+        let mut o = shrink::Options::new(PathBuf::new());
+        o.budget = self.config.campaign.budget;
+        o.cancel = token.clone();
+        tracing::info!(run, "shrinking the run's schedule (on_anomaly = shrink)");
+        self.handle
+            .status
+            .lock()
+            .expect("status lock")
+            .current
+            .insert(
+                run,
+                Current {
+                    run,
+                    experiment: row.started.experiment.clone(),
+                    seed: row.started.seed,
+                    project: row.started.project.clone(),
+                    trigger: "shrink".into(),
+                    started_at: utc_now(),
+                    phase: "shrinking".into(),
+                    elapsed_s: 0.0,
+                    total_s: 0.0,
+                    ok: 0,
+                    fail: 0,
+                    info: 0,
+                    faults: Vec::new(),
+                    run_dir: Some(dir),
+                },
+            );
+        tasks.spawn(async move {
+            let sink = move |e: ShrinkEvent| {
+                if let ShrinkEvent::Decided {
+                    n,
+                    reproduced,
+                    best,
+                    ..
+                } = e
+                {
+                    tracing::info!(run, candidate = n, reproduced, %best, "shrink");
+                }
+            };
+            let result = shrink::shrink(&recorded, &ShrinkOptions::default(), &o, &sink).await;
+            Done::Shrink(run, Box::new(result))
+        });
+        Some(token)
+    }
+
+    /// Record a shrink's end.
+    fn shrunk(&mut self, run: u64, result: Result<ShrinkOutcome, shrink::ReplayError>) {
+        let record = match result {
+            Ok(o) => {
+                tracing::info!(
+                    run,
+                    best = %o.best.describe(),
+                    dir = %o.dir.display(),
+                    "shrink done: {} of {} fresh runs reproduced",
+                    o.fresh_reproduced,
+                    o.fresh_runs
+                );
+                index::Shrunk {
+                    run,
+                    dir: Some(o.dir.display().to_string()),
+                    best: Some(o.best.describe()),
+                    fresh: Some(format!("{}/{}", o.fresh_reproduced, o.fresh_runs)),
+                    stopped: o.stopped,
+                    utc: utc_now(),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(run, "shrink failed: {e}");
+                index::Shrunk {
+                    run,
+                    dir: None,
+                    best: None,
+                    fresh: None,
+                    stopped: Some(e.to_string()),
+                    utc: utc_now(),
+                }
+            }
+        };
+        self.record(Record::Shrunk(record));
     }
 
     /// A run's engine event: progress for the status, faults for the

@@ -13,8 +13,9 @@
 //!    Docker; the local images and the faults' needs (helper image, netem)
 //!    are checked before anything is touched.
 //! 2. Bring the cluster up, or wait until the running one is healthy.
-//! 3. Create the run directory: experiment, plan, history, chaos.log; open
-//!    the [`session::FaultSession`] (journal + nemesis).
+//! 3. Create the run directory: the experiment (its compose file resolved)
+//!    and `replay.json`, the plan, history, chaos.log; open the
+//!    [`session::FaultSession`] (journal + nemesis).
 //! 4. Drive clients and faults together until the end or a cancellation.
 //! 5. Heal everything, let the cluster recover, read every key once more
 //!    (skipped when cancelled).
@@ -192,6 +193,15 @@ impl EngineError {
     }
 }
 
+/// The SHA-256 of some bytes, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -345,7 +355,34 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
             .write(name, bytes)
             .map_err(EngineError::store(format!("writing {name}")))
     };
-    write(files::EXPERIMENT, loaded.text.as_bytes())?;
+    // The experiment as run, loadable from anywhere, and what a replay
+    // needs beside it.
+    let compose_abs = crate::docker::absolute(&loaded.compose_file);
+    let copy = crate::experiment::with_compose_file(
+        &loaded.text,
+        &loaded.path.display().to_string(),
+        &compose_abs.display().to_string(),
+    )
+    .unwrap_or_else(|_| loaded.text.clone());
+    write(files::EXPERIMENT, copy.as_bytes())?;
+    let compose_bytes = std::fs::read(&loaded.compose_file).map_err(EngineError::store(
+        format!("reading {}", loaded.compose_file.display()),
+    ))?;
+    let replay = plan::ReplayInfo {
+        format: 1,
+        chaos_version: env!("CARGO_PKG_VERSION").to_string(),
+        experiment_file: opts.file_arg.clone(),
+        seed: opts.seed.0,
+        duration_ms: opts.duration.map(|d| d.as_millis() as u64),
+        compose_file: compose_abs.display().to_string(),
+        compose_sha256: sha256_hex(&compose_bytes),
+    };
+    write(
+        files::REPLAY,
+        serde_json::to_string_pretty(&replay)
+            .expect("replay info serializes")
+            .as_bytes(),
+    )?;
     write(
         files::PLAN,
         plan::plan_json(&plan, &loaded.path, opts.duration).as_bytes(),

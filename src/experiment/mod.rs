@@ -178,8 +178,46 @@ impl OpMix {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Nemesis {
     pub fault: Fault,
-    pub targets: TargetSelector,
-    pub schedule: Schedule,
+    pub timing: Timing,
+}
+
+/// Where and when a nemesis strikes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    /// Faults drawn by the seed: targets chosen by the selector, times by
+    /// the schedule.
+    Scheduled {
+        targets: TargetSelector,
+        schedule: Schedule,
+    },
+    /// Exact faults, as written (`faults = [...]`): a shrunk schedule, a
+    /// hand-made one. The seed draws nothing for them.
+    Explicit(Vec<ExplicitFault>),
+}
+
+/// One exact fault of an explicit schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExplicitFault {
+    #[serde(serialize_with = "ser_duration")]
+    pub at: Duration,
+    #[serde(serialize_with = "ser_duration")]
+    pub duration: Duration,
+    pub targets: ExplicitTargets,
+}
+
+/// The targets of an exact fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExplicitTargets {
+    /// These services (for an isolate-one or one-way partition: the one
+    /// node cut from the rest of its component).
+    Services(Vec<String>),
+    /// A role of a component, resolved when the fault strikes.
+    Role { role: String, component: String },
+    /// A partition's exact cut: each node drops what it receives from the
+    /// listed nodes.
+    Drops(BTreeMap<String, Vec<String>>),
 }
 
 /// A fault and the parameters of its kind. Every fault has a heal.
@@ -449,6 +487,32 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// The text of an experiment file with `cluster.compose_file` set to
+/// `compose_file` (a resolved, absolute path), everything else as written:
+/// the copy kept with a run loads from anywhere. Pure.
+pub fn with_compose_file(
+    text: &str,
+    file: &str,
+    compose_file: &str,
+) -> Result<String, ExperimentError> {
+    let (_, spans): (toml::Table, SpanIndex) = parse_toml(text, file)?;
+    let span = spans
+        .span_of("cluster.compose_file")
+        .filter(|s| text[s.clone()].starts_with(['"', '\'']))
+        .ok_or_else(|| ExperimentError {
+            file: file.to_string(),
+            position: None,
+            field: Some("cluster.compose_file".into()),
+            message: "missing; expected the compose file's path".into(),
+        })?;
+    let quoted = toml::Value::String(compose_file.to_string()).to_string();
+    Ok(format!(
+        "{}{quoted}{}",
+        &text[..span.start],
+        &text[span.end..]
+    ))
+}
+
 /// An error pointing at a field of a file.
 pub fn error_at(
     file: &str,
@@ -497,14 +561,38 @@ impl Parsed {
             check(format!("workload.endpoints[{i}]"), s)?;
         }
         for (n, nemesis) in exp.nemeses.iter().enumerate() {
-            let (name, set) = match &nemesis.targets {
-                TargetSelector::Services(s) => ("services", s),
-                TargetSelector::OneOf(s) => ("one_of", s),
-                TargetSelector::SomeOf { set, .. } => ("some_of", set),
-                TargetSelector::Component(_) | TargetSelector::Role { .. } => continue,
+            let faults = match &nemesis.timing {
+                Timing::Scheduled { targets, .. } => {
+                    let (name, set) = match targets {
+                        TargetSelector::Services(s) => ("services", s),
+                        TargetSelector::OneOf(s) => ("one_of", s),
+                        TargetSelector::SomeOf { set, .. } => ("some_of", set),
+                        TargetSelector::Component(_) | TargetSelector::Role { .. } => continue,
+                    };
+                    for (i, s) in set.iter().enumerate() {
+                        check(format!("nemesis[{n}].targets.{name}[{i}]"), s)?;
+                    }
+                    continue;
+                }
+                Timing::Explicit(faults) => faults,
             };
-            for (i, s) in set.iter().enumerate() {
-                check(format!("nemesis[{n}].targets.{name}[{i}]"), s)?;
+            for (j, f) in faults.iter().enumerate() {
+                match &f.targets {
+                    ExplicitTargets::Services(set) => {
+                        for (i, s) in set.iter().enumerate() {
+                            check(format!("nemesis[{n}].faults[{j}].services[{i}]"), s)?;
+                        }
+                    }
+                    ExplicitTargets::Drops(drops) => {
+                        for (to, froms) in drops {
+                            check(format!("nemesis[{n}].faults[{j}].drops.{to}"), to)?;
+                            for (i, s) in froms.iter().enumerate() {
+                                check(format!("nemesis[{n}].faults[{j}].drops.{to}[{i}]"), s)?;
+                            }
+                        }
+                    }
+                    ExplicitTargets::Role { .. } => {}
+                }
             }
         }
         Ok(())

@@ -72,14 +72,29 @@ pub struct RawMix {
 #[serde(deny_unknown_fields)]
 pub struct RawNemesis {
     pub fault: String,
-    pub targets: RawTargets,
-    pub schedule: RawSchedule,
+    pub targets: Option<RawTargets>,
+    pub schedule: Option<RawSchedule>,
+    /// Exact faults instead of `targets` and `schedule`.
+    pub faults: Option<Vec<RawExplicitFault>>,
     pub partition: Option<String>,
     pub network: Option<String>,
     pub grace: Option<String>,
     pub delay: Option<String>,
     pub jitter: Option<String>,
     pub loss: Option<f64>,
+}
+
+/// One exact fault: `{ at = "5s", duration = "4s", services = ["etcd1"] }`
+/// (or `role` with `component`, or `drops` for a partition's cut).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExplicitFault {
+    pub at: String,
+    pub duration: String,
+    pub services: Option<Vec<String>>,
+    pub role: Option<String>,
+    pub component: Option<String>,
+    pub drops: Option<std::collections::BTreeMap<String, Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -44,11 +44,105 @@ fn a_fixed_duration_is_a_range_of_one() {
          schedule = {{ interval = \"2s\", duration = [\"1s\", \"3s\"], count = 2 }}\n"
     );
     let e = parse(&text, "m.toml").unwrap().experiment;
-    let s = &e.nemeses[0].schedule;
+    let Timing::Scheduled {
+        targets,
+        schedule: s,
+    } = &e.nemeses[0].timing
+    else {
+        panic!("a scheduled nemesis");
+    };
     assert_eq!(s.interval.min, s.interval.max);
     assert_eq!(s.duration.max, Duration::from_secs(3));
     assert_eq!(s.count, Some(2));
-    assert_eq!(e.nemeses[0].targets, TargetSelector::Component("db".into()));
+    assert_eq!(*targets, TargetSelector::Component("db".into()));
+}
+
+#[test]
+fn explicit_faults_are_planned_exactly_as_written() {
+    let text = format!(
+        "{MINIMAL}[[nemesis]]\nfault = \"partition\"\npartition = \"isolate-one\"\n\
+         faults = [{{ at = \"2s\", duration = \"3s\", services = [\"b\"] }},\n\
+         {{ at = \"6s\", duration = \"1s\", drops = {{ a = [\"c\"] }} }},\n\
+         {{ at = \"8s\", duration = \"500ms\", role = \"leader\", component = \"db\" }}]\n\
+         [[nemesis]]\nfault = \"kill\"\nfaults = [{{ at = \"1s\", duration = \"1s\", services = [\"a\"] }}]\n"
+    );
+    let e = parse(&text, "m.toml").unwrap().experiment;
+    let p1 = crate::plan::plan(&e, crate::seed::Seed(1));
+    let p2 = crate::plan::plan(&e, crate::seed::Seed(2));
+    // The seed draws nothing for exact faults.
+    assert_eq!(p1.faults, p2.faults);
+    let at: Vec<(u64, u64, &str)> = p1
+        .faults
+        .iter()
+        .map(|f| (f.at_ms, f.heal_at_ms, f.fault.name()))
+        .collect();
+    assert_eq!(
+        at,
+        [
+            (1000, 2000, "kill"),
+            (2000, 5000, "partition"),
+            (6000, 7000, "partition"),
+            (8000, 8500, "partition")
+        ]
+    );
+    use crate::plan::PlannedTargets;
+    assert_eq!(
+        p1.faults[0].targets,
+        PlannedTargets::Services(vec!["a".into()])
+    );
+    // One node of an isolate-one partition is its cut from its component.
+    let PlannedTargets::Partition { drops } = &p1.faults[1].targets else {
+        panic!("{:?}", p1.faults[1].targets);
+    };
+    assert_eq!(drops["b"], ["a", "c"]);
+    assert_eq!(drops["a"], ["b"]);
+    assert_eq!(drops["c"], ["b"]);
+    assert_eq!(
+        p1.faults[2].targets,
+        PlannedTargets::Partition {
+            drops: [("a".to_string(), vec!["c".to_string()])].into()
+        }
+    );
+    assert!(matches!(&p1.faults[3].targets, PlannedTargets::Role { role, .. } if role == "leader"));
+    assert_eq!(
+        p1.faults.iter().map(|f| f.id).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+}
+
+#[test]
+fn bad_explicit_faults_point_at_the_field() {
+    let case = |nemesis: &str| {
+        let text = format!("{MINIMAL}[[nemesis]]\n{nemesis}\n");
+        let e = parse(&text, "m.toml").unwrap_err();
+        (e.field.clone().unwrap_or_default(), e.to_string())
+    };
+    let (f, m) =
+        case("fault = \"kill\"\nfaults = [{ at = \"9s\", duration = \"5s\", services = [\"a\"] }]");
+    assert_eq!(f, "nemesis[0].faults[0].duration", "{m}");
+    assert!(m.contains("after the run's end"), "{m}");
+    let (f, m) = case("fault = \"kill\"\nfaults = [{ at = \"1s\", duration = \"1s\" }]");
+    assert_eq!(f, "nemesis[0].faults[0]", "{m}");
+    let (f, m) = case(
+        "fault = \"kill\"\nfaults = [{ at = \"1s\", duration = \"1s\", drops = { a = [\"b\"] } }]",
+    );
+    assert_eq!(f, "nemesis[0].faults[0].drops", "{m}");
+    let (f, m) = case(
+        "fault = \"partition\"\npartition = \"majority-minority\"\nfaults = [{ at = \"1s\", duration = \"1s\", services = [\"a\"] }]",
+    );
+    assert_eq!(f, "nemesis[0].faults[0].services", "{m}");
+    let (f, m) = case(
+        "fault = \"kill\"\ntargets = { services = [\"a\"] }\nfaults = [{ at = \"1s\", duration = \"1s\", services = [\"a\"] }]",
+    );
+    assert_eq!(f, "nemesis[0].faults", "{m}");
+    let (_, m) = case("fault = \"kill\"\nfaults = []");
+    assert!(m.contains("empty"), "{m}");
+    // Unknown services are caught against the compose file (loader), not
+    // here; a role needs a known component.
+    let (f, m) = case(
+        "fault = \"kill\"\nfaults = [{ at = \"1s\", duration = \"1s\", role = \"leader\", component = \"nope\" }]",
+    );
+    assert_eq!(f, "nemesis[0].faults[0].component", "{m}");
 }
 
 #[test]
@@ -141,4 +235,17 @@ fn cluster_env_refuses_bad_names_and_values() {
         "refused",
     );
     check("env = { A = \"x\\u0000y\" }", "cluster.env.A", "NUL");
+}
+
+#[test]
+fn the_kept_copy_names_the_resolved_compose_file_and_keeps_the_rest() {
+    let text = format!("# a comment\n{MINIMAL}");
+    let copy = with_compose_file(&text, "m.toml", "/abs/dir/c \"x\".yml").unwrap();
+    assert!(copy.starts_with("# a comment\n"), "{copy}");
+    assert!(copy.contains("compose_file = "), "{copy}");
+    let again = parse(&copy, "copy.toml").unwrap().experiment;
+    let orig = parse(&text, "m.toml").unwrap().experiment;
+    assert_eq!(again.cluster.compose_file, "/abs/dir/c \"x\".yml");
+    assert_eq!(again.workload, orig.workload);
+    assert_eq!(again.nemeses, orig.nemeses);
 }

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use super::raw::{self, RawDurationRange, RawExperiment, RawNemesis, RawTargets};
+use super::raw::{self, RawDurationRange, RawExperiment, RawExplicitFault, RawNemesis, RawTargets};
 use super::spans::SpanIndex;
 use super::*;
 use crate::duration;
@@ -475,14 +475,168 @@ impl<'a> Validator<'a> {
                 ));
             }
         };
-        let targets = self.targets(i, &raw.targets, cluster)?;
-        self.check_fault_targets(i, &fault, &targets, cluster)?;
-        let schedule = self.schedule(i, &raw.schedule, run)?;
-        Ok(Nemesis {
-            fault,
-            targets,
-            schedule,
-        })
+        let timing = match (&raw.faults, &raw.targets, &raw.schedule) {
+            (Some(faults), None, None) => {
+                Timing::Explicit(self.explicit(i, &fault, faults, cluster, run)?)
+            }
+            (Some(_), _, _) => {
+                return Err(self.err(
+                    &at("faults"),
+                    "give either `faults = [...]` (exact faults) or `targets` and `schedule` \
+                     (faults drawn by the seed), not both",
+                ));
+            }
+            (None, Some(targets), Some(schedule)) => {
+                let targets = self.targets(i, targets, cluster)?;
+                self.check_fault_targets(i, &fault, &targets, cluster)?;
+                let schedule = self.schedule(i, schedule, run)?;
+                Timing::Scheduled { targets, schedule }
+            }
+            (None, None, _) => {
+                return Err(self.err(
+                    &format!("nemesis[{i}]"),
+                    "no `targets`; expected `targets` and `schedule`, or `faults = [...]`",
+                ));
+            }
+            (None, Some(_), None) => {
+                return Err(self.err(
+                    &format!("nemesis[{i}]"),
+                    "no `schedule`; expected `schedule = { start, interval, duration }`, or \
+                     `faults = [...]` instead of `targets`",
+                ));
+            }
+        };
+        Ok(Nemesis { fault, timing })
+    }
+
+    /// `faults = [{ at, duration, services | role + component | drops }]`.
+    fn explicit(
+        &self,
+        i: usize,
+        fault: &Fault,
+        raw: &[RawExplicitFault],
+        cluster: &Cluster,
+        run: Duration,
+    ) -> Checked<Vec<ExplicitFault>> {
+        if raw.is_empty() {
+            return Err(self.err(
+                &format!("nemesis[{i}].faults"),
+                "empty; expected at least one `{ at, duration, services }`",
+            ));
+        }
+        let mut out = Vec::new();
+        for (j, f) in raw.iter().enumerate() {
+            let at = |x: &str| format!("nemesis[{i}].faults[{j}].{x}");
+            let start = self.duration(&at("at"), &f.at)?;
+            let length = self.positive_duration(&at("duration"), &f.duration)?;
+            if start + length > run {
+                return Err(self.err(
+                    &at("duration"),
+                    format!(
+                        "the fault ends at {}, after the run's end at {}; expected it to end inside the run",
+                        duration::format(start + length),
+                        duration::format(run)
+                    ),
+                ));
+            }
+            let forms = [f.services.is_some(), f.role.is_some(), f.drops.is_some()];
+            if forms.iter().filter(|x| **x).count() != 1 {
+                return Err(self.err(
+                    &format!("nemesis[{i}].faults[{j}]"),
+                    "expected exactly one of `services = [...]`, `role = \"leader\"` with \
+                     `component`, or `drops = { NODE = [FROM, ...] }` (a partition's cut)",
+                ));
+            }
+            if f.component.is_some() && f.role.is_none() {
+                return Err(self.err(&at("component"), "`component` goes with `role`"));
+            }
+            let partition = match fault {
+                Fault::Partition { partition } => Some(*partition),
+                _ => None,
+            };
+            let targets = if let Some(set) = &f.services {
+                if set.is_empty() {
+                    return Err(self.err(&at("services"), "empty; expected at least one service"));
+                }
+                if let Some(p) = partition {
+                    if p.splits_a_set() {
+                        return Err(self.err(
+                            &at("services"),
+                            format!(
+                                "an exact {} partition is written as its cut: `drops = {{ NODE = [FROM, ...] }}`",
+                                p.name()
+                            ),
+                        ));
+                    }
+                    if set.len() != 1 {
+                        return Err(self.err(
+                            &at("services"),
+                            format!(
+                                "a {} partition acts on one node; expected `services = [one]`",
+                                p.name()
+                            ),
+                        ));
+                    }
+                    let peers = cluster
+                        .components
+                        .values()
+                        .find(|nodes| nodes.contains(&set[0]));
+                    if peers.is_none_or(|p| p.len() < 2) {
+                        return Err(self.err(
+                            &at("services"),
+                            format!("`{}` has no peers in a component to be cut from", set[0]),
+                        ));
+                    }
+                }
+                ExplicitTargets::Services(set.clone())
+            } else if let Some(role) = &f.role {
+                if !ROLES.contains(&role.as_str()) {
+                    return Err(self.err(
+                        &at("role"),
+                        format!(
+                            "unknown role `{role}`; expected one of: {}",
+                            ROLES.join(", ")
+                        ),
+                    ));
+                }
+                let Some(component) = &f.component else {
+                    return Err(self.err(
+                        &format!("nemesis[{i}].faults[{j}]"),
+                        "a role needs `component`, whose role it is",
+                    ));
+                };
+                if !cluster.components.contains_key(component) {
+                    return Err(
+                        self.err(&at("component"), format!("unknown component `{component}`"))
+                    );
+                }
+                ExplicitTargets::Role {
+                    role: role.clone(),
+                    component: component.clone(),
+                }
+            } else {
+                let drops = f.drops.clone().unwrap_or_default();
+                if partition.is_none() {
+                    return Err(self.err(
+                        &at("drops"),
+                        format!(
+                            "`drops` is a partition's cut; a {} fault takes `services` or a role",
+                            fault.name()
+                        ),
+                    ));
+                }
+                if drops.values().all(Vec::is_empty) {
+                    return Err(self.err(&at("drops"), "an empty cut drops nothing"));
+                }
+                ExplicitTargets::Drops(drops)
+            };
+            out.push(ExplicitFault {
+                at: start,
+                duration: length,
+                targets,
+            });
+        }
+        Ok(out)
     }
 
     fn targets(&self, i: usize, raw: &RawTargets, cluster: &Cluster) -> Checked<TargetSelector> {

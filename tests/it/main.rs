@@ -12,6 +12,7 @@ mod history;
 mod purity;
 mod results;
 mod run;
+mod shrink;
 mod surreal;
 
 use std::process::{Command, Output};

@@ -22,6 +22,8 @@ const CORE: &[&str] = &[
     "src/daemon/campaign.rs",
     "src/daemon/schedule.rs",
     "src/daemon/metrics.rs",
+    "src/shrink/search.rs",
+    "src/shrink/file.rs",
 ];
 
 const FORBIDDEN: &[&str] = &[
@@ -195,6 +197,18 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
         "the engine knows nothing above it",
         &["engine"],
         &["crate::demo", "crate::daemon"],
+    ),
+    (
+        "shrink is below the CLI and beside the daemon",
+        &["shrink"],
+        &[
+            "crate::cli",
+            "crate::daemon",
+            "println!",
+            "eprintln!",
+            "process::exit",
+            "tokio::signal",
+        ],
     ),
     (
         "the daemon is below the CLI",
