@@ -420,7 +420,7 @@ listen = "127.0.0.1:7999"
                 "keep = 5",
                 "keep = 5\non_unknown = \"shrink\"",
                 "on_unknown",
-                "on_anomaly only",
+                "with `on_anomaly` only",
             ),
             (
                 "weight = 3",
