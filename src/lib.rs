@@ -8,8 +8,11 @@
 //! - [`seed`]: one seed, named ChaCha streams. Pure.
 //! - [`plan`]: fault timeline and op streams from (experiment, seed). Pure.
 //! - [`history`]: ops, pairing, the history formats. Pure.
-//! - [`checker`]: linearizability per key, verdicts with witnesses. Pure.
+//! - [`checker`]: linearizability per key, verdicts with witnesses; and
+//!   [`checker::txn`], Elle's list-append analysis (transactions against
+//!   consistency models). Pure.
 //! - [`histgen`]: seeded simulated histories for tests and benches. Pure.
+//! - [`txngen`]: seeded simulated list-append transaction histories. Pure.
 //! - [`results`]: the results.json model and its statistics. Pure.
 //! - [`report`]: the human report. Pure.
 //! - [`loader`]: reads experiment and compose files. Shell.
@@ -40,3 +43,4 @@ pub mod results;
 pub mod runner;
 pub mod seed;
 pub mod store;
+pub mod txngen;

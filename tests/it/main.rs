@@ -9,6 +9,7 @@ mod purity;
 mod results;
 mod run;
 mod surreal;
+mod txn;
 
 use std::process::{Command, Output};
 

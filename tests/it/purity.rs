@@ -13,6 +13,7 @@ const CORE: &[&str] = &[
     "src/history",
     "src/checker",
     "src/histgen.rs",
+    "src/txngen.rs",
     "src/results.rs",
     "src/report.rs",
 ];

@@ -180,8 +180,10 @@ pub(crate) struct Analysis {
     /// transactions whose read of `k` ended there.
     pub readers: Vec<u32>,
     pub reader_start: Vec<u32>,
-    /// Keys whose reads are not all prefixes of the longest.
-    pub incompatible: Vec<bool>,
+    /// Keys whose reads are not all prefixes of the version order (they
+    /// disagree, or the longest repeats an element): a read's length then
+    /// says nothing about where it ends, and elements are looked up.
+    pub irregular: Vec<bool>,
     /// (key, element) to its append in `appends`.
     pub append_ids: FxHashMap<(KeyId, u64), u32>,
     /// Whether each transaction is in the graph: `ok`, or `info` with an
@@ -321,7 +323,7 @@ pub(crate) fn analyze(h: &TxnHistory) -> Result<Analysis, Unanalyzable> {
     let mut orders: Vec<u64> = Vec::with_capacity(appends.len());
     let mut order_start: Vec<u32> = Vec::with_capacity(nkeys + 1);
     let mut order_writers: Vec<u32> = Vec::with_capacity(appends.len());
-    let mut incompatible = vec![false; nkeys];
+    let mut irregular = vec![false; nkeys];
 
     for k in 0..nkeys {
         order_start.push(orders.len() as u32);
@@ -341,7 +343,6 @@ pub(crate) fn analyze(h: &TxnHistory) -> Result<Analysis, Unanalyzable> {
             e == &longest_elems[..e.len()]
         });
         if !compatible {
-            incompatible[k] = true;
             findings.push(incompatible_order(h, k as KeyId, key_reads_k));
         }
         // Version order: the longest read, repeats dropped.
@@ -355,6 +356,7 @@ pub(crate) fn analyze(h: &TxnHistory) -> Result<Analysis, Unanalyzable> {
                 has_repeat = true;
             }
         }
+        irregular[k] = !compatible || has_repeat;
         for (p, &e) in orders[start..].iter().enumerate() {
             match append_ids.get(&(k as KeyId, e)) {
                 Some(&id) => {
@@ -388,8 +390,8 @@ pub(crate) fn analyze(h: &TxnHistory) -> Result<Analysis, Unanalyzable> {
                 }
             }
         }
-        // Elements of incompatible reads outside the version order.
-        if !compatible {
+        // Elements of irregular reads outside the version order.
+        if irregular[k] {
             for r in key_reads_k {
                 for &e in h.elements(r.span) {
                     if let Some(&id) = append_ids.get(&(k as KeyId, e)) {
@@ -411,7 +413,7 @@ pub(crate) fn analyze(h: &TxnHistory) -> Result<Analysis, Unanalyzable> {
         order_writers,
         readers: Vec::new(),
         reader_start: Vec::new(),
-        incompatible,
+        irregular,
         append_ids,
         vertex: Vec::new(),
         findings,
@@ -484,7 +486,7 @@ fn read_end(h: &TxnHistory, a: &Analysis, r: &ReadInfo) -> Option<Option<u32>> {
     if r.span.len == 0 {
         return Some(None);
     }
-    if !a.incompatible[r.key as usize] {
+    if !a.irregular[r.key as usize] {
         return Some(Some(r.span.len - 1));
     }
     let last = *h.elements(r.span).last().expect("a non-empty read");
@@ -537,7 +539,7 @@ fn aborted_and_garbage_reads(h: &TxnHistory, a: &mut Analysis) {
     for k in 0..nkeys {
         let key = k as KeyId;
         let reads = a.reads_of(key);
-        if a.incompatible[k] {
+        if a.irregular[k] {
             for r in reads {
                 for &e in h.elements(r.span) {
                     match a.appender(key, e) {
@@ -736,7 +738,7 @@ fn lost_updates(h: &TxnHistory, a: &mut Analysis) {
                     }
                     if let Some(&(_, span)) = first_read.iter().find(|(k, _)| *k == key) {
                         counted.push(key);
-                        if a.incompatible[key as usize] {
+                        if a.irregular[key as usize] {
                             groups
                                 .entry((key, h.elements(span).to_vec()))
                                 .or_default()

@@ -324,6 +324,7 @@ pub(crate) fn search_component(
             continue;
         };
         if budget.expired() || budget.check_now() {
+            report.timed_out.get_or_insert(name);
             report.unresolved.push(name);
             continue;
         }

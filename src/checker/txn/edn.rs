@@ -8,7 +8,8 @@
 //! ```
 //!
 //! - `:type` `:invoke` | `:ok` | `:fail` | `:info`; `:process` a
-//!   non-negative integer; `:f :txn`; `:value` a vector of micro-ops
+//!   non-negative integer; `:f :txn` (or no `:f`, which Elle allows);
+//!   `:value` a vector of micro-ops
 //!   `[:append k v]` and `[:r k [v ...]]` (`[:r k nil]` before the read
 //!   returns); `:index` (on every line or none) and `:time` (nanoseconds)
 //!   optional. Keys (`k`) are integers, keywords (`:x`) or strings; appended
@@ -136,16 +137,11 @@ fn parse_line(b: &mut Builder, s: &[u8], line: usize) -> Result<(), HistoryError
             ));
         }
     };
-    match fields.txn {
-        Some(true) => {}
-        Some(false) => {
-            b.abandon_line();
-            return Ok(());
-        }
-        None => {
-            b.abandon_line();
-            return Err(missing(line, "f", ":txn"));
-        }
+    // Elle reads every client op as a transaction; a line that names
+    // another function is skipped.
+    if fields.txn == Some(false) {
+        b.abandon_line();
+        return Ok(());
     }
     let Some(kind) = fields.kind else {
         b.abandon_line();

@@ -46,12 +46,19 @@ pub struct TxnRef {
 }
 
 impl TxnRef {
-    /// `T1 (line 14)`, or `T1 (lines 3-14)` when asked for both.
+    /// `T1 (line 14)`: the name and the completion line (the invocation
+    /// line if it never completed).
     fn label(&self) -> String {
-        match self.complete_line {
-            Some(l) => format!("{} (line {l})", self.name),
-            None => format!("{} (line {}, never completed)", self.name, self.invoke_line),
-        }
+        format!("{} (line {})", self.name, self.line())
+    }
+
+    /// `T1's (line 14)`.
+    fn poss(&self) -> String {
+        format!("{}'s (line {})", self.name, self.line())
+    }
+
+    fn line(&self) -> u32 {
+        self.complete_line.unwrap_or(self.invoke_line)
     }
 }
 
@@ -312,6 +319,7 @@ impl Explainer<'_> {
             explanation: String::new(),
         };
         let (la, lb) = (ta.label(), tb.label());
+        let (pa, pb) = (ta.poss(), tb.poss());
         let (na, nb) = (&ta.name, &tb.name);
         step.explanation = match rel {
             WW => match self.ww_witness(a, b) {
@@ -320,7 +328,7 @@ impl Explainer<'_> {
                     step.element = Some(prev);
                     step.next_element = Some(x);
                     format!(
-                        "{lb} appended {x} to key {} after {la}'s append of {prev}, so {na} \
+                        "{lb} appended {x} to key {} after {pa} append of {prev}, so {na} \
                          precedes {nb} (ww)",
                         self.key_text(k)
                     )
@@ -333,7 +341,7 @@ impl Explainer<'_> {
                     step.key = Some(self.key(k));
                     step.element = Some(last);
                     format!(
-                        "{lb} read {} of key {}, which ends with {la}'s append of {last}, so {na} \
+                        "{lb} read {} of key {}, which ends with {pa} append of {last}, so {na} \
                          precedes {nb} (wr)",
                         short_list(&read),
                         self.key_text(k)
@@ -348,13 +356,13 @@ impl Explainer<'_> {
                     step.next_element = Some(x);
                     if read.is_empty() {
                         format!(
-                            "{la} read key {} empty, which did not include {lb}'s append of {x}, \
+                            "{la} read key {} as empty, which did not include {pb} append of {x}, \
                              so {na} precedes {nb} (rw)",
                             self.key_text(k)
                         )
                     } else {
                         format!(
-                            "{la} read {} of key {}, which did not include {lb}'s append of {x}, \
+                            "{la} read {} of key {}, which did not include {pb} append of {x}, \
                              so {na} precedes {nb} (rw)",
                             short_list(&read),
                             self.key_text(k)
@@ -372,15 +380,15 @@ impl Explainer<'_> {
                 let cb = &self.h.txns[b as usize];
                 let done = ca.complete.map_or(ca.invoke, |c| c);
                 let when =
-                    |t: Option<u64>| t.map(|t| format!(" at {}", seconds(t))).unwrap_or_default();
+                    |t: Option<u64>| t.map(|t| format!(", {}", seconds(t))).unwrap_or_default();
                 format!(
-                    "{la} completed{} (index {}) before {lb} was invoked{} (line {}, index {}), \
+                    "{la} completed (index {}{}) before {nb} was invoked on line {} (index {}{}), \
                      so {na} precedes {nb} (realtime)",
-                    when(done.time_ns),
                     done.index,
-                    when(cb.invoke.time_ns),
+                    when(done.time_ns),
                     cb.invoke.line,
-                    cb.invoke.index
+                    cb.invoke.index,
+                    when(cb.invoke.time_ns)
                 )
             }
         };

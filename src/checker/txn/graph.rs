@@ -235,7 +235,7 @@ pub(crate) fn build(h: &TxnHistory, a: &Analysis, order: OrderEdges) -> Graph {
                 if span.len == 0 {
                     continue;
                 }
-                let w = if a.incompatible[key as usize] {
+                let w = if a.irregular[key as usize] {
                     let last = *h.elements(span).last().expect("non-empty");
                     a.appender(key, last).map_or(NONE, |x| x.txn)
                 } else {

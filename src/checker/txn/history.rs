@@ -249,6 +249,27 @@ pub fn txn_text(mops: &[MicroOp]) -> String {
     format!("[{}]", parts.join(" "))
 }
 
+/// Like [`txn_text`], long reads shortened: `[:r 8 [1 2 3 ... 39 40] (40 elements)]`.
+pub fn txn_text_short(mops: &[MicroOp]) -> String {
+    let parts: Vec<String> = mops
+        .iter()
+        .map(|m| match m {
+            MicroOp::Read(k, Some(items)) if items.len() > 8 => format!(
+                "[:r {} [{} {} {} ... {} {}] ({} elements)]",
+                key_text(k),
+                items[0],
+                items[1],
+                items[2],
+                items[items.len() - 2],
+                items[items.len() - 1],
+                items.len()
+            ),
+            m => m.to_string(),
+        })
+        .collect();
+    format!("[{}]", parts.join(" "))
+}
+
 impl Serialize for MicroOp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(3))?;

@@ -58,6 +58,7 @@ pub use explain::{
 pub use graph::{EdgeCounts, OrderEdges};
 pub use history::{
     Event, KeyId, MicroOp, Mop, Span, Txn, TxnFunction, TxnHistory, TxnLine, key_text, txn_text,
+    txn_text_short,
 };
 pub use models::{ConsistencyModel, UnknownModel};
 
@@ -478,7 +479,7 @@ pub fn render(report: &TxnReport) -> String {
                         Outcome::Fail => "fail",
                         Outcome::Info => "info",
                     },
-                    txn_text(&t.value)
+                    txn_text_short(&t.value)
                 );
             }
         }
