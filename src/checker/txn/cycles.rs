@@ -305,6 +305,7 @@ pub(crate) fn search_component(
     whole: &Graph,
     vertices: &[u32],
     order: Rels,
+    search_order: &[&'static str],
     scratch: &mut Vec<u32>,
     budget: &mut Budget,
 ) -> ComponentReport {
@@ -316,7 +317,7 @@ pub(crate) fn search_component(
     let mut bfs = Bfs::new(vertices.len());
     let mut redundant: BTreeSet<&'static str> = BTreeSet::new();
     let mut found_names: BTreeSet<&'static str> = BTreeSet::new();
-    for name in models::cycle_search_order() {
+    for &name in search_order {
         if redundant.contains(name) {
             continue;
         }
@@ -376,6 +377,8 @@ pub(crate) fn search_component(
     // cycle, named by its edges.
     if report.found.is_empty() && !report.unresolved.is_empty() {
         let mut unlimited = Budget::new(None, Duration::ZERO);
+        // The first cycle will do: no refining.
+        bfs.work = REFINE_WORK + 1;
         if let Outcome::Found(cycle) =
             closing_search(&g, DATA | order, DATA | order, &mut bfs, &mut unlimited)
         {
@@ -712,7 +715,15 @@ mod tests {
         let vertices: Vec<u32> = (0..n as u32).collect();
         let mut scratch = Vec::new();
         let mut budget = Budget::new(None, Duration::ZERO);
-        let r = search_component(&g, &vertices, order, &mut scratch, &mut budget);
+        let search_order = models::cycle_search_order();
+        let r = search_component(
+            &g,
+            &vertices,
+            order,
+            &search_order,
+            &mut scratch,
+            &mut budget,
+        );
         assert!(r.unresolved.is_empty(), "{:?}", r.unresolved);
         r.found.into_iter().map(|f| (f.name, f.cycle)).collect()
     }
@@ -824,7 +835,15 @@ mod tests {
         let clock = Late;
         let mut budget = Budget::new(Some(&clock), Duration::ZERO);
         let mut scratch = Vec::new();
-        let r = search_component(&g, &[0, 1], REALTIME, &mut scratch, &mut budget);
+        let search_order = models::cycle_search_order();
+        let r = search_component(
+            &g,
+            &[0, 1],
+            REALTIME,
+            &search_order,
+            &mut scratch,
+            &mut budget,
+        );
         assert!(!r.unresolved.is_empty());
         assert_eq!(r.found[0].name, "G-single-item-realtime");
     }

@@ -289,9 +289,16 @@ pub fn check(h: &TxnHistory, options: &TxnCheckOptions) -> TxnReport {
                 *omitted.entry(name.to_string()).or_default() += 1;
             }
         };
+    let search_order = models::cycle_search_order();
     for scc in &sccs {
-        let report =
-            cycles::search_component(&g, scc, options.order.rel(), &mut scratch, &mut budget);
+        let report = cycles::search_component(
+            &g,
+            scc,
+            options.order.rel(),
+            &search_order,
+            &mut scratch,
+            &mut budget,
+        );
         for f in &report.found {
             add(&mut found, f.name, &|| {
                 Anomaly::Cycle(explainer.cycle(f.name, &f.cycle))
