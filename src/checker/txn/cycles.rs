@@ -217,7 +217,7 @@ fn plan(name: &str, order: Rels) -> Option<Plan> {
 const REFINE_WORK: u64 = 2_000_000;
 
 /// Reusable buffers for breadth-first searches over a local graph.
-struct Bfs {
+struct PathSearch {
     stamp: Vec<u32>,
     parent: Vec<u32>,
     parent_rel: Vec<Rels>,
@@ -227,9 +227,9 @@ struct Bfs {
     work: u64,
 }
 
-impl Bfs {
+impl PathSearch {
     fn new(n: usize) -> Self {
-        Bfs {
+        PathSearch {
             stamp: vec![0; n],
             parent: vec![NONE; n],
             parent_rel: vec![0; n],
@@ -314,7 +314,7 @@ pub(crate) fn search_component(
         size: vertices.len(),
         ..ComponentReport::default()
     };
-    let mut bfs = Bfs::new(vertices.len());
+    let mut bfs = PathSearch::new(vertices.len());
     let mut redundant: BTreeSet<&'static str> = BTreeSet::new();
     let mut found_names: BTreeSet<&'static str> = BTreeSet::new();
     for &name in search_order {
@@ -445,7 +445,7 @@ fn closing_search(
     g: &Graph,
     allowed: Rels,
     closing: Rels,
-    bfs: &mut Bfs,
+    bfs: &mut PathSearch,
     budget: &mut Budget,
 ) -> Outcome {
     let (comp, _) = graph::components(g, allowed);
@@ -479,7 +479,7 @@ fn closing_search(
 }
 
 /// Exactly one rw edge `u → v`, closed by a path `v ⇝ u` over `others`.
-fn single_rw_search(g: &Graph, others: Rels, bfs: &mut Bfs, budget: &mut Budget) -> Outcome {
+fn single_rw_search(g: &Graph, others: Rels, bfs: &mut PathSearch, budget: &mut Budget) -> Outcome {
     // A cycle with one rw edge lies in one component of others + rw...
     let (outer, _) = graph::components(g, others | RW);
     // ...and its path in a chain of components of `others`, whose Tarjan
@@ -585,7 +585,7 @@ fn nonadjacent_search(g: &Graph, others: Rels, budget: &mut Budget) -> Outcome {
     }
     let p = Graph::from_edges(2 * n, &edges);
     let (comp, _) = graph::components(&p, 0xff);
-    let mut pbfs = Bfs::new(2 * n);
+    let mut pbfs = PathSearch::new(2 * n);
     let mut candidates: Vec<(u32, u32)> = Vec::new();
     let mut best: Option<Cycle> = None;
     for x in 0..n {
