@@ -359,7 +359,7 @@ fn each_anomaly_without_a_cycle_on_a_minimal_history() {
             ],
             &["duplicate-elements"],
             &[RU],
-            &["1 (2 times)"],
+            &["1 appears 2 times"],
         ),
         case(
             "incompatible-order",
@@ -389,7 +389,7 @@ fn each_anomaly_without_a_cycle_on_a_minimal_history() {
             ],
             &["G-single-item", "lost-update"],
             &[SI, RR],
-            &["all read it empty of key :x and then appended to it"],
+            &["T1 (line 3) and T2 (line 4) both read key :x as empty and then appended to it"],
         ),
         case(
             "dirty-update: a committed append after a failed one",

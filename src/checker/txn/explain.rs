@@ -550,11 +550,10 @@ impl Explainer<'_> {
                     format!("end with {}", short_list(expected))
                 };
                 let explanation = format!(
-                    "internal: {} read {} of key {} (micro-op {}), but its own earlier \
-                     micro-ops say the list should {should}",
+                    "internal: {} {} (micro-op {}), but its own earlier micro-ops say the list \
+                     should {should}",
                     t.label(),
-                    short_list(&read),
-                    self.key_text(*key),
+                    read_phrase(&read, &self.key_text(*key)),
                     mop + 1
                 );
                 Anomaly::Txn(TxnAnomaly {
@@ -612,11 +611,11 @@ impl Explainer<'_> {
                 let read = self.read_of(*txn, *mop);
                 let which: Vec<String> = duplicates
                     .iter()
-                    .map(|(e, c)| format!("{e} ({c} times)"))
+                    .map(|(e, c)| format!("{e} appears {c} times"))
                     .collect();
                 let explanation = format!(
-                    "duplicate-elements: {} read {} of key {}, in which {} appear more than \
-                     once; every element is appended once",
+                    "duplicate-elements: {} read {} of key {}, in which {}; every element is \
+                     appended once",
                     t.label(),
                     short_list(&read),
                     self.key_text(*key),
@@ -663,16 +662,17 @@ impl Explainer<'_> {
                     .map(|(i, &t)| self.txn_ref(t, format!("T{}", i + 1)))
                     .collect();
                 let labels: Vec<String> = refs.iter().map(TxnRef::label).collect();
-                let read_text = if read.is_empty() {
-                    "it empty".to_string()
-                } else {
-                    short_list(read)
+                let (who, all) = match labels.len() {
+                    2 => (format!("{} and {}", labels[0], labels[1]), "both"),
+                    n => (
+                        format!("{} and {}", labels[..n - 1].join(", "), labels[n - 1]),
+                        "all",
+                    ),
                 };
                 let explanation = format!(
-                    "lost-update: {} all read {read_text} of key {} and then appended to it, \
-                     and all committed: each update was made without the others'",
-                    labels.join(", "),
-                    self.key_text(*key)
+                    "lost-update: {who} {all} {} and then appended to it, and {all} committed: \
+                     each update was made without the other's",
+                    read_phrase(read, &self.key_text(*key))
                 );
                 Anomaly::Key(KeyAnomaly {
                     anomaly: name,
@@ -709,6 +709,15 @@ impl Explainer<'_> {
                 })
             }
         }
+    }
+}
+
+/// `read [1 3] of key 8`, or `read key 8 as empty`.
+fn read_phrase(read: &[u64], key: &str) -> String {
+    if read.is_empty() {
+        format!("read key {key} as empty")
+    } else {
+        format!("read {} of key {key}", short_list(read))
     }
 }
 
