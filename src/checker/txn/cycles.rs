@@ -479,51 +479,45 @@ fn closing_search(
 }
 
 /// Exactly one rw edge `u → v`, closed by a path `v ⇝ u` over `others`.
-fn single_rw_search(g: &Graph, others: Rels, bfs: &mut PathSearch, budget: &mut Budget) -> Outcome {
+fn single_rw_search(
+    g: &Graph,
+    others: Rels,
+    search: &mut PathSearch,
+    budget: &mut Budget,
+) -> Outcome {
     // A cycle with one rw edge lies in one component of others + rw...
     let (outer, _) = graph::components(g, others | RW);
     // ...and its path in a chain of components of `others`, whose Tarjan
     // numbers never increase along a path.
     let (inner, _) = graph::components(g, others);
     let mut best: Option<Cycle> = None;
-    // Cheap candidates first (both ends in one component of `others`),
-    // then the rest.
-    for pass in 0..2 {
-        for u in 0..g.vertices() {
-            for (v, r) in g.out(u) {
-                let vi = v as usize;
-                if r & RW == 0 || outer[u] != outer[vi] {
-                    continue;
-                }
-                let same = inner[u] == inner[vi];
-                if (pass == 0) != same || inner[vi] < inner[u] {
-                    continue;
-                }
-                if best.as_ref().is_some_and(|b| b.len() <= 2)
-                    || (best.is_some() && bfs.work > REFINE_WORK)
-                {
-                    return Outcome::Found(best.expect("some cycle"));
-                }
-                let (lo, hi) = (inner[u], inner[vi]);
-                let keep = |x: u32| {
-                    let c = inner[x as usize];
-                    c >= lo && c <= hi
-                };
-                match bfs.path(g, v, u as u32, others, &keep, budget) {
-                    Err(()) => return best.map_or(Outcome::OutOfTime, Outcome::Found),
-                    Ok(None) => {}
-                    Ok(Some(path)) => {
-                        let mut cycle = vec![(u as u32, RW)];
-                        cycle.extend(path);
-                        if best.as_ref().is_none_or(|b| cycle.len() < b.len()) {
-                            best = Some(cycle);
-                        }
+    for u in 0..g.vertices() {
+        for (v, r) in g.out(u) {
+            let vi = v as usize;
+            if r & RW == 0 || outer[u] != outer[vi] || inner[vi] < inner[u] {
+                continue;
+            }
+            if best.as_ref().is_some_and(|b| b.len() <= 2)
+                || (best.is_some() && search.work > REFINE_WORK)
+            {
+                return Outcome::Found(best.expect("some cycle"));
+            }
+            let (lo, hi) = (inner[u], inner[vi]);
+            let keep = |x: u32| {
+                let c = inner[x as usize];
+                c >= lo && c <= hi
+            };
+            match search.path(g, v, u as u32, others, &keep, budget) {
+                Err(()) => return best.map_or(Outcome::OutOfTime, Outcome::Found),
+                Ok(None) => {}
+                Ok(Some(path)) => {
+                    let mut cycle = vec![(u as u32, RW)];
+                    cycle.extend(path);
+                    if best.as_ref().is_none_or(|b| cycle.len() < b.len()) {
+                        best = Some(cycle);
                     }
                 }
             }
-        }
-        if best.is_some() {
-            break;
         }
     }
     best.map_or(Outcome::Absent, Outcome::Found)

@@ -327,11 +327,21 @@ impl Explainer<'_> {
                     step.key = Some(self.key(k));
                     step.element = Some(prev);
                     step.next_element = Some(x);
-                    format!(
-                        "{lb} appended {x} to key {} after {pa} append of {prev}, so {na} \
-                         precedes {nb} (ww)",
-                        self.key_text(k)
-                    )
+                    let seen = self.a.appender(k, x).is_some_and(|x| x.pos != NONE);
+                    if seen {
+                        format!(
+                            "{lb} appended {x} to key {} after {pa} append of {prev}, so {na} \
+                             precedes {nb} (ww)",
+                            self.key_text(k)
+                        )
+                    } else {
+                        format!(
+                            "{lb} appended {x} to key {}, which no read saw, so after every \
+                             version read, the last of them {pa} append of {prev}; so {na} \
+                             precedes {nb} (ww)",
+                            self.key_text(k)
+                        )
+                    }
                 }
                 None => format!("{na} precedes {nb} (ww)"),
             },
