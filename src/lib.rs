@@ -11,8 +11,11 @@
 //! - [`plan`]: fault timeline and op streams from (experiment, seed); the
 //!   plan as JSON and the commands that repeat it.
 //! - [`history`]: ops, pairing, the history formats.
-//! - [`checker`]: linearizability per key, verdicts with witnesses.
+//! - [`checker`]: linearizability per key, verdicts with witnesses; and
+//!   [`checker::txn`], Elle's list-append analysis (transactions against
+//!   consistency models).
 //! - [`histgen`]: seeded simulated histories for tests and benches.
+//! - [`txngen`]: seeded simulated list-append transaction histories.
 //! - [`results`]: the results.json model, its statistics and its builder.
 //! - [`report`]: the human report.
 //! - [`roles`]: who holds a role (the leader) now: the resolver trait.
@@ -59,3 +62,4 @@ pub mod roles;
 pub mod seed;
 pub mod shrink;
 pub mod store;
+pub mod txngen;

@@ -17,6 +17,11 @@
 //! the Wing-Gong-Lowe search with a memo and exact prunings; `memo` its
 //! hash set; `explain` turns a failed search into words.
 //!
+//! Beside it, [`txn`]: the transaction checker (Elle's list-append
+//! analysis: anomalies and consistency models instead of linearizability),
+//! with its own history model and API; it shares only [`Clock`] and
+//! [`Verdict`] with the rest.
+//!
 //! Semantics: `ok` ops happened between invocation and completion; `fail`
 //! ops never happened; `info` ops (and invocations that never completed)
 //! may take effect at any time after invocation, or never; reads that did
@@ -28,6 +33,7 @@
 
 pub mod model;
 pub mod models;
+pub mod txn;
 
 mod explain;
 mod memo;

@@ -1,10 +1,14 @@
 //! `chaos check`: read history files, check each, print verdicts.
 //!
-//! The shell around [`crate::checker`]: reads the files, supplies the wall
-//! clock ([`WallClock`]) that the time budget is measured with, picks the
-//! number of threads, prints text or JSON, and maps verdicts to outcomes
-//! (exit 0 all valid, 1 any invalid, 3 any unknown and none invalid; 2 for
-//! an unreadable or malformed file, naming the file and line).
+//! The shell around [`crate::checker`] (register and key-value histories,
+//! for linearizability) and [`crate::checker::txn`] (list-append
+//! transaction histories, for a consistency model): reads the files, picks
+//! the checker by format (`elle-edn`, or `chaos` files whose lines are
+//! `"f":"txn"`), supplies the wall clock ([`WallClock`]) that the time
+//! budget is measured with, picks the number of threads, prints text or
+//! JSON, and maps verdicts to outcomes (exit 0 all valid, 1 any invalid, 3
+//! any unknown and none invalid; 2 for an unreadable or malformed file,
+//! naming the file and line).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +18,7 @@ use anyhow::{Context, anyhow};
 use serde::Serialize;
 
 use super::{CheckArgs, CliError, CliResult, Outcome};
+use crate::checker::txn::{self, ConsistencyModel, TxnCheckOptions, TxnFormat, TxnReport};
 use crate::checker::{self, CheckOptions, CheckReport, Clock, Verdict};
 use crate::history::{self, Format, History};
 
@@ -43,6 +48,67 @@ pub fn options(budget: Duration) -> CheckOptions {
     }
 }
 
+/// Transaction check options for the shell: the model, and the budget on
+/// the wall clock.
+pub fn txn_options(model: ConsistencyModel, budget: Duration) -> TxnCheckOptions {
+    TxnCheckOptions {
+        model,
+        budget,
+        clock: Some(Arc::new(WallClock::start())),
+        ..TxnCheckOptions::default()
+    }
+}
+
+/// What `--format` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckFormat {
+    /// A register or key-value format; `chaos` files may turn out to hold
+    /// transactions.
+    Register(Format),
+    /// Elle's list-append EDN.
+    ElleEdn,
+}
+
+fn check_format(name: &str) -> Result<CheckFormat, anyhow::Error> {
+    if name == "elle-edn" {
+        return Ok(CheckFormat::ElleEdn);
+    }
+    name.parse::<Format>()
+        .map(CheckFormat::Register)
+        .map_err(|_| {
+            anyhow!(
+                "unknown history format `{name}`; expected chaos, jepsen-etcd, porcupine-kv or \
+             elle-edn"
+            )
+        })
+}
+
+/// A parsed history, of either kind.
+enum Loaded {
+    Register(History),
+    Txn(txn::TxnHistory),
+}
+
+/// Read and parse one file, choosing the checker by format (and, for
+/// `chaos`, by its first line).
+fn load_any(path: &Path, format: CheckFormat) -> Result<(Loaded, Duration), anyhow::Error> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read history {}", path.display()))?;
+    let started = Instant::now();
+    let loaded = match format {
+        CheckFormat::ElleEdn => Loaded::Txn(
+            txn::parse(&text, TxnFormat::ElleEdn).with_context(|| format!("{}", path.display()))?,
+        ),
+        CheckFormat::Register(Format::Chaos) if txn::jsonl::is_txn_history(&text) => Loaded::Txn(
+            txn::parse(&text, TxnFormat::Chaos).with_context(|| format!("{}", path.display()))?,
+        ),
+        CheckFormat::Register(f) => Loaded::Register(
+            history::parse(&text, f).with_context(|| format!("{}", path.display()))?,
+        ),
+    };
+    Ok((loaded, started.elapsed()))
+}
+
 /// Read and parse one history file; errors name the file (and the line).
 pub fn load(path: &Path, format: Format) -> Result<History, anyhow::Error> {
     let text = std::fs::read_to_string(path)
@@ -50,12 +116,32 @@ pub fn load(path: &Path, format: Format) -> Result<History, anyhow::Error> {
     history::parse(&text, format).with_context(|| format!("{}", path.display()))
 }
 
+/// A verdict for one file, of either checker.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum FileVerdict {
+    Register(CheckReport),
+    Txn(Box<TxnReport>),
+}
+
+impl FileVerdict {
+    fn verdict(&self) -> Verdict {
+        match self {
+            FileVerdict::Register(r) => r.verdict,
+            FileVerdict::Txn(r) => r.verdict,
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct FileReport<'a> {
     file: String,
+    /// `linearizability` or `transactions`.
+    checker: &'static str,
+    parse_ms: f64,
     elapsed_ms: f64,
     #[serde(flatten)]
-    report: &'a CheckReport,
+    report: &'a FileVerdict,
 }
 
 #[derive(Serialize)]
@@ -64,8 +150,13 @@ struct JsonOut<'a> {
     files: Vec<FileReport<'a>>,
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 pub fn run(args: &CheckArgs) -> CliResult {
-    let format: Format = args.format.parse().map_err(CliError::input)?;
+    let format = check_format(&args.format).map_err(CliError::input)?;
+    let model: ConsistencyModel = args.model.parse().map_err(CliError::input)?;
     let budget = crate::duration::parse(&args.budget)
         .map_err(|e| CliError::input(anyhow!(e).context("--budget")))?;
     if budget.is_zero() {
@@ -73,24 +164,30 @@ pub fn run(args: &CheckArgs) -> CliResult {
     }
     let mut histories = Vec::with_capacity(args.histories.len());
     for path in &args.histories {
-        histories.push(load(path, format).map_err(CliError::input)?);
+        histories.push(load_any(path, format).map_err(CliError::input)?);
     }
     let mut options = options(budget);
     options.split_keys = !args.no_split;
     let mut reports = Vec::with_capacity(histories.len());
-    for history in &histories {
+    for (history, parse) in &histories {
         let started = Instant::now();
-        let report = checker::check(history, &options);
-        reports.push((report, started.elapsed()));
+        let report = match history {
+            Loaded::Register(h) => FileVerdict::Register(checker::check(h, &options)),
+            Loaded::Txn(h) => {
+                FileVerdict::Txn(Box::new(txn::check(h, &txn_options(model, budget))))
+            }
+        };
+        reports.push((report, *parse, started.elapsed()));
     }
-    let verdict = reports
-        .iter()
-        .map(|(r, _)| r.verdict)
-        .fold(Verdict::Valid, |acc, v| match (acc, v) {
-            (Verdict::Invalid, _) | (_, Verdict::Invalid) => Verdict::Invalid,
-            (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
-            _ => Verdict::Valid,
-        });
+    let verdict =
+        reports
+            .iter()
+            .map(|(r, _, _)| r.verdict())
+            .fold(Verdict::Valid, |acc, v| match (acc, v) {
+                (Verdict::Invalid, _) | (_, Verdict::Invalid) => Verdict::Invalid,
+                (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
+                _ => Verdict::Valid,
+            });
     if args.json {
         let out = JsonOut {
             verdict,
@@ -98,9 +195,14 @@ pub fn run(args: &CheckArgs) -> CliResult {
                 .histories
                 .iter()
                 .zip(&reports)
-                .map(|(path, (report, elapsed))| FileReport {
+                .map(|(path, (report, parse, elapsed))| FileReport {
                     file: path.display().to_string(),
-                    elapsed_ms: elapsed.as_secs_f64() * 1e3,
+                    checker: match report {
+                        FileVerdict::Register(_) => "linearizability",
+                        FileVerdict::Txn(_) => "transactions",
+                    },
+                    parse_ms: ms(*parse),
+                    elapsed_ms: ms(*elapsed),
                     report,
                 })
                 .collect(),
@@ -108,13 +210,23 @@ pub fn run(args: &CheckArgs) -> CliResult {
         let text = serde_json::to_string_pretty(&out).map_err(CliError::environment)?;
         println!("{text}");
     } else {
-        for (path, (report, elapsed)) in args.histories.iter().zip(&reports) {
+        for (path, (report, parse, elapsed)) in args.histories.iter().zip(&reports) {
+            let body = match report {
+                FileVerdict::Register(r) => checker::render(r),
+                FileVerdict::Txn(r) => txn::render(r),
+            };
+            let timing = match report {
+                FileVerdict::Register(_) => format!("checked in {:.1} ms", ms(*elapsed)),
+                FileVerdict::Txn(_) => format!(
+                    "parsed in {:.1} ms, checked in {:.1} ms",
+                    ms(*parse),
+                    ms(*elapsed)
+                ),
+            };
             print!(
-                "{}: {} (checked in {:.1} ms)\n{}",
+                "{}: {} ({timing})\n{body}",
                 path.display(),
-                report.verdict.as_str().to_uppercase(),
-                elapsed.as_secs_f64() * 1e3,
-                checker::render(report)
+                report.verdict().as_str().to_uppercase(),
             );
         }
     }

@@ -70,7 +70,9 @@ pub enum Command {
     /// results/<experiment>/<time>-seed<N>/.
     #[command(after_help = AFTER_HELP)]
     Run(run::RunArgs),
-    /// Check histories for linearizability, one verdict per file.
+    /// Check histories for linearizability (registers, key-value maps) or
+    /// for a consistency model (list-append transactions: exit 1 when the
+    /// history rules out --model), one verdict per file.
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
     /// Bring the experiment's compose project up and wait until every
@@ -121,18 +123,29 @@ pub struct CheckArgs {
     #[arg(required = true, value_name = "HISTORY")]
     pub histories: Vec<PathBuf>,
 
-    /// The format of the files: `chaos` (this tool's history.jsonl),
-    /// `jepsen-etcd` (Jepsen's etcd logs), `porcupine-kv` (Porcupine's
-    /// key-value EDN lines).
+    /// The format of the files: `chaos` (this tool's history.jsonl:
+    /// register ops, or list-append transactions when its lines are
+    /// `"f":"txn"`), `jepsen-etcd` (Jepsen's etcd logs), `porcupine-kv`
+    /// (Porcupine's key-value EDN lines), `elle-edn` (Elle's and Jepsen's
+    /// list-append histories, one op map per line).
     #[arg(long, default_value = "chaos", value_name = "FORMAT")]
     pub format: String,
+
+    /// The consistency model transaction histories are held to:
+    /// strict-serializable, serializable, snapshot-isolation,
+    /// repeatable-read, read-committed or read-uncommitted. A history is
+    /// invalid exactly when it rules that model out (the others are
+    /// reported). Register histories are checked for linearizability.
+    #[arg(long, value_name = "MODEL", default_value = "strict-serializable")]
+    pub model: String,
 
     /// Print the verdicts as JSON instead of text.
     #[arg(long)]
     pub json: bool,
 
     /// Give up on a key after this long (e.g. `10s`, `500ms`) and answer
-    /// `unknown` for it.
+    /// `unknown` for it; for a transaction history, the budget of its whole
+    /// cycle search.
     #[arg(long, value_name = "DURATION", default_value = "60s")]
     pub budget: String,
 

@@ -280,7 +280,12 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     let plan = plan::plan(&experiment, opts.seed);
     let project = experiment.cluster.project.clone();
     let holder = opts.holder.clone().unwrap_or_else(|| opts.rerun_command());
-    let _lock = ProjectLock::acquire(&project, &holder, opts.wait_lock).await?;
+    // A wait for the lock ends with a cancellation too (the waiting thread
+    // lets go of the lock if it gets it later).
+    let _lock = tokio::select! {
+        lock = ProjectLock::acquire(&project, &holder, opts.wait_lock) => lock?,
+        _ = cancel.cancelled() => return Err(EngineError::Cancelled),
+    };
 
     // 1. Nothing is touched until everything the run needs is known to be
     // there.

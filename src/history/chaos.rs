@@ -20,6 +20,9 @@
 //!   `final` (bool, optional, default false): a final read, made after the
 //!   workload and the heals (checked like any op, counted apart).
 //! - Unknown fields are ignored, so newer writers stay readable.
+//! - A line with `"f":"txn"` is a list-append transaction, which belongs
+//!   in a transaction history (`crate::checker::txn::jsonl`); here it is
+//!   refused with a message that says so.
 //!
 //! Owns only this format; pairing rules live in the parent module. Pure.
 
@@ -65,9 +68,23 @@ pub fn parse_ops(text: &str) -> Result<Vec<Op>, HistoryError> {
         if raw.is_empty() {
             continue;
         }
-        let parsed: Line = serde_json::from_str(raw).map_err(|e| HistoryError::Malformed {
-            line,
-            reason: json_reason(&e),
+        let parsed: Line = serde_json::from_str(raw).map_err(|e| {
+            if is_txn(raw) {
+                HistoryError::BadField {
+                    line,
+                    field: "f",
+                    reason: "a list-append transaction (\"f\":\"txn\") in a history of \
+                             register ops; a transaction history holds only transactions, and \
+                             `chaos check` gives it to the transaction checker when its first \
+                             line is one"
+                        .into(),
+                }
+            } else {
+                HistoryError::Malformed {
+                    line,
+                    reason: json_reason(&e),
+                }
+            }
         })?;
         let has_index = parsed.index.is_some();
         match indexed {
@@ -119,6 +136,17 @@ pub fn parse_ops(text: &str) -> Result<Vec<Op>, HistoryError> {
         }
     }
     Ok(ops)
+}
+
+/// Is this line a list-append transaction (`"f":"txn"`)? Asked only of a
+/// line that is not a register op, to say so instead of a serde error.
+fn is_txn(raw: &str) -> bool {
+    #[derive(Deserialize)]
+    struct FunctionOnly {
+        #[serde(default)]
+        f: Option<String>,
+    }
+    serde_json::from_str::<FunctionOnly>(raw).is_ok_and(|l| l.f.as_deref() == Some("txn"))
 }
 
 /// serde_json's message without its own "at line 1 column N" (every line is
@@ -190,5 +218,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("value"), "{err}");
+    }
+
+    #[test]
+    fn a_transaction_line_is_refused_for_what_it_is() {
+        let text = r#"{"process":1,"type":"invoke","f":"read","key":1,"value":null}
+{"process":2,"type":"invoke","f":"txn","value":[["append",1,2]]}
+"#;
+        let err = parse(text, Format::Chaos).unwrap_err();
+        assert_eq!(err.line(), 2);
+        assert!(err.to_string().contains("list-append transaction"), "{err}");
+        // A register line that is merely broken is still a serde error.
+        let err = parse("{\"process\":1,\"f\":\"read\"}", Format::Chaos).unwrap_err();
+        assert!(err.to_string().contains("not a history line"), "{err}");
     }
 }

@@ -14,6 +14,7 @@ mod results;
 mod run;
 mod shrink;
 mod surreal;
+mod txn;
 
 use std::process::{Command, Output};
 

@@ -16,6 +16,7 @@ const CORE: &[&str] = &[
     "src/history",
     "src/checker",
     "src/histgen.rs",
+    "src/txngen.rs",
     "src/results",
     "src/report.rs",
     "src/roles",
