@@ -5,11 +5,17 @@
 //! | variable | cfg | group |
 //! |---|---|---|
 //! | `CHAOS_DOCKER_TESTS=1` | `chaos_docker` | tests against the local Docker engine |
+//! | `CHAOS_ELLE_HISTORIES=DIR` | `chaos_elle` | Elle's published histories, read from DIR (not in this repository) |
 //!
 //! Each group has its own switch: asking for one never starts another.
 
-/// (environment variable, cfg name) of every test group.
+/// (environment variable, cfg name) of every test group switched on by
+/// `VAR=1`.
 const GROUPS: &[(&str, &str)] = &[("CHAOS_DOCKER_TESTS", "chaos_docker")];
+
+/// (environment variable, cfg name) of every test group switched on by the
+/// variable naming a directory.
+const DIR_GROUPS: &[(&str, &str)] = &[("CHAOS_ELLE_HISTORIES", "chaos_elle")];
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
@@ -17,6 +23,13 @@ fn main() {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={var}");
         if std::env::var(var).as_deref() == Ok("1") {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+    for (var, cfg) in DIR_GROUPS {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+        println!("cargo::rerun-if-env-changed={var}");
+        if std::env::var_os(var).is_some_and(|v| !v.is_empty()) {
             println!("cargo::rustc-cfg={cfg}");
         }
     }
