@@ -20,7 +20,7 @@ use serde::Serialize;
 use crate::duration::Human;
 use crate::experiment::{
     DurationRange, Experiment, ExplicitTargets, Fault, Nemesis, OpMix, PartitionKind,
-    TargetSelector, Timing, Workload,
+    TargetSelector, Timing, Workload, WorkloadKind,
 };
 use crate::seed::Seed;
 
@@ -147,8 +147,117 @@ pub struct ClientPlan {
     /// The first and last key of those ops.
     pub first_key: u64,
     pub last_key: u64,
-    /// The first ops of the stream.
+    /// The first ops of the stream (register workloads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub first_ops: Vec<PlannedOp>,
+    /// List-append: appends among the micro-ops (`reads` counts the reads).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub appends: u64,
+    /// List-append: the first transactions of the stream.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub first_txns: Vec<PlannedTxn>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One transaction of a list-append client's stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedTxn {
+    /// Position in this client's stream.
+    pub index: u64,
+    pub mops: Vec<PlannedMop>,
+}
+
+/// One micro-op of a planned transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "f")]
+pub enum PlannedMop {
+    Read { key: u64 },
+    Append { key: u64, value: u64 },
+}
+
+impl std::fmt::Display for PlannedTxn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .mops
+            .iter()
+            .map(|m| match m {
+                PlannedMop::Read { key } => format!("r k{key}"),
+                PlannedMop::Append { key, value } => format!("append k{key} {value}"),
+            })
+            .collect();
+        write!(f, "[{}]", parts.join(", "))
+    }
+}
+
+/// A list-append client's stream of transactions: endless, deterministic,
+/// drawn from the stream `client/C` (as register streams are).
+///
+/// Each transaction has `min..=max` micro-ops; each micro-op reads a list
+/// or appends to one, by the mix's `read`/`append` weights. Appended values
+/// are unique across the run (client `c` of `n` appends `c + 1`,
+/// `c + 1 + n`, ...). Keys rotate as in [`OpStream`]: transaction `i`
+/// works on keys of generation `i / gen_len`, chosen so that each key sees
+/// about `key_ops` micro-ops over all clients before it retires.
+#[derive(Debug, Clone)]
+pub struct TxnStream {
+    rng: ChaCha20Rng,
+    client: u64,
+    clients: u64,
+    keys: u64,
+    gen_len: u64,
+    mix: OpMix,
+    ops: (u64, u64),
+    index: u64,
+    appends: u64,
+}
+
+impl TxnStream {
+    pub fn new(workload: &Workload, seed: Seed, client: u64) -> Self {
+        let mean_ops = (workload.txn_ops.0 + workload.txn_ops.1).div_ceil(2).max(1);
+        let gen_len =
+            (workload.keys.saturating_mul(workload.key_ops) / (workload.clients * mean_ops)).max(1);
+        TxnStream {
+            rng: seed.stream(&format!("client/{client}")),
+            client,
+            clients: workload.clients,
+            keys: workload.keys,
+            gen_len,
+            mix: workload.mix,
+            ops: workload.txn_ops,
+            index: 0,
+            appends: 0,
+        }
+    }
+}
+
+impl Iterator for TxnStream {
+    type Item = PlannedTxn;
+
+    fn next(&mut self) -> Option<PlannedTxn> {
+        let generation = self.index / self.gen_len;
+        let n = self.rng.random_range(self.ops.0..=self.ops.1);
+        let mut mops = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let key = generation * self.keys + self.rng.random_range(0..self.keys);
+            let pick = self.rng.random_range(0..self.mix.read + self.mix.append);
+            mops.push(if pick < self.mix.read {
+                PlannedMop::Read { key }
+            } else {
+                let value = self.client + 1 + self.appends * self.clients;
+                self.appends += 1;
+                PlannedMop::Append { key, value }
+            });
+        }
+        let txn = PlannedTxn {
+            index: self.index,
+            mops,
+        };
+        self.index += 1;
+        Some(txn)
+    }
 }
 
 /// One op of a client's stream.
@@ -291,23 +400,62 @@ fn summarize_client(w: &Workload, seed: Seed, client: u64, expected: u64) -> Cli
         first_key: 0,
         last_key: 0,
         first_ops: Vec::new(),
+        appends: 0,
+        first_txns: Vec::new(),
     };
-    for (i, op) in OpStream::new(w, seed, client)
-        .take(expected as usize)
-        .enumerate()
-    {
-        match op.f {
-            PlannedF::Read => plan.reads += 1,
-            PlannedF::Write(_) => plan.writes += 1,
-            PlannedF::Cas(_) => plan.cas += 1,
-        }
+    let mut keys = |i: usize, key: u64| {
         if i == 0 {
-            plan.first_key = op.key;
+            plan.first_key = key;
         }
-        plan.first_key = plan.first_key.min(op.key);
-        plan.last_key = plan.last_key.max(op.key);
-        if i < SHOWN_OPS {
-            plan.first_ops.push(op);
+        plan.first_key = plan.first_key.min(key);
+        plan.last_key = plan.last_key.max(key);
+    };
+    match w.kind {
+        WorkloadKind::Register => {
+            let mut first = Vec::new();
+            let (mut r, mut wr, mut c) = (0, 0, 0);
+            for (i, op) in OpStream::new(w, seed, client)
+                .take(expected as usize)
+                .enumerate()
+            {
+                match op.f {
+                    PlannedF::Read => r += 1,
+                    PlannedF::Write(_) => wr += 1,
+                    PlannedF::Cas(_) => c += 1,
+                }
+                keys(i, op.key);
+                if i < SHOWN_OPS {
+                    first.push(op);
+                }
+            }
+            (plan.reads, plan.writes, plan.cas, plan.first_ops) = (r, wr, c, first);
+        }
+        WorkloadKind::ListAppend => {
+            let mut first = Vec::new();
+            let (mut r, mut a) = (0, 0);
+            let mut seen = 0;
+            for (i, txn) in TxnStream::new(w, seed, client)
+                .take(expected as usize)
+                .enumerate()
+            {
+                for m in &txn.mops {
+                    match m {
+                        PlannedMop::Read { key } => {
+                            r += 1;
+                            keys(seen, *key);
+                        }
+                        PlannedMop::Append { key, .. } => {
+                            a += 1;
+                            keys(seen, *key);
+                        }
+                    }
+                    seen += 1;
+                }
+                if i < SHOWN_OPS {
+                    first.push(txn);
+                }
+            }
+            (plan.reads, plan.appends, plan.first_txns) = (r, a, first);
         }
     }
     plan
@@ -562,17 +710,38 @@ pub fn render_text(plan: &Plan, experiment: &Experiment) -> String {
         w.key_ops,
         Human(w.timeout)
     );
-    for c in &plan.clients {
-        let first: Vec<String> = c.first_ops.iter().map(ToString::to_string).collect();
+    if w.kind == WorkloadKind::ListAppend {
         let _ = writeln!(
             out,
-            "  client {:>3} -> {:<10} {:>6} ops: {} read, {} write, {} cas; keys k{}..k{}; first: {}",
+            "  list-append: {}..{} micro-ops per transaction (read {}, append {}); ops are \
+             transactions; checked for {}",
+            w.txn_ops.0,
+            w.txn_ops.1,
+            w.mix.read,
+            w.mix.append,
+            experiment.checker.model.as_str()
+        );
+    }
+    for c in &plan.clients {
+        let (counts, first) = match w.kind {
+            WorkloadKind::Register => (
+                format!("{} read, {} write, {} cas", c.reads, c.writes, c.cas),
+                c.first_ops
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>(),
+            ),
+            WorkloadKind::ListAppend => (
+                format!("{} read, {} append", c.reads, c.appends),
+                c.first_txns.iter().map(ToString::to_string).collect(),
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  client {:>3} -> {:<10} {:>6} ops: {counts}; keys k{}..k{}; first: {}",
             c.client,
             c.endpoint,
             c.expected_ops,
-            c.reads,
-            c.writes,
-            c.cas,
             c.first_key,
             c.last_key,
             first.join(", ")
@@ -618,6 +787,44 @@ schedule = { interval = "10s", duration = "3s", count = 1 }
 
     fn example() -> Experiment {
         experiment::parse(EXAMPLE, "t.toml").unwrap().experiment
+    }
+
+    #[test]
+    fn list_append_streams_append_unique_values_and_rotate_keys() {
+        let text = EXAMPLE.replace(
+            "client = \"etcd\"",
+            "kind = \"list-append\"\nclient = \"etcd\"\nops_per_txn = [1, 4]",
+        );
+        let e = experiment::parse(&text, "t.toml").unwrap().experiment;
+        let w = &e.workload;
+        let mut values = std::collections::BTreeSet::new();
+        let mut max_key = 0;
+        for c in 0..w.clients {
+            for t in TxnStream::new(w, Seed(7), c).take(200) {
+                assert!((1..=4).contains(&t.mops.len()));
+                for m in &t.mops {
+                    match *m {
+                        PlannedMop::Append { key, value } => {
+                            assert!(values.insert(value), "value {value} twice");
+                            max_key = max_key.max(key);
+                        }
+                        PlannedMop::Read { key } => max_key = max_key.max(key),
+                    }
+                }
+            }
+        }
+        assert!(values.len() > 100);
+        // Keys rotate: far more keys are used than are active at a time.
+        assert!(max_key > 3 * w.keys, "{max_key} with {} keys", w.keys);
+        // Same seed, same streams; the plan shows them.
+        let a = plan(&e, Seed(7));
+        let b = plan(&e, Seed(7));
+        assert_eq!(a, b);
+        assert!(!a.clients[0].first_txns.is_empty());
+        assert!(a.clients[0].first_ops.is_empty());
+        let text = render_text(&a, &e);
+        assert!(text.contains("list-append: 1..4 micro-ops"), "{text}");
+        assert!(text.contains("append k"), "{text}");
     }
 
     #[test]

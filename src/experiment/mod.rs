@@ -31,6 +31,7 @@ pub mod limits {
     pub const MAX_KEY_OPS: u64 = 1_000_000;
     pub const MAX_RATE: u64 = 100_000;
     pub const MAX_MIX_WEIGHT: u64 = 1_000_000;
+    pub const MAX_TXN_OPS: u64 = 64;
     pub const MAX_FAULT_COUNT: u64 = 100_000;
     pub const MAX_NEMESES: usize = 64;
     /// The longest run: one day.
@@ -48,6 +49,7 @@ pub struct Experiment {
     pub seed: Option<u64>,
     pub cluster: Cluster,
     pub workload: Workload,
+    pub checker: CheckerConfig,
     pub nemeses: Vec<Nemesis>,
 }
 
@@ -139,9 +141,33 @@ impl ReadMode {
     }
 }
 
-/// The register workload.
+/// What the clients do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkloadKind {
+    /// Read, write and compare-and-set registers, one key per op; checked
+    /// for linearizability per key.
+    #[default]
+    Register,
+    /// Transactions of a few micro-ops, each appending a unique value to a
+    /// list or reading a list; checked for the consistency model of
+    /// `[checker]` (Elle's list-append analysis).
+    ListAppend,
+}
+
+impl WorkloadKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Register => "register",
+            WorkloadKind::ListAppend => "list-append",
+        }
+    }
+}
+
+/// The workload.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Workload {
+    pub kind: WorkloadKind,
     pub client: ClientKind,
     /// Compose services the clients talk to; processes are spread over them.
     pub endpoints: Vec<String>,
@@ -158,19 +184,39 @@ pub struct Workload {
     pub timeout: Duration,
     pub read_mode: ReadMode,
     pub mix: OpMix,
+    /// List-append: micro-ops per transaction, drawn in `min..=max`.
+    pub txn_ops: (u64, u64),
 }
 
-/// Relative weights of the operations.
+/// Relative weights of the operations (of the micro-ops, for list-append).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct OpMix {
     pub read: u64,
     pub write: u64,
     pub cas: u64,
+    /// List-append only.
+    pub append: u64,
 }
 
 impl OpMix {
     pub fn total(&self) -> u64 {
-        self.read + self.write + self.cas
+        self.read + self.write + self.cas + self.append
+    }
+}
+
+/// What the checker holds the database to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CheckerConfig {
+    /// List-append: the consistency model; a run is invalid exactly when
+    /// the history rules it out (the others are reported).
+    pub model: crate::checker::txn::ConsistencyModel,
+}
+
+impl Default for CheckerConfig {
+    fn default() -> Self {
+        CheckerConfig {
+            model: crate::checker::txn::ConsistencyModel::StrictSerializable,
+        }
     }
 }
 

@@ -15,8 +15,16 @@ pub struct RawExperiment {
     pub seed: Option<i64>,
     pub cluster: RawCluster,
     pub workload: RawWorkload,
+    pub checker: Option<RawChecker>,
     #[serde(default)]
     pub nemesis: Vec<RawNemesis>,
+}
+
+/// `[checker]`: what the history is held to (list-append).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChecker {
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,6 +56,7 @@ pub enum RawEnvValue {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
+    pub kind: Option<String>,
     pub client: String,
     #[serde(default)]
     pub endpoints: Vec<String>,
@@ -58,6 +67,16 @@ pub struct RawWorkload {
     pub timeout: Option<String>,
     pub read_mode: Option<String>,
     pub mix: Option<RawMix>,
+    /// List-append: micro-ops per transaction, `4` or `[1, 4]`.
+    pub ops_per_txn: Option<RawCount>,
+}
+
+/// `4` or `[1, 4]`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged, expecting = "a count such as 4, or a range such as [1, 4]")]
+pub enum RawCount {
+    Fixed(u64),
+    Range(Vec<u64>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,6 +85,7 @@ pub struct RawMix {
     pub read: Option<u64>,
     pub write: Option<u64>,
     pub cas: Option<u64>,
+    pub append: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -29,7 +29,8 @@ fn defaults_are_filled_in() {
         OpMix {
             read: 50,
             write: 30,
-            cas: 20
+            cas: 20,
+            append: 0
         }
     );
     assert!(e.cluster.up && !e.cluster.down);
@@ -248,4 +249,54 @@ fn the_kept_copy_names_the_resolved_compose_file_and_keeps_the_rest() {
     assert_eq!(again.cluster.compose_file, "/abs/dir/c \"x\".yml");
     assert_eq!(again.workload, orig.workload);
     assert_eq!(again.nemeses, orig.nemeses);
+}
+
+#[test]
+fn a_list_append_workload_and_its_model() {
+    let text = MINIMAL.replace(
+        "client = \"etcd\"",
+        "kind = \"list-append\"\nclient = \"etcd\"\nops_per_txn = [2, 3]",
+    ) + "[checker]\nmodel = \"serializable\"\n";
+    let e = parse(&text, "m.toml").unwrap().experiment;
+    assert_eq!(e.workload.kind, WorkloadKind::ListAppend);
+    assert_eq!(e.workload.txn_ops, (2, 3));
+    assert_eq!(e.workload.mix.append, 50);
+    assert_eq!(e.workload.mix.write, 0);
+    assert_eq!(
+        e.checker.model,
+        crate::checker::txn::ConsistencyModel::Serializable
+    );
+    // The default model of a list-append workload.
+    let plain = MINIMAL.replace(
+        "client = \"etcd\"",
+        "kind = \"list-append\"\nclient = \"etcd\"",
+    );
+    let e = parse(&plain, "m.toml").unwrap().experiment;
+    assert_eq!(
+        e.checker.model,
+        crate::checker::txn::ConsistencyModel::StrictSerializable
+    );
+    let bad = |text: &str| parse(text, "m.toml").unwrap_err();
+    assert_eq!(
+        bad(&format!("{MINIMAL}[checker]\nmodel = \"serializable\"\n"))
+            .field
+            .as_deref(),
+        Some("checker.model")
+    );
+    let e = bad(&(plain.clone() + "[checker]\nmodel = \"eventual\"\n"));
+    assert!(e.to_string().contains("strict-serializable"), "{e}");
+    let e = bad(&plain.replace(
+        "client = \"etcd\"",
+        "client = \"etcd\"\nmix = { write = 5 }",
+    ));
+    assert_eq!(e.field.as_deref(), Some("workload.mix"), "{e}");
+    let e = bad(&MINIMAL.replace("client = \"etcd\"", "client = \"etcd\"\nops_per_txn = 3"));
+    assert_eq!(e.field.as_deref(), Some("workload.ops_per_txn"), "{e}");
+    let e = bad(&plain.replace(
+        "client = \"etcd\"",
+        "client = \"etcd\"\nops_per_txn = [4, 2]",
+    ));
+    assert_eq!(e.field.as_deref(), Some("workload.ops_per_txn"), "{e}");
+    let e = bad(&MINIMAL.replace("client = \"etcd\"", "kind = \"kv\"\nclient = \"etcd\""));
+    assert_eq!(e.field.as_deref(), Some("workload.kind"), "{e}");
 }

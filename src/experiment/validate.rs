@@ -98,6 +98,28 @@ impl<'a> Validator<'a> {
         };
         let cluster = self.cluster(raw.cluster)?;
         let workload = self.workload(raw.workload, &cluster)?;
+        let checker = match raw.checker.and_then(|c| c.model) {
+            None => CheckerConfig::default(),
+            Some(_) if workload.kind == WorkloadKind::Register => {
+                return Err(self.err(
+                    "checker.model",
+                    "a register workload is checked for linearizability; `model` goes with \
+                     `workload.kind = \"list-append\"`",
+                ));
+            }
+            Some(m) => CheckerConfig {
+                model: m.parse().map_err(|_| {
+                    let names: Vec<&str> = crate::checker::txn::ConsistencyModel::ALL
+                        .iter()
+                        .map(|m| m.as_str())
+                        .collect();
+                    self.err(
+                        "checker.model",
+                        format!("unknown model `{m}`; expected one of: {}", names.join(", ")),
+                    )
+                })?,
+            },
+        };
         if raw.nemesis.len() > limits::MAX_NEMESES {
             return Err(self.err(
                 "nemesis",
@@ -117,6 +139,7 @@ impl<'a> Validator<'a> {
         Ok(Experiment {
             name,
             description: raw.description.unwrap_or_default(),
+            checker,
             duration,
             seed,
             cluster,
@@ -268,13 +291,36 @@ impl<'a> Validator<'a> {
                 })?
             }
         };
+        let kind = match raw.kind.as_deref() {
+            None | Some("register") => WorkloadKind::Register,
+            Some("list-append") => WorkloadKind::ListAppend,
+            Some(other) => {
+                return Err(self.err(
+                    "workload.kind",
+                    format!("unknown workload `{other}`; expected `register` or `list-append`"),
+                ));
+            }
+        };
         let mix = match raw.mix {
+            None if kind == WorkloadKind::ListAppend => OpMix {
+                read: 50,
+                write: 0,
+                cas: 0,
+                append: 50,
+            },
             None => OpMix {
                 read: 50,
                 write: 30,
                 cas: 20,
+                append: 0,
             },
             Some(m) => OpMix {
+                append: self.bounded(
+                    "workload.mix.append",
+                    m.append.unwrap_or(0),
+                    0,
+                    limits::MAX_MIX_WEIGHT,
+                )?,
                 read: self.bounded(
                     "workload.mix.read",
                     m.read.unwrap_or(0),
@@ -295,13 +341,57 @@ impl<'a> Validator<'a> {
                 )?,
             },
         };
+        match kind {
+            WorkloadKind::Register if mix.append > 0 => {
+                return Err(self.err(
+                    "workload.mix.append",
+                    "`append` is a list-append micro-op; a register workload takes read, write and cas",
+                ));
+            }
+            WorkloadKind::ListAppend if mix.write + mix.cas > 0 => {
+                return Err(self.err(
+                    "workload.mix",
+                    "a list-append workload takes `read` and `append` weights, not write or cas",
+                ));
+            }
+            _ => {}
+        }
         if mix.total() == 0 {
             return Err(self.err(
                 "workload.mix",
-                "no operation has a positive weight; expected e.g. `{ read = 50, write = 30, cas = 20 }`",
+                match kind {
+                    WorkloadKind::Register => "no operation has a positive weight; expected e.g. `{ read = 50, write = 30, cas = 20 }`",
+                    WorkloadKind::ListAppend => "no micro-op has a positive weight; expected e.g. `{ read = 50, append = 50 }`",
+                },
             ));
         }
+        let txn_ops = match (&raw.ops_per_txn, kind) {
+            (None, _) => (1, 4),
+            (Some(_), WorkloadKind::Register) => {
+                return Err(self.err(
+                    "workload.ops_per_txn",
+                    "`ops_per_txn` goes with `kind = \"list-append\"`",
+                ));
+            }
+            (Some(raw::RawCount::Fixed(n)), _) => {
+                let n = self.bounded("workload.ops_per_txn", *n, 1, limits::MAX_TXN_OPS)?;
+                (n, n)
+            }
+            (Some(raw::RawCount::Range(r)), _) => match r.as_slice() {
+                [a, b] if a <= b => (
+                    self.bounded("workload.ops_per_txn[0]", *a, 1, limits::MAX_TXN_OPS)?,
+                    self.bounded("workload.ops_per_txn[1]", *b, 1, limits::MAX_TXN_OPS)?,
+                ),
+                _ => {
+                    return Err(self.err(
+                        "workload.ops_per_txn",
+                        "expected a count, or [min, max] with min <= max",
+                    ));
+                }
+            },
+        };
         Ok(Workload {
+            kind,
             client,
             endpoints: raw.endpoints,
             keys: self.bounded("workload.keys", raw.keys.unwrap_or(8), 1, limits::MAX_KEYS)?,
@@ -329,6 +419,7 @@ impl<'a> Validator<'a> {
             },
             read_mode,
             mix,
+            txn_ops,
         })
     }
 
