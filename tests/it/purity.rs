@@ -19,6 +19,7 @@ const CORE: &[&str] = &[
     "src/results",
     "src/report.rs",
     "src/roles",
+    "src/bench",
 ];
 
 const FORBIDDEN: &[&str] = &[
@@ -137,6 +138,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
     (
         "only the CLI prints, exits the process or installs signal handlers",
         &[
+            "bench",
             "checker",
             "client",
             "demo.rs",
