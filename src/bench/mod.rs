@@ -408,10 +408,10 @@ pub fn judge(s: &LoadSummary, objective: &Objective) -> Judgement {
     let wanted = objective.min_achieved * s.target_rate as f64;
     if s.throughput_per_s < wanted {
         reasons.push(format!(
-            "{:.0} ops/s completed, below {:.0}% of the {} ops/s offered",
-            s.throughput_per_s,
+            "{} ops/s completed, below {:.0}% of the {} ops/s offered",
+            thousands(s.throughput_per_s.round() as u64),
             objective.min_achieved * 100.0,
-            s.target_rate
+            thousands(s.target_rate)
         ));
     }
     if s.error_ratio > objective.max_error_ratio {

@@ -225,8 +225,9 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
         Startup {
             cluster_ms: None,
             cluster_note: Some(format!(
-                "the project had {existing} containers already: start-up is timed only from \
-                 nothing (`chaos bench --cold` tears the project down first)"
+                "the project had {existing} container{} already: start-up is timed only from \
+                 nothing (`chaos bench --cold` tears the project down first)",
+                if existing == 1 { "" } else { "s" }
             )),
         }
     } else {
@@ -375,7 +376,6 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
     ));
 
     // The report.
-    progress.event(RunEvent::Phase(Phase::Writing));
     notes.extend(load.notes);
     let judged = load.judged;
     let restart_why = match &opts.restart {
