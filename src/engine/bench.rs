@@ -547,11 +547,17 @@ async fn drive_load(
             not_started += missed;
             clients.push((task, state));
         }
+        // A step cut short by a cancellation lasted until then.
+        let offered = if opts.cancel.is_cancelled() {
+            step_start.elapsed().min(opts.step)
+        } else {
+            opts.step
+        };
         let summary: LoadSummary = merged.summary(&StepFacts {
             target_rate: rate,
             clients: n,
             start_ns: step_start.saturating_duration_since(start).as_nanos() as u64,
-            duration_ns: opts.step.as_nanos() as u64,
+            duration_ns: offered.as_nanos() as u64,
             not_started,
         });
         let judgement = bench::judge(&summary, &opts.objective);

@@ -139,8 +139,8 @@ impl ClientTask {
     /// next op is due starts it as soon as it is free, and the op's latency
     /// counts from when it was due, so a slow answer is not hidden by the
     /// ops it delayed (no coordinated omission). No op starts at or after
-    /// `step.end`; those that were due before it and never started are
-    /// returned as not started. Every op is recorded in the history as in
+    /// `step.end` (or after `stop`); those that were due before then and
+    /// never started are returned as not started. Every op is recorded in the history as in
     /// a run, and in `load`.
     pub async fn run_step(
         &self,
@@ -180,8 +180,10 @@ impl ClientTask {
             state.observe(request, &timed.completion, self.threads);
             i += 1;
         }
-        // The ops due before the end that were never started.
-        let span = step.end.saturating_duration_since(first).as_secs_f64();
+        // The ops due before the end (or before the stop, when stopped
+        // early) that were never started.
+        let end = step.end.min(Instant::now());
+        let span = end.saturating_duration_since(first).as_secs_f64();
         let due_before_end = (span / interval.as_secs_f64()).ceil() as u64;
         due_before_end.saturating_sub(i)
     }
