@@ -11,7 +11,7 @@
 //!   one node from its restart to an op through it succeeding again, each
 //!   strictly under the bound.
 //!
-//! Pure, like its parent.
+//! Pure, like its parent: depends on nothing but it and the pure core.
 
 use serde::{Deserialize, Serialize};
 

@@ -6,8 +6,9 @@
 //! other. A first step that misses halves the rate instead. At most
 //! `max_steps` steps.
 //!
-//! Pure: the driver runs each step and tells the ramp whether it met the
-//! objective; the decisions are tested on synthetic answers.
+//! Pure, and depends on nothing: the driver (`engine::bench`) runs each
+//! step and tells the ramp whether it met the objective; the decisions are
+//! tested on synthetic answers.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,7 @@
 //! The text of a bench: what `chaos bench` prints and keeps as
 //! `report.txt`, rendered from the [`BenchReport`] alone so that the text
-//! and `bench.json` cannot disagree. Pure.
+//! and `bench.json` cannot disagree. Pure: depends on nothing but its
+//! parent.
 
 use std::fmt::Write as _;
 
