@@ -515,18 +515,15 @@ async fn drive_load(
         )));
         progress.event(RunEvent::Phase(Phase::Running { total: opts.step }));
         let step_start = Instant::now() + Duration::from_millis(20);
-        let step = Step {
-            rate,
-            start: step_start,
-            end: step_start + opts.step,
-        };
+        let step = Step::new(rate, step_start, step_start + opts.step);
         let handles: Vec<_> = clients
             .drain(..)
             .map(|(task, mut state)| {
+                let step = step.clone();
                 tokio::spawn(async move {
                     let mut load = LoadRecorder::new();
-                    let not_started = task.run_step(&mut state, &step, &mut load).await;
-                    (task, state, load, not_started)
+                    let started = task.run_step(&mut state, &step, &mut load).await;
+                    (task, state, load, started)
                 })
             })
             .collect();
@@ -539,14 +536,20 @@ async fn drive_load(
         };
         let ((), joined) = tokio::join!(ticker, joined);
         let mut merged = LoadRecorder::new();
-        let mut not_started = 0;
+        let mut started = 0;
         for j in joined {
-            let (task, state, load, missed) =
-                j.map_err(|_| EngineError::Panicked("a client task"))?;
+            let (task, state, load, n) = j.map_err(|_| EngineError::Panicked("a client task"))?;
             merged.merge(&load);
-            not_started += missed;
+            started += n;
             clients.push((task, state));
         }
+        // The slots due before the end (or the stop) that no client took.
+        let until = if opts.cancel.is_cancelled() {
+            Instant::now()
+        } else {
+            step.end
+        };
+        let not_started = step.due_before(until).saturating_sub(started);
         // A step cut short by a cancellation lasted until then.
         let offered = if opts.cancel.is_cancelled() {
             step_start.elapsed().min(opts.step)

@@ -133,29 +133,32 @@ impl ClientTask {
         state.touched
     }
 
-    /// One step of open-loop load (`chaos bench`): op `i` of this client is
-    /// due at `first + i * interval` (the clients' first ops spread over one
-    /// interval), whatever happened before. A client still busy when its
-    /// next op is due starts it as soon as it is free, and the op's latency
-    /// counts from when it was due, so a slow answer is not hidden by the
-    /// ops it delayed (no coordinated omission). No op starts at or after
-    /// `step.end` (or after `stop`); those that were due before then and
-    /// never started are returned as not started. Every op is recorded in the history as in
-    /// a run, and in `load`.
+    /// One step of open-loop load (`chaos bench`). The step's schedule is
+    /// shared: slot `k` is due at `step.start + k / rate`, whatever happened
+    /// before, and whichever client is free takes the next slot (a client
+    /// issues its own op stream, as its own process, in the slots it
+    /// takes). A slot taken late, because every client was busy, counts its
+    /// wait: the op's latency is from when its slot was due, so a slow
+    /// answer is not hidden by the ops it delayed (no coordinated
+    /// omission). Sharing the schedule keeps the queue in one place, as in
+    /// front of a server: with a schedule per client, one client's slow op
+    /// would delay its own next ops while others idle, and the harness's
+    /// partition of the load would show as the cluster's latency. No op
+    /// starts at or after `step.end` (or after `stop`). Every op is recorded
+    /// in the history as in a run, and in `load`. Returns the ops this
+    /// client started.
     pub async fn run_step(
         &self,
         state: &mut ClientState,
         step: &Step,
         load: &mut crate::bench::LoadRecorder,
     ) -> u64 {
-        let interval = Duration::from_secs_f64(self.threads as f64 / step.rate as f64);
-        let first = step.start + interval.mul_f64(self.thread as f64 / self.threads as f64);
-        let due_at = |i: u64| first + interval.mul_f64(i as f64);
-        let mut i = 0u64;
+        let mut started = 0u64;
         loop {
-            let due = due_at(i);
+            let slot = step.next.fetch_add(1, Ordering::Relaxed);
+            let due = step.due(slot);
             if due >= step.end {
-                return 0;
+                break;
             }
             let now = Instant::now();
             if now >= step.end || self.stop.is_cancelled() {
@@ -178,14 +181,9 @@ impl ClientTask {
                 error: timed.completion.error(),
             });
             state.observe(request, &timed.completion, self.threads);
-            i += 1;
+            started += 1;
         }
-        // The ops due before the end (or before the stop, when stopped
-        // early) that were never started.
-        let end = step.end.min(Instant::now());
-        let span = end.saturating_duration_since(first).as_secs_f64();
-        let due_before_end = (span / interval.as_secs_f64()).ceil() as u64;
-        due_before_end.saturating_sub(i)
+        started
     }
 
     /// Invoke one request under the timeout and record both ends.
@@ -277,12 +275,37 @@ pub fn function(request: &Request) -> Function {
 }
 
 /// One step of open-loop load: the total rate over all clients, from
-/// `start` until `end`.
-#[derive(Debug, Clone, Copy)]
+/// `start` until `end`, and the next slot of its shared schedule.
+#[derive(Debug, Clone)]
 pub struct Step {
     pub rate: u64,
     pub start: Instant,
     pub end: Instant,
+    next: Arc<AtomicU64>,
+}
+
+impl Step {
+    pub fn new(rate: u64, start: Instant, end: Instant) -> Step {
+        Step {
+            rate,
+            start,
+            end,
+            next: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// When slot `k` is due.
+    pub fn due(&self, slot: u64) -> Instant {
+        self.start + Duration::from_secs_f64(slot as f64 / self.rate.max(1) as f64)
+    }
+
+    /// How many slots were due before `until` (at most the step's end):
+    /// with the ops started, what tells how many were never started.
+    pub fn due_before(&self, until: Instant) -> u64 {
+        let end = self.end.min(until);
+        let span = end.saturating_duration_since(self.start).as_secs_f64();
+        (span * self.rate as f64).ceil() as u64
+    }
 }
 
 /// What a client carries from op to op (and, in a bench, from step to

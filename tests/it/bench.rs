@@ -285,13 +285,10 @@ fn open_loop_latency_counts_the_wait_for_a_busy_client() {
         };
         let mut state = ClientState::new(&task);
         let step_start = Instant::now();
-        let step = Step {
-            rate: 100,
-            start: step_start,
-            end: step_start + Duration::from_secs(1),
-        };
+        let step = Step::new(100, step_start, step_start + Duration::from_secs(1));
         let mut load = LoadRecorder::new();
-        let not_started = task.run_step(&mut state, &step, &mut load).await;
+        let started = task.run_step(&mut state, &step, &mut load).await;
+        let not_started = step.due_before(step.end) - started;
         drop(task);
         let events = recorder.await.unwrap().unwrap();
         let s = load.summary(&StepFacts {
