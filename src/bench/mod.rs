@@ -490,7 +490,8 @@ pub struct BenchReport {
     /// Every step of load, in order.
     pub steps: Vec<StepReport>,
     /// The step the goals are judged on: the single step, or the ramp's
-    /// highest rate that met the objective (else its last step).
+    /// highest rate that met the objective (else the step with the most ok
+    /// ops per second).
     pub judged_step: Option<usize>,
     /// The ramp's answer: the highest offered rate that met the objective.
     pub best_rate: Option<u64>,

@@ -3,8 +3,8 @@
 //! first rate until a step misses or the maximum is reached, then a
 //! geometric bisection between the best rate that met the objective and
 //! the lowest that missed, until the two are within `precision` of each
-//! other. A first step that misses halves the rate instead. At most
-//! `max_steps` steps.
+//! other. A first step that misses halves the rate instead, down to a
+//! sixteenth of the first. At most `max_steps` steps.
 //!
 //! Pure, and depends on nothing: the driver (`engine::bench`) runs each
 //! step and tells the ramp whether it met the objective; the decisions are
@@ -80,6 +80,13 @@ impl Ramp {
         (ramp, spec.from.min(spec.max).max(1))
     }
 
+    /// The lowest rate a ramp goes down to: a sixteenth of its first (at
+    /// least 1). Below it a step has too few ops for its p99 to mean much,
+    /// and the answer (nothing met) is already clear.
+    fn floor(&self) -> u64 {
+        (self.spec.from / 16).max(1)
+    }
+
     /// The highest rate that met the objective so far.
     pub fn best(&self) -> Option<u64> {
         self.met
@@ -110,7 +117,7 @@ impl Ramp {
             }
             (None, Some(x)) => {
                 let lower = (x as f64 / self.spec.factor).floor() as u64;
-                if lower == 0 || lower >= x {
+                if lower == 0 || lower >= x || lower < self.floor() {
                     return done;
                 }
                 lower

@@ -252,9 +252,11 @@ fn the_ramp_stops_at_its_maximum_and_goes_down_from_a_first_miss() {
     assert_eq!(&tried[..3], [500, 250, 125]);
     let best = best.unwrap();
     assert!((125..=130).contains(&best), "{best} {tried:?}");
-    // Nothing meets at all.
-    let (best, _) = ramp_against(spec, 0);
+    // Nothing meets at all: down to a sixteenth of the first rate, no
+    // further.
+    let (best, tried) = ramp_against(spec, 0);
     assert_eq!(best, None);
+    assert_eq!(tried, [500, 250, 125, 62, 31]);
 }
 
 #[test]

@@ -45,7 +45,8 @@ pub struct BenchArgs {
 
     /// Find the highest rate that meets the latency objective: double from
     /// FROM until a step misses or MAX is reached, then bisect to within
-    /// 10 % (at most 16 steps). E.g. `--ramp 250:16000`.
+    /// 10 % (at most 16 steps; a first miss halves the rate, down to
+    /// FROM/16). E.g. `--ramp 250:16000`.
     #[arg(long, value_name = "FROM:MAX", value_parser = RampSpec::parse)]
     pub ramp: Option<RampSpec>,
 

@@ -606,12 +606,21 @@ async fn drive_load(
     if let (Some(r), None) = (&ramp, best_rate) {
         best_rate = r.best();
     }
+    // The single step; or the ramp's best; or, when no rate met the
+    // objective, the step that did the most ok ops per second.
     let judged = if opts.ramp.is_none() {
         (!steps.is_empty()).then_some(0)
     } else {
         best_rate
             .and_then(|b| steps.iter().position(|s| s.load.target_rate == b))
-            .or_else(|| steps.len().checked_sub(1))
+            .or_else(|| {
+                (0..steps.len()).max_by(|&a, &b| {
+                    steps[a]
+                        .load
+                        .throughput_ok_per_s
+                        .total_cmp(&steps[b].load.throughput_ok_per_s)
+                })
+            })
     };
     Ok(Load {
         steps,
