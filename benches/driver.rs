@@ -1,12 +1,20 @@
 //! The workload driver's own capacity and overhead, with the database taken
-//! out: the same client tasks, etcd client, history recorder and file as
-//! `chaos run`, against a stub HTTP server on 127.0.0.1 that answers every
-//! request at once. What it measures is the harness: how many ops per second
-//! it can drive, and what each op costs it.
+//! out: the same client tasks (one etcd client per process, as
+//! `engine::connect` makes them), history recorder and file as `chaos run`
+//! and `chaos bench`, against a stub HTTP server on 127.0.0.1 that answers
+//! every request at once. What it measures is the harness: how many ops per
+//! second it can drive, and what each op costs it.
 //!
 //!     cargo bench --bench driver
 //!
-//! Figures go to docs/performance.md ("Driver capacity").
+//! Each client count runs 5 times (3 s each); the median is printed and
+//! asserted against the targets of issue 14 (64 clients: at least 20,000
+//! ops/s; one client: well under the 1.2 ms per op of before, here at most
+//! 0.3 ms). The load average is printed with the figures.
+//! `CHAOS_DRIVER_RUNS` and `CHAOS_DRIVER_SECONDS` change the 5 runs of 3 s
+//! (to interleave with another build's runs on a busy machine). `cargo test
+//! --benches` runs it once, 1 s each, and asserts only that every op was
+//! recorded twice. Figures go to docs/performance.md ("Driver capacity").
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -74,6 +82,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn workload(clients: u64) -> Workload {
     Workload {
+        kind: chaos::experiment::WorkloadKind::Register,
         client: ClientKind::Etcd,
         endpoints: vec!["stub".into()],
         keys: 8,
@@ -86,7 +95,9 @@ fn workload(clients: u64) -> Workload {
             read: 50,
             write: 30,
             cas: 20,
+            append: 0,
         },
+        txn_ops: (1, 4),
     }
 }
 
@@ -100,19 +111,20 @@ async fn drive(clients: u64, seconds: u64) -> (u64, f64) {
     let stop = tokio_util::sync::CancellationToken::new();
     let start = Instant::now();
     let w = workload(clients);
-    let client = EtcdClient::new(
-        format!("http://127.0.0.1:{port}"),
-        "bench/".into(),
-        false,
-        w.timeout,
-    );
     let tasks: Vec<_> = (0..clients)
         .map(|t| {
+            // One client per process, as engine::connect makes them.
+            let client = EtcdClient::new(
+                format!("http://127.0.0.1:{port}"),
+                "bench/".into(),
+                false,
+                w.timeout,
+            );
             tokio::spawn(
                 ClientTask {
                     thread: t,
                     threads: clients,
-                    client: AnyClient::Etcd(client.clone()),
+                    client: AnyClient::Etcd(client),
                     node: "stub".into(),
                     workload: w.clone(),
                     seed: Seed(1),
@@ -140,23 +152,70 @@ async fn drive(clients: u64, seconds: u64) -> (u64, f64) {
     (ops, elapsed)
 }
 
+/// The 1-, 5- and 15-minute load averages.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing
     // and expects a quick run.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let seconds = if quick { 1 } else { 5 };
+    let (mut seconds, mut runs) = if quick { (1, 1) } else { (3, 5) };
+    // For interleaving with another build's runs on a busy machine.
+    let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    if let Some(r) = var("CHAOS_DRIVER_RUNS") {
+        runs = r.max(1);
+    }
+    if let Some(s) = var("CHAOS_DRIVER_SECONDS") {
+        seconds = s.max(1);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    println!("driver against a stub server on 127.0.0.1 ({seconds} s each):");
+    println!(
+        "driver against a stub server on 127.0.0.1, {} cores, {runs} runs of {seconds} s \
+         per client count (load average before: {}):",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load()
+    );
+    let mut medians = Vec::new();
     for clients in [1u64, 4, 16, 64] {
-        let (ops, elapsed) = runtime.block_on(drive(clients, seconds));
-        let rate = ops as f64 / elapsed;
+        let mut rates: Vec<f64> = (0..runs)
+            .map(|_| {
+                let (ops, elapsed) = runtime.block_on(drive(clients, seconds));
+                ops as f64 / elapsed
+            })
+            .collect();
+        let each = rates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        rates.sort_by(f64::total_cmp);
+        let median = rates[rates.len() / 2];
+        let per_op_us = 1e6 * clients as f64 / median;
         println!(
-            "  {clients:>3} clients: {ops:>7} ops in {elapsed:.2} s = {rate:>8.0} ops/s; \
-             {:.1} µs of wall time per op per client",
-            1e6 * clients as f64 / rate
+            "  {clients:>3} clients: median {median:>8.0} ops/s ({each}); \
+             {per_op_us:.1} µs of wall time per op per client"
         );
+        medians.push((clients, median, per_op_us));
+    }
+    println!("load average after: {}", load());
+    if !quick {
+        let (_, rate_64, _) = medians[3];
+        assert!(
+            rate_64 >= 20_000.0,
+            "64 clients: median {rate_64:.0} ops/s, below the 20,000 target"
+        );
+        let (_, _, per_op_1) = medians[0];
+        assert!(
+            per_op_1 <= 300.0,
+            "one client: {per_op_1:.0} µs per op, above 300 µs"
+        );
+        println!("targets met: 64 clients >= 20,000 ops/s, one client <= 300 µs per op");
     }
 }

@@ -19,6 +19,8 @@
 //! - [`results`]: the results.json model, its statistics and its builder.
 //! - [`report`]: the human report.
 //! - [`roles`]: who holds a role (the leader) now: the resolver trait.
+//! - [`bench`]: load benchmarks: HDR latency summaries, the objective, the
+//!   ramp's decisions, the cluster's goals, the bench report.
 //!
 //! Shell, infrastructure:
 //! - [`loader`]: reads experiment and compose files.
@@ -39,6 +41,7 @@
 //! - [`demo`]: the SurrealDB CRUD and failover demonstrations.
 //! - [`cli`]: the command line: signals, output, exit codes.
 
+pub mod bench;
 pub mod checker;
 pub mod cli;
 pub mod client;

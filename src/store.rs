@@ -6,10 +6,13 @@
 //! - `replay.json`: what a replay needs beside it (seed, duration, the
 //!   compose file and its hash, the chaos version);
 //! - `plan.json`: the plan;
-//! - `history.jsonl`: the history, one op per line, flushed as ops complete;
+//! - `history.jsonl`: the history, one op per line, pushed to the OS as the
+//!   recorder receives them (see [`LineWriter`]);
 //! - `journal.jsonl`: the fault journal (written by the nemesis);
 //! - `results.json`: the verdict and figures (`schemas/results.schema.json`);
 //! - `report.txt`: the same for people;
+//! - `bench.json`: for `chaos bench`, its figures and goals (a bench has no
+//!   `results.json`: it checks nothing, but its history can be checked);
 //! - `chaos.log`: the run's log;
 //! - `logs/<service>.log`: each node's container log since the run began.
 //!
@@ -30,6 +33,8 @@ pub mod files {
     pub const JOURNAL: &str = "journal.jsonl";
     pub const RESULTS: &str = "results.json";
     pub const REPORT: &str = "report.txt";
+    /// The figures of `chaos bench` (in place of `results.json`).
+    pub const BENCH: &str = "bench.json";
     pub const LOG: &str = "chaos.log";
     /// The directory of the nodes' logs (`logs/<service>.log`).
     pub const LOGS: &str = "logs";
@@ -111,25 +116,45 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Appends lines and pushes each to the OS as soon as it is written, so that
-/// a crash loses at most the line being written.
+/// Appends lines and hands them to the OS (not to the disk: see
+/// [`LineWriter::sync`]) either one by one ([`LineWriter::line`]) or a batch
+/// at a time ([`LineWriter::push`] then [`LineWriter::flush`]). What a
+/// crash of chaos can lose: the lines pushed since the last flush (the
+/// batch being written); a line the OS has is complete, except possibly the
+/// last one of a batch cut by the crash. A crash of the machine can lose
+/// what the OS had not written yet, up to the last `sync`.
 #[derive(Debug)]
 pub struct LineWriter {
     out: BufWriter<File>,
 }
 
+/// The buffer of a [`LineWriter`]: a batch of history lines (about 150
+/// bytes each) in one write.
+const LINE_BUFFER: usize = 64 * 1024;
+
 impl LineWriter {
     pub fn create(path: &Path) -> io::Result<LineWriter> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(LineWriter {
-            out: BufWriter::new(file),
+            out: BufWriter::with_capacity(LINE_BUFFER, file),
         })
     }
 
     /// Write one line (a newline is added) and flush it.
     pub fn line(&mut self, line: &str) -> io::Result<()> {
+        self.push(line)?;
+        self.flush()
+    }
+
+    /// Add one line (a newline is added) to the batch; it reaches the OS at
+    /// the next [`LineWriter::flush`] (or sooner, when the buffer fills).
+    pub fn push(&mut self, line: &str) -> io::Result<()> {
         self.out.write_all(line.as_bytes())?;
-        self.out.write_all(b"\n")?;
+        self.out.write_all(b"\n")
+    }
+
+    /// Hand every line pushed so far to the OS.
+    pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
 
@@ -177,13 +202,31 @@ mod tests {
         let text = fs::read_to_string(run.file(files::HISTORY)).unwrap();
         assert_eq!(text, "{\"index\":0}\n");
         w.line("{\"index\":1}").unwrap();
-        w.sync().unwrap();
+        // A batch is with the OS after its flush, not before.
+        w.push("{\"index\":2}").unwrap();
+        w.push("{\"index\":3}").unwrap();
         assert_eq!(
             fs::read_to_string(run.file(files::HISTORY))
                 .unwrap()
                 .lines()
                 .count(),
             2
+        );
+        w.flush().unwrap();
+        assert_eq!(
+            fs::read_to_string(run.file(files::HISTORY))
+                .unwrap()
+                .lines()
+                .count(),
+            4
+        );
+        w.sync().unwrap();
+        assert_eq!(
+            fs::read_to_string(run.file(files::HISTORY))
+                .unwrap()
+                .lines()
+                .count(),
+            4
         );
     }
 }

@@ -5,6 +5,7 @@
 //! [`CliError`]; only `main` turns them into a process exit code. This is the
 //! effectful shell: it may read files and talk to Docker, the core may not.
 
+pub mod bench;
 pub mod check;
 pub mod cluster;
 pub mod daemon;
@@ -30,7 +31,7 @@ use clap::{Args, Parser, Subcommand};
 pub const AFTER_HELP: &str = "\
 Exit codes:
   0  success: the command did what it was asked; every history checked is linearizable
-  1  anomalies found: at least one history is not linearizable
+  1  anomalies found: at least one history is not linearizable (bench: a goal was not met)
   2  bad input or usage: a malformed experiment or history file, an unknown flag
   3  unknown: the checker could not decide within its budget (and found no anomaly)
   4  environment or runtime failure: Docker unreachable, cluster unhealthy, project in use, I/O error
@@ -75,6 +76,13 @@ pub enum Command {
     /// history rules out --model), one verdict per file.
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
+    /// Measure the experiment's cluster against its goals (p99 under 100 ms,
+    /// more than 1,000 ok ops/s, start-up and a node restart under 30 s):
+    /// open-loop load at a rate (or a ramp to the highest rate meeting the
+    /// latency objective), then one node restart. Exit 1 means a goal was
+    /// not met. Writes results/<experiment>/<time>-bench-seed<N>/.
+    #[command(after_help = AFTER_HELP)]
+    Bench(bench::BenchArgs),
     /// Bring the experiment's compose project up and wait until every
     /// service is healthy.
     #[command(after_help = AFTER_HELP)]
@@ -281,6 +289,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Plan(args) => plan::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Up(args) => up::run(&args),
         Command::Down(args) => down::run(&args),
         Command::Status(args) => status::run(&args),

@@ -49,6 +49,14 @@ pub enum Completion {
 }
 
 impl Completion {
+    /// The error of a `fail` or `info` completion.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Completion::Ok { .. } => None,
+            Completion::Fail { error } | Completion::Info { error } => Some(error),
+        }
+    }
+
     /// The outcome of a request that got no answer in time.
     pub fn timed_out(request: &Request, timeout: Duration) -> Completion {
         let error = format!("timed out after {}", crate::duration::format(timeout));

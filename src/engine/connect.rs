@@ -106,21 +106,20 @@ pub async fn clients(
     let mut clients = Vec::new();
     match w.client {
         ClientKind::Etcd => {
+            // One client (one HTTP connection pool) per process, as each
+            // process is its own client of the database: processes sharing
+            // a pool would contend for its idle connections and open new
+            // ones under load.
             let serializable = w.read_mode == ReadMode::Serializable;
-            let per_node: Vec<_> = addresses
-                .iter()
-                .map(|(service, address)| {
-                    let client = EtcdClient::new(
-                        format!("http://{address}"),
-                        prefix.to_string(),
-                        serializable,
-                        w.timeout,
-                    );
-                    (service.clone(), AnyClient::Etcd(client))
-                })
-                .collect();
             for t in 0..w.clients as usize {
-                clients.push(per_node[t % per_node.len()].clone());
+                let (service, address) = &addresses[t % addresses.len()];
+                let client = EtcdClient::new(
+                    format!("http://{address}"),
+                    prefix.to_string(),
+                    serializable,
+                    w.timeout,
+                );
+                clients.push((service.clone(), AnyClient::Etcd(client)));
             }
         }
         ClientKind::Surrealdb => {
@@ -142,6 +141,28 @@ pub async fn clients(
         }
     }
     Ok(clients)
+}
+
+/// One client of the node at `address` (`127.0.0.1:PORT`), tried once:
+/// the restart probe of `chaos bench` makes a new one when a node's port
+/// moves.
+pub async fn client_at(
+    experiment: &Experiment,
+    address: &str,
+    prefix: &str,
+) -> Result<AnyClient, ConnectError> {
+    let w = &experiment.workload;
+    Ok(match w.client {
+        ClientKind::Etcd => AnyClient::Etcd(EtcdClient::new(
+            format!("http://{address}"),
+            prefix.to_string(),
+            w.read_mode == ReadMode::Serializable,
+            w.timeout,
+        )),
+        ClientKind::Surrealdb => AnyClient::Surreal(
+            SurrealClient::connect(address, prefix, &SurrealConfig::new(w.timeout)).await?,
+        ),
+    })
 }
 
 /// The role resolver the nemesis gets for this experiment: the etcd leader

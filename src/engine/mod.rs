@@ -32,6 +32,7 @@
 //! the pure core; below the daemon, the demos and the CLI, and imports none
 //! of them.
 
+pub mod bench;
 pub mod connect;
 pub mod progress;
 pub mod session;

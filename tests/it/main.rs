@@ -1,8 +1,9 @@
 //! The one integration test binary: a module per area. The Docker tests
-//! (`docker`, `run`, `surreal`) are one group, switched on by
+//! (`docker`, `run`, `surreal`, `bench`) are one group, switched on by
 //! `CHAOS_DOCKER_TESTS=1` (set by `.ci/run`); switched off, they show as
 //! ignored.
 
+mod bench;
 mod checker;
 mod daemon;
 mod docker;

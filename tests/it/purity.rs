@@ -25,6 +25,7 @@ const CORE: &[&str] = &[
     "src/daemon/metrics.rs",
     "src/shrink/search.rs",
     "src/shrink/file.rs",
+    "src/bench",
 ];
 
 const FORBIDDEN: &[&str] = &[
@@ -143,6 +144,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
     (
         "only the CLI prints, exits the process or installs signal handlers",
         &[
+            "bench",
             "checker",
             "client",
             "demo.rs",
