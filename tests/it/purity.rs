@@ -18,6 +18,7 @@ const CORE: &[&str] = &[
     "src/histgen.rs",
     "src/results",
     "src/report.rs",
+    "src/html",
     "src/roles",
 ];
 
@@ -146,6 +147,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "experiment",
             "histgen.rs",
             "history",
+            "html",
             "images.rs",
             "journal.rs",
             "loader.rs",
@@ -155,6 +157,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "report.rs",
             "results",
             "roles",
+            "runfiles.rs",
             "seed.rs",
             "store.rs",
         ],
@@ -186,6 +189,20 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "crate::nemesis",
             "crate::engine",
             "crate::docker",
+        ],
+    ),
+    (
+        "the pages are pure: they know no shell",
+        &["html"],
+        &[
+            "crate::store",
+            "crate::runfiles",
+            "crate::engine",
+            "crate::docker",
+            "crate::daemon",
+            "crate::cli",
+            "crate::nemesis",
+            "crate::client",
         ],
     ),
     (
