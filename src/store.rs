@@ -7,6 +7,7 @@
 //! - `journal.jsonl`: the fault journal (written by the nemesis);
 //! - `results.json`: the verdict and figures (`schemas/results.schema.json`);
 //! - `report.txt`: the same for people;
+//! - `report.html`: the same with pictures (timeline, plots, anomalies);
 //! - `chaos.log`: the run's log;
 //! - `logs/<service>.log`: each node's container log since the run began.
 //!
@@ -26,6 +27,7 @@ pub mod files {
     pub const JOURNAL: &str = "journal.jsonl";
     pub const RESULTS: &str = "results.json";
     pub const REPORT: &str = "report.txt";
+    pub const REPORT_HTML: &str = "report.html";
     pub const LOG: &str = "chaos.log";
     /// The directory of the nodes' logs (`logs/<service>.log`).
     pub const LOGS: &str = "logs";

@@ -2,9 +2,11 @@
 //!
 //! The shell around [`crate::checker`]: reads the files, supplies the wall
 //! clock ([`WallClock`]) that the time budget is measured with, picks the
-//! number of threads, prints text or JSON, and maps verdicts to outcomes
-//! (exit 0 all valid, 1 any invalid, 3 any unknown and none invalid; 2 for
-//! an unreadable or malformed file, naming the file and line).
+//! number of threads, prints text or JSON, writes the `--html` page
+//! ([`crate::html::render_history`]), and maps verdicts to outcomes (exit 0
+//! all valid, 1 any invalid, 3 any unknown and none invalid; 2 for an
+//! unreadable or malformed file, naming the file and line, or `--html` with
+//! more than one history; 4 when the page cannot be written).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -71,6 +73,12 @@ pub fn run(args: &CheckArgs) -> CliResult {
     if budget.is_zero() {
         return Err(CliError::input(anyhow!("--budget must be positive")));
     }
+    if args.html.is_some() && args.histories.len() != 1 {
+        return Err(CliError::input(anyhow!(
+            "--html draws one history; {} were given",
+            args.histories.len()
+        )));
+    }
     let mut histories = Vec::with_capacity(args.histories.len());
     for path in &args.histories {
         histories.push(load(path, format).map_err(CliError::input)?);
@@ -82,6 +90,22 @@ pub fn run(args: &CheckArgs) -> CliResult {
         let started = Instant::now();
         let report = checker::check(history, &options);
         reports.push((report, started.elapsed()));
+    }
+    if let (Some(out), [(report, _)], [history], [path]) = (
+        &args.html,
+        reports.as_slice(),
+        histories.as_slice(),
+        args.histories.as_slice(),
+    ) {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let page = crate::html::render_history(history, report, &name, format);
+        crate::store::write_atomic(out, page.as_bytes())
+            .with_context(|| format!("cannot write --html page {}", out.display()))
+            .map_err(CliError::environment)?;
+        eprintln!("wrote {}", out.display());
     }
     let verdict = reports
         .iter()

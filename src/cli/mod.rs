@@ -13,6 +13,7 @@ pub mod heal;
 pub mod nemesis_apply;
 pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod run;
 pub mod signals;
 pub mod status;
@@ -62,9 +63,16 @@ pub enum Command {
     /// results/<experiment>/<time>-seed<N>/.
     #[command(after_help = AFTER_HELP)]
     Run(run::RunArgs),
-    /// Check histories for linearizability, one verdict per file.
+    /// Check histories for linearizability, one verdict per file
+    /// (`--html OUT` draws the anomalies of one history as a page).
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
+    /// Make a run's report.html again from the files in its directory
+    /// (results.json, history.jsonl, plan.json): the timeline, latency,
+    /// throughput and recovery with the fault windows, and every anomaly
+    /// drawn. Exit 0 when written, whatever the run's verdict.
+    #[command(after_help = AFTER_HELP)]
+    Report(report::ReportArgs),
     /// Bring the experiment's compose project up and wait until every
     /// service is healthy.
     #[command(after_help = AFTER_HELP)]
@@ -115,6 +123,12 @@ pub struct CheckArgs {
     /// Check a key-value history as one map state instead of key by key.
     #[arg(long)]
     pub no_split: bool,
+
+    /// Also write a page to OUT that draws the history's timeline and each
+    /// anomaly (the op that cannot be placed, the linearizable prefix).
+    /// Takes one HISTORY.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
 }
 
 /// What a command that did its job reports.
@@ -244,6 +258,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Plan(args) => plan::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Up(args) => up::run(&args),
         Command::Down(args) => down::run(&args),
         Command::Status(args) => status::run(&args),

@@ -20,7 +20,8 @@
 //!    (skipped when cancelled).
 //! 6. Check the history (a short budget when cancelled, `unknown` for what
 //!    it could not decide), keep each node's log, write results.json and
-//!    the report. A cancelled run is `status = "interrupted"`.
+//!    the reports (report.txt, and report.html from [`crate::html`]). A
+//!    cancelled run is `status = "interrupted"`.
 //! 7. Tear down if the experiment says so.
 //!
 //! Healing is not optional: whatever ends the run (its end, an error, a
@@ -497,6 +498,14 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     let shown_dir = run_dir.path().display().to_string();
     let text = crate::report::render(&results, &shown_dir);
     write(files::REPORT, text.as_bytes())?;
+    let plan_value = serde_json::to_value(&plan).ok();
+    let page = crate::html::render_run(&crate::html::RunInput {
+        results: &results,
+        history: Some(&history),
+        plan: plan_value.as_ref(),
+        notes: &[],
+    });
+    write(files::REPORT_HTML, page.as_bytes())?;
     let _ = log.line(&format!(
         "verdict {} status {}",
         results.verdict.as_str(),
