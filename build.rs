@@ -5,11 +5,15 @@
 //! | variable | cfg | group |
 //! |---|---|---|
 //! | `CHAOS_DOCKER_TESTS=1` | `chaos_docker` | tests against the local Docker engine |
+//! | `CHAOS_BROWSER_TESTS=1` | `chaos_browser` | the report pages in headless Chromium |
 //!
 //! Each group has its own switch: asking for one never starts another.
 
 /// (environment variable, cfg name) of every test group.
-const GROUPS: &[(&str, &str)] = &[("CHAOS_DOCKER_TESTS", "chaos_docker")];
+const GROUPS: &[(&str, &str)] = &[
+    ("CHAOS_DOCKER_TESTS", "chaos_docker"),
+    ("CHAOS_BROWSER_TESTS", "chaos_browser"),
+];
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");

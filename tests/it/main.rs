@@ -1,14 +1,17 @@
 //! The one integration test binary: a module per area. The Docker tests
 //! (`docker`, `run`, `surreal`) are one group, switched on by
-//! `CHAOS_DOCKER_TESTS=1` (set by `.ci/run`); switched off, they show as
-//! ignored.
+//! `CHAOS_DOCKER_TESTS=1`; the browser tests (`browser`: the report pages
+//! in headless Chromium) another, switched on by `CHAOS_BROWSER_TESTS=1`
+//! (`.ci/run` sets both); switched off, they show as ignored.
 
+mod browser;
 mod checker;
 mod docker;
 mod engine;
 mod experiments;
 mod history;
 mod purity;
+mod report;
 mod results;
 mod run;
 mod surreal;
