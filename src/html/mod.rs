@@ -210,9 +210,9 @@ pub fn render_run(input: &RunInput<'_>) -> String {
     };
 
     let body = html! {
-        (header(r, &plan, &notes))
-        (faults_table(r))
+        (header(r, &notes))
         @if let Some(o) = overview { (o) }
+        (faults_table(r))
         h2 #anomalies { "Anomalies" }
         @if r.checker.anomalies.is_empty() {
             p { "None: " (verdict_words(r)) "." }
@@ -227,6 +227,7 @@ pub fn render_run(input: &RunInput<'_>) -> String {
             h2 #undecided { "Undecided keys" }
             ul { @for u in &r.checker.undecided { li { "key " (u.key) ": " (u.reason) } } }
         }
+        (details(r, &plan))
         (logs(r))
     };
     let title = format!(
@@ -239,7 +240,7 @@ pub fn render_run(input: &RunInput<'_>) -> String {
 }
 
 /// The top of a run's report.
-fn header(r: &Results, plan: &PlanInfo, notes: &[String]) -> Markup {
+fn header(r: &Results, notes: &[String]) -> Markup {
     let w = &r.workload;
     let status_words = match r.status {
         Status::Completed => "completed",
@@ -259,11 +260,11 @@ fn header(r: &Results, plan: &PlanInfo, notes: &[String]) -> Markup {
             @if !r.checker.anomalies.is_empty() {
                 nav.jump {
                     a.first-anomaly href="#anomaly-1" { "▸ Jump to the first anomaly" }
-                    a href="#timeline" { "timeline" } a href="#latency" { "latency" } a href="#throughput" { "throughput" } a href="#recovery" { "recovery" } a href="#anomalies" { "anomalies" } a href="#logs" { "node logs" }
+                    a href="#timeline" { "timeline" } a href="#latency" { "latency" } a href="#throughput" { "throughput" } a href="#recovery" { "recovery" } a href="#anomalies" { "anomalies" } a href="#faults" { "faults" } a href="#logs" { "node logs" }
                 }
             } @else {
                 nav.jump {
-                    a href="#timeline" { "timeline" } a href="#latency" { "latency" } a href="#throughput" { "throughput" } a href="#recovery" { "recovery" } a href="#logs" { "node logs" }
+                    a href="#timeline" { "timeline" } a href="#latency" { "latency" } a href="#throughput" { "throughput" } a href="#recovery" { "recovery" } a href="#faults" { "faults" } a href="#logs" { "node logs" }
                 }
             }
             @if !r.checker.anomalies.is_empty() {
@@ -279,36 +280,43 @@ fn header(r: &Results, plan: &PlanInfo, notes: &[String]) -> Markup {
             @for n in notes { p.note { (n) } }
             dl.meta {
                 dt { "status" } dd { span.status.(r.status.as_str()) { (status_words) } }
-                dt { "duration" } dd { (format!("{:.1} s", r.duration_s)) }
-                dt { "started" } dd { (r.started_at) }
-                dt { "ended" } dd { (r.ended_at) }
-                dt { "experiment" } dd { code { (r.experiment.file) } }
-                dt { "seed" } dd { (r.seed) }
+                dt { "duration" } dd { (format!("{:.1} s", r.duration_s)) " (" (r.started_at) " to " (r.ended_at) ")" }
+                dt { "experiment" } dd { code { (r.experiment.file) } " seed " (r.seed) }
                 dt { "client" } dd { (r.target.client) " (" (r.target.read_mode) " reads)" }
-                dt { "chaos" } dd { (r.tool.name) " " (r.tool.version) }
-                dt { "compose" } dd { code { (r.target.compose_file) } " (project " (r.target.project) ")" }
-                dt { "checker" } dd { (r.checker.keys) " keys: " (r.checker.keys_valid) " valid, " (r.checker.keys_invalid) " invalid, " (r.checker.keys_unknown) " unknown (" (format!("{:.0}", r.checker.elapsed_ms)) " ms)" }
-                dt { "ops" } dd { (w.ops.total()) ": " (w.ops.ok) " ok, " (w.ops.fail) " fail, " (w.ops.info) " info; " (format!("{:.1}", w.throughput_ok_per_s)) " ok ops/s" }
-                dt { "latency (ok)" } dd { (latency_words(&w.latency)) }
-            }
-            p { "Rerun this experiment with this seed:" }
-            pre { code { (r.rerun) } }
-            @if let Some(p) = &plan.rerun { p { "Print its plan again: " code { (p) } } }
-            @if !r.target.images.is_empty() {
-                p { "Cluster images: "
+                dt { "cluster" } dd {
                     @for (n, (image, services)) in images_by_service(r).iter().enumerate() {
                         @if n > 0 { "; " }
                         code { (image) } " (" (services.join(", ")) ")"
                     }
+                    @if r.target.images.is_empty() { "-" }
                 }
+                dt { "chaos" } dd { (r.tool.name) " " (r.tool.version) }
+                dt { "ops" } dd { (w.ops.total()) ": " (w.ops.ok) " ok, " (w.ops.fail) " fail, " (w.ops.info) " info; " (format!("{:.1}", w.throughput_ok_per_s)) " ok ops/s" }
+                dt { "latency (ok)" } dd { (latency_words(&w.latency)) }
             }
-            @if !plan.clients.is_empty() {
-                p.note {
-                    "Clients as planned: "
-                    @for (n, c) in plan.clients.iter().enumerate() {
-                        @if n > 0 { "; " }
-                        (c.client) " → " (c.endpoint) " (" (c.reads) " reads, " (c.writes) " writes, " (c.cas) " cas)"
-                    }
+            p.rerun { "Rerun: " code { (r.rerun) } }
+        }
+    }
+}
+
+/// What the run was set up as: compose project, the checker's figures,
+/// the plan's clients.
+fn details(r: &Results, plan: &PlanInfo) -> Markup {
+    html! {
+        h2 #details { "Run details" }
+        dl.meta {
+            dt { "compose" } dd { code { (r.target.compose_file) } " (project " (r.target.project) ")" }
+            dt { "checker" } dd { (r.checker.keys) " keys: " (r.checker.keys_valid) " valid, " (r.checker.keys_invalid) " invalid, " (r.checker.keys_unknown) " unknown, in " (format!("{:.0}", r.checker.elapsed_ms)) " ms" }
+            dt { "in faults" } dd { (latency_words(&r.workload.latency_in_faults)) }
+            dt { "outside" } dd { (latency_words(&r.workload.latency_outside_faults)) }
+        }
+        @if let Some(p) = &plan.rerun { p { "Print the plan again: " code { (p) } } }
+        @if !plan.clients.is_empty() {
+            p {
+                "Clients as planned: "
+                @for (n, c) in plan.clients.iter().enumerate() {
+                    @if n > 0 { "; " }
+                    (c.client) " → " (c.endpoint) " (" (c.reads) " reads, " (c.writes) " writes, " (c.cas) " cas)"
                 }
             }
         }

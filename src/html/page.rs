@@ -25,7 +25,8 @@ pre{{background:#f5f5f5;padding:6px 8px;overflow-x:auto;margin:4px 0}}
 .verdict.small{{font-size:12px;padding:1px 6px}}
 .verdict.valid{{background:#009E73}} .verdict.invalid{{background:var(--fail)}} .verdict.unknown{{background:var(--info);color:#000}}
 .status{{font-weight:600}} .status.interrupted,.status.crashed{{color:var(--fail)}}
-dl.meta{{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:2px 14px;margin:10px 0}}
+dl.meta{{display:grid;grid-template-columns:max-content 1fr max-content 1fr;gap:1px 14px;margin:8px 0}}
+p.rerun code{{background:#f3f3f3;padding:2px 6px}}
 dl.meta dt{{color:#555}} dl.meta dd{{margin:0}}
 nav.jump{{margin:8px 0;font-size:15px}} nav.jump a{{margin-right:14px}} p.found a{{margin-right:8px}}
 .first-anomaly{{font-weight:700}}
