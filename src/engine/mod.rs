@@ -347,10 +347,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
             .map_err(EngineError::store(format!("writing {name}")))
     };
     write(files::EXPERIMENT, loaded.text.as_bytes())?;
-    write(
-        files::PLAN,
-        plan::plan_json(&plan, &loaded.path, opts.duration).as_bytes(),
-    )?;
+    let plan_text = plan::plan_json(&plan, &loaded.path, opts.duration);
+    write(files::PLAN, plan_text.as_bytes())?;
     let mut log = run_dir
         .lines(files::LOG)
         .map_err(EngineError::store("creating chaos.log"))?;
@@ -498,7 +496,9 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     let shown_dir = run_dir.path().display().to_string();
     let text = crate::report::render(&results, &shown_dir);
     write(files::REPORT, text.as_bytes())?;
-    let plan_value = serde_json::to_value(&plan).ok();
+    // The page is made from what the files hold (plan.json as written), so
+    // that `chaos report` on this directory makes the same bytes.
+    let plan_value: Option<serde_json::Value> = serde_json::from_str(&plan_text).ok();
     let page = crate::html::render_run(&crate::html::RunInput {
         results: &results,
         history: Some(&history),

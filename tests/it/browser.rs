@@ -207,6 +207,39 @@ fn the_kept_etcd_run_report_in_chromium() {
         files.results.checker.keys_invalid
     );
     assert_eq!(dom.matches(" stuck\" x=").count(), 10);
+    // Hovering over a bar shows the op with its history.jsonl lines,
+    // exactly as they are in the file.
+    let op = &history.operations[100];
+    let text = std::fs::read_to_string(run.path().join("history.jsonl")).unwrap();
+    let line = |n: usize| text.lines().nth(n - 1).unwrap().replace('"', "&quot;");
+    let (inv, comp) = (
+        history.invocation(op).line,
+        history.completion(op).unwrap().line,
+    );
+    let hover = run.path().join("hover.html");
+    let html = std::fs::read_to_string(&page).unwrap().replace(
+        "</body>",
+        "<script>var r = document.querySelector('[data-op=\"100\"]');\
+         r.dispatchEvent(new MouseEvent('mouseover', {bubbles: true, clientX: 300, clientY: 300}));\
+         var t = document.getElementById('tip');\
+         document.body.setAttribute('data-tip', (t.hidden ? 'hidden ' : 'shown ') + t.textContent);</script></body>",
+    );
+    std::fs::write(&hover, html).unwrap();
+    let dom = load(&hover);
+    let tip = dom
+        .split("data-tip=\"")
+        .nth(1)
+        .unwrap()
+        .split("\" ")
+        .next()
+        .unwrap();
+    assert!(tip.starts_with("shown process "), "{tip}");
+    for expected in [
+        format!("history.jsonl line {inv}: {}", line(inv)),
+        format!("history.jsonl line {comp}: {}", line(comp)),
+    ] {
+        assert!(tip.contains(&expected), "{tip}\nlacks {expected}");
+    }
     let top = screenshot(&page, "report-etcd-top.png", 1000);
     let full = screenshot(&page, "report-etcd-full.png", 5200);
     eprintln!("screenshots: {} {}", top.display(), full.display());

@@ -205,6 +205,50 @@ fn chaos_report_reads_version_1_results_without_a_history() {
 }
 
 #[test]
+fn chaos_report_works_on_every_kept_example() {
+    // Every run directory under results/examples (read only: the page goes
+    // to a temporary file).
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/examples");
+    let mut runs = Vec::new();
+    let mut stack = vec![examples];
+    while let Some(dir) = stack.pop() {
+        if dir.join("results.json").is_file() {
+            runs.push(dir.clone());
+        }
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() && p.file_name().is_some_and(|n| n != "logs") {
+                stack.push(p);
+            }
+        }
+    }
+    assert!(runs.len() >= 2, "{runs:?}");
+    let out_dir = tempfile::tempdir().unwrap();
+    for (n, run) in runs.iter().enumerate() {
+        let out_file = out_dir.path().join(format!("{n}.html"));
+        let out = chaos(&[
+            "report".into(),
+            run.to_str().unwrap().into(),
+            "--out".into(),
+            out_file.to_str().unwrap().into(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}: {out:?}", run.display());
+        let page = std::fs::read_to_string(&out_file).unwrap();
+        fetches_nothing(&page).unwrap();
+        let results: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("results.json")).unwrap())
+                .unwrap();
+        let invalid = results["checker"]["keys_invalid"].as_u64().unwrap() as usize;
+        assert_eq!(
+            page.matches("data-anomaly=\"").count(),
+            invalid.min(html::MAX_ANOMALY_VIEWS),
+            "{}",
+            run.display()
+        );
+    }
+}
+
+#[test]
 fn chaos_report_names_the_file_that_is_wrong() {
     // Not a run directory: exit 2, naming it.
     let empty = tempfile::tempdir().unwrap();
