@@ -33,7 +33,9 @@ Exit codes:
   3  unknown: the checker could not decide within its budget (and found no anomaly)
   4  environment or runtime failure: Docker unreachable, cluster unhealthy, project in use, I/O error
   130  interrupted: a signal stopped the run; its faults were healed and its results written
-       (status \"interrupted\"); a second signal heals from the journal and exits at once";
+       (status \"interrupted\"); a second signal heals from the journal and exits at once
+`chaos report` checks nothing: 0 when it wrote the page, whatever the run's verdict;
+`chaos check --html` exits as `chaos check` does (4 if the page cannot be written)";
 
 #[derive(Debug, Parser)]
 #[command(
