@@ -459,7 +459,7 @@ fn register_svg(history: &History, case: &Case, found: &Found, bands: &[Band]) -
         );
     }
     // The ops; callouts for the witness last, on top, in their own row.
-    let mut tails = String::new();
+    let mut tails: std::collections::BTreeMap<usize, (f64, f64)> = Default::default();
     let mut callouts = String::new();
     let (mut stuck_x, mut witness_x) = (None, Vec::new());
     for &i in &found.ops {
@@ -493,13 +493,10 @@ fn register_svg(history: &History, case: &Case, found: &Found, bands: &[Band]) -
             );
         }
         if tail && b < end_x {
-            let _ = write!(
-                tails,
-                "M{} {}H{}",
-                num(b),
-                num(ly + LANE_H / 2.0),
-                num(end_x)
-            );
+            let t = tails
+                .entry(lanes.lane[&op.process])
+                .or_insert((f64::INFINITY, ly + LANE_H / 2.0));
+            t.0 = t.0.min(b);
         }
         if !role.is_empty() {
             let what = if role == " stuck" {
@@ -521,9 +518,7 @@ fn register_svg(history: &History, case: &Case, found: &Found, bands: &[Band]) -
             );
         }
     }
-    if !tails.is_empty() {
-        let _ = write!(out, r#"<path class="tail" d="{tails}"/>"#);
-    }
+    super::timeline::tails_svg(&mut out, &tails, end_x);
     out.push_str(&callouts);
     out.push_str("</svg>");
     // In view: the op that cannot be placed with the rest of the witness

@@ -329,8 +329,10 @@ pub fn render(
             );
         }
     }
-    // The bars, then every info tail as one path.
-    let mut tails = String::new();
+    // The bars, then the info tails: on a lane they all run to the end, so
+    // one from the earliest is drawn (thousands of overlapping dotted lines
+    // cost a browser seconds to paint and show nothing more).
+    let mut tails: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
     for &i in shown {
         let op = &history.operations[i];
         let span = axis.span(history, op);
@@ -348,18 +350,13 @@ pub fn render(
             num(rows.lane_h)
         );
         if span.tail && span.end < axis.end {
-            let _ = write!(
-                tails,
-                "M{} {}H{}",
-                num(x0 + w),
-                num(y + rows.lane_h / 2.0),
-                num(x(axis.end))
-            );
+            let t = tails
+                .entry(lane)
+                .or_insert((f64::INFINITY, y + rows.lane_h / 2.0));
+            t.0 = t.0.min(x0 + w);
         }
     }
-    if !tails.is_empty() {
-        let _ = write!(out, r#"<path class="tail" d="{tails}"/>"#);
-    }
+    tails_svg(&mut out, &tails, x(axis.end));
     svg::x_axis(
         &mut out,
         0.0,
@@ -371,6 +368,18 @@ pub fn render(
     );
     out.push_str("</svg>");
     out
+}
+
+/// The info tails, one per lane: `lane -> (from x, y)`, each to `end`.
+pub fn tails_svg(out: &mut String, tails: &BTreeMap<usize, (f64, f64)>, end: f64) {
+    if tails.is_empty() {
+        return;
+    }
+    out.push_str(r#"<path class="tail" d=""#);
+    for (x0, y) in tails.values() {
+        let _ = write!(out, "M{} {}H{}", num(*x0), num(*y), num(end));
+    }
+    out.push_str(r#""/>"#);
 }
 
 /// The CSS class of an op's bar: `k` ok, `f` fail, `i` info (or never
