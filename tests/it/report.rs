@@ -182,6 +182,30 @@ fn chaos_report_writes_the_page_into_the_run_directory() {
 }
 
 #[test]
+fn chaos_report_open_uses_the_browser_and_says_when_it_cannot() {
+    let run = copy_run(&kept_run());
+    let open = |browser: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_chaos"))
+            .arg("report")
+            .arg(run.path())
+            .arg("--open")
+            .env("BROWSER", browser)
+            .output()
+            .unwrap()
+    };
+    let ok = open("true");
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    let failed = open("false");
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("report is written") && err.contains("report.html"),
+        "{err}"
+    );
+    assert!(run.path().join("report.html").is_file());
+}
+
+#[test]
 fn chaos_report_reads_version_1_results_without_a_history() {
     let run = copy_run(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("results/examples/surrealdb-local-kill"),
