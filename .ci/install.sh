@@ -24,7 +24,7 @@
 # 5. With --tests only: Debian's Chromium and a font (chromium,
 #    fonts-dejavu-core) for the browser tests of the report pages
 #    (CHAOS_BROWSER_TESTS=1), installed only when missing, and a check that
-#    it starts headless.
+#    it starts headless (a second or two).
 #
 # Every step prints one line; a failure names the step and exits non-zero.
 set -euo pipefail

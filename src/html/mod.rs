@@ -270,10 +270,11 @@ fn header(r: &Results, notes: &[String]) -> Markup {
             @if !r.checker.anomalies.is_empty() {
                 p.found {
                     "Anomalies: "
-                    @for (i, a) in r.checker.anomalies.iter().enumerate() {
-                        a href=(if i < MAX_ANOMALY_VIEWS { format!("#anomaly-{}", i + 1) } else { "#more-anomalies".to_string() }) {
-                            (a.class()) " on key " (anomaly_key(a))
-                        }
+                    @for (i, a) in r.checker.anomalies.iter().take(MAX_ANOMALY_VIEWS).enumerate() {
+                        a href=(format!("#anomaly-{}", i + 1)) { (a.class()) " on key " (anomaly_key(a)) }
+                    }
+                    @if r.checker.anomalies.len() > MAX_ANOMALY_VIEWS {
+                        a href="#more-anomalies" { "and " (r.checker.anomalies.len() - MAX_ANOMALY_VIEWS) " more" }
                     }
                 }
             }

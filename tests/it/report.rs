@@ -117,6 +117,26 @@ fn the_kept_run_draws_every_op_and_every_anomaly() {
 }
 
 #[test]
+fn past_twenty_anomalies_the_rest_are_listed_in_words() {
+    let f = runfiles::read(&kept_run()).unwrap();
+    let mut results = f.results.clone();
+    let ten = results.checker.anomalies.clone();
+    results.checker.anomalies.extend(ten.iter().cloned());
+    results.checker.anomalies.extend(ten);
+    let page = html::render_run(&RunInput {
+        results: &results,
+        history: f.history.as_ref(),
+        plan: f.plan.as_ref(),
+        notes: &[],
+    });
+    assert_eq!(
+        page.matches("data-anomaly=\"").count(),
+        html::MAX_ANOMALY_VIEWS
+    );
+    assert!(page.contains("10 more, in words") && page.contains(">and 10 more<"));
+}
+
+#[test]
 fn the_op_that_cannot_be_placed_comes_right_after_the_prefix() {
     let (_, results, history) = kept_page();
     for a in &results.checker.anomalies {
