@@ -417,7 +417,7 @@ fn overview(
             @if samples.len() > plots::MAX_POINTS {
                 p.note {
                     "Drawn: " (plots::thin(&samples, plots::bin_width(axis.end, 600), axis.end, 1e-3).1)
-                    " of " (samples.len()) " ops: every op slower than the p99 of its time bin (up to a quarter), and an even sample of the rest. The lines count every op."
+                    " of " (samples.len()) " ops: the ops slower than the p99 of their time bin (up to a tenth of the points), and an even sample of the rest. The lines count every op."
                 }
             }
             div.figure { (plot(plots::latency(&samples, axis.end, bands))) }

@@ -306,8 +306,8 @@ pub fn latency(samples: &[OpSample], end: f64, bands: &[Band]) -> Result<String,
 pub type Series = (&'static str, bool, Vec<(f64, f64)>);
 
 /// The latency plot's points, per (function, ok or not). Up to
-/// [`MAX_POINTS`] ops, every one; beyond, every op slower than the p99 of
-/// its time bin (up to a quarter of the points), and an even sample of the
+/// [`MAX_POINTS`] ops, every one; beyond, the ops slower than the p99 of
+/// their time bin (up to a tenth of the points), and an even sample of the
 /// rest, in time order, so that each series keeps its share and the whole
 /// run is covered. Returns the series and how many ops they draw.
 pub fn thin(samples: &[OpSample], width: f64, end: f64, y0: f64) -> (Vec<Series>, usize) {
@@ -324,7 +324,7 @@ pub fn thin(samples: &[OpSample], width: f64, end: f64, y0: f64) -> (Vec<Series>
             })
             .map(|(i, _)| i)
             .collect();
-        let k = slow.len().div_ceil(MAX_POINTS / 4).max(1);
+        let k = slow.len().div_ceil(MAX_POINTS / 10).max(1);
         for &i in slow.iter().step_by(k) {
             chosen[i] = true;
         }
