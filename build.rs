@@ -5,13 +5,17 @@
 //! | variable | cfg | group |
 //! |---|---|---|
 //! | `CHAOS_DOCKER_TESTS=1` | `chaos_docker` | tests against the local Docker engine |
+//! | `CHAOS_BROWSER_TESTS=1` | `chaos_browser` | the report pages in headless Chromium |
 //! | `CHAOS_ELLE_HISTORIES=DIR` | `chaos_elle` | Elle's published histories, read from DIR (not in this repository) |
 //!
 //! Each group has its own switch: asking for one never starts another.
 
 /// (environment variable, cfg name) of every test group switched on by
 /// `VAR=1`.
-const GROUPS: &[(&str, &str)] = &[("CHAOS_DOCKER_TESTS", "chaos_docker")];
+const GROUPS: &[(&str, &str)] = &[
+    ("CHAOS_DOCKER_TESTS", "chaos_docker"),
+    ("CHAOS_BROWSER_TESTS", "chaos_browser"),
+];
 
 /// (environment variable, cfg name) of every test group switched on by the
 /// variable naming a directory.

@@ -21,6 +21,10 @@
 #    An etcd experiment never waits for it; `chaos run`/`chaos up` of a
 #    SurrealDB experiment says it is missing (or builds it with
 #    --build-images).
+# 5. With --tests only: Debian's Chromium and a font (chromium,
+#    fonts-dejavu-core) for the browser tests of the report pages
+#    (CHAOS_BROWSER_TESTS=1), installed only when missing, and a check that
+#    it starts headless (a second or two).
 #
 # Every step prints one line; a failure names the step and exits non-zero.
 set -euo pipefail
@@ -111,6 +115,31 @@ if [ "$TESTS" = 1 ]; then
   s="$(docker run --rm --network none "$surrealdb_alias" version 2>&1 | head -n 1)" \
     || fail "$surrealdb_alias does not run surreal version: $s"
   say "smoke test: $surrealdb_alias runs surreal $s"
+fi
+
+if [ "$TESTS" = 1 ]; then
+  # The browser tests open report.html in Debian's Chromium, headless.
+  STEP="chromium"
+  BROWSER_PKGS="chromium fonts-dejavu-core"
+  missing=""
+  for p in $BROWSER_PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    [ "$(id -u)" = 0 ] || fail "need root to install:$missing (run: sudo bash .ci/install.sh --tests)"
+    say "installing:$missing (the browser tests; about 100 MB)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1; then
+      say "apt-get update"
+      apt-get update -qq >>/tmp/chaos-install-apt.log 2>&1 || { tail -n 20 /tmp/chaos-install-apt.log >&2; fail "apt-get update failed"; }
+      apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1 \
+        || { tail -n 20 /tmp/chaos-install-apt.log >&2; fail "apt-get install$missing failed (log: /tmp/chaos-install-apt.log)"; }
+    fi
+  fi
+  c="$(chromium --headless --no-sandbox --disable-gpu --dump-dom 'data:text/html,<p>ok</p>' 2>/dev/null)" \
+    || fail "chromium does not start headless"
+  case "$c" in *'<p>ok</p>'*) ;; *) fail "chromium --headless --dump-dom printed no page" ;; esac
+  say "chromium: $(chromium --version 2>/dev/null | head -n 1) starts headless"
 fi
 
 STEP="done"

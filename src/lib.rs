@@ -18,6 +18,8 @@
 //! - [`txngen`]: seeded simulated list-append transaction histories.
 //! - [`results`]: the results.json model, its statistics and its builder.
 //! - [`report`]: the human report.
+//! - [`html`]: the pages: a run's report.html, a history's anomaly page,
+//!   the daemon's index of runs.
 //! - [`roles`]: who holds a role (the leader) now: the resolver trait.
 //! - [`bench`]: load benchmarks: HDR latency summaries, the objective, the
 //!   ramp's decisions, the cluster's goals, the bench report.
@@ -25,6 +27,7 @@
 //! Shell, infrastructure:
 //! - [`loader`]: reads experiment and compose files.
 //! - [`store`]: run directories and atomic writes.
+//! - [`runfiles`]: a run directory read back for its report.
 //! - [`journal`]: the fault journal and the active-runs index.
 //! - [`lock`]: one user of a compose project at a time.
 //! - [`docker`]: the Engine API, compose labels and CLI.
@@ -53,6 +56,7 @@ pub mod engine;
 pub mod experiment;
 pub mod histgen;
 pub mod history;
+pub mod html;
 pub mod images;
 pub mod journal;
 pub mod loader;
@@ -62,6 +66,7 @@ pub mod plan;
 pub mod report;
 pub mod results;
 pub mod roles;
+pub mod runfiles;
 pub mod seed;
 pub mod shrink;
 pub mod store;

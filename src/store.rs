@@ -13,6 +13,7 @@
 //! - `report.txt`: the same for people;
 //! - `bench.json`: for `chaos bench`, its figures and goals (a bench has no
 //!   `results.json`: it checks nothing, but its history can be checked);
+//! - `report.html`: the same with pictures (timeline, plots, anomalies);
 //! - `chaos.log`: the run's log;
 //! - `logs/<service>.log`: each node's container log since the run began.
 //!
@@ -35,6 +36,7 @@ pub mod files {
     pub const REPORT: &str = "report.txt";
     /// The figures of `chaos bench` (in place of `results.json`).
     pub const BENCH: &str = "bench.json";
+    pub const REPORT_HTML: &str = "report.html";
     pub const LOG: &str = "chaos.log";
     /// The directory of the nodes' logs (`logs/<service>.log`).
     pub const LOGS: &str = "logs";

@@ -6,9 +6,12 @@
 //! the checker by format (`elle-edn`, or `chaos` files whose lines are
 //! `"f":"txn"`), supplies the wall clock ([`WallClock`]) that the time
 //! budget is measured with, picks the number of threads, prints text or
-//! JSON, and maps verdicts to outcomes (exit 0 all valid, 1 any invalid, 3
-//! any unknown and none invalid; 2 for an unreadable or malformed file,
-//! naming the file and line).
+//! JSON, writes the `--html` page of a register history
+//! ([`crate::html::render_history`]), and maps verdicts to outcomes (exit 0
+//! all valid, 1 any invalid, 3 any unknown and none invalid; 2 for an
+//! unreadable or malformed file, naming the file and line, or `--html` with
+//! more than one history or a transaction history; 4 when the page cannot
+//! be written).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -162,6 +165,12 @@ pub fn run(args: &CheckArgs) -> CliResult {
     if budget.is_zero() {
         return Err(CliError::input(anyhow!("--budget must be positive")));
     }
+    if args.html.is_some() && args.histories.len() != 1 {
+        return Err(CliError::input(anyhow!(
+            "--html draws one history; {} were given",
+            args.histories.len()
+        )));
+    }
     let mut histories = Vec::with_capacity(args.histories.len());
     for path in &args.histories {
         histories.push(load_any(path, format).map_err(CliError::input)?);
@@ -178,6 +187,31 @@ pub fn run(args: &CheckArgs) -> CliResult {
             }
         };
         reports.push((report, *parse, started.elapsed()));
+    }
+    if let (Some(out), [(report, _, _)], [path]) =
+        (&args.html, reports.as_slice(), args.histories.as_slice())
+    {
+        let (FileVerdict::Register(report), (Loaded::Register(history), _)) =
+            (report, &histories[0])
+        else {
+            return Err(CliError::input(anyhow!(
+                "--html draws register and key-value histories; {} holds transactions \
+                 (its anomalies are in the text and --json output)",
+                path.display()
+            )));
+        };
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let CheckFormat::Register(format) = format else {
+            unreachable!("a register history comes from a register format")
+        };
+        let page = crate::html::render_history(history, report, &name, format);
+        crate::store::write_atomic(out, page.as_bytes())
+            .with_context(|| format!("cannot write --html page {}", out.display()))
+            .map_err(CliError::environment)?;
+        eprintln!("wrote {}", out.display());
     }
     let verdict =
         reports

@@ -16,6 +16,7 @@ pub mod nemesis_apply;
 pub mod plan;
 pub mod progress;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod shrink;
 pub mod signals;
@@ -36,7 +37,9 @@ Exit codes:
   3  unknown: the checker could not decide within its budget (and found no anomaly)
   4  environment or runtime failure: Docker unreachable, cluster unhealthy, project in use, I/O error
   130  interrupted: a signal stopped the run; its faults were healed and its results written
-       (status \"interrupted\"); a second signal heals from the journal and exits at once";
+       (status \"interrupted\"); a second signal heals from the journal and exits at once
+`chaos report` checks nothing: 0 when it wrote the page, whatever the run's verdict;
+`chaos check --html` exits as `chaos check` does (4 if the page cannot be written)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,7 +76,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Check histories for linearizability (registers, key-value maps) or
     /// for a consistency model (list-append transactions: exit 1 when the
-    /// history rules out --model), one verdict per file.
+    /// history rules out --model), one verdict per file (`--html OUT` draws
+    /// the anomalies of one register history as a page).
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
     /// Measure the experiment's cluster against its goals (p99 under 100 ms,
@@ -83,6 +87,12 @@ pub enum Command {
     /// not met. Writes results/<experiment>/<time>-bench-seed<N>/.
     #[command(after_help = AFTER_HELP)]
     Bench(bench::BenchArgs),
+    /// Make a run's report.html again from the files in its directory
+    /// (results.json, history.jsonl, plan.json): the timeline, latency,
+    /// throughput and recovery with the fault windows, and every anomaly
+    /// drawn. Exit 0 when written, whatever the run's verdict.
+    #[command(after_help = AFTER_HELP)]
+    Report(report::ReportArgs),
     /// Bring the experiment's compose project up and wait until every
     /// service is healthy.
     #[command(after_help = AFTER_HELP)]
@@ -160,6 +170,12 @@ pub struct CheckArgs {
     /// Check a key-value history as one map state instead of key by key.
     #[arg(long)]
     pub no_split: bool,
+
+    /// Also write a page to OUT that draws the history's timeline and each
+    /// anomaly (the op that cannot be placed, the linearizable prefix).
+    /// Takes one HISTORY.
+    #[arg(long, value_name = "OUT")]
+    pub html: Option<PathBuf>,
 }
 
 /// What a command that did its job reports.
@@ -290,6 +306,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Run(args) => run::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Up(args) => up::run(&args),
         Command::Down(args) => down::run(&args),
         Command::Status(args) => status::run(&args),

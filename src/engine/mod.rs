@@ -21,7 +21,8 @@
 //!    (skipped when cancelled).
 //! 6. Check the history (a short budget when cancelled, `unknown` for what
 //!    it could not decide), keep each node's log, write results.json and
-//!    the report. A cancelled run is `status = "interrupted"`.
+//!    the reports (report.txt, and report.html from [`crate::html`]). A
+//!    cancelled run is `status = "interrupted"`.
 //! 7. Tear down if the experiment says so.
 //!
 //! Healing is not optional: whatever ends the run (its end, an error, a
@@ -389,10 +390,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
             .expect("replay info serializes")
             .as_bytes(),
     )?;
-    write(
-        files::PLAN,
-        plan::plan_json(&plan, &loaded.path, opts.duration).as_bytes(),
-    )?;
+    let plan_text = plan::plan_json(&plan, &loaded.path, opts.duration);
+    write(files::PLAN, plan_text.as_bytes())?;
     let mut log = run_dir
         .lines(files::LOG)
         .map_err(EngineError::store("creating chaos.log"))?;
@@ -540,6 +539,16 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     let shown_dir = run_dir.path().display().to_string();
     let text = crate::report::render(&results, &shown_dir);
     write(files::REPORT, text.as_bytes())?;
+    // The page is made from what the files hold (plan.json as written), so
+    // that `chaos report` on this directory makes the same bytes.
+    let plan_value: Option<serde_json::Value> = serde_json::from_str(&plan_text).ok();
+    let page = crate::html::render_run(&crate::html::RunInput {
+        results: &results,
+        history: Some(&history),
+        plan: plan_value.as_ref(),
+        notes: &[],
+    });
+    write(files::REPORT_HTML, page.as_bytes())?;
     let _ = log.line(&format!(
         "verdict {} status {}",
         results.verdict.as_str(),

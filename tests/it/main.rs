@@ -1,9 +1,12 @@
 //! The one integration test binary: a module per area. The Docker tests
-//! (`docker`, `run`, `surreal`, `bench`) are one group, switched on by
-//! `CHAOS_DOCKER_TESTS=1` (set by `.ci/run`); switched off, they show as
-//! ignored.
+//! (`docker`, `run`, `surreal`, `daemon`, `shrink`, `engine`, `bench`) are
+//! one group, switched on by `CHAOS_DOCKER_TESTS=1`; the browser tests
+//! (`browser`: the report pages in headless Chromium) another, switched on
+//! by `CHAOS_BROWSER_TESTS=1` (`.ci/run` sets both); switched off, they show
+//! as ignored.
 
 mod bench;
+mod browser;
 mod checker;
 mod daemon;
 mod docker;
@@ -11,6 +14,7 @@ mod engine;
 mod experiments;
 mod history;
 mod purity;
+mod report;
 mod results;
 mod run;
 mod shrink;

@@ -102,10 +102,26 @@ pub(crate) fn check_common(r: &Run, experiment: &str, seed: u64, duration: &str)
         "history.jsonl",
         "journal.jsonl",
         "report.txt",
+        "report.html",
         "chaos.log",
     ] {
         assert!(r.dir.join(file).is_file(), "{experiment}: no {file}");
     }
+    // `chaos report` makes the same page again from the run's files.
+    let again = r.dir.join("report-again.html");
+    let report = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .arg("report")
+        .arg(&r.dir)
+        .arg("--out")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert_eq!(report.status.code(), Some(0), "{experiment}: {report:?}");
+    assert!(
+        std::fs::read(&again).unwrap() == std::fs::read(r.dir.join("report.html")).unwrap(),
+        "{experiment}: chaos report made a different page from the run's files"
+    );
+    std::fs::remove_file(&again).unwrap();
     // The recorded history re-checks to the same verdict.
     let check = Command::new(env!("CARGO_BIN_EXE_chaos"))
         .args(["check", "--json"])

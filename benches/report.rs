@@ -1,0 +1,256 @@
+//! Report benchmark: `cargo bench --bench report`.
+//!
+//! Renders report.html for the kept real etcd run (tests/data, 3,573 ops)
+//! and for a simulated 100,000-op run (a generated history with one stale
+//! read, checked, with the etcd experiment's faults), and prints for each:
+//! the page's size, the render time (min and median of a few), and, when
+//! Chromium is there (`chromium`, or `$CHAOS_CHROMIUM`), how long a
+//! headless Chromium takes to open it:
+//!
+//! - `ready`: milliseconds from navigation until the page's script ran at
+//!   the end of the parsed document (`data-ready-ms`, read from the DOM
+//!   Chromium dumps after load);
+//! - `screenshot`: wall time of a 1280 x 1000 screenshot (start, load,
+//!   layout, paint, encode) minus that of an empty page, median of five.
+//!
+//! The pages are left in `$CHAOS_BENCH_OUT` (default /tmp) as
+//! `chaos-report-kept.html` and `chaos-report-100k.html`. Figures are kept
+//! in docs/performance.md. A bench, not a test: it asserts only what the
+//! pages must hold (size under 5 MB, the anomalies drawn), never a time.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chaos::checker::{self, CheckOptions};
+use chaos::histgen::{self, Corruption, GenConfig, Values};
+use chaos::html::{self, RunInput};
+use chaos::results::build::{FaultOutcome, RunFacts};
+use chaos::seed::Seed;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A simulated run of `ops` operations (as tests/it/report.rs makes it).
+fn simulated(
+    ops: usize,
+) -> (
+    chaos::results::Results,
+    chaos::history::History,
+    serde_json::Value,
+) {
+    let generated = histgen::generate(&GenConfig {
+        seed: 11,
+        ops,
+        processes: 10,
+        keys: 100,
+        values: Values::Unique,
+        info_fraction: 0.01,
+        fail_fraction: 0.02,
+        min_duration_ns: 500_000,
+        max_duration_ns: 6_000_000,
+        corruption: Some(Corruption::StaleRead),
+        ..GenConfig::default()
+    })
+    .expect("a history");
+    let mut history = generated.history;
+    for op in &mut history.ops {
+        op.node = Some(format!("n{}", op.process % 10 % 3 + 1));
+    }
+    let report = checker::check(&history, &CheckOptions::default());
+    let end_ns = history.ops.last().and_then(|o| o.time_ns).expect("times");
+    let file = "experiments/etcd-serializable-stale-reads.toml";
+    let text = std::fs::read_to_string(root().join(file)).expect("the experiment");
+    let mut experiment = chaos::experiment::parse(&text, file)
+        .expect("it parses")
+        .experiment;
+    experiment.duration = Duration::from_nanos(end_ns);
+    let plan = chaos::plan::plan(&experiment, Seed(11));
+    let faults: Vec<FaultOutcome> = plan
+        .faults
+        .iter()
+        .map(|f| FaultOutcome {
+            applied_at: Some(f.at()),
+            targets: vec!["n1".into(), "n2".into(), "n3".into()],
+            healed_at: Some(f.heal_at()),
+            ..FaultOutcome::planned(f)
+        })
+        .collect();
+    let results = chaos::results::build::build(RunFacts {
+        experiment: &experiment,
+        file_arg: file,
+        seed: 11,
+        rerun: format!("chaos run {file} --seed 11"),
+        compose_file: "compose/etcd.yml".into(),
+        images: Default::default(),
+        status: chaos::results::Status::Completed,
+        started_ms: 1_795_748_645_678,
+        ended_ms: 1_795_748_645_678 + end_ns / 1_000_000,
+        workload_ns: end_ns,
+        faults: &faults,
+        history: &history,
+        check: &report,
+        check_ms: 1.0,
+        logs: Default::default(),
+        notes: Vec::new(),
+    });
+    let plan = serde_json::to_value(&plan).expect("a plan serializes");
+    (results, history, plan)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Render `runs` times: (page, min ms, median ms).
+fn render(input: &RunInput<'_>, runs: usize) -> (String, f64, f64) {
+    let mut times = Vec::new();
+    let mut page = String::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        page = html::render_run(input);
+        times.push(ms(t.elapsed()));
+    }
+    let min = times.iter().copied().fold(f64::INFINITY, f64::min);
+    (page, min, median(times))
+}
+
+fn chromium_bin() -> Option<String> {
+    let bin = std::env::var("CHAOS_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    Command::new(&bin)
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| bin)
+}
+
+/// Chromium headless on `page` with `args`: (stdout, wall time).
+fn chromium(bin: &str, page: &Path, args: &[&str]) -> (String, Duration) {
+    let profile = std::env::temp_dir().join(format!("chaos-bench-chromium-{}", std::process::id()));
+    let t = Instant::now();
+    let out = Command::new(bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    let elapsed = t.elapsed();
+    let _ = std::fs::remove_dir_all(&profile);
+    assert!(
+        out.status.success(),
+        "chromium failed on {}",
+        page.display()
+    );
+    (String::from_utf8_lossy(&out.stdout).into_owned(), elapsed)
+}
+
+/// (median `data-ready-ms`, median screenshot ms over an empty page).
+fn open_times(bin: &str, page: &Path, blank: &Path) -> (f64, f64) {
+    let mut ready = Vec::new();
+    for _ in 0..5 {
+        let (dom, _) = chromium(bin, page, &["--dump-dom"]);
+        let v = dom
+            .split("data-ready-ms=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .and_then(|n| n.parse::<f64>().ok())
+            .expect("the page's script ran to its end");
+        ready.push(v);
+    }
+    let shot = std::env::temp_dir().join("chaos-bench-shot.png");
+    let shot_arg = format!("--screenshot={}", shot.display());
+    let args = [
+        shot_arg.as_str(),
+        "--window-size=1280,1000",
+        "--hide-scrollbars",
+    ];
+    let mut deltas = Vec::new();
+    for _ in 0..5 {
+        let (_, base) = chromium(bin, blank, &args);
+        let (_, full) = chromium(bin, page, &args);
+        deltas.push(ms(full) - ms(base));
+    }
+    (median(ready), median(deltas))
+}
+
+fn main() {
+    let out_dir = PathBuf::from(std::env::var("CHAOS_BENCH_OUT").unwrap_or_else(|_| "/tmp".into()));
+    let kept = root().join("tests/data/runs/etcd-serializable-stale-reads/20261129T211013Z-seed3");
+    let files = chaos::runfiles::read(&kept).expect("the kept run reads");
+    let kept_input = RunInput {
+        results: &files.results,
+        history: files.history.as_ref(),
+        plan: files.plan.as_ref(),
+        notes: &files.notes,
+    };
+    let t = Instant::now();
+    let (results, history, plan) = simulated(100_000);
+    println!(
+        "simulated 100,000-op run generated and checked in {:.0} ms ({} anomalies)",
+        ms(t.elapsed()),
+        results.checker.anomalies.len()
+    );
+    assert_eq!(
+        results.checker.keys_invalid, 1,
+        "the simulated run has its anomaly"
+    );
+    let big_input = RunInput {
+        results: &results,
+        history: Some(&history),
+        plan: Some(&plan),
+        notes: &[],
+    };
+    let blank = out_dir.join("chaos-report-blank.html");
+    std::fs::write(&blank, "<!DOCTYPE html><html><body></body></html>").expect("write");
+    let browser = chromium_bin();
+    if browser.is_none() {
+        println!(
+            "(no chromium: load times not measured; `bash .ci/install.sh --tests` installs it)"
+        );
+    }
+    println!(
+        "{:<12} {:>9} {:>10} {:>12} {:>15} {:>11} {:>14}",
+        "page", "ops", "size KiB", "render min", "render median", "ready ms", "screenshot ms"
+    );
+    for (name, input, runs) in [("kept", &kept_input, 10), ("100k", &big_input, 5)] {
+        let (page, min, med) = render(input, runs);
+        assert!(page.len() < 5_000_000, "{name}: {} bytes", page.len());
+        assert!(
+            page.contains("data-anomaly="),
+            "{name}: its anomalies are drawn"
+        );
+        let path = out_dir.join(format!("chaos-report-{name}.html"));
+        std::fs::write(&path, &page).expect("write the page");
+        let (ready, shot) = match &browser {
+            Some(b) => {
+                let (r, s) = open_times(b, &path, &blank);
+                (format!("{r:.0}"), format!("{s:.0}"))
+            }
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "{:<12} {:>9} {:>10} {:>12.1} {:>15.1} {:>11} {:>14}",
+            name,
+            input.history.map_or(0, |h| h.operations.len()),
+            page.len() / 1024,
+            min,
+            med,
+            ready,
+            shot
+        );
+    }
+    let _ = std::fs::remove_file(&blank);
+}

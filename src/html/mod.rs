@@ -1,0 +1,570 @@
+//! The HTML pages: a run's `report.html`, the anomaly page of a history
+//! (`chaos check --html`), and the daemon's index of runs.
+//!
+//! Public API:
+//! - [`render_run`]`(&RunInput) -> String`: the report of a run, from its
+//!   results.json, history.jsonl and plan.json as values ([`RunInput`]).
+//!   Header (verdict, status, experiment, seed, duration, rerun command,
+//!   chaos version, images), the timeline, latency, throughput and
+//!   recovery plots with the fault windows, each anomaly drawn, the node
+//!   logs linked.
+//! - [`render_history`]`(history, report, source, format) -> String`: the timeline
+//!   and the anomaly views of any history and its checker report.
+//! - [`render_index`]`(&[IndexRow], state) -> String`: runs, newest first,
+//!   each linked to `/runs/{n}/report.html`.
+//! - [`timeline::sample`] (which ops the timeline draws) and the limits
+//!   [`timeline::MAX_OPS`], [`MAX_ANOMALY_VIEWS`].
+//!
+//! One self-contained page each: inline CSS, SVG and script, nothing
+//! fetched, opens from disk. Plots are drawn by plotters' SVG backend
+//! ([`plots`]); the timeline and the anomaly views are hand-written SVG
+//! ([`timeline`], [`anomaly`]); the page is a maud template ([`page`]).
+//! A page never fails to render: what it cannot draw, it says in place.
+//!
+//! Pure: values in, text out. No file, clock or runtime; this module must
+//! not depend on the shell (store, engine, CLI). The shell reads the files
+//! (`crate::runfiles`) and writes the page.
+
+pub mod anomaly;
+pub mod index;
+pub mod page;
+pub mod plots;
+pub mod svg;
+pub mod timeline;
+
+use std::collections::BTreeSet;
+
+use maud::{Markup, PreEscaped, html};
+use serde::Deserialize;
+
+use crate::checker::{self, CheckReport};
+use crate::history::History;
+use crate::results::{Anomaly, FaultRecord, Results, Status, Verdict};
+pub use index::{IndexRow, render_index};
+use timeline::{Axis, Band, Mark};
+
+/// The most anomalies drawn in full on one page; the rest are listed in
+/// words (each still names its ops and lines).
+pub const MAX_ANOMALY_VIEWS: usize = 20;
+
+/// What a run's report is made from.
+#[derive(Debug, Clone, Copy)]
+pub struct RunInput<'a> {
+    pub results: &'a Results,
+    /// The run's history (`None`: history.jsonl is not kept with the run;
+    /// the page says what it cannot draw without it).
+    pub history: Option<&'a History>,
+    /// plan.json as JSON (`None`: not kept).
+    pub plan: Option<&'a serde_json::Value>,
+    /// Things the reader of the files noticed (an older results.json read
+    /// as the current version), shown at the top.
+    pub notes: &'a [String],
+}
+
+/// What the report uses of plan.json (read leniently: an older or newer
+/// plan still gives what it has).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+struct PlanInfo {
+    #[serde(default)]
+    duration_ms: Option<u64>,
+    #[serde(default)]
+    rerun: Option<String>,
+    #[serde(default)]
+    clients: Vec<ClientInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+struct ClientInfo {
+    client: u64,
+    endpoint: String,
+    #[serde(default)]
+    reads: u64,
+    #[serde(default)]
+    writes: u64,
+    #[serde(default)]
+    cas: u64,
+}
+
+/// The fault windows of a run, in seconds since its start (faults never
+/// applied have none).
+pub fn bands(faults: &[FaultRecord]) -> Vec<Band> {
+    faults
+        .iter()
+        .filter_map(|f| {
+            let start = f.applied_at_ms? as f64 / 1000.0;
+            let shape = f
+                .description
+                .split_once(": ")
+                .map(|(_, s)| s.to_string())
+                .unwrap_or_else(|| f.targets.join(", "));
+            let label = if shape.is_empty() {
+                format!("#{} {}", f.id, f.kind)
+            } else {
+                format!("#{} {}: {shape}", f.id, f.kind)
+            };
+            let healed = match f.healed_at_ms {
+                Some(h) => format!("healed at {:.3} s", h as f64 / 1000.0),
+                None => "not healed".to_string(),
+            };
+            Some(Band {
+                id: f.id,
+                start,
+                heal: f.healed_at_ms.map(|h| h as f64 / 1000.0),
+                label,
+                short: format!("#{} {}", f.id, f.kind),
+                detail: format!(
+                    "#{} {} on {}: applied at {start:.3} s, {healed}",
+                    f.id,
+                    f.description,
+                    if f.targets.is_empty() {
+                        "-".to_string()
+                    } else {
+                        f.targets.join(", ")
+                    }
+                ),
+            })
+        })
+        .collect()
+}
+
+fn secs(ms: u64) -> String {
+    format!("{:.3} s", ms as f64 / 1000.0)
+}
+
+fn verdict_class(v: Verdict) -> &'static str {
+    v.as_str()
+}
+
+fn verdict_words(r: &Results) -> String {
+    let c = &r.checker;
+    match r.verdict {
+        Verdict::Valid => format!("every key's history is linearizable ({} keys)", c.keys),
+        Verdict::Invalid => format!("{} of {} keys are not linearizable", c.keys_invalid, c.keys),
+        Verdict::Unknown => format!(
+            "the checker could not decide {} of {} keys, and found no anomaly",
+            c.keys_unknown, c.keys
+        ),
+    }
+}
+
+/// The report of a run.
+pub fn render_run(input: &RunInput<'_>) -> String {
+    let r = input.results;
+    let mut notes: Vec<String> = input.notes.to_vec();
+    let plan: PlanInfo = match input.plan {
+        Some(v) => match serde_json::from_value(v.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                notes.push(format!(
+                    "plan.json was not understood ({e}); shown without it"
+                ));
+                PlanInfo::default()
+            }
+        },
+        None => PlanInfo::default(),
+    };
+    let bands = bands(&r.faults);
+    let source = "history.jsonl";
+    let mut drawn: BTreeSet<usize> = BTreeSet::new();
+
+    // The anomalies first: the timeline keeps their ops when it samples.
+    let anomalies: Vec<Markup> = r
+        .checker
+        .anomalies
+        .iter()
+        .take(MAX_ANOMALY_VIEWS)
+        .enumerate()
+        .map(|(i, a)| anomaly::section(input.history, a, i + 1, &bands, source, &mut drawn))
+        .collect();
+    let witness_ops: BTreeSet<usize> = match input.history {
+        Some(h) => r
+            .checker
+            .anomalies
+            .iter()
+            .flat_map(|a| match a {
+                Anomaly::Register(a) => {
+                    let case = anomaly::Case::from_register(0, a);
+                    let found = anomaly::find(h, &case);
+                    found.witness.into_iter().chain(found.stuck)
+                }
+            })
+            .collect(),
+        None => BTreeSet::new(),
+    };
+
+    let overview = match input.history {
+        Some(h) => {
+            let axis = Axis::of(h, r.duration_s);
+            let shown = timeline::sample(h, &witness_ops, timeline::MAX_OPS);
+            drawn.extend(shown.iter().copied());
+            Some(overview(h, &axis, &shown, &bands, &plan, r))
+        }
+        None => {
+            notes.push(
+                "history.jsonl is not kept with this run: the timeline, the plots and the \
+                 anomaly pictures need it"
+                    .into(),
+            );
+            None
+        }
+    };
+
+    let body = html! {
+        (header(r, &notes))
+        @if let Some(o) = overview { (o) }
+        (faults_table(r))
+        h2 #anomalies { "Anomalies" }
+        @if r.checker.anomalies.is_empty() {
+            p { "None: " (verdict_words(r)) "." }
+        }
+        @for a in &anomalies { (a) }
+        @if r.checker.anomalies.len() > MAX_ANOMALY_VIEWS {
+            h3 #more-anomalies { (r.checker.anomalies.len() - MAX_ANOMALY_VIEWS) " more, in words" }
+            p.note { "Only the first " (MAX_ANOMALY_VIEWS) " anomalies are drawn, to keep the page small; results.json has them all." }
+            ul { @for a in r.checker.anomalies.iter().skip(MAX_ANOMALY_VIEWS) { li { b { (a.class()) } " " (a.explanation()) } } }
+        }
+        @if !r.checker.undecided.is_empty() {
+            h2 #undecided { "Undecided keys" }
+            ul { @for u in &r.checker.undecided { li { "key " (u.key) ": " (u.reason) } } }
+        }
+        (details(r, &plan))
+        (logs(r))
+    };
+    let title = format!(
+        "{} seed {}: {}",
+        r.experiment.name,
+        r.seed,
+        r.verdict.as_str()
+    );
+    page::document(&title, body, input.history, &drawn, source)
+}
+
+/// The top of a run's report.
+fn header(r: &Results, notes: &[String]) -> Markup {
+    let w = &r.workload;
+    let status_words = match r.status {
+        Status::Completed => "completed",
+        Status::Interrupted => {
+            "interrupted: stopped before its end; its faults were healed and the shorter history checked"
+        }
+        Status::Crashed => "crashed: chaos died during the run; its faults were healed afterwards",
+    };
+    html! {
+        header {
+            h1 { (r.experiment.name) " · seed " (r.seed) }
+            @if !r.experiment.description.is_empty() { p { (r.experiment.description) } }
+            div.top {
+                span.verdict.(verdict_class(r.verdict)) { (r.verdict.as_str().to_uppercase()) }
+                span { (verdict_words(r)) }
+            }
+            @if !r.checker.anomalies.is_empty() {
+                nav.jump {
+                    a.first-anomaly href="#anomaly-1" { "▸ Jump to the first anomaly" }
+                    a href="#timeline" { "timeline" } a href="#latency" { "latency" } a href="#throughput" { "throughput" } a href="#recovery" { "recovery" } a href="#anomalies" { "anomalies" } a href="#faults" { "faults" } a href="#logs" { "node logs" }
+                }
+            } @else {
+                nav.jump {
+                    a href="#timeline" { "timeline" } a href="#latency" { "latency" } a href="#throughput" { "throughput" } a href="#recovery" { "recovery" } a href="#faults" { "faults" } a href="#logs" { "node logs" }
+                }
+            }
+            @if !r.checker.anomalies.is_empty() {
+                p.found {
+                    "Anomalies: "
+                    @for (i, a) in r.checker.anomalies.iter().take(MAX_ANOMALY_VIEWS).enumerate() {
+                        a href=(format!("#anomaly-{}", i + 1)) { (a.class()) " on key " (anomaly_key(a)) }
+                    }
+                    @if r.checker.anomalies.len() > MAX_ANOMALY_VIEWS {
+                        a href="#more-anomalies" { "and " (r.checker.anomalies.len() - MAX_ANOMALY_VIEWS) " more" }
+                    }
+                }
+            }
+            @for n in notes { p.note { (n) } }
+            dl.meta {
+                dt { "status" } dd { span.status.(r.status.as_str()) { (status_words) } }
+                dt { "duration" } dd { (format!("{:.1} s", r.duration_s)) " (" (r.started_at) " to " (r.ended_at) ")" }
+                dt { "experiment" } dd { code { (r.experiment.file) } " seed " (r.seed) }
+                dt { "client" } dd { (r.target.client) " (" (r.target.read_mode) " reads)" }
+                dt { "cluster" } dd {
+                    @for (n, (image, services)) in images_by_service(r).iter().enumerate() {
+                        @if n > 0 { "; " }
+                        code { (image) } " (" (services.join(", ")) ")"
+                    }
+                    @if r.target.images.is_empty() { "-" }
+                }
+                dt { "chaos" } dd { (r.tool.name) " " (r.tool.version) }
+                dt { "ops" } dd { (w.ops.total()) ": " (w.ops.ok) " ok, " (w.ops.fail) " fail, " (w.ops.info) " info; " (format!("{:.1}", w.throughput_ok_per_s)) " ok ops/s" }
+                dt { "latency (ok)" } dd { (latency_words(&w.latency)) }
+            }
+            p.rerun { "Rerun: " code { (r.rerun) } }
+        }
+    }
+}
+
+/// What the run was set up as: compose project, the checker's figures,
+/// the plan's clients.
+fn details(r: &Results, plan: &PlanInfo) -> Markup {
+    html! {
+        h2 #details { "Run details" }
+        dl.meta {
+            dt { "compose" } dd { code { (r.target.compose_file) } " (project " (r.target.project) ")" }
+            dt { "checker" } dd { (r.checker.keys) " keys: " (r.checker.keys_valid) " valid, " (r.checker.keys_invalid) " invalid, " (r.checker.keys_unknown) " unknown, in " (format!("{:.0}", r.checker.elapsed_ms)) " ms" }
+            dt { "in faults" } dd { (latency_words(&r.workload.latency_in_faults)) }
+            dt { "outside" } dd { (latency_words(&r.workload.latency_outside_faults)) }
+        }
+        @if let Some(p) = &plan.rerun { p { "Print the plan again: " code { (p) } } }
+        @if !plan.clients.is_empty() {
+            p {
+                "Clients as planned: "
+                @for (n, c) in plan.clients.iter().enumerate() {
+                    @if n > 0 { "; " }
+                    (c.client) " → " (c.endpoint) " (" (c.reads) " reads, " (c.writes) " writes, " (c.cas) " cas)"
+                }
+            }
+        }
+    }
+}
+
+/// Each image and the services that ran it.
+fn images_by_service(r: &Results) -> Vec<(String, Vec<String>)> {
+    let mut by: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for (service, image) in &r.target.images {
+        by.entry(image).or_default().push(service.clone());
+    }
+    by.into_iter().map(|(i, s)| (i.to_string(), s)).collect()
+}
+
+/// The key an anomaly is about.
+fn anomaly_key(a: &Anomaly) -> &str {
+    match a {
+        Anomaly::Register(a) => &a.key,
+    }
+}
+
+fn latency_words(l: &crate::results::Latency) -> String {
+    match (l.p50_ms, l.p99_ms, l.max_ms) {
+        (Some(a), Some(b), Some(c)) => format!("p50 {a:.2} ms, p99 {b:.2} ms, max {c:.2} ms"),
+        _ => "no ok ops".into(),
+    }
+}
+
+/// The faults as they happened.
+fn faults_table(r: &Results) -> Markup {
+    html! {
+        h2 #faults { "Faults" }
+        @if r.faults.is_empty() { p { "No fault was planned." } } @else {
+            table {
+                tr { th { "#" } th { "kind" } th { "what" } th { "targets" } th { "applied" } th { "healed" } th { "ops ok again after" } }
+                @for f in &r.faults {
+                    tr {
+                        td.num { (f.id) }
+                        td { (f.kind) }
+                        td { (f.description) @if let Some(e) = &f.error { br; b { "error: " } (e) } }
+                        td { (if f.targets.is_empty() { "-".to_string() } else { f.targets.join(", ") }) }
+                        td.num { (f.applied_at_ms.map(secs).unwrap_or_else(|| format!("not applied (planned {})", secs(f.planned_at_ms)))) }
+                        td.num { (f.healed_at_ms.map(secs).unwrap_or_else(|| if f.applied_at_ms.is_some() { "NOT HEALED".into() } else { "-".into() })) }
+                        td.num { (match (f.recovery_ms, f.healed_at_ms) { (Some(ms), _) => format!("{ms} ms"), (None, Some(_)) => "no op succeeded after it".into(), _ => "-".into() }) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The pictures over time: timeline, latency, throughput, recovery.
+fn overview(
+    h: &History,
+    axis: &Axis,
+    shown: &[usize],
+    bands: &[Band],
+    plan: &PlanInfo,
+    r: &Results,
+) -> Markup {
+    let marks: Vec<Mark> = plan
+        .duration_ms
+        .map(|d| d as f64 / 1000.0)
+        .filter(|d| axis.timed && *d < axis.end)
+        .map(|d| Mark {
+            at: d,
+            label: "workload ends".into(),
+        })
+        .into_iter()
+        .collect();
+    let bands_here: &[Band] = if axis.timed { bands } else { &[] };
+    let samples = crate::results::build::samples(h);
+    let total = h.operations.len();
+    html! {
+        h2 #timeline { "Timeline" }
+        p.legend { (page::outcome_legend()) (page::fault_legend()) }
+        @if shown.len() < total {
+            p.note { "Showing " (shown.len()) " of " (total) " operations: every op of the anomalies' witnesses, then info ops (up to a quarter), then ok and fail ops evenly spread over the run, in their proportions. The plots below count every op; each anomaly below draws every op of its key." }
+        } @else {
+            p.note { "One lane per client process, grouped by the node that served it (a client keeps its lane under a new process id after an info op). Hover over a bar for the op and its history.jsonl lines." }
+        }
+        div.figure #timeline-figure data-shown=(shown.len()) { (PreEscaped(timeline::render(h, axis, shown, bands_here, &marks))) }
+        @if !axis.timed {
+            p.note { "The history has no times: the x axis is the position in the history, and there are no latency or throughput plots." }
+        } @else {
+            h2 #latency { "Latency" }
+            p.legend {
+                @for f in plots::FUNCTIONS.iter().filter(|f| samples.iter().any(|s| s.f == **f)) {
+                    @let (c, m) = plots::style_of(f);
+                    span.sw.mk style=(format!("color:{c}")) { (marker_glyph(m)) } (f) " "
+                }
+                "· filled: ok, hollow: fail or info · "
+                b { "thick line: p50" } ", " "thin line: p99 of ok ops per time bin "
+                (page::fault_legend())
+            }
+            @if samples.len() > plots::MAX_POINTS {
+                p.note {
+                    "Drawn: " (plots::thin(&samples, plots::bin_width(axis.end, 600), axis.end, 1e-3).1)
+                    " of " (samples.len()) " ops: the ops slower than the p99 of their time bin (up to a tenth of the points), and an even sample of the rest. The lines count every op."
+                }
+            }
+            div.figure { (plot(plots::latency(&samples, axis.end, bands))) }
+            h2 #throughput { "Throughput" }
+            p.legend { (page::outcome_legend()) " · stacked, per second, by completion time " (page::fault_legend()) }
+            div.figure { (plot(plots::throughput(&samples, axis.end, bands))) }
+            (recovery(r, &samples, plan))
+        }
+    }
+}
+
+fn marker_glyph(m: plots::Marker) -> &'static str {
+    match m {
+        plots::Marker::Circle => "●",
+        plots::Marker::Triangle => "▲",
+        plots::Marker::Cross => "✕",
+    }
+}
+
+fn plot(result: Result<String, plots::PlotError>) -> Markup {
+    match result {
+        Ok(svg) => html! { (PreEscaped(svg)) },
+        Err(e) => html! { p.note { (e.to_string()) } },
+    }
+}
+
+/// Recovery after each heal: the plot and the figures.
+fn recovery(r: &Results, samples: &[crate::results::OpSample], plan: &PlanInfo) -> Markup {
+    let heals: Vec<plots::Heal> = r
+        .faults
+        .iter()
+        .filter_map(|f| {
+            Some(plots::Heal {
+                id: f.id,
+                at: f.healed_at_ms? as f64 / 1000.0,
+                recovery_ms: f.recovery_ms,
+            })
+        })
+        .collect();
+    let workload_end = plan.duration_ms.map(|d| d as f64 / 1000.0);
+    html! {
+        h2 #recovery { "Recovery after each heal" }
+        @if heals.is_empty() { p { "No fault was healed during the run." } } @else {
+            p.legend {
+                @for (n, h) in heals.iter().enumerate() {
+                    span.sw style=(format!("background:{}", plots::CURVES[n % plots::CURVES.len()])) {}
+                    "#" (h.id) " healed at " (format!("{:.3} s", h.at)) ": "
+                    @match h.recovery_ms {
+                        Some(ms) => { "ok again after " b { (ms) " ms" } " (circle)" }
+                        None => {
+                            "no op invoked after it succeeded"
+                            @if workload_end.is_some_and(|e| h.at >= e - 0.5) { " (the workload was ending)" }
+                        }
+                    }
+                    " "
+                }
+            }
+            div.figure { (plot(plots::recovery(samples, &heals))) }
+        }
+    }
+}
+
+/// Links to the node logs kept with the run (relative: they open from
+/// disk, and from the daemon's `/runs/{n}/` too).
+fn logs(r: &Results) -> Markup {
+    html! {
+        h2 #logs { "Node logs" }
+        @if r.logs.is_empty() { p { "No node log was kept with this run." } } @else {
+            ul { @for (service, path) in &r.logs { li { a href=(path) { (service) } " " code { (path) } } } }
+        }
+        @if !r.notes.is_empty() {
+            h2 #notes { "Notes" }
+            ul { @for n in &r.notes { li { (n) } } }
+        }
+    }
+}
+
+/// The page of a history checked by `chaos check --html`: the verdict,
+/// the timeline, and each invalid key drawn as in a run's report.
+/// `source` names the file (shown, and used for line references).
+pub fn render_history(
+    history: &History,
+    report: &CheckReport,
+    source: &str,
+    format: crate::history::Format,
+) -> String {
+    let cases: Vec<anomaly::Case> = report
+        .keys
+        .iter()
+        .filter(|k| k.verdict == checker::Verdict::Invalid)
+        .enumerate()
+        .filter_map(|(i, k)| anomaly::Case::from_key_report(i + 1, k))
+        .collect();
+    let mut drawn = BTreeSet::new();
+    let sections: Vec<Markup> = cases
+        .iter()
+        .take(MAX_ANOMALY_VIEWS)
+        .map(|c| anomaly::register(Some(history), c, &[], source, &mut drawn))
+        .collect();
+    let keep: BTreeSet<usize> = cases
+        .iter()
+        .flat_map(|c| {
+            let f = anomaly::find(history, c);
+            f.witness.into_iter().chain(f.stuck)
+        })
+        .collect();
+    let axis = Axis::of(history, 0.0);
+    let shown = timeline::sample(history, &keep, timeline::MAX_OPS);
+    drawn.extend(shown.iter().copied());
+    let verdict = crate::results::build::verdict(report.verdict);
+    let body = html! {
+        header {
+            h1 { (source) }
+            div.top {
+                span.verdict.(verdict_class(verdict)) { (verdict.as_str().to_uppercase()) }
+                span { (report.ops) " ops, " (report.keys.len()) " keys: " (report.count(checker::Verdict::Valid)) " valid, " (report.count(checker::Verdict::Invalid)) " invalid, " (report.count(checker::Verdict::Unknown)) " unknown" }
+            }
+            @if !cases.is_empty() { nav.jump { a.first-anomaly href="#anomaly-1" { "▸ Jump to the first anomaly" } } }
+        }
+        h2 #timeline { "Timeline" }
+        p.legend { (page::outcome_legend()) }
+        @if shown.len() < history.operations.len() {
+            p.note { "Showing " (shown.len()) " of " (history.operations.len()) " operations: every op of the anomalies' witnesses, then info ops (up to a quarter), then ok and fail ops evenly spread, in their proportions. Each anomaly below draws every op of its key." }
+        }
+        @if !axis.timed { p.note { "The history has no times: the x axis is the position in the history." } }
+        div.figure #timeline-figure data-shown=(shown.len()) { (PreEscaped(timeline::render(history, &axis, &shown, &[], &[]))) }
+        h2 #anomalies { "Anomalies" }
+        @if format != crate::history::Format::Chaos {
+            p.note { "Lines of " (source) " (" (format.as_str()) " format) are shown as this tool's JSON, with their line numbers in the file." }
+        }
+        @if cases.is_empty() { p { "None." } }
+        @for s in &sections { (s) }
+        @if cases.len() > MAX_ANOMALY_VIEWS {
+            p.note { "Only the first " (MAX_ANOMALY_VIEWS) " anomalies are drawn; the rest, in words:" }
+            ul { @for c in cases.iter().skip(MAX_ANOMALY_VIEWS) { li { b { (c.class) " on key " (c.key) } " " (c.explanation) } } }
+        }
+        @let unknown: Vec<_> = report.keys.iter().filter(|k| k.verdict == checker::Verdict::Unknown).collect();
+        @if !unknown.is_empty() {
+            h2 #undecided { "Undecided keys" }
+            ul { @for k in unknown { li { "key " (k.key_label()) ": " (k.reason.as_deref().unwrap_or("not decided")) } } }
+        }
+    };
+    page::document(
+        &format!("{source}: {}", verdict.as_str()),
+        body,
+        Some(history),
+        &drawn,
+        source,
+    )
+}
