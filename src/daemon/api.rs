@@ -383,42 +383,61 @@ async fn metrics_text(State(api): State<Api>) -> Response {
 }
 
 async fn index_page(State(api): State<Api>) -> Html<String> {
-    let s = api.handle.status.lock().expect("status lock");
-    let mut rows = String::new();
-    for r in s.runs.values().rev().take(500) {
-        let verdict = r.verdict().unwrap_or("-");
-        let status = r.ended.as_ref().map_or("running", |e| e.status.as_str());
-        let link = if r.run_dir.is_some() {
-            format!("<a href=\"/runs/{0}/report.html\">{0}</a>", r.started.run)
-        } else {
-            r.started.run.to_string()
+    let (rows, state) = {
+        let s = api.handle.status.lock().expect("status lock");
+        let rows: Vec<crate::html::IndexRow> =
+            s.runs.values().rev().take(1000).map(index_row).collect();
+        let mode = match s.mode {
+            Mode::Running => "running".to_string(),
+            Mode::Paused => format!("paused: {}", s.why.as_deref().unwrap_or("")),
+            Mode::Stopping => format!("stopping: {}", s.why.as_deref().unwrap_or("")),
         };
-        rows.push_str(&format!(
-            "<tr><td>{link}</td><td class=\"{v}\">{v}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(status),
-            esc(&r.started.experiment),
-            r.started.seed,
-            esc(&r.started.utc),
-            r.ended.as_ref().map_or(String::new(), |e| format!("{:.0} s", e.duration_s)),
-            v = esc(verdict),
-        ));
-    }
-    let state = match s.mode {
-        Mode::Running => "running".to_string(),
-        Mode::Paused => format!("paused: {}", s.why.as_deref().unwrap_or("")),
-        Mode::Stopping => format!("stopping: {}", s.why.as_deref().unwrap_or("")),
+        let mut state = vec![
+            (
+                "campaign".to_string(),
+                format!("{} (seed {})", s.campaign, s.seed),
+            ),
+            ("state".to_string(), mode),
+            ("runs".to_string(), s.runs.len().to_string()),
+            ("since".to_string(), s.started_at.clone()),
+        ];
+        if !s.current.is_empty() {
+            let now: Vec<String> = s.current.keys().map(|n| format!("run {n}")).collect();
+            state.push(("in progress".to_string(), now.join(", ")));
+        }
+        (rows, state)
     };
-    Html(page(
-        &format!("chaos daemon: {}", s.campaign),
-        &format!(
-            "<h1>campaign {}</h1><p>{} · seed {} · {} runs</p>\
-             <table><tr><th>run</th><th>verdict</th><th>status</th><th>experiment</th><th>seed</th><th>started</th><th>took</th></tr>{rows}</table>",
-            esc(&s.campaign),
-            esc(&state),
-            s.seed,
-            s.runs.len()
-        ),
-    ))
+    Html(crate::html::render_index(&rows, &state))
+}
+
+/// A run of the daemon's index as the index page lists it: it links to
+/// the report when the run directory has one.
+fn index_row(r: &super::index::RunRow) -> crate::html::IndexRow {
+    use crate::results::Verdict;
+    let verdict = match r.verdict() {
+        Some("valid") => Some(Verdict::Valid),
+        Some("invalid") => Some(Verdict::Invalid),
+        Some("unknown") => Some(Verdict::Unknown),
+        _ => None,
+    };
+    crate::html::IndexRow {
+        number: r.started.run,
+        verdict,
+        status: r
+            .ended
+            .as_ref()
+            .map_or("running", |e| e.status.as_str())
+            .to_string(),
+        experiment: r.started.experiment.clone(),
+        seed: r.started.seed,
+        started_at: r.started.utc.clone(),
+        duration_s: r.ended.as_ref().map(|e| e.duration_s),
+        has_report: r.run_dir.as_ref().is_some_and(|d| {
+            std::path::Path::new(d)
+                .join(crate::store::files::REPORT_HTML)
+                .is_file()
+        }),
+    }
 }
 
 /// The files of a run directory the pages may serve.

@@ -48,6 +48,23 @@ fn http(
     Some((code, body))
 }
 
+/// A raw request (`extra` headers, a form `body`): the status, the
+/// response's headers and its body.
+fn http_raw(port: u16, method: &str, path: &str, extra: &str, body: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let code = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (code, head.to_string(), body.to_string())
+}
+
 fn json(port: u16, method: &str, path: &str, token: &str) -> Value {
     let (code, body) = http(port, method, path, Some(token), None)
         .unwrap_or_else(|| panic!("{method} {path}: no answer"));
@@ -346,6 +363,56 @@ fn a_campaign_runs_pauses_resumes_survives_a_sigkill_and_stops() {
     }
     let first = json(port, "GET", "/api/v1/runs/1", &token);
     assert_eq!(first["schema_version"], 2);
+
+    // The pages: /login sets an HttpOnly, SameSite=Strict cookie; with it
+    // the index lists the runs newest first and links each report.
+    let (code, _, _) = http_raw(port, "POST", "/login", "", "token=wrong");
+    assert_eq!(code, 401);
+    let (code, head, _) = http_raw(port, "POST", "/login", "", &format!("token={token}"));
+    assert_eq!(code, 303, "{head}");
+    let cookie = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .map(|l| l["set-cookie:".len()..].trim())
+        .unwrap_or_else(|| panic!("no cookie: {head}"));
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!head.contains(&token), "the token never travels back");
+    let session = format!("Cookie: {}\r\n", cookie.split(';').next().unwrap());
+    let (code, _, index) = http_raw(port, "GET", "/", &session, "");
+    assert_eq!(code, 200, "{index}");
+    let listed: Vec<u64> = index
+        .split("data-run=\"")
+        .skip(1)
+        .map(|t| t.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(listed.len() >= 3, "{index}");
+    assert!(
+        listed.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {listed:?}"
+    );
+    assert!(index.contains("href=\"/runs/1/report.html\""), "{index}");
+    assert!(index.contains(&planned[0].0), "the experiment is named");
+    let (code, _, report) = http_raw(port, "GET", "/runs/1/report.html", &session, "");
+    assert_eq!(code, 200);
+    assert!(
+        report.contains(&format!("seed {}", planned[0].1)),
+        "the run's own page"
+    );
+    assert_eq!(
+        http(port, "GET", "/runs/1/report.html", None, None)
+            .unwrap()
+            .0,
+        401
+    );
+    assert_eq!(
+        http(port, "GET", "/runs/1/report.html", Some(&token), None)
+            .unwrap()
+            .0,
+        200
+    );
     assert_eq!(first["seed"].as_u64(), Some(planned[0].1));
     let metrics = http(port, "GET", "/metrics", Some(&token), None).unwrap().1;
     assert!(
