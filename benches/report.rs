@@ -89,8 +89,10 @@ fn simulated(
         ended_ms: 1_795_748_645_678 + end_ns / 1_000_000,
         workload_ns: end_ns,
         faults: &faults,
-        history: &history,
-        check: &report,
+        checked: chaos::results::build::Checked::Register {
+            history: &history,
+            report: &report,
+        },
         check_ms: 1.0,
         logs: Default::default(),
         notes: Vec::new(),

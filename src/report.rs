@@ -11,10 +11,15 @@ use crate::results::{Anomaly, Latency, Results, Status, Verdict};
 /// Render a run's results for a person.
 pub fn render(r: &Results, run_dir: &str) -> String {
     let mut out = String::new();
-    let verdict = match r.verdict {
-        Verdict::Valid => "VALID: every key's history is linearizable",
-        Verdict::Invalid => "INVALID: anomalies found",
-        Verdict::Unknown => "UNKNOWN: the checker could not decide every key",
+    let verdict = match (&r.checker.txn, r.verdict) {
+        (None, Verdict::Valid) => "VALID: every key's history is linearizable".to_string(),
+        (None, Verdict::Invalid) => "INVALID: anomalies found".to_string(),
+        (None, Verdict::Unknown) => "UNKNOWN: the checker could not decide every key".to_string(),
+        (Some(t), Verdict::Valid) => format!("VALID: the history is consistent with {}", t.model),
+        (Some(t), Verdict::Invalid) => format!("INVALID: the history rules out {}", t.model),
+        (Some(t), Verdict::Unknown) => {
+            format!("UNKNOWN: the checker could not decide {}", t.model)
+        }
     };
     let _ = writeln!(
         out,
@@ -106,19 +111,70 @@ pub fn render(r: &Results, run_dir: &str) -> String {
     }
     let c = &r.checker;
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "checker: {} keys: {} valid, {} invalid, {} unknown ({:.1}ms)",
-        c.keys, c.keys_valid, c.keys_invalid, c.keys_unknown, c.elapsed_ms
-    );
-    for a in &c.anomalies {
+    match &c.txn {
+        None => {
+            let _ = writeln!(
+                out,
+                "checker: {} keys: {} valid, {} invalid, {} unknown ({:.1}ms)",
+                c.keys, c.keys_valid, c.keys_invalid, c.keys_unknown, c.elapsed_ms
+            );
+        }
+        Some(t) => {
+            let _ = writeln!(
+                out,
+                "checker: list-append held to {}: {} transactions ({} ok, {} fail, {} info) on {} keys ({:.1}ms)",
+                t.model,
+                t.counts.transactions,
+                t.counts.ok,
+                t.counts.fail,
+                t.counts.info,
+                t.counts.keys,
+                c.elapsed_ms
+            );
+            let _ = writeln!(out, "  {}", txn_models(t));
+        }
+    }
+    // A list-append anomaly the model allows (write skew under snapshot
+    // isolation) is listed after those that rule the model out.
+    let allowed = |a: &Anomaly| {
+        c.txn.as_ref().is_some_and(|t| {
+            !matches!(a, Anomaly::Register(_))
+                && !crate::checker::txn::models::ruled_out([a.class()]).contains(&t.model)
+        })
+    };
+    let mut heading_allowed = false;
+    for a in c
+        .anomalies
+        .iter()
+        .filter(|a| !allowed(a))
+        .chain(c.anomalies.iter().filter(|a| allowed(a)))
+    {
+        if let (true, false, Some(t)) = (allowed(a), heading_allowed, &c.txn) {
+            heading_allowed = true;
+            let _ = writeln!(
+                out,
+                "  found, and allowed by {} (they rule out stronger models only):",
+                t.model
+            );
+        }
         match a {
             Anomaly::Register(a) => {
                 let _ = writeln!(out, "  {} on key {}:", a.class, a.key);
             }
+            other => {
+                let _ = writeln!(out, "  {} on {}:", other.class(), other.subject());
+            }
         }
         for line in a.explanation().lines() {
             let _ = writeln!(out, "    {line}");
+        }
+    }
+    if let Some(t) = &c.txn {
+        for (name, n) in &t.anomalies_omitted {
+            let _ = writeln!(
+                out,
+                "  ... and {n} more {name} (listed in full: the first of each name)"
+            );
         }
     }
     for u in &c.undecided {
@@ -140,6 +196,37 @@ pub fn render(r: &Results, run_dir: &str) -> String {
     let _ = writeln!(out, "run directory: {run_dir}");
     let _ = writeln!(out, "rerun: {}", r.rerun);
     out
+}
+
+/// The models a list-append history rules out, in Elle's terms.
+pub fn txn_models(t: &crate::results::TxnSummary) -> String {
+    let names = |m: &[crate::checker::txn::ConsistencyModel]| {
+        m.iter()
+            .map(|m| m.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if t.not.is_empty() {
+        let undecided: Vec<String> = t
+            .models
+            .iter()
+            .filter(|m| m.verdict == crate::checker::Verdict::Unknown)
+            .map(|m| m.model.to_string())
+            .collect();
+        if undecided.is_empty() {
+            "rules out no model".to_string()
+        } else {
+            format!("rules out no model; undecided: {}", undecided.join(", "))
+        }
+    } else if t.also_not.is_empty() {
+        format!("rules out {}", names(&t.not))
+    } else {
+        format!(
+            "rules out {} (and so {})",
+            names(&t.not),
+            names(&t.also_not)
+        )
+    }
 }
 
 fn secs(ms: u64) -> String {

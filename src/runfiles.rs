@@ -99,6 +99,8 @@ pub fn read(dir: &Path) -> Result<RunFiles, RunFilesError> {
         serde_json::from_value(value).map_err(|e| malformed(&results_path, e))?;
     let history_path = dir.join(files::HISTORY);
     let history = match read_text(&history_path)? {
+        // A list-append run's transactions are not drawn yet.
+        Some(t) if crate::checker::txn::jsonl::is_txn_history(&t) => None,
         Some(t) => Some(
             history::parse(&t, Format::Chaos).map_err(|e| RunFilesError::History {
                 path: history_path.clone(),

@@ -371,6 +371,7 @@ pub fn generate_with(config: &TxnGenConfig, mut emit: impl FnMut(&TxnLine)) {
         value: Vec::new(),
         node: None,
         error: None,
+        final_read: false,
         line: 0,
     };
     let mut emit_gadgets = |invoked: usize,
@@ -404,6 +405,7 @@ pub fn generate_with(config: &TxnGenConfig, mut emit: impl FnMut(&TxnLine)) {
                             value,
                             node: None,
                             error: None,
+                            final_read: false,
                             line: 0,
                         };
                         *index += 1;

@@ -155,6 +155,14 @@ pub fn rerun_command(args: &BenchArgs, seed: u64) -> String {
 
 pub fn run(args: &BenchArgs) -> CliResult {
     let loaded = loader::load(&args.experiment).map_err(CliError::input)?;
+    if loaded.experiment.workload.kind != crate::experiment::WorkloadKind::Register {
+        return Err(CliError::input(anyhow::anyhow!(
+            "{}: chaos bench measures with register ops; this experiment's workload is {} \
+             (bench a register experiment of the same cluster, e.g. under experiments/bench/)",
+            args.experiment.display(),
+            loaded.experiment.workload.kind.name()
+        )));
+    }
     if let Some(s) = &args.restart
         && !loaded.compose_services.contains(s)
     {

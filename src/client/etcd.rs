@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{Completion, Request};
+use super::{Completion, Request, TxnCompletion, TxnMop};
 
 /// A client of one etcd member, reached through its published port.
 #[derive(Debug, Clone)]
@@ -175,6 +175,123 @@ impl EtcdClient {
         };
         let answer: TxnAnswer = self.call("/v3/kv/txn", &body).await?;
         Ok(answer.succeeded)
+    }
+
+    /// The etcd key of list `key` (list-append): `<prefix>l<key>`, holding
+    /// the list as JSON (`[1,5,9]`).
+    fn list_key(&self, key: u64) -> String {
+        B64.encode(format!("{}l{key}", self.prefix))
+    }
+
+    /// Run one list-append transaction in two etcd transactions:
+    ///
+    /// 1. one `Txn` of ranges reads every list the transaction touches at
+    ///    one revision (serializable ranges when the experiment reads
+    ///    serializably: all-serializable ranges are served by the member
+    ///    alone). Separate range calls would read different revisions and
+    ///    show read skew that is not there.
+    /// 2. unless it only reads, one `Txn` puts the lists it appended to,
+    ///    guarded by the mod revision each key had in step 1 (0 for an
+    ///    absent key), for every key read or written: if any changed in
+    ///    between, nothing is written and the transaction is `fail`.
+    ///
+    /// The micro-ops run on the snapshot of step 1 in order, so a read
+    /// after an append of the same key sees it. Step 1 writes nothing, so
+    /// any error there is `fail`; in step 2 only a refused connection is
+    /// `fail`, any other error `info`.
+    pub async fn txn(&self, mops: &[TxnMop]) -> TxnCompletion {
+        match tokio::time::timeout(self.timeout, self.txn_steps(mops)).await {
+            Ok(c) => c,
+            Err(_) => TxnCompletion::timed_out(mops, self.timeout),
+        }
+    }
+
+    async fn txn_steps(&self, mops: &[TxnMop]) -> TxnCompletion {
+        let mut keys: Vec<u64> = Vec::with_capacity(mops.len());
+        for m in mops {
+            if !keys.contains(&m.key()) {
+                keys.push(m.key());
+            }
+        }
+        let names: Vec<String> = keys.iter().map(|&k| self.list_key(k)).collect();
+        let read = ReadTxn {
+            success: names
+                .iter()
+                .map(|key| RangeOp {
+                    request_range: RangeRequest {
+                        key,
+                        serializable: self.serializable,
+                    },
+                })
+                .collect(),
+        };
+        let answer: ReadTxnAnswer = match self.call("/v3/kv/txn", &read).await {
+            Ok(a) => a,
+            Err(e) => {
+                return TxnCompletion::Fail {
+                    error: format!("reading: {e}"),
+                };
+            }
+        };
+        let snapshot = match snapshot_of(&answer, keys.len()) {
+            Ok(s) => s,
+            Err(e) => {
+                return TxnCompletion::Fail {
+                    error: format!("reading: {e}"),
+                };
+            }
+        };
+        let (reads, lists) = apply_mops(
+            mops,
+            &keys,
+            snapshot.iter().map(|(l, _)| l.clone()).collect(),
+        );
+        if super::read_only(mops) {
+            return TxnCompletion::Ok { reads };
+        }
+        let revisions: Vec<String> = snapshot.iter().map(|(_, r)| r.to_string()).collect();
+        let values: Vec<(usize, String)> = lists
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                mops.iter()
+                    .any(|m| matches!(m, TxnMop::Append { key, .. } if *key == keys[*i]))
+            })
+            .map(|(i, list)| (i, B64.encode(list_json(list))))
+            .collect();
+        let write = WriteTxn {
+            compare: names
+                .iter()
+                .zip(&revisions)
+                .map(|(key, rev)| ModCompare {
+                    key,
+                    result: "EQUAL",
+                    target: "MOD",
+                    mod_revision: rev,
+                })
+                .collect(),
+            success: values
+                .iter()
+                .map(|(i, value)| TxnOp {
+                    request_put: PutRequest {
+                        key: &names[*i],
+                        value,
+                    },
+                })
+                .collect(),
+        };
+        match self.call::<TxnAnswer>("/v3/kv/txn", &write).await {
+            Ok(a) if a.succeeded => TxnCompletion::Ok { reads },
+            Ok(_) => TxnCompletion::Fail {
+                error: "conflict: a key it read or wrote changed since it was read".into(),
+            },
+            Err(e @ EtcdError::Connect(_)) => TxnCompletion::Fail {
+                error: format!("committing: {e}"),
+            },
+            Err(e) => TxnCompletion::Info {
+                error: format!("committing: {e}"),
+            },
+        }
     }
 
     /// This member's id and the id of the leader it knows.
@@ -396,6 +513,135 @@ struct TxnAnswer {
     succeeded: bool,
 }
 
+/// A read-only etcd transaction: ranges, no comparison.
+#[derive(Serialize)]
+struct ReadTxn<'a> {
+    success: Vec<RangeOp<'a>>,
+}
+
+#[derive(Serialize)]
+struct RangeOp<'a> {
+    request_range: RangeRequest<'a>,
+}
+
+/// A comparison of a key's mod revision (0: the key is absent).
+#[derive(Serialize)]
+struct ModCompare<'a> {
+    key: &'a str,
+    result: &'static str,
+    target: &'static str,
+    mod_revision: &'a str,
+}
+
+#[derive(Serialize)]
+struct WriteTxn<'a> {
+    compare: Vec<ModCompare<'a>>,
+    success: Vec<TxnOp<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ReadTxnAnswer {
+    #[serde(default)]
+    responses: Vec<ReadTxnResponse>,
+}
+
+#[derive(Deserialize)]
+struct ReadTxnResponse {
+    #[serde(default)]
+    response_range: Option<RangeWithRevisions>,
+}
+
+#[derive(Deserialize)]
+struct RangeWithRevisions {
+    #[serde(default)]
+    kvs: Vec<ListKv>,
+}
+
+#[derive(Deserialize)]
+struct ListKv {
+    value: Option<String>,
+    /// A 64-bit number: a JSON string on the gateway.
+    #[serde(default)]
+    mod_revision: Option<String>,
+}
+
+/// Each key's list and mod revision (0 and the empty list when absent),
+/// in the order the ranges were sent.
+fn snapshot_of(answer: &ReadTxnAnswer, keys: usize) -> Result<Vec<(Vec<u64>, u64)>, EtcdError> {
+    if answer.responses.len() != keys {
+        return Err(EtcdError::Protocol(format!(
+            "{} range answers for {keys} keys",
+            answer.responses.len()
+        )));
+    }
+    answer
+        .responses
+        .iter()
+        .map(|r| {
+            let range = r
+                .response_range
+                .as_ref()
+                .ok_or_else(|| EtcdError::Protocol("an answer that is not a range".into()))?;
+            match range.kvs.first() {
+                None => Ok((Vec::new(), 0)),
+                Some(kv) => {
+                    let rev = kv
+                        .mod_revision
+                        .as_deref()
+                        .unwrap_or("0")
+                        .parse()
+                        .map_err(|_| {
+                            EtcdError::Protocol(format!("mod_revision {:?}", kv.mod_revision))
+                        })?;
+                    Ok((decode_list(kv.value.as_deref())?, rev))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Run the micro-ops on `lists` (one per key of `keys`): what each read
+/// saw, and the lists afterwards.
+fn apply_mops(
+    mops: &[TxnMop],
+    keys: &[u64],
+    mut lists: Vec<Vec<u64>>,
+) -> (Vec<Option<Vec<u64>>>, Vec<Vec<u64>>) {
+    let at = |k: u64| {
+        keys.iter()
+            .position(|&x| x == k)
+            .expect("every key was read")
+    };
+    let reads = mops
+        .iter()
+        .map(|m| match *m {
+            TxnMop::Read { key } => Some(lists[at(key)].clone()),
+            TxnMop::Append { key, value } => {
+                lists[at(key)].push(value);
+                None
+            }
+        })
+        .collect();
+    (reads, lists)
+}
+
+fn list_json(list: &[u64]) -> String {
+    serde_json::to_string(list).expect("a list of numbers serializes")
+}
+
+/// A list as stored: base64 of a JSON array of non-negative integers.
+fn decode_list(v: Option<&str>) -> Result<Vec<u64>, EtcdError> {
+    let bytes = B64
+        .decode(v.unwrap_or(""))
+        .map_err(|e| EtcdError::Protocol(format!("value is not base64: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        EtcdError::Protocol(format!(
+            "value is not a list: {e}: {}",
+            String::from_utf8_lossy(&bytes)
+        ))
+    })
+}
+
 fn decode_value(v: Option<&str>) -> Result<u64, EtcdError> {
     let text = v.ok_or_else(|| EtcdError::Protocol("a key without a value".into()))?;
     let bytes = B64
@@ -472,6 +718,71 @@ mod tests {
         assert!(!t.succeeded);
         let t: TxnAnswer = serde_json::from_str(r#"{"header":{},"succeeded":true}"#).unwrap();
         assert!(t.succeeded);
+    }
+
+    #[test]
+    fn list_append_wire_format_and_snapshot() {
+        let read = ReadTxn {
+            success: vec![RangeOp {
+                request_range: RangeRequest {
+                    key: "bA==",
+                    serializable: false,
+                },
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(&read).unwrap(),
+            json!({ "success": [{ "request_range": { "key": "bA==", "serializable": false } }] })
+        );
+        let write = WriteTxn {
+            compare: vec![ModCompare {
+                key: "bA==",
+                result: "EQUAL",
+                target: "MOD",
+                mod_revision: "0",
+            }],
+            success: vec![TxnOp {
+                request_put: PutRequest {
+                    key: "bA==",
+                    value: "WzFd",
+                },
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(&write).unwrap(),
+            json!({
+                "compare": [{ "key": "bA==", "result": "EQUAL", "target": "MOD", "mod_revision": "0" }],
+                "success": [{ "request_put": { "key": "bA==", "value": "WzFd" } }],
+            })
+        );
+        // As the gateway answers: an absent key's range has no kvs.
+        let answer: ReadTxnAnswer = serde_json::from_str(&format!(
+            r#"{{"header":{{}},"succeeded":true,"responses":[
+                {{"response_range":{{"header":{{}}}}}},
+                {{"response_range":{{"header":{{}},"kvs":[{{"key":"x","mod_revision":"12","value":"{}"}}],"count":"1"}}}}]}}"#,
+            B64.encode("[3,1]")
+        ))
+        .unwrap();
+        let snap = snapshot_of(&answer, 2).unwrap();
+        assert_eq!(snap, vec![(vec![], 0), (vec![3, 1], 12)]);
+        assert!(snapshot_of(&answer, 3).is_err());
+        let mops = [
+            TxnMop::Read { key: 5 },
+            TxnMop::Append { key: 5, value: 9 },
+            TxnMop::Read { key: 5 },
+            TxnMop::Append { key: 6, value: 2 },
+        ];
+        let (reads, lists) = apply_mops(&mops, &[5, 6], vec![vec![3, 1], vec![]]);
+        assert_eq!(
+            reads,
+            vec![Some(vec![3, 1]), None, Some(vec![3, 1, 9]), None]
+        );
+        assert_eq!(lists, vec![vec![3, 1, 9], vec![2]]);
+        assert_eq!(
+            decode_list(Some(&B64.encode("[]"))).unwrap(),
+            Vec::<u64>::new()
+        );
+        assert!(decode_list(Some(&B64.encode("7"))).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
-//! Clients: one per process. A client turns a register op into a request to
-//! the database and the response into `ok` (it happened), `fail` (it
-//! definitely did not happen) or `info` (it may have happened: a timeout, a
-//! connection lost after the request was sent).
+//! Clients: one per process. A client turns a register op, or a list-append
+//! transaction, into requests to the database and the response into `ok`
+//! (it happened), `fail` (it definitely did not happen) or `info` (it may
+//! have happened: a timeout, a connection lost after the request was sent).
 //!
 //! Shell: clients do network IO. They know their target's protocol and how
 //! its errors map to outcomes; they know nothing of plans, faults or the
@@ -68,6 +68,53 @@ impl Completion {
     }
 }
 
+/// One micro-op of a list-append transaction as sent to the database:
+/// read a list, or append a value to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnMop {
+    Read { key: u64 },
+    Append { key: u64, value: u64 },
+}
+
+impl TxnMop {
+    pub fn key(&self) -> u64 {
+        match *self {
+            TxnMop::Read { key } | TxnMop::Append { key, .. } => key,
+        }
+    }
+}
+
+/// Is a transaction read-only (so that one that did not answer did not
+/// happen)?
+pub fn read_only(mops: &[TxnMop]) -> bool {
+    mops.iter().all(|m| matches!(m, TxnMop::Read { .. }))
+}
+
+/// What became of a list-append transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxnCompletion {
+    /// It committed: `reads[i]` is the list the i-th micro-op read (`None`
+    /// for an append).
+    Ok { reads: Vec<Option<Vec<u64>>> },
+    /// It definitely did not commit (a conflict, a failed guard, a
+    /// read-only transaction that got no answer).
+    Fail { error: String },
+    /// It may or may not have committed.
+    Info { error: String },
+}
+
+impl TxnCompletion {
+    /// The outcome of a transaction that got no answer in time.
+    pub fn timed_out(mops: &[TxnMop], timeout: Duration) -> TxnCompletion {
+        let error = format!("timed out after {}", crate::duration::format(timeout));
+        if read_only(mops) {
+            TxnCompletion::Fail { error }
+        } else {
+            TxnCompletion::Info { error }
+        }
+    }
+}
+
 /// A connected client of one of the supported targets.
 #[derive(Debug, Clone)]
 pub enum AnyClient {
@@ -82,6 +129,15 @@ impl AnyClient {
         match self {
             AnyClient::Etcd(c) => c.invoke(request).await,
             AnyClient::Surreal(c) => c.invoke(request).await,
+        }
+    }
+
+    /// Run one list-append transaction and classify the answer; never
+    /// takes much longer than the client's timeout.
+    pub async fn txn(&self, mops: &[TxnMop]) -> TxnCompletion {
+        match self {
+            AnyClient::Etcd(c) => c.txn(mops).await,
+            AnyClient::Surreal(c) => c.txn(mops).await,
         }
     }
 }

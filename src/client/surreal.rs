@@ -33,7 +33,7 @@ use surrealdb::engine::remote::ws::{Client, Ws};
 use surrealdb::opt::auth::Root;
 use surrealdb::types::{ErrorDetails, QueryError};
 
-use super::{Completion, Request};
+use super::{Completion, Request, TxnCompletion, TxnMop};
 
 /// Where registers live and how to sign in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,12 +105,13 @@ impl SurrealClient {
         })
     }
 
-    /// Define the namespace, database and register table if they do not
-    /// exist (SurrealDB 3 refuses to use undefined ones). Idempotent.
+    /// Define the namespace, database, register table and list table if
+    /// they do not exist (SurrealDB 3 refuses to use undefined ones).
+    /// Idempotent.
     pub async fn define(address: &str, config: &SurrealConfig) -> Result<(), SurrealSetupError> {
         let db = session(address, config).await?;
         let text = format!(
-            "DEFINE TABLE IF NOT EXISTS {} SCHEMALESS;",
+            "DEFINE TABLE IF NOT EXISTS {} SCHEMALESS; DEFINE TABLE IF NOT EXISTS {LIST_TABLE} SCHEMALESS;",
             ident(&config.table)
         );
         run_setup(address, config, &db, "DEFINE TABLE", text).await
@@ -124,6 +125,76 @@ impl SurrealClient {
 
     fn record(&self, key: u64) -> String {
         format!("{}:⟨{}k{key}⟩", ident(&self.table), self.prefix)
+    }
+
+    /// List `key` of a list-append run: `list:⟨<prefix>k<key>⟩`, its list
+    /// in field `v`.
+    fn list_record(&self, key: u64) -> String {
+        format!("{LIST_TABLE}:⟨{}k{key}⟩", self.prefix)
+    }
+
+    /// Run one list-append transaction as one SurrealQL transaction:
+    ///
+    /// ```text
+    /// BEGIN TRANSACTION;
+    /// SELECT VALUE v FROM list:⟨...k3⟩;                                  -- read
+    /// UPSERT list:⟨...k4⟩ SET v = array::append(v ?? [], $a1) RETURN NONE; -- append
+    /// COMMIT TRANSACTION;
+    /// ```
+    ///
+    /// The answer has a result per statement, and every one is checked,
+    /// not only the call: a call can succeed while a statement, or the
+    /// commit, failed. An error that proves nothing was applied (a
+    /// conflict, a refusal: [`proves_not_applied`]) makes it `fail`, as
+    /// does any error of a read-only transaction; any other error `info`.
+    pub async fn txn(&self, mops: &[TxnMop]) -> TxnCompletion {
+        match tokio::time::timeout(self.timeout, self.txn_call(mops)).await {
+            Err(_) => TxnCompletion::timed_out(mops, self.timeout),
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => classify_txn(mops, &[e]),
+        }
+    }
+
+    async fn txn_call(&self, mops: &[TxnMop]) -> Result<TxnCompletion, surrealdb::Error> {
+        let mut text = String::from("BEGIN TRANSACTION;\n");
+        for (i, m) in mops.iter().enumerate() {
+            match *m {
+                TxnMop::Read { key } => {
+                    text.push_str(&format!("SELECT VALUE v FROM {};\n", self.list_record(key)));
+                }
+                TxnMop::Append { key, .. } => text.push_str(&format!(
+                    "UPSERT {} SET v = array::append(v ?? [], $a{i}) RETURN NONE;\n",
+                    self.list_record(key)
+                )),
+            }
+        }
+        text.push_str("COMMIT TRANSACTION;");
+        let mut query = self.db.query(text);
+        for (i, m) in mops.iter().enumerate() {
+            if let TxnMop::Append { value, .. } = *m {
+                query = query.bind((format!("a{i}"), value as i64));
+            }
+        }
+        let mut response = query.await?;
+        let errors = response.take_errors();
+        if !errors.is_empty() {
+            let mut errors: Vec<(usize, surrealdb::Error)> = errors.into_iter().collect();
+            errors.sort_by_key(|(i, _)| *i);
+            let errors: Vec<surrealdb::Error> = errors.into_iter().map(|(_, e)| e).collect();
+            return Ok(classify_txn(mops, &errors));
+        }
+        // Statement 0 is BEGIN; micro-op i is statement i + 1.
+        let mut reads = Vec::with_capacity(mops.len());
+        for (i, m) in mops.iter().enumerate() {
+            reads.push(match m {
+                TxnMop::Read { .. } => {
+                    let lists: Vec<Option<Vec<i64>>> = response.take(i + 1)?;
+                    Some(list_value(&lists)?)
+                }
+                TxnMop::Append { .. } => None,
+            });
+        }
+        Ok(TxnCompletion::Ok { reads })
     }
 
     /// Send one request and classify the answer; never takes much longer
@@ -269,6 +340,39 @@ async fn within<T>(
             address: address.to_string(),
             timeout: crate::duration::format(timeout),
         })
+}
+
+/// The table of list-append runs' lists.
+pub const LIST_TABLE: &str = "list";
+
+/// The list a read saw: the empty list for an absent record (or one with
+/// no `v`), else exactly one list of non-negative integers.
+fn list_value(lists: &[Option<Vec<i64>>]) -> Result<Vec<u64>, surrealdb::Error> {
+    match lists {
+        [] | [None] => Ok(Vec::new()),
+        [Some(items)] if items.iter().all(|&e| e >= 0) => {
+            Ok(items.iter().map(|&e| e as u64).collect())
+        }
+        other => Err(surrealdb::Error::internal(format!(
+            "a list read returned {other:?}, expected at most one list of non-negative integers"
+        ))),
+    }
+}
+
+/// The outcome of a transaction whose statements answered with `errors`
+/// (in statement order): `fail` if it only reads or if one error proves
+/// nothing was applied, else `info`.
+pub fn classify_txn(mops: &[TxnMop], errors: &[surrealdb::Error]) -> TxnCompletion {
+    let text = errors
+        .iter()
+        .map(|e| format!("{} error: {}", e.kind_str(), e.message()))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if super::read_only(mops) || errors.iter().any(proves_not_applied) {
+        TxnCompletion::Fail { error: text }
+    } else {
+        TxnCompletion::Info { error: text }
+    }
 }
 
 /// The value a read saw: none (absent register) or exactly one.
@@ -450,6 +554,48 @@ mod tests {
         let internal = Error::from_details("while updating".into(), ErrorDetails::Context)
             .with_cause(Error::internal("x".into()));
         assert!(is_info(&classify(&W, &internal)));
+    }
+
+    #[test]
+    fn transactions_are_fail_only_when_nothing_was_applied() {
+        let rw = [TxnMop::Read { key: 1 }, TxnMop::Append { key: 2, value: 5 }];
+        let ro = [TxnMop::Read { key: 1 }];
+        let conflict = || Error::query("conflict".into(), QueryError::TransactionConflict);
+        let not_run = || Error::query("not executed".into(), QueryError::NotExecuted);
+        let lost = || Error::connection("gone".into(), ConnectionError::ConnectionFailed);
+        // A conflict among statements that were not run: rolled back.
+        assert!(matches!(
+            classify_txn(&rw, &[not_run(), conflict(), not_run()]),
+            TxnCompletion::Fail { .. }
+        ));
+        assert!(matches!(
+            classify_txn(&rw, &[not_run(), not_run()]),
+            TxnCompletion::Info { .. }
+        ));
+        assert!(matches!(
+            classify_txn(&rw, &[lost()]),
+            TxnCompletion::Info { .. }
+        ));
+        assert!(matches!(
+            classify_txn(&ro, &[lost()]),
+            TxnCompletion::Fail { .. }
+        ));
+        let TxnCompletion::Fail { error } = classify_txn(&rw, &[not_run(), conflict()]) else {
+            unreachable!()
+        };
+        assert!(
+            error.contains("not executed") && error.contains("conflict"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn list_values() {
+        assert_eq!(list_value(&[]).unwrap(), Vec::<u64>::new());
+        assert_eq!(list_value(&[None]).unwrap(), Vec::<u64>::new());
+        assert_eq!(list_value(&[Some(vec![3, 1])]).unwrap(), vec![3, 1]);
+        assert!(list_value(&[Some(vec![1]), Some(vec![2])]).is_err());
+        assert!(list_value(&[Some(vec![-1])]).is_err());
     }
 
     #[test]

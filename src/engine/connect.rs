@@ -182,8 +182,9 @@ pub async fn resolver(
 }
 
 /// Roles of a SurrealDB-on-TiKV cluster (the `leader` of `tikv`: the store
-/// leading the register table's region; of `pd`: the PD leader), asked of
-/// PD through the published ports of the `pd` component.
+/// leading the region of the workload's table, `register` or, for
+/// list-append, `list`; of `pd`: the PD leader), asked of PD through the
+/// published ports of the `pd` component.
 async fn pd_roles(experiment: &Experiment, cluster: &ComposeCluster) -> Arc<dyn RoleResolver> {
     let Some(pd) = experiment.cluster.components.get("pd") else {
         return Arc::new(FixedRoles::new());
@@ -195,7 +196,11 @@ async fn pd_roles(experiment: &Experiment, cluster: &ComposeCluster) -> Arc<dyn 
         }
     }
     let config = SurrealConfig::new(experiment.workload.timeout);
-    let key = pd::surreal_table_key(&config.namespace, &config.database, &config.table);
+    let table = match experiment.workload.kind {
+        crate::experiment::WorkloadKind::Register => config.table.as_str(),
+        crate::experiment::WorkloadKind::ListAppend => crate::client::surreal::LIST_TABLE,
+    };
+    let key = pd::surreal_table_key(&config.namespace, &config.database, table);
     Arc::new(
         PdRoles::new(members, key, Duration::from_secs(2))
             .with_components(experiment.cluster.components.clone()),

@@ -38,6 +38,7 @@ pub mod connect;
 pub mod progress;
 pub mod session;
 pub mod timeline;
+pub mod txn;
 pub mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,6 +71,10 @@ use workload::{ClientTask, Counters, Event};
 
 /// Process ids of the final reads start here, far above any client's.
 const FINAL_PROCESS: u64 = 1 << 40;
+
+/// A list-append run's results list at most this many anomalies of one
+/// name in full (the rest are counted in `anomalies_omitted`).
+const TXN_MAX_CASES: usize = 20;
 
 /// How long the checker may take on the history of a cancelled run.
 pub const INTERRUPTED_CHECK_BUDGET: Duration = Duration::from_secs(10);
@@ -267,8 +272,32 @@ impl Faults for NemesisFaults<'_> {
 struct Driven {
     faults: Vec<FaultOutcome>,
     stopped: Stopped,
-    events: Vec<Event>,
+    recorded: Recorded,
     workload_ns: u64,
+}
+
+/// The history as recorded, of either workload.
+enum Recorded {
+    Register(Vec<Event>),
+    Txn(Vec<crate::checker::txn::TxnLine>),
+}
+
+impl Recorded {
+    fn len(&self) -> usize {
+        match self {
+            Recorded::Register(e) => e.len(),
+            Recorded::Txn(l) => l.len(),
+        }
+    }
+}
+
+/// What the checker was given and what it said.
+enum CheckedRun {
+    Register(History, CheckReport),
+    Txn(
+        Vec<crate::checker::txn::TxnLine>,
+        Box<crate::checker::txn::TxnReport>,
+    ),
 }
 
 /// Run an experiment (see the module docs for the steps).
@@ -462,47 +491,69 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     };
     let _ = log.line(&format!(
         "workload done: {} events; faults healed",
-        driven.events.len()
+        driven.recorded.len()
     ));
 
     // 6. Check, keep the logs, write the results.
-    let ops = driven
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            // Witnesses cite history.jsonl by line: op i is on line i + 1.
-            let mut op = e.op(i as u64);
-            op.line = i + 1;
-            op
-        })
-        .collect();
-    let history = History::from_ops(ops)?;
-    progress.event(RunEvent::Phase(Phase::Checking {
-        ops: history.ops.len(),
-    }));
     let (budget, check_cancel) = match status {
         // The run was cancelled: a short, fixed bound.
         Status::Interrupted => (opts.budget.min(INTERRUPTED_CHECK_BUDGET), None),
         // A cancellation during the check ends it.
         _ => (opts.budget, Some(cancel.clone())),
     };
+    let clock = Arc::new(CheckClock {
+        start: std::time::Instant::now(),
+        cancel: check_cancel,
+    });
     let check_started = std::time::Instant::now();
-    let (history, report) = tokio::task::spawn_blocking(move || {
-        let options = CheckOptions {
-            budget,
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            clock: Some(Arc::new(CheckClock {
-                start: std::time::Instant::now(),
-                cancel: check_cancel,
-            })),
-            ..CheckOptions::default()
-        };
-        let report: CheckReport = checker::check(&history, &options);
-        (history, report)
-    })
-    .await
-    .map_err(|_| EngineError::Panicked("the checker"))?;
+    let checked = match driven.recorded {
+        Recorded::Register(events) => {
+            let ops = events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    // Witnesses cite history.jsonl by line: op i is on line i + 1.
+                    let mut op = e.op(i as u64);
+                    op.line = i + 1;
+                    op
+                })
+                .collect();
+            let history = History::from_ops(ops)?;
+            progress.event(RunEvent::Phase(Phase::Checking {
+                ops: history.ops.len(),
+            }));
+            tokio::task::spawn_blocking(move || {
+                let options = CheckOptions {
+                    budget,
+                    threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    clock: Some(clock),
+                    ..CheckOptions::default()
+                };
+                let report: CheckReport = checker::check(&history, &options);
+                CheckedRun::Register(history, report)
+            })
+            .await
+            .map_err(|_| EngineError::Panicked("the checker"))?
+        }
+        Recorded::Txn(lines) => {
+            let history = crate::checker::txn::TxnHistory::from_lines(&lines)?;
+            progress.event(RunEvent::Phase(Phase::Checking { ops: lines.len() }));
+            let model = experiment.checker.model;
+            tokio::task::spawn_blocking(move || {
+                let options = crate::checker::txn::TxnCheckOptions {
+                    model,
+                    budget,
+                    clock: Some(clock),
+                    max_cases: TXN_MAX_CASES,
+                    ..Default::default()
+                };
+                let report = crate::checker::txn::check(&history, &options);
+                CheckedRun::Txn(lines, Box::new(report))
+            })
+            .await
+            .map_err(|_| EngineError::Panicked("the checker"))?
+        }
+    };
     let check_ms = check_started.elapsed().as_secs_f64() * 1000.0;
     let status = if status == Status::Completed && cancel.is_cancelled() {
         notes.push("the run was interrupted while its history was checked".into());
@@ -528,8 +579,12 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
         ended_ms: unix_ms(),
         workload_ns: driven.workload_ns,
         faults: &driven.faults,
-        history: &history,
-        check: &report,
+        checked: match &checked {
+            CheckedRun::Register(history, report) => {
+                results::build::Checked::Register { history, report }
+            }
+            CheckedRun::Txn(lines, report) => results::build::Checked::Txn { lines, report },
+        },
         check_ms,
         logs,
         notes,
@@ -544,7 +599,10 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     let plan_value: Option<serde_json::Value> = serde_json::from_str(&plan_text).ok();
     let page = crate::html::render_run(&crate::html::RunInput {
         results: &results,
-        history: Some(&history),
+        history: match &checked {
+            CheckedRun::Register(history, _) => Some(history),
+            CheckedRun::Txn(..) => None,
+        },
         plan: plan_value.as_ref(),
         notes: &[],
     });
@@ -626,11 +684,23 @@ async fn drive(
     progress: &dyn ProgressSink,
 ) -> Result<Driven, EngineError> {
     let w = &experiment.workload;
+    let list_append = w.kind == crate::experiment::WorkloadKind::ListAppend;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (txn_tx, txn_rx) = mpsc::unbounded_channel();
     let history = run_dir
         .lines(files::HISTORY)
         .map_err(EngineError::store("creating history.jsonl"))?;
-    let recorder = tokio::spawn(workload::record(events_rx, history));
+    let recorder = if list_append {
+        drop(events_rx);
+        tokio::spawn(async move { txn::record(txn_rx, history).await.map(Recorded::Txn) })
+    } else {
+        drop(txn_rx);
+        tokio::spawn(async move {
+            workload::record(events_rx, history)
+                .await
+                .map(Recorded::Register)
+        })
+    };
     let counters = Arc::new(Counters::default());
     // The workload stops at the end of the run or when the run is cancelled.
     let stop = cancel.child_token();
@@ -651,8 +721,29 @@ async fn drive(
             stop,
         }
     };
+    let txn_task = |thread: u64, stop: CancellationToken| {
+        let (node, client) = &clients[(thread as usize) % clients.len()];
+        txn::TxnTask {
+            thread,
+            threads: w.clients,
+            client: client.clone(),
+            node: node.clone(),
+            workload: w.clone(),
+            seed,
+            start,
+            events: txn_tx.clone(),
+            counters: counters.clone(),
+            stop,
+        }
+    };
     let tasks: Vec<_> = (0..w.clients)
-        .map(|t| tokio::spawn(task(t, stop.clone()).run()))
+        .map(|t| {
+            if list_append {
+                tokio::spawn(txn_task(t, stop.clone()).run())
+            } else {
+                tokio::spawn(task(t, stop.clone()).run())
+            }
+        })
         .collect();
     progress.event(RunEvent::Phase(Phase::Running {
         total: experiment.duration,
@@ -716,21 +807,28 @@ async fn drive(
             if cancel.is_cancelled() {
                 break;
             }
-            let reader = task(i as u64, never.clone());
-            reader
-                .invoke(FINAL_PROCESS + i as u64, Request::Read { key: *key }, true)
-                .await;
+            let process = FINAL_PROCESS + i as u64;
+            if list_append {
+                txn_task(i as u64, never.clone())
+                    .invoke(process, &[crate::client::TxnMop::Read { key: *key }], true)
+                    .await;
+            } else {
+                task(i as u64, never.clone())
+                    .invoke(process, Request::Read { key: *key }, true)
+                    .await;
+            }
         }
     }
     drop(events_tx);
-    let events = recorder
+    drop(txn_tx);
+    let recorded = recorder
         .await
         .map_err(|_| EngineError::Panicked("the history recorder"))?
         .map_err(EngineError::store("writing history.jsonl"))?;
     Ok(Driven {
         faults: fault_events,
         stopped,
-        events,
+        recorded,
         workload_ns,
     })
 }

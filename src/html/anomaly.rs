@@ -219,6 +219,12 @@ pub fn section(
             source,
             drawn,
         ),
+        other => html! {
+            section.anomaly id=(format!("anomaly-{number}")) data-anomaly=(other.subject()) {
+                h3 { (other.class()) " on " (other.subject()) }
+                p.explanation { (other.explanation()) }
+            }
+        },
     }
 }
 

@@ -185,8 +185,9 @@ pub fn render_run(input: &RunInput<'_>) -> String {
                 Anomaly::Register(a) => {
                     let case = anomaly::Case::from_register(0, a);
                     let found = anomaly::find(h, &case);
-                    found.witness.into_iter().chain(found.stuck)
+                    found.witness.into_iter().chain(found.stuck).collect()
                 }
+                _ => Vec::new(),
             })
             .collect(),
         None => BTreeSet::new(),
@@ -271,7 +272,7 @@ fn header(r: &Results, notes: &[String]) -> Markup {
                 p.found {
                     "Anomalies: "
                     @for (i, a) in r.checker.anomalies.iter().take(MAX_ANOMALY_VIEWS).enumerate() {
-                        a href=(format!("#anomaly-{}", i + 1)) { (a.class()) " on key " (anomaly_key(a)) }
+                        a href=(format!("#anomaly-{}", i + 1)) { (a.class()) " on " (a.subject()) }
                     }
                     @if r.checker.anomalies.len() > MAX_ANOMALY_VIEWS {
                         a href="#more-anomalies" { "and " (r.checker.anomalies.len() - MAX_ANOMALY_VIEWS) " more" }
@@ -331,13 +332,6 @@ fn images_by_service(r: &Results) -> Vec<(String, Vec<String>)> {
         by.entry(image).or_default().push(service.clone());
     }
     by.into_iter().map(|(i, s)| (i.to_string(), s)).collect()
-}
-
-/// The key an anomaly is about.
-fn anomaly_key(a: &Anomaly) -> &str {
-    match a {
-        Anomaly::Register(a) => &a.key,
-    }
 }
 
 fn latency_words(l: &crate::results::Latency) -> String {

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use super::{
     Anomaly, CheckerSummary, ExperimentInfo, FaultRecord, OpSample, Outcome, RegisterAnomaly,
-    Results, SCHEMA_VERSION, Status, TargetInfo, ToolInfo, Undecided, Verdict, Window, recovery_ms,
-    rfc3339, workload_stats,
+    Results, SCHEMA_VERSION, Status, TargetInfo, ToolInfo, TxnSummary, Undecided, Verdict, Window,
+    recovery_ms, rfc3339, workload_stats,
 };
+use crate::checker::txn::{self, TxnLine, TxnReport};
 use crate::checker::{self, CheckReport};
 use crate::experiment::Experiment;
 use crate::history::{self, History};
@@ -64,13 +65,59 @@ pub struct RunFacts<'a> {
     /// The length of the workload phase (before healing and final reads).
     pub workload_ns: u64,
     pub faults: &'a [FaultOutcome],
-    pub history: &'a History,
-    pub check: &'a CheckReport,
+    /// The history and the checker's verdict on it.
+    pub checked: Checked<'a>,
     pub check_ms: f64,
     /// Service to its log file, relative to the run directory.
     pub logs: BTreeMap<String, String>,
     /// Notes from the shell (a heal that failed, an interruption).
     pub notes: Vec<String>,
+}
+
+/// What was checked, and what the checker said: a register history
+/// checked for linearizability, or a list-append one for a consistency
+/// model.
+#[derive(Debug, Clone, Copy)]
+pub enum Checked<'a> {
+    Register {
+        history: &'a History,
+        report: &'a CheckReport,
+    },
+    Txn {
+        /// The history as recorded, one line per invocation and completion.
+        lines: &'a [TxnLine],
+        report: &'a TxnReport,
+    },
+}
+
+/// Every completed transaction of a list-append history as a statistics
+/// sample (`txn`, or `final-read` for the final reads), paired by process:
+/// a process has at most one transaction open. Lines without times, and
+/// invocations never completed, are left out.
+pub fn txn_samples(lines: &[TxnLine]) -> Vec<OpSample> {
+    let mut open: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut out = Vec::with_capacity(lines.len() / 2);
+    for l in lines {
+        let Some(t) = l.time_ns else { continue };
+        let outcome = match l.kind {
+            history::Kind::Invoke => {
+                open.insert(l.process, t);
+                continue;
+            }
+            history::Kind::Ok => Outcome::Ok,
+            history::Kind::Fail => Outcome::Fail,
+            history::Kind::Info => Outcome::Info,
+        };
+        if let Some(invoked_ns) = open.remove(&l.process) {
+            out.push(OpSample {
+                f: if l.final_read { "final-read" } else { "txn" },
+                outcome,
+                invoked_ns,
+                completed_ns: t,
+            });
+        }
+    }
+    out
 }
 
 /// Every completed operation of a history as a statistics sample: its
@@ -108,7 +155,10 @@ pub fn samples(history: &History) -> Vec<OpSample> {
 /// The results of a run.
 pub fn build(facts: RunFacts<'_>) -> Results {
     let mut notes = facts.notes;
-    let samples = samples(facts.history);
+    let samples = match facts.checked {
+        Checked::Register { history, .. } => samples(history),
+        Checked::Txn { lines, .. } => txn_samples(lines),
+    };
     let (finals, workload_samples): (Vec<OpSample>, Vec<OpSample>) =
         samples.into_iter().partition(|s| s.f == "final-read");
     let windows: Vec<Window> = facts
@@ -126,6 +176,7 @@ pub fn build(facts: RunFacts<'_>) -> Results {
         })
         .collect();
     let mut workload = workload_stats(&workload_samples, &windows, facts.workload_ns);
+    workload.kind = facts.experiment.workload.kind.name().to_string();
     if !finals.is_empty() {
         let counts = workload.by_f.entry("final-read".into()).or_default();
         for s in &finals {
@@ -144,7 +195,10 @@ pub fn build(facts: RunFacts<'_>) -> Results {
         .iter()
         .map(|f| fault_record(f, &workload_samples))
         .collect();
-    let checker = checker_summary(facts.check, facts.check_ms);
+    let checker = match facts.checked {
+        Checked::Register { report, .. } => checker_summary(report, facts.check_ms),
+        Checked::Txn { report, .. } => txn_checker_summary(report, facts.check_ms),
+    };
     Results {
         schema_version: SCHEMA_VERSION,
         status: facts.status,
@@ -253,6 +307,78 @@ pub fn checker_summary(report: &CheckReport, elapsed_ms: f64) -> CheckerSummary 
         elapsed_ms: (elapsed_ms * 1000.0).round() / 1000.0,
         anomalies,
         undecided,
+        txn: None,
+    }
+}
+
+/// The list-append checker's report in the results format. `keys` counts
+/// the keys touched; `keys_invalid` those an anomaly is about (a cycle's
+/// keys are those of its steps); the rest are `keys_valid`, or
+/// `keys_unknown` when the verdict is unknown. The verdict is the one for
+/// the experiment's model (`report.model`).
+pub fn txn_checker_summary(report: &TxnReport, elapsed_ms: f64) -> CheckerSummary {
+    use std::collections::BTreeSet;
+    let mut bad: BTreeSet<String> = BTreeSet::new();
+    for a in &report.anomalies {
+        match a {
+            txn::Anomaly::Cycle(c) => {
+                bad.extend(
+                    c.steps
+                        .iter()
+                        .filter_map(|s| s.key.as_ref())
+                        .map(txn::key_text),
+                );
+            }
+            txn::Anomaly::Read(r) => {
+                bad.insert(txn::key_text(&r.key));
+            }
+            txn::Anomaly::Txn(t) => {
+                bad.insert(txn::key_text(&t.key));
+            }
+            txn::Anomaly::Key(k) => {
+                bad.insert(txn::key_text(&k.key));
+            }
+        }
+    }
+    let keys = report.counts.keys;
+    let invalid = (bad.len() as u64).min(keys);
+    let unknown = report.verdict == checker::Verdict::Unknown;
+    let undecided = match (&report.reason, unknown) {
+        (Some(reason), true) => vec![Undecided {
+            key: "(all)".into(),
+            reason: reason.clone(),
+        }],
+        (None, true) => vec![Undecided {
+            key: "(all)".into(),
+            reason: "not decided".into(),
+        }],
+        _ => Vec::new(),
+    };
+    CheckerSummary {
+        verdict: verdict(report.verdict),
+        keys,
+        keys_valid: if unknown { 0 } else { keys - invalid },
+        keys_invalid: invalid,
+        keys_unknown: if unknown { keys - invalid } else { 0 },
+        elapsed_ms: (elapsed_ms * 1000.0).round() / 1000.0,
+        anomalies: report
+            .anomalies
+            .iter()
+            .cloned()
+            .map(Anomaly::from)
+            .collect(),
+        undecided,
+        txn: Some(TxnSummary {
+            model: report.model,
+            counts: report.counts,
+            graph: report.graph,
+            models: report.models.clone(),
+            not: report.not.clone(),
+            also_not: report.also_not.clone(),
+            anomaly_types: report.anomaly_types.clone(),
+            anomalies_omitted: report.anomalies_omitted.clone(),
+            uncertainties: report.uncertainties.clone(),
+        }),
     }
 }
 
@@ -323,8 +449,10 @@ schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
             ended_ms: 1_795_748_657_500,
             workload_ns: 10_000_000_000,
             faults,
-            history,
-            check,
+            checked: Checked::Register {
+                history,
+                report: check,
+            },
             check_ms: 1.25,
             logs: BTreeMap::from([("n1".into(), "logs/n1.log".into())]),
             notes: vec!["from the shell".into()],
@@ -370,7 +498,9 @@ schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
         assert_eq!(f.recovery_ms, Some(510));
         // The anomaly, tagged, with its class.
         assert_eq!(r.checker.anomalies.len(), 1);
-        let Anomaly::Register(a) = &r.checker.anomalies[0];
+        let Anomaly::Register(a) = &r.checker.anomalies[0] else {
+            panic!("a register anomaly")
+        };
         assert_eq!(a.key, "1");
         assert_eq!(a.class, checker::AnomalyClass::StaleRead);
         let json = serde_json::to_value(&r).unwrap();

@@ -24,6 +24,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checker::txn;
+
 /// The version of the results format; `schemas/results.schema.json` matches it.
 pub const SCHEMA_VERSION: u32 = 2;
 
@@ -209,15 +211,32 @@ pub struct CheckerSummary {
     pub anomalies: Vec<Anomaly>,
     /// One entry per undecided key.
     pub undecided: Vec<Undecided>,
+    /// List-append runs: the transaction checker's verdicts by model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn: Option<TxnSummary>,
 }
 
-/// An anomaly, explained: one variant per kind of checker, tagged by
-/// `type`.
+/// An anomaly, explained: one variant per kind of anomaly, tagged by
+/// `type`: `register` for a key that is not linearizable, `txn-*` for the
+/// list-append checker's (Elle's) anomalies.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Anomaly {
     /// A register (or map) key whose history is not linearizable.
     Register(RegisterAnomaly),
+    /// A cycle of transactions (G0, G1c, G-single-item, G2-item, ...).
+    #[serde(rename = "txn-cycle")]
+    TxnCycle(txn::CycleAnomaly),
+    /// A read of what was never committed (G1a, G1b, garbage-read).
+    #[serde(rename = "txn-read")]
+    TxnRead(txn::ReadAnomaly),
+    /// One transaction at odds with itself (internal, duplicate-elements).
+    #[serde(rename = "txn-single")]
+    TxnSingle(txn::TxnAnomaly),
+    /// Transactions that disagree on one key's versions
+    /// (incompatible-order, lost-update, dirty-update).
+    #[serde(rename = "txn-key")]
+    TxnKey(txn::KeyAnomaly),
 }
 
 impl Anomaly {
@@ -225,15 +244,80 @@ impl Anomaly {
     pub fn explanation(&self) -> &str {
         match self {
             Anomaly::Register(a) => &a.explanation,
+            Anomaly::TxnCycle(a) => &a.explanation,
+            Anomaly::TxnRead(a) => &a.explanation,
+            Anomaly::TxnSingle(a) => &a.explanation,
+            Anomaly::TxnKey(a) => &a.explanation,
         }
     }
 
-    /// The anomaly's class (`stale-read`, ...).
+    /// The anomaly's class: `stale-read`, ... for a register; Elle's name
+    /// (`G2-item`, `G1a`, `lost-update`, ...) for transactions.
     pub fn class(&self) -> &str {
         match self {
             Anomaly::Register(a) => a.class.as_str(),
+            Anomaly::TxnCycle(a) => &a.anomaly,
+            Anomaly::TxnRead(a) => &a.anomaly,
+            Anomaly::TxnSingle(a) => &a.anomaly,
+            Anomaly::TxnKey(a) => &a.anomaly,
         }
     }
+
+    /// What it is about, for a one-line list: `key 4`, or a cycle's
+    /// transactions by history line.
+    pub fn subject(&self) -> String {
+        match self {
+            Anomaly::Register(a) => format!("key {}", a.key),
+            Anomaly::TxnCycle(a) => {
+                let l: Vec<String> = a
+                    .txns
+                    .iter()
+                    .map(|t| t.complete_line.unwrap_or(t.invoke_line).to_string())
+                    .collect();
+                format!("transactions at lines {}", l.join(", "))
+            }
+            Anomaly::TxnRead(a) => format!("key {}", txn::key_text(&a.key)),
+            Anomaly::TxnSingle(a) => format!("key {}", txn::key_text(&a.key)),
+            Anomaly::TxnKey(a) => format!("key {}", txn::key_text(&a.key)),
+        }
+    }
+}
+
+impl From<txn::Anomaly> for Anomaly {
+    fn from(a: txn::Anomaly) -> Anomaly {
+        match a {
+            txn::Anomaly::Cycle(a) => Anomaly::TxnCycle(a),
+            txn::Anomaly::Read(a) => Anomaly::TxnRead(a),
+            txn::Anomaly::Txn(a) => Anomaly::TxnSingle(a),
+            txn::Anomaly::Key(a) => Anomaly::TxnKey(a),
+        }
+    }
+}
+
+/// What the list-append checker said beyond the anomalies: the model the
+/// run was held to, the verdict for each of the six models, Elle's `not`
+/// and `also-not`, and what was checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TxnSummary {
+    /// The model of the experiment's `[checker]`: the run is invalid
+    /// exactly when the history rules it out.
+    pub model: txn::ConsistencyModel,
+    pub counts: txn::TxnCounts,
+    pub graph: txn::GraphStats,
+    /// Each model's verdict, strongest first.
+    pub models: Vec<txn::ModelVerdict>,
+    /// The weakest models ruled out...
+    pub not: Vec<txn::ConsistencyModel>,
+    /// ...and the stronger ones ruled out with them.
+    pub also_not: Vec<txn::ConsistencyModel>,
+    /// The names of the anomalies found.
+    pub anomaly_types: Vec<String>,
+    /// How many more of each name were found than are listed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub anomalies_omitted: BTreeMap<String, u64>,
+    /// What left a verdict unknown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncertainties: Vec<txn::Uncertainty>,
 }
 
 /// A non-linearizable key, explained.

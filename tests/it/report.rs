@@ -140,7 +140,9 @@ fn past_twenty_anomalies_the_rest_are_listed_in_words() {
 fn the_op_that_cannot_be_placed_comes_right_after_the_prefix() {
     let (_, results, history) = kept_page();
     for a in &results.checker.anomalies {
-        let chaos::results::Anomaly::Register(a) = a;
+        let chaos::results::Anomaly::Register(a) = a else {
+            panic!("the kept run is a register run")
+        };
         let case = anomaly::Case::from_register(1, a);
         let found = anomaly::find(&history, &case);
         let stuck = found
@@ -446,8 +448,10 @@ pub fn simulated_run(ops: usize) -> (Results, History, serde_json::Value) {
         ended_ms: 1_795_748_645_678 + end_ns / 1_000_000,
         workload_ns: end_ns,
         faults: &faults,
-        history: &history,
-        check: &report,
+        checked: chaos::results::build::Checked::Register {
+            history: &history,
+            report: &report,
+        },
         check_ms: 1.0,
         logs: Default::default(),
         notes: Vec::new(),
@@ -475,7 +479,9 @@ fn a_100k_op_run_is_sampled_and_stays_under_5_mb() {
         timeline::MAX_OPS
     )));
     // The anomaly's key is drawn in full: every one of its ops.
-    let chaos::results::Anomaly::Register(a) = &results.checker.anomalies[0];
+    let chaos::results::Anomaly::Register(a) = &results.checker.anomalies[0] else {
+        panic!("a register anomaly")
+    };
     let key_ops = anomaly::key_ops(&history, &a.key).len();
     assert!(key_ops > 500, "{key_ops}");
     assert_eq!(page.matches("data-kop=\"").count(), key_ops);

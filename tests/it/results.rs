@@ -113,6 +113,7 @@ pub fn sample(verdict: Verdict) -> Results {
                 key: "9".into(),
                 reason: "budget of 60s exceeded".into(),
             }],
+            txn: None,
         },
         logs: BTreeMap::from([("etcd1".into(), "logs/etcd1.log".into())]),
         notes: vec!["a note".into()],
@@ -297,4 +298,67 @@ fn kept_examples_recheck_to_their_recorded_verdict() {
             );
         }
     }
+}
+
+/// A list-append run's results, with every kind of transaction anomaly
+/// (one history with each of the generator's gadgets), validate against
+/// the schema and read back to the same value; the report tells the model
+/// and lists each anomaly.
+#[test]
+fn list_append_results_with_every_anomaly_validate() {
+    use chaos::checker::txn;
+    use chaos::txngen::{Gadget, TxnGenConfig, generate};
+    let lines = generate(&TxnGenConfig {
+        seed: 3,
+        txns: 300,
+        gadgets: Gadget::ALL.to_vec(),
+        ..TxnGenConfig::default()
+    });
+    let history = txn::TxnHistory::from_lines(&lines).unwrap();
+    let report = txn::check(
+        &history,
+        &txn::TxnCheckOptions {
+            model: txn::ConsistencyModel::SnapshotIsolation,
+            ..Default::default()
+        },
+    );
+    let checker = chaos::results::build::txn_checker_summary(&report, 2.0);
+    let kinds: std::collections::BTreeSet<&str> = checker
+        .anomalies
+        .iter()
+        .map(|a| match a {
+            Anomaly::Register(_) => "register",
+            Anomaly::TxnCycle(_) => "cycle",
+            Anomaly::TxnRead(_) => "read",
+            Anomaly::TxnSingle(_) => "single",
+            Anomaly::TxnKey(_) => "key",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["cycle", "key", "read", "single"].into(),
+        "every kind of anomaly is exercised"
+    );
+    assert_eq!(checker.verdict, Verdict::Invalid);
+    let mut results = sample(Verdict::Invalid);
+    results.workload.kind = "list-append".into();
+    results.workload.by_f = BTreeMap::from([("txn".into(), Counts::default())]);
+    results.checker = checker;
+    let doc = serde_json::to_value(&results).unwrap();
+    let errs = errors(&doc);
+    assert!(errs.is_empty(), "{errs:#?}");
+    let back: Results = serde_json::from_str(&doc.to_string()).unwrap();
+    assert_eq!(back, results);
+    let text = chaos::report::render(&results, "results/x");
+    assert!(
+        text.contains("INVALID: the history rules out snapshot-isolation"),
+        "{text}"
+    );
+    for a in &results.checker.anomalies {
+        assert!(
+            text.contains(&format!("{} on {}:", a.class(), a.subject())),
+            "{text}"
+        );
+    }
+    assert!(text.contains("found, and allowed by snapshot-isolation"), "G2-item is allowed: {text}");
 }

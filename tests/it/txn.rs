@@ -885,6 +885,7 @@ fn serial(txns: &[SerialTxn]) -> Vec<chaos::checker::txn::TxnLine> {
                 value,
                 node: None,
                 error: None,
+                final_read: false,
                 line: 0,
             });
         }

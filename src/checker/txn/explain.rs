@@ -152,10 +152,29 @@ pub struct TxnAnomaly {
     /// future-read: the element, appended later by the same transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub element: Option<u64>,
-    /// duplicate-elements: element to count.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// duplicate-elements: element to count (a JSON object, so its keys
+    /// are the elements as strings).
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "element_counts"
+    )]
     pub duplicates: BTreeMap<u64, u32>,
     pub explanation: String,
+}
+
+/// Read `duplicates` through string keys: inside a tagged enum (a results
+/// file's anomaly) serde buffers the object, and a buffered key is read
+/// back only as a string.
+fn element_counts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<u64, u32>, D::Error> {
+    let raw: BTreeMap<String, u32> = Deserialize::deserialize(d)?;
+    raw.into_iter()
+        .map(|(k, n)| {
+            k.parse()
+                .map(|k| (k, n))
+                .map_err(|_| serde::de::Error::custom(format!("`{k}` is not an element")))
+        })
+        .collect()
 }
 
 /// Transactions that disagree about one key's versions (incompatible-order,

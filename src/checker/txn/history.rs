@@ -361,6 +361,10 @@ pub struct TxnLine {
     pub node: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A final read, made after the faults were healed (counted apart in
+    /// the statistics; checked like any other transaction).
+    #[serde(default, rename = "final", skip_serializing_if = "std::ops::Not::not")]
+    pub final_read: bool,
     /// Where it was read from (not part of the format; 0 = in memory).
     #[serde(skip)]
     pub line: usize,
@@ -756,6 +760,7 @@ mod tests {
             value,
             node: None,
             error: None,
+            final_read: false,
             line: 0,
         }
     }

@@ -178,6 +178,7 @@ mod tests {
             ],
             node: None,
             error: None,
+            final_read: false,
             line: 0,
         };
         assert_eq!(to_line(&line), TEXT.lines().next().unwrap());
