@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Run experiments over many seeds and tabulate verdicts: the evidence behind
-# the figures in docs/performance.md. Not a CI step (it takes long).
+# the figures in docs/performance.md and docs/findings.md. Not a CI step (it
+# takes long).
 #
 #   experiments/scripts/many-seeds.sh [-n SEEDS] [-d DURATION] [-o OUT] EXPERIMENT...
 #
 # Defaults: 10 seeds (1..10), each experiment's own duration, output under
 # /tmp/chaos-many-seeds. Prints one line per run and a summary per
 # experiment: how many runs ended with each exit code, and the mean number of
-# ok ops. Needs a release build (cargo build --release, or CHAOS_BIN=path) and
+# ok ops. The columns name the anomalies found (register classes, or Elle's
+# names for list-append) and, for list-append, the models ruled out (Elle's
+# `not`). Needs a release build (cargo build --release, or CHAOS_BIN=path) and
 # the local images (bash .ci/install.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +33,7 @@ chaos=${CHAOS_BIN:-./target/release/chaos}
 [ -x "$chaos" ] || { echo "build first: cargo build --release (or set CHAOS_BIN)" >&2; exit 2; }
 mkdir -p "$out"
 summary="$out/summary.tsv"
-printf 'experiment\tseed\texit\tverdict\tok\tfail\tinfo\tinvalid_keys\tfaults\trun_dir\n' > "$summary"
+printf 'experiment\tseed\texit\tverdict\tok\tfail\tinfo\tinvalid_keys\tfaults\tanomalies\tnot\trun_dir\n' > "$summary"
 
 for exp in "$@"; do
     for seed in $(seq 1 "$seeds"); do
@@ -42,9 +45,11 @@ for exp in "$@"; do
         set -e
         dir=$(sed -n 's/^run directory: //p' "$out/last.txt")
         if [ -n "$dir" ] && [ -f "$dir/results.json" ]; then
-            line=$(jq -r '[.verdict, .workload.ops.ok, .workload.ops.fail, .workload.ops.info, .checker.keys_invalid, (.faults|length)] | @tsv' "$dir/results.json")
+            line=$(jq -r '[.verdict, .workload.ops.ok, .workload.ops.fail, .workload.ops.info, .checker.keys_invalid, (.faults|length),
+                ((.checker.txn.anomaly_types // [.checker.anomalies[].class] | unique | join(",")) | if . == "" then "-" else . end),
+                ((.checker.txn.not // []) | join(",") | if . == "" then "-" else . end)] | @tsv' "$dir/results.json")
         else
-            line=$(printf 'error\t0\t0\t0\t0\t0')
+            line=$(printf 'error\t0\t0\t0\t0\t0\t-\t-')
             tail -3 "$out/last.err" >&2
         fi
         printf '%s\t%s\t%s\t%s\t%s\n' "$(basename "$exp" .toml)" "$seed" "$code" "$line" "$dir" | tee -a "$summary"

@@ -1,10 +1,11 @@
 //! The one integration test binary: a module per area. The Docker tests
-//! (`docker`, `run`, `surreal`, `daemon`, `shrink`, `engine`, `bench`) are
-//! one group, switched on by `CHAOS_DOCKER_TESTS=1`; the browser tests
-//! (`browser`: the report pages in headless Chromium) another, switched on
-//! by `CHAOS_BROWSER_TESTS=1` (`.ci/run` sets both); switched off, they show
-//! as ignored.
+//! (`docker`, `run`, `append`, `surreal`, `daemon`, `shrink`, `engine`,
+//! `bench`) are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
+//! browser tests (`browser`: the report pages in headless Chromium)
+//! another, switched on by `CHAOS_BROWSER_TESTS=1` (`.ci/run` sets both);
+//! switched off, they show as ignored.
 
+mod append;
 mod bench;
 mod browser;
 mod checker;

@@ -360,5 +360,8 @@ fn list_append_results_with_every_anomaly_validate() {
             "{text}"
         );
     }
-    assert!(text.contains("found, and allowed by snapshot-isolation"), "G2-item is allowed: {text}");
+    assert!(
+        text.contains("found, and allowed by snapshot-isolation"),
+        "G2-item is allowed: {text}"
+    );
 }

@@ -122,12 +122,16 @@ pub(crate) fn check_common(r: &Run, experiment: &str, seed: u64, duration: &str)
         "{experiment}: chaos report made a different page from the run's files"
     );
     std::fs::remove_file(&again).unwrap();
-    // The recorded history re-checks to the same verdict.
-    let check = Command::new(env!("CARGO_BIN_EXE_chaos"))
+    // The recorded history re-checks to the same verdict (a list-append
+    // history against the run's model).
+    let mut check = Command::new(env!("CARGO_BIN_EXE_chaos"));
+    check
         .args(["check", "--json"])
-        .arg(r.dir.join("history.jsonl"))
-        .output()
-        .unwrap();
+        .arg(r.dir.join("history.jsonl"));
+    if let Some(model) = r.results["checker"]["txn"]["model"].as_str() {
+        check.args(["--model", model]);
+    }
+    let check = check.output().unwrap();
     assert_eq!(
         check.status.code(),
         r.code,
