@@ -136,12 +136,7 @@ pub fn render(r: &Results, run_dir: &str) -> String {
     }
     // A list-append anomaly the model allows (write skew under snapshot
     // isolation) is listed after those that rule the model out.
-    let allowed = |a: &Anomaly| {
-        c.txn.as_ref().is_some_and(|t| {
-            !matches!(a, Anomaly::Register(_))
-                && !crate::checker::txn::models::ruled_out([a.class()]).contains(&t.model)
-        })
-    };
+    let allowed = |a: &Anomaly| !c.decides(a);
     let mut heading_allowed = false;
     for a in c
         .anomalies

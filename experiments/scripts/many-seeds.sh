@@ -37,7 +37,7 @@ printf 'experiment\tseed\texit\tverdict\tok\tfail\tinfo\tinvalid_keys\tfaults\ta
 
 for exp in "$@"; do
     for seed in $(seq 1 "$seeds"); do
-        args=(run "$exp" --seed "$seed" --results-dir "$out/results")
+        args=(run "$exp" --seed "$seed" --results-dir "$out/results" --wait-lock)
         [ -n "$duration" ] && args+=(--duration "$duration")
         set +e
         "$chaos" "${args[@]}" > "$out/last.txt" 2> "$out/last.err"

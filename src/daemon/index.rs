@@ -83,7 +83,8 @@ pub struct Ended {
     /// `valid`, `invalid`, `unknown`, or none (no verdict: an error, a
     /// crash).
     pub verdict: Option<String>,
-    /// Anomalies found.
+    /// Anomalies found that count against the verdict (for list-append,
+    /// those that rule out the model; the ones it allows are not counted).
     #[serde(default)]
     pub anomalies: u64,
     /// The run directory (absolute), if the run made one.

@@ -829,7 +829,7 @@ impl Daemon {
             Ok(outcome) => {
                 let r = &outcome.results;
                 let verdict = r.verdict;
-                let anomalies = r.checker.anomalies.len() as u64;
+                let anomalies = r.checker.decisive().count() as u64;
                 let (reason, reaction) = match (r.status, verdict) {
                     (RunStatus::Completed, Verdict::Valid) => {
                         ("ran to its end: valid".to_string(), None)

@@ -283,6 +283,25 @@ impl Anomaly {
     }
 }
 
+impl CheckerSummary {
+    /// Does this anomaly count against the verdict? Every register
+    /// anomaly does; a list-append anomaly does when it rules out the
+    /// model the run is held to (a write skew under snapshot isolation is
+    /// listed, and allowed).
+    pub fn decides(&self, a: &Anomaly) -> bool {
+        match (&self.txn, a) {
+            (_, Anomaly::Register(_)) | (None, _) => true,
+            (Some(t), a) => txn::models::ruled_out([a.class()]).contains(&t.model),
+        }
+    }
+
+    /// The anomalies that count against the verdict (see
+    /// [`CheckerSummary::decides`]).
+    pub fn decisive(&self) -> impl Iterator<Item = &Anomaly> {
+        self.anomalies.iter().filter(|a| self.decides(a))
+    }
+}
+
 impl From<txn::Anomaly> for Anomaly {
     fn from(a: txn::Anomaly) -> Anomaly {
         match a {
@@ -484,6 +503,47 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cycle(name: &str) -> Anomaly {
+        Anomaly::TxnCycle(txn::CycleAnomaly {
+            anomaly: name.into(),
+            txns: Vec::new(),
+            steps: Vec::new(),
+            explanation: format!("{name}: ..."),
+        })
+    }
+
+    #[test]
+    fn only_what_rules_out_the_model_decides() {
+        let summary = |model| CheckerSummary {
+            verdict: Verdict::Invalid,
+            keys: 2,
+            keys_valid: 1,
+            keys_invalid: 1,
+            keys_unknown: 0,
+            elapsed_ms: 1.0,
+            anomalies: vec![cycle("G2-item"), cycle("G-single-item")],
+            undecided: Vec::new(),
+            txn: Some(TxnSummary {
+                model,
+                counts: Default::default(),
+                graph: Default::default(),
+                models: Vec::new(),
+                not: Vec::new(),
+                also_not: Vec::new(),
+                anomaly_types: Vec::new(),
+                anomalies_omitted: BTreeMap::new(),
+                uncertainties: Vec::new(),
+            }),
+        };
+        let si = summary(txn::ConsistencyModel::SnapshotIsolation);
+        let names: Vec<&str> = si.decisive().map(Anomaly::class).collect();
+        assert_eq!(names, ["G-single-item"], "write skew is allowed by SI");
+        let ser = summary(txn::ConsistencyModel::Serializable);
+        assert_eq!(ser.decisive().count(), 2);
+        let rc = summary(txn::ConsistencyModel::ReadCommitted);
+        assert_eq!(rc.decisive().count(), 0);
+    }
 
     fn op(f: &'static str, outcome: Outcome, invoked_ms: u64, latency_ms: u64) -> OpSample {
         OpSample {

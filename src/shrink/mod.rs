@@ -81,11 +81,13 @@ pub struct RecordedRun {
 }
 
 impl RecordedRun {
-    /// The classes of its anomalies (`stale-read`, ...).
+    /// The classes of its anomalies that count against its verdict
+    /// (`stale-read`, ...; for list-append, Elle's names of those that rule
+    /// out the run's model).
     pub fn classes(&self) -> BTreeSet<String> {
         self.results
             .iter()
-            .flat_map(|r| r.checker.anomalies.iter())
+            .flat_map(|r| r.checker.decisive())
             .map(|a| a.class().to_string())
             .collect()
     }
@@ -220,12 +222,12 @@ pub async fn replay(
     Ok(out)
 }
 
-/// Does a run show an anomaly of one of `classes`?
+/// Does a run show an anomaly of one of `classes` (one that counts
+/// against its verdict)?
 pub fn shows(results: &Results, classes: &BTreeSet<String>) -> bool {
     results
         .checker
-        .anomalies
-        .iter()
+        .decisive()
         .any(|a| classes.contains(a.class()))
 }
 
@@ -479,8 +481,7 @@ pub async fn shrink(
                     let c: Vec<String> = out
                         .results
                         .checker
-                        .anomalies
-                        .iter()
+                        .decisive()
                         .map(|a| a.class().to_string())
                         .collect::<BTreeSet<_>>()
                         .into_iter()
