@@ -254,6 +254,24 @@ elif mkdir -p /var/cache/chaos 2>/dev/null && [ -w /var/cache/chaos ]; then CACH
 else CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/chaos"; fi
 mkdir -p "$CACHE/logs" || die "cannot create the cache directory $CACHE"
 
+# Nothing to build: say so and leave without the lock, so that a long build
+# of another image (the SurrealDB server compiles for most of an hour) never
+# holds up `install.sh` or a check of images that are already current.
+if [ "$force" = 0 ]; then
+  all_ok=1
+  [ "$(image_state "$BASE_TAG" "$BASE_ALIAS" "$BASE_HASH")" = ok ] || all_ok=0
+  for n in $TARGETS; do
+    h="$(recipe_hash "$n")"
+    [ "$(image_state "$(recipe_tag "$n" "$h")" "$(recipe_alias "$n")" "$h")" = ok ] || all_ok=0
+  done
+  if [ "$all_ok" = 1 ]; then
+    log "up to date: base $BASE_TAG"
+    for n in $TARGETS; do log "up to date: $n $(recipe_tag "$n" "$(recipe_hash "$n")")"; done
+    log "nothing to build"
+    exit 0
+  fi
+fi
+
 # One build at a time per cache (CI and a person may both run this).
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$CACHE/build.lock"
