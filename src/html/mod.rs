@@ -3,13 +3,17 @@
 //!
 //! Public API:
 //! - [`render_run`]`(&RunInput) -> String`: the report of a run, from its
-//!   results.json, history.jsonl and plan.json as values ([`RunInput`]).
+//!   results.json, history.jsonl and plan.json as values ([`RunInput`];
+//!   the history is register ops or list-append transactions,
+//!   [`RunHistory`]).
 //!   Header (verdict, status, experiment, seed, duration, rerun command,
 //!   chaos version, images), the timeline, latency, throughput and
 //!   recovery plots with the fault windows, each anomaly drawn, the node
 //!   logs linked.
 //! - [`render_history`]`(history, report, source, format) -> String`: the timeline
-//!   and the anomaly views of any history and its checker report.
+//!   and the anomaly views of any history and its checker report;
+//!   [`render_txn_history`] the same for a transaction history and its
+//!   [`crate::checker::txn::TxnReport`].
 //! - [`render_index`]`(&[IndexRow], state) -> String`: runs, newest first,
 //!   each linked to `/runs/{n}/report.html`.
 //! - [`timeline::sample`] (which ops the timeline draws) and the limits
@@ -18,7 +22,10 @@
 //! One self-contained page each: inline CSS, SVG and script, nothing
 //! fetched, opens from disk. Plots are drawn by plotters' SVG backend
 //! ([`plots`]); the timeline and the anomaly views are hand-written SVG
-//! ([`timeline`], [`anomaly`]); the page is a maud template ([`page`]).
+//! ([`timeline`], [`anomaly`], and [`txn`] for transactions: their
+//! timeline and each cycle drawn); the page is a maud template ([`page`]).
+//! A list-append run's anomalies are ordered as they count: those that
+//! rule out the run's model first, then those it allows, marked so.
 //! A page never fails to render: what it cannot draw, it says in place.
 //!
 //! Pure: values in, text out. No file, clock or runtime; this module must
