@@ -571,7 +571,7 @@ const LINE_H: f64 = 14.0;
 /// Micro-ops shown in a box (the hover and the table have all).
 const BOX_MOPS: usize = 6;
 /// Characters of a micro-op that fit a box.
-const BOX_CHARS: usize = 36;
+const BOX_CHARS: usize = 33;
 
 fn clip(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
