@@ -1,8 +1,13 @@
 //! Report benchmark: `cargo bench --bench report`.
 //!
-//! Renders report.html for the kept real etcd run (tests/data, 3,573 ops)
-//! and for a simulated 100,000-op run (a generated history with one stale
-//! read, checked, with the etcd experiment's faults), and prints for each:
+//! Renders report.html for the kept real etcd run (tests/data, 3,573 ops),
+//! for a simulated 100,000-op run (a generated history with one stale
+//! read, checked, with the etcd experiment's faults), for the kept real
+//! list-append run (tests/data, etcd, serializable reads), and for a
+//! simulated 100,000-transaction list-append run (`chaos::txngen`, 6
+//! clients on 3 nodes, stale read-only transactions and a planted G2-item,
+//! G1a and G0, checked for strict serializability, with the etcd
+//! list-append experiment's faults), and prints for each:
 //! the page's size, the render time (min and median of a few), and, when
 //! Chromium is there (`chromium`, or `$CHAOS_CHROMIUM`), how long a
 //! headless Chromium takes to open it:
@@ -14,7 +19,8 @@
 //!   layout, paint, encode) minus that of an empty page, median of five.
 //!
 //! The pages are left in `$CHAOS_BENCH_OUT` (default /tmp) as
-//! `chaos-report-kept.html` and `chaos-report-100k.html`. Figures are kept
+//! `chaos-report-kept.html`, `chaos-report-100k.html`,
+//! `chaos-report-txn-kept.html` and `chaos-report-txn-100k.html`. Figures are kept
 //! in docs/performance.md. A bench, not a test: it asserts only what the
 //! pages must hold (size under 5 MB, the anomalies drawn), never a time.
 
@@ -22,11 +28,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use chaos::checker::txn::{self, ConsistencyModel, TxnCheckOptions, TxnHistory, TxnLine};
 use chaos::checker::{self, CheckOptions};
 use chaos::histgen::{self, Corruption, GenConfig, Values};
-use chaos::html::{self, RunInput};
+use chaos::html::txn::{LineFacts, TxnInput};
+use chaos::html::{self, RunHistory, RunInput};
 use chaos::results::build::{FaultOutcome, RunFacts};
 use chaos::seed::Seed;
+use chaos::txngen::{self, Gadget, Isolation, TxnGenConfig};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -99,6 +108,80 @@ fn simulated(
     });
     let plan = serde_json::to_value(&plan).expect("a plan serializes");
     (results, history, plan)
+}
+
+/// A simulated list-append run of `txns` transactions (as
+/// tests/it/txn_report.rs makes it).
+fn simulated_txn(
+    txns: usize,
+) -> (
+    chaos::results::Results,
+    TxnHistory,
+    Vec<LineFacts>,
+    serde_json::Value,
+) {
+    let mut lines: Vec<TxnLine> = txngen::generate(&TxnGenConfig {
+        seed: 5,
+        txns,
+        processes: 6,
+        active_keys: 8,
+        appends_per_key: Some(60),
+        isolation: Isolation::Serializable,
+        gadgets: vec![Gadget::G2Item, Gadget::G1a, Gadget::G0],
+        ..TxnGenConfig::default()
+    });
+    for l in &mut lines {
+        l.node = Some(format!("n{}", l.process % 3 + 1));
+    }
+    let history = TxnHistory::from_lines(&lines).expect("a history");
+    let report = txn::check(
+        &history,
+        &TxnCheckOptions {
+            model: ConsistencyModel::StrictSerializable,
+            ..TxnCheckOptions::default()
+        },
+    );
+    let end_ns = lines.iter().filter_map(|l| l.time_ns).max().expect("times");
+    let file = "experiments/etcd-append-serializable.toml";
+    let text = std::fs::read_to_string(root().join(file)).expect("the experiment");
+    let mut experiment = chaos::experiment::parse(&text, file)
+        .expect("it parses")
+        .experiment;
+    experiment.duration = Duration::from_nanos(end_ns);
+    let plan = chaos::plan::plan(&experiment, Seed(5));
+    let faults: Vec<FaultOutcome> = plan
+        .faults
+        .iter()
+        .map(|f| FaultOutcome {
+            applied_at: Some(f.at()),
+            targets: vec!["n1".into()],
+            healed_at: Some(f.heal_at()),
+            ..FaultOutcome::planned(f)
+        })
+        .collect();
+    let results = chaos::results::build::build(RunFacts {
+        experiment: &experiment,
+        file_arg: file,
+        seed: 5,
+        rerun: format!("chaos run {file} --seed 5"),
+        compose_file: "compose/etcd.yml".into(),
+        images: Default::default(),
+        status: chaos::results::Status::Completed,
+        started_ms: 1_795_748_645_678,
+        ended_ms: 1_795_748_645_678 + end_ns / 1_000_000,
+        workload_ns: end_ns,
+        faults: &faults,
+        checked: chaos::results::build::Checked::Txn {
+            lines: &lines,
+            report: &report,
+        },
+        check_ms: 1.0,
+        logs: Default::default(),
+        notes: Vec::new(),
+    });
+    let facts = LineFacts::from_lines(&lines);
+    let plan = serde_json::to_value(&plan).expect("a plan serializes");
+    (results, history, facts, plan)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -194,7 +277,7 @@ fn main() {
     let files = chaos::runfiles::read(&kept).expect("the kept run reads");
     let kept_input = RunInput {
         results: &files.results,
-        history: files.history.as_ref(),
+        history: files.history.as_ref().map(|h| h.as_input()),
         plan: files.plan.as_ref(),
         notes: &files.notes,
     };
@@ -211,10 +294,39 @@ fn main() {
     );
     let big_input = RunInput {
         results: &results,
-        history: Some(&history),
+        history: Some(html::RunHistory::Register(&history)),
         plan: Some(&plan),
         notes: &[],
     };
+    let t = Instant::now();
+    let (txn_results, txn_history, txn_facts, txn_plan) = simulated_txn(100_000);
+    println!(
+        "simulated 100,000-transaction run generated and checked in {:.0} ms ({} anomalies, {} ruling out {})",
+        ms(t.elapsed()),
+        txn_results.checker.anomalies.len(),
+        txn_results.checker.decisive().count(),
+        ConsistencyModel::StrictSerializable
+    );
+    assert!(
+        txn_results.checker.decisive().count() >= 3,
+        "the simulated list-append run has its anomalies"
+    );
+    let txn_big = RunInput {
+        results: &txn_results,
+        history: Some(RunHistory::Txn(TxnInput {
+            history: &txn_history,
+            lines: &txn_facts,
+        })),
+        plan: Some(&txn_plan),
+        notes: &[],
+    };
+    let txn_kept_dir = root().join("tests/data/runs/etcd-append-serializable");
+    let txn_kept_files = std::fs::read_dir(&txn_kept_dir)
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| e.ok())
+        .map(|e| chaos::runfiles::read(&e.path()).expect("the kept list-append run reads"));
+    let txn_kept = txn_kept_files.as_ref().map(|f| f.input());
     let blank = out_dir.join("chaos-report-blank.html");
     std::fs::write(&blank, "<!DOCTYPE html><html><body></body></html>").expect("write");
     let browser = chromium_bin();
@@ -225,9 +337,14 @@ fn main() {
     }
     println!(
         "{:<12} {:>9} {:>10} {:>12} {:>15} {:>11} {:>14}",
-        "page", "ops", "size KiB", "render min", "render median", "ready ms", "screenshot ms"
+        "page", "ops/txns", "size KiB", "render min", "render median", "ready ms", "screenshot ms"
     );
-    for (name, input, runs) in [("kept", &kept_input, 10), ("100k", &big_input, 5)] {
+    let mut pages = vec![("kept", &kept_input, 10), ("100k", &big_input, 5)];
+    if let Some(k) = &txn_kept {
+        pages.push(("txn-kept", k, 10));
+    }
+    pages.push(("txn-100k", &txn_big, 5));
+    for (name, input, runs) in pages {
         let (page, min, med) = render(input, runs);
         assert!(page.len() < 5_000_000, "{name}: {} bytes", page.len());
         assert!(
@@ -246,7 +363,7 @@ fn main() {
         println!(
             "{:<12} {:>9} {:>10} {:>12.1} {:>15.1} {:>11} {:>14}",
             name,
-            input.history.map_or(0, |h| h.operations.len()),
+            input.history.map_or(0, |h| h.len()),
             page.len() / 1024,
             min,
             med,

@@ -1,5 +1,6 @@
 //! Reading a run directory back for its report: results.json (version 2,
-//! or version 1 read as version 2), history.jsonl and plan.json (each
+//! or version 1 read as version 2), history.jsonl (register ops, or
+//! list-append transactions with their lines' facts) and plan.json (each
 //! optional: older runs may not have kept them), and writing report.html
 //! beside them. Every error names the file (and the line, for a history).
 //!
@@ -9,7 +10,10 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::checker::txn::{self, TxnFormat, TxnHistory};
 use crate::history::{self, Format, History, HistoryError};
+use crate::html::txn::{LineFacts, TxnInput};
+use crate::html::{RunHistory, RunInput};
 use crate::results::{Results, SCHEMA_VERSION};
 use crate::store::{files, write_atomic};
 
@@ -18,11 +22,66 @@ use crate::store::{files, write_atomic};
 pub struct RunFiles {
     pub results: Results,
     /// `None` if history.jsonl is not there.
-    pub history: Option<History>,
+    pub history: Option<HistoryFile>,
     /// `None` if plan.json is not there.
     pub plan: Option<serde_json::Value>,
     /// What the reader noticed, for the page (an older results.json).
     pub notes: Vec<String>,
+}
+
+/// A run's history.jsonl, of either workload.
+#[derive(Debug, Clone)]
+pub enum HistoryFile {
+    Register(History),
+    /// List-append transactions, and what each line says beside them
+    /// (node, final read, error).
+    Txn {
+        history: TxnHistory,
+        lines: Vec<LineFacts>,
+    },
+}
+
+impl HistoryFile {
+    /// Read a history.jsonl's text (register or transactions, told by
+    /// its first line).
+    pub fn parse(text: &str) -> Result<HistoryFile, HistoryError> {
+        if txn::jsonl::is_txn_history(text) {
+            Ok(HistoryFile::Txn {
+                history: txn::parse(text, TxnFormat::Chaos)?,
+                lines: LineFacts::from_jsonl(text),
+            })
+        } else {
+            history::parse(text, Format::Chaos).map(HistoryFile::Register)
+        }
+    }
+
+    /// The history as the page takes it.
+    pub fn as_input(&self) -> RunHistory<'_> {
+        match self {
+            HistoryFile::Register(h) => RunHistory::Register(h),
+            HistoryFile::Txn { history, lines } => RunHistory::Txn(TxnInput { history, lines }),
+        }
+    }
+
+    /// The register history, if it is one.
+    pub fn register(&self) -> Option<&History> {
+        match self {
+            HistoryFile::Register(h) => Some(h),
+            HistoryFile::Txn { .. } => None,
+        }
+    }
+}
+
+impl RunFiles {
+    /// The page's input.
+    pub fn input(&self) -> RunInput<'_> {
+        RunInput {
+            results: &self.results,
+            history: self.history.as_ref().map(HistoryFile::as_input),
+            plan: self.plan.as_ref(),
+            notes: &self.notes,
+        }
+    }
 }
 
 /// Why a run directory could not be read.
@@ -99,14 +158,10 @@ pub fn read(dir: &Path) -> Result<RunFiles, RunFilesError> {
         serde_json::from_value(value).map_err(|e| malformed(&results_path, e))?;
     let history_path = dir.join(files::HISTORY);
     let history = match read_text(&history_path)? {
-        // A list-append run's transactions are not drawn yet.
-        Some(t) if crate::checker::txn::jsonl::is_txn_history(&t) => None,
-        Some(t) => Some(
-            history::parse(&t, Format::Chaos).map_err(|e| RunFilesError::History {
-                path: history_path.clone(),
-                source: e,
-            })?,
-        ),
+        Some(t) => Some(HistoryFile::parse(&t).map_err(|e| RunFilesError::History {
+            path: history_path.clone(),
+            source: e,
+        })?),
         None => None,
     };
     let plan_path = dir.join(files::PLAN);
@@ -159,12 +214,7 @@ pub fn write_page(out: &Path, page: &str) -> io::Result<()> {
 /// Read a run directory and make its report page.
 pub fn render(dir: &Path) -> Result<String, RunFilesError> {
     let f = read(dir)?;
-    Ok(crate::html::render_run(&crate::html::RunInput {
-        results: &f.results,
-        history: f.history.as_ref(),
-        plan: f.plan.as_ref(),
-        notes: &f.notes,
-    }))
+    Ok(crate::html::render_run(&f.input()))
 }
 
 #[cfg(test)]

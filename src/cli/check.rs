@@ -6,12 +6,13 @@
 //! the checker by format (`elle-edn`, or `chaos` files whose lines are
 //! `"f":"txn"`), supplies the wall clock ([`WallClock`]) that the time
 //! budget is measured with, picks the number of threads, prints text or
-//! JSON, writes the `--html` page of a register history
-//! ([`crate::html::render_history`]), and maps verdicts to outcomes (exit 0
-//! all valid, 1 any invalid, 3 any unknown and none invalid; 2 for an
-//! unreadable or malformed file, naming the file and line, or `--html` with
-//! more than one history or a transaction history; 4 when the page cannot
-//! be written).
+//! JSON, writes the `--html` page of a history
+//! ([`crate::html::render_history`] for registers,
+//! [`crate::html::render_txn_history`] for transactions), and maps
+//! verdicts to outcomes (exit 0 all valid, 1 any invalid, 3 any unknown
+//! and none invalid; 2 for an unreadable or malformed file, naming the
+//! file and line, or `--html` with more than one history; 4 when the page
+//! cannot be written).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -89,7 +90,9 @@ fn check_format(name: &str) -> Result<CheckFormat, anyhow::Error> {
 /// A parsed history, of either kind.
 enum Loaded {
     Register(History),
-    Txn(txn::TxnHistory),
+    /// Transactions, and their lines' facts (node, final, error) for the
+    /// `--html` page.
+    Txn(txn::TxnHistory, Vec<crate::html::txn::LineFacts>),
 }
 
 /// Read and parse one file, choosing the checker by format (and, for
@@ -101,9 +104,11 @@ fn load_any(path: &Path, format: CheckFormat) -> Result<(Loaded, Duration), anyh
     let loaded = match format {
         CheckFormat::ElleEdn => Loaded::Txn(
             txn::parse(&text, TxnFormat::ElleEdn).with_context(|| format!("{}", path.display()))?,
+            Vec::new(),
         ),
         CheckFormat::Register(Format::Chaos) if txn::jsonl::is_txn_history(&text) => Loaded::Txn(
             txn::parse(&text, TxnFormat::Chaos).with_context(|| format!("{}", path.display()))?,
+            crate::html::txn::LineFacts::from_jsonl(&text),
         ),
         CheckFormat::Register(f) => Loaded::Register(
             history::parse(&text, f).with_context(|| format!("{}", path.display()))?,
@@ -182,7 +187,7 @@ pub fn run(args: &CheckArgs) -> CliResult {
         let started = Instant::now();
         let report = match history {
             Loaded::Register(h) => FileVerdict::Register(checker::check(h, &options)),
-            Loaded::Txn(h) => {
+            Loaded::Txn(h, _) => {
                 FileVerdict::Txn(Box::new(txn::check(h, &txn_options(model, budget))))
             }
         };
@@ -191,23 +196,25 @@ pub fn run(args: &CheckArgs) -> CliResult {
     if let (Some(out), [(report, _, _)], [path]) =
         (&args.html, reports.as_slice(), args.histories.as_slice())
     {
-        let (FileVerdict::Register(report), (Loaded::Register(history), _)) =
-            (report, &histories[0])
-        else {
-            return Err(CliError::input(anyhow!(
-                "--html draws register and key-value histories; {} holds transactions \
-                 (its anomalies are in the text and --json output)",
-                path.display()
-            )));
-        };
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        let CheckFormat::Register(format) = format else {
-            unreachable!("a register history comes from a register format")
+        let page = match (report, &histories[0].0, format) {
+            (
+                FileVerdict::Register(report),
+                Loaded::Register(history),
+                CheckFormat::Register(f),
+            ) => crate::html::render_history(history, report, &name, f),
+            (FileVerdict::Txn(report), Loaded::Txn(history, lines), format) => {
+                let format = match format {
+                    CheckFormat::ElleEdn => "elle-edn",
+                    CheckFormat::Register(f) => f.as_str(),
+                };
+                crate::html::render_txn_history(history, lines, report, &name, format)
+            }
+            _ => unreachable!("a verdict comes from its own kind of history"),
         };
-        let page = crate::html::render_history(history, report, &name, format);
         crate::store::write_atomic(out, page.as_bytes())
             .with_context(|| format!("cannot write --html page {}", out.display()))
             .map_err(CliError::environment)?;

@@ -77,7 +77,7 @@ pub enum Command {
     /// Check histories for linearizability (registers, key-value maps) or
     /// for a consistency model (list-append transactions: exit 1 when the
     /// history rules out --model), one verdict per file (`--html OUT` draws
-    /// the anomalies of one register history as a page).
+    /// the timeline and the anomalies of one history as a page).
     #[command(after_help = AFTER_HELP)]
     Check(CheckArgs),
     /// Measure the experiment's cluster against its goals (p99 under 100 ms,
@@ -172,8 +172,9 @@ pub struct CheckArgs {
     pub no_split: bool,
 
     /// Also write a page to OUT that draws the history's timeline and each
-    /// anomaly (the op that cannot be placed, the linearizable prefix).
-    /// Takes one HISTORY.
+    /// anomaly (registers: the op that cannot be placed, the linearizable
+    /// prefix; transactions: each cycle with its labelled edges). Takes one
+    /// HISTORY.
     #[arg(long, value_name = "OUT")]
     pub html: Option<PathBuf>,
 }

@@ -597,11 +597,25 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     // The page is made from what the files hold (plan.json as written), so
     // that `chaos report` on this directory makes the same bytes.
     let plan_value: Option<serde_json::Value> = serde_json::from_str(&plan_text).ok();
+    let txn_history = match &checked {
+        CheckedRun::Txn(lines, _) => crate::checker::txn::TxnHistory::from_lines(lines)
+            .ok()
+            .map(|h| (h, crate::html::txn::LineFacts::from_lines(lines))),
+        CheckedRun::Register(..) => None,
+    };
     let page = crate::html::render_run(&crate::html::RunInput {
         results: &results,
-        history: match &checked {
-            CheckedRun::Register(history, _) => Some(history),
-            CheckedRun::Txn(..) => None,
+        history: match (&checked, &txn_history) {
+            (CheckedRun::Register(history, _), _) => {
+                Some(crate::html::RunHistory::Register(history))
+            }
+            (CheckedRun::Txn(..), Some((history, lines))) => {
+                Some(crate::html::RunHistory::Txn(crate::html::txn::TxnInput {
+                    history,
+                    lines,
+                }))
+            }
+            (CheckedRun::Txn(..), None) => None,
         },
         plan: plan_value.as_ref(),
         notes: &[],

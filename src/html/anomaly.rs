@@ -8,7 +8,9 @@
 //! cannot be placed outlined and labelled, the other ops of the witness
 //! outlined, fault windows shaded where they fall, and the witness in
 //! words with its history lines. Each kind of anomaly is one arm of the
-//! `match` in [`section`]; a new kind (a transaction cycle) adds its own.
+//! `match` in [`section`]; transaction anomalies are drawn by
+//! [`super::txn::section`] (this module's arm for them only says them in
+//! words).
 //!
 //! Pure: values in, HTML text out.
 

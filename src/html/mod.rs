@@ -3,13 +3,17 @@
 //!
 //! Public API:
 //! - [`render_run`]`(&RunInput) -> String`: the report of a run, from its
-//!   results.json, history.jsonl and plan.json as values ([`RunInput`]).
+//!   results.json, history.jsonl and plan.json as values ([`RunInput`];
+//!   the history is register ops or list-append transactions,
+//!   [`RunHistory`]).
 //!   Header (verdict, status, experiment, seed, duration, rerun command,
 //!   chaos version, images), the timeline, latency, throughput and
 //!   recovery plots with the fault windows, each anomaly drawn, the node
 //!   logs linked.
 //! - [`render_history`]`(history, report, source, format) -> String`: the timeline
-//!   and the anomaly views of any history and its checker report.
+//!   and the anomaly views of any history and its checker report;
+//!   [`render_txn_history`] the same for a transaction history and its
+//!   [`crate::checker::txn::TxnReport`].
 //! - [`render_index`]`(&[IndexRow], state) -> String`: runs, newest first,
 //!   each linked to `/runs/{n}/report.html`.
 //! - [`timeline::sample`] (which ops the timeline draws) and the limits
@@ -18,7 +22,10 @@
 //! One self-contained page each: inline CSS, SVG and script, nothing
 //! fetched, opens from disk. Plots are drawn by plotters' SVG backend
 //! ([`plots`]); the timeline and the anomaly views are hand-written SVG
-//! ([`timeline`], [`anomaly`]); the page is a maud template ([`page`]).
+//! ([`timeline`], [`anomaly`], and [`txn`] for transactions: their
+//! timeline and each cycle drawn); the page is a maud template ([`page`]).
+//! A list-append run's anomalies are ordered as they count: those that
+//! rule out the run's model first, then those it allows, marked so.
 //! A page never fails to render: what it cannot draw, it says in place.
 //!
 //! Pure: values in, text out. No file, clock or runtime; this module must
@@ -31,8 +38,9 @@ pub mod page;
 pub mod plots;
 pub mod svg;
 pub mod timeline;
+pub mod txn;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use maud::{Markup, PreEscaped, html};
 use serde::Deserialize;
@@ -53,12 +61,41 @@ pub struct RunInput<'a> {
     pub results: &'a Results,
     /// The run's history (`None`: history.jsonl is not kept with the run;
     /// the page says what it cannot draw without it).
-    pub history: Option<&'a History>,
+    pub history: Option<RunHistory<'a>>,
     /// plan.json as JSON (`None`: not kept).
     pub plan: Option<&'a serde_json::Value>,
     /// Things the reader of the files noticed (an older results.json read
     /// as the current version), shown at the top.
     pub notes: &'a [String],
+}
+
+/// A run's history: register ops, or list-append transactions.
+#[derive(Debug, Clone, Copy)]
+pub enum RunHistory<'a> {
+    Register(&'a History),
+    Txn(txn::TxnInput<'a>),
+}
+
+impl<'a> RunHistory<'a> {
+    /// The register history, if it is one.
+    pub fn register(self) -> Option<&'a History> {
+        match self {
+            RunHistory::Register(h) => Some(h),
+            RunHistory::Txn(_) => None,
+        }
+    }
+
+    /// Operations (register) or transactions (list-append) in it.
+    pub fn len(self) -> usize {
+        match self {
+            RunHistory::Register(h) => h.operations.len(),
+            RunHistory::Txn(t) => t.history.txns.len(),
+        }
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// What the report uses of plan.json (read leniently: an older or newer
@@ -137,6 +174,35 @@ fn verdict_class(v: Verdict) -> &'static str {
 
 fn verdict_words(r: &Results) -> String {
     let c = &r.checker;
+    if let Some(t) = &c.txn {
+        let decisive = c.decisive().count();
+        let allowed = c.anomalies.len() - decisive;
+        let also = if allowed > 0 {
+            format!(
+                "; {allowed} more anomal{} it allows",
+                if allowed == 1 { "y" } else { "ies" }
+            )
+        } else {
+            String::new()
+        };
+        return match r.verdict {
+            Verdict::Valid => format!(
+                "{} holds: no anomaly it forbids in {} transactions{also}",
+                t.model, t.counts.transactions
+            ),
+            Verdict::Invalid => format!(
+                "not {}: {decisive} anomal{} rule{} it out, in {} transactions{also}",
+                t.model,
+                if decisive == 1 { "y" } else { "ies" },
+                if decisive == 1 { "s" } else { "" },
+                t.counts.transactions
+            ),
+            Verdict::Unknown => format!(
+                "{} not decided, and no anomaly it forbids was found ({} transactions){also}",
+                t.model, t.counts.transactions
+            ),
+        };
+    }
     match r.verdict {
         Verdict::Valid => format!("every key's history is linearizable ({} keys)", c.keys),
         Verdict::Invalid => format!("{} of {} keys are not linearizable", c.keys_invalid, c.keys),
@@ -145,6 +211,17 @@ fn verdict_words(r: &Results) -> String {
             c.keys_unknown, c.keys
         ),
     }
+}
+
+/// The anomalies of a run in the order the page draws them: those that
+/// count against the verdict first, then those the run's model allows.
+fn ordered(r: &Results) -> Vec<&Anomaly> {
+    let c = &r.checker;
+    c.anomalies
+        .iter()
+        .filter(|a| c.decides(a))
+        .chain(c.anomalies.iter().filter(|a| !c.decides(a)))
+        .collect()
 }
 
 /// The report of a run.
@@ -165,18 +242,25 @@ pub fn render_run(input: &RunInput<'_>) -> String {
     };
     let bands = bands(&r.faults);
     let source = "history.jsonl";
+    let anomalies = ordered(r);
+    if let Some(RunHistory::Txn(t)) = input.history {
+        return render_txn_run(r, &t, &anomalies, &plan, &bands, notes);
+    }
+    let history = input.history.and_then(RunHistory::register);
     let mut drawn: BTreeSet<usize> = BTreeSet::new();
 
     // The anomalies first: the timeline keeps their ops when it samples.
-    let anomalies: Vec<Markup> = r
-        .checker
-        .anomalies
+    let index = HashMap::new();
+    let sections: Vec<Markup> = anomalies
         .iter()
         .take(MAX_ANOMALY_VIEWS)
         .enumerate()
-        .map(|(i, a)| anomaly::section(input.history, a, i + 1, &bands, source, &mut drawn))
+        .map(|(i, a)| match a {
+            Anomaly::Register(_) => anomaly::section(history, a, i + 1, &bands, source, &mut drawn),
+            a => txn_section(r, None, &index, a, i + 1, &mut drawn),
+        })
         .collect();
-    let witness_ops: BTreeSet<usize> = match input.history {
+    let witness_ops: BTreeSet<usize> = match history {
         Some(h) => r
             .checker
             .anomalies
@@ -193,12 +277,26 @@ pub fn render_run(input: &RunInput<'_>) -> String {
         None => BTreeSet::new(),
     };
 
-    let overview = match input.history {
+    let overview = match history {
         Some(h) => {
             let axis = Axis::of(h, r.duration_s);
             let shown = timeline::sample(h, &witness_ops, timeline::MAX_OPS);
             drawn.extend(shown.iter().copied());
-            Some(overview(h, &axis, &shown, &bands, &plan, r))
+            let marks = marks(&plan, &axis);
+            let bands_here: &[Band] = if axis.timed { &bands } else { &[] };
+            Some(overview(
+                Pictures {
+                    timeline: timeline::render(h, &axis, &shown, bands_here, &marks),
+                    shown: shown.len(),
+                    total: h.operations.len(),
+                    samples: crate::results::build::samples(h),
+                    axis,
+                    txn: false,
+                },
+                &bands,
+                &plan,
+                r,
+            ))
         }
         None => {
             notes.push(
@@ -209,39 +307,145 @@ pub fn render_run(input: &RunInput<'_>) -> String {
             None
         }
     };
+    let body = body(r, &notes, overview, &sections, &anomalies, &plan);
+    page::document(&title(r), body, history, &drawn, source)
+}
 
-    let body = html! {
-        (header(r, &notes))
+fn title(r: &Results) -> String {
+    format!(
+        "{} seed {}: {}",
+        r.experiment.name,
+        r.seed,
+        r.verdict.as_str()
+    )
+}
+
+/// A run's page around its pictures and anomaly sections.
+fn body(
+    r: &Results,
+    notes: &[String],
+    overview: Option<Markup>,
+    sections: &[Markup],
+    anomalies: &[&Anomaly],
+    plan: &PlanInfo,
+) -> Markup {
+    html! {
+        (header(r, notes, anomalies))
         @if let Some(o) = overview { (o) }
         (faults_table(r))
         h2 #anomalies { "Anomalies" }
         @if r.checker.anomalies.is_empty() {
             p { "None: " (verdict_words(r)) "." }
         }
-        @for a in &anomalies { (a) }
-        @if r.checker.anomalies.len() > MAX_ANOMALY_VIEWS {
-            h3 #more-anomalies { (r.checker.anomalies.len() - MAX_ANOMALY_VIEWS) " more, in words" }
+        @if let Some(t) = &r.checker.txn {
+            @let omitted: u64 = t.anomalies_omitted.values().sum();
+            @if omitted > 0 {
+                p.note { (omitted) " more anomalies of the same names were found and only counted (results.json lists " (r.checker.anomalies.len()) ")." }
+            }
+        }
+        @for a in sections { (a) }
+        @if anomalies.len() > MAX_ANOMALY_VIEWS {
+            h3 #more-anomalies { (anomalies.len() - MAX_ANOMALY_VIEWS) " more, in words" }
             p.note { "Only the first " (MAX_ANOMALY_VIEWS) " anomalies are drawn, to keep the page small; results.json has them all." }
-            ul { @for a in r.checker.anomalies.iter().skip(MAX_ANOMALY_VIEWS) { li { b { (a.class()) } " " (a.explanation()) } } }
+            ul { @for a in anomalies.iter().skip(MAX_ANOMALY_VIEWS) {
+                li {
+                    b { (a.class()) } @if !r.checker.decides(a) { " (allowed)" } " " (a.explanation())
+                }
+            } }
         }
         @if !r.checker.undecided.is_empty() {
             h2 #undecided { "Undecided keys" }
             ul { @for u in &r.checker.undecided { li { "key " (u.key) ": " (u.reason) } } }
         }
-        (details(r, &plan))
+        (details(r, plan))
         (logs(r))
-    };
-    let title = format!(
-        "{} seed {}: {}",
-        r.experiment.name,
-        r.seed,
-        r.verdict.as_str()
+    }
+}
+
+/// One transaction anomaly of a run, marked by whether the run's model
+/// allows it.
+fn txn_section(
+    r: &Results,
+    input: Option<&txn::TxnInput<'_>>,
+    index: &HashMap<u32, usize>,
+    a: &Anomaly,
+    number: usize,
+    drawn: &mut BTreeSet<usize>,
+) -> Markup {
+    let model = r.checker.txn.as_ref().map_or(
+        crate::checker::txn::ConsistencyModel::StrictSerializable,
+        |t| t.model,
     );
-    page::document(&title, body, input.history, &drawn, source)
+    let standing = if r.checker.decides(a) {
+        txn::Standing::RulesOut(model)
+    } else {
+        txn::Standing::Allowed(model)
+    };
+    txn::section(input, index, a, number, standing, drawn)
+}
+
+/// The report of a list-append run.
+fn render_txn_run(
+    r: &Results,
+    t: &txn::TxnInput<'_>,
+    anomalies: &[&Anomaly],
+    plan: &PlanInfo,
+    bands: &[Band],
+    notes: Vec<String>,
+) -> String {
+    let index = t.index();
+    let mut drawn: BTreeSet<usize> = BTreeSet::new();
+    let sections: Vec<Markup> = anomalies
+        .iter()
+        .take(MAX_ANOMALY_VIEWS)
+        .enumerate()
+        .map(|(i, a)| txn_section(r, Some(t), &index, a, i + 1, &mut drawn))
+        .collect();
+    // The timeline keeps every transaction of the anomalies drawn.
+    let keep = drawn.clone();
+    let (axis, spans) = txn::spans(t.history, r.duration_s);
+    let shown = txn::sample(t, &keep, timeline::MAX_OPS);
+    drawn.extend(shown.iter().copied());
+    let marks = marks(plan, &axis);
+    let bands_here: &[Band] = if axis.timed { bands } else { &[] };
+    let overview = overview(
+        Pictures {
+            timeline: txn::timeline(t, &axis, &spans, &shown, bands_here, &marks),
+            shown: shown.len(),
+            total: t.history.txns.len(),
+            samples: txn::samples(t),
+            axis,
+            txn: true,
+        },
+        bands,
+        plan,
+        r,
+    );
+    let body = body(r, &notes, Some(overview), &sections, anomalies, plan);
+    page::document_with(
+        &title(r),
+        body,
+        "{}",
+        &txn::hover_data(t, &drawn),
+        "history.jsonl",
+    )
+}
+
+/// The end of the workload, marked on the time pictures.
+fn marks(plan: &PlanInfo, axis: &Axis) -> Vec<Mark> {
+    plan.duration_ms
+        .map(|d| d as f64 / 1000.0)
+        .filter(|d| axis.timed && *d < axis.end)
+        .map(|d| Mark {
+            at: d,
+            label: "workload ends".into(),
+        })
+        .into_iter()
+        .collect()
 }
 
 /// The top of a run's report.
-fn header(r: &Results, notes: &[String]) -> Markup {
+fn header(r: &Results, notes: &[String], anomalies: &[&Anomaly]) -> Markup {
     let w = &r.workload;
     let status_words = match r.status {
         Status::Completed => "completed",
@@ -268,14 +472,15 @@ fn header(r: &Results, notes: &[String]) -> Markup {
                     a href="#timeline" { "timeline" } a href="#latency" { "latency" } a href="#throughput" { "throughput" } a href="#recovery" { "recovery" } a href="#faults" { "faults" } a href="#logs" { "node logs" }
                 }
             }
-            @if !r.checker.anomalies.is_empty() {
+            @if let Some(t) = &r.checker.txn { (models(t)) }
+            @if !anomalies.is_empty() {
                 p.found {
                     "Anomalies: "
-                    @for (i, a) in r.checker.anomalies.iter().take(MAX_ANOMALY_VIEWS).enumerate() {
-                        a href=(format!("#anomaly-{}", i + 1)) { (a.class()) " on " (a.subject()) }
+                    @for (i, a) in anomalies.iter().take(MAX_ANOMALY_VIEWS).enumerate() {
+                        a href=(format!("#anomaly-{}", i + 1)) { (a.class()) " on " (a.subject()) @if !r.checker.decides(a) { " (allowed)" } }
                     }
-                    @if r.checker.anomalies.len() > MAX_ANOMALY_VIEWS {
-                        a href="#more-anomalies" { "and " (r.checker.anomalies.len() - MAX_ANOMALY_VIEWS) " more" }
+                    @if anomalies.len() > MAX_ANOMALY_VIEWS {
+                        a href="#more-anomalies" { "and " (anomalies.len() - MAX_ANOMALY_VIEWS) " more" }
                     }
                 }
             }
@@ -293,10 +498,47 @@ fn header(r: &Results, notes: &[String]) -> Markup {
                     @if r.target.images.is_empty() { "-" }
                 }
                 dt { "chaos" } dd { (r.tool.name) " " (r.tool.version) }
-                dt { "ops" } dd { (w.ops.total()) ": " (w.ops.ok) " ok, " (w.ops.fail) " fail, " (w.ops.info) " info; " (format!("{:.1}", w.throughput_ok_per_s)) " ok ops/s" }
+                @if r.checker.txn.is_some() {
+                    dt { "transactions" } dd { (w.ops.total()) ": " (w.ops.ok) " ok, " (w.ops.fail) " fail, " (w.ops.info) " info; " (format!("{:.1}", w.throughput_ok_per_s)) " ok per second" }
+                } @else {
+                    dt { "ops" } dd { (w.ops.total()) ": " (w.ops.ok) " ok, " (w.ops.fail) " fail, " (w.ops.info) " info; " (format!("{:.1}", w.throughput_ok_per_s)) " ok ops/s" }
+                }
                 dt { "latency (ok)" } dd { (latency_words(&w.latency)) }
             }
             p.rerun { "Rerun: " code { (r.rerun) } }
+        }
+    }
+}
+
+/// The consistency models of a list-append run: the one it is held to,
+/// Elle's `not` and `also-not`, and each model's verdict.
+fn models(t: &crate::results::TxnSummary) -> Markup {
+    let names = |ms: &[crate::checker::txn::ConsistencyModel]| {
+        ms.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+    };
+    html! {
+        p.models {
+            "Held to " b.model { (t.model) } ". "
+            @if t.not.is_empty() {
+                "The history rules out no model."
+            } @else {
+                "The history rules out: " b.not { "not " (names(&t.not)) }
+                @if !t.also_not.is_empty() { "; " span.also-not { "also not " (names(&t.also_not)) } }
+                "."
+            }
+        }
+        p.modelrow {
+            @for m in &t.models {
+                span.model.(m.verdict.as_str()) title=(format!("{}: {}", m.model, m.verdict.as_str())) {
+                    @match m.verdict {
+                        crate::checker::Verdict::Valid => "✓ ",
+                        crate::checker::Verdict::Invalid => "✗ ",
+                        crate::checker::Verdict::Unknown => "? ",
+                    }
+                    (m.model)
+                    @if m.model == t.model { " (held to)" }
+                }
+            }
         }
     }
 }
@@ -308,7 +550,12 @@ fn details(r: &Results, plan: &PlanInfo) -> Markup {
         h2 #details { "Run details" }
         dl.meta {
             dt { "compose" } dd { code { (r.target.compose_file) } " (project " (r.target.project) ")" }
-            dt { "checker" } dd { (r.checker.keys) " keys: " (r.checker.keys_valid) " valid, " (r.checker.keys_invalid) " invalid, " (r.checker.keys_unknown) " unknown, in " (format!("{:.0}", r.checker.elapsed_ms)) " ms" }
+            @if let Some(t) = &r.checker.txn {
+                dt { "checker" } dd { "list-append (Elle's analysis): " (t.counts.transactions) " transactions, " (t.counts.micro_ops) " micro-ops over " (t.counts.keys) " keys, in " (format!("{:.0}", r.checker.elapsed_ms)) " ms" }
+                dt { "graph" } dd { (t.graph.vertices) " transactions; edges ww " (t.graph.edges.ww) ", wr " (t.graph.edges.wr) ", rw " (t.graph.edges.rw) ", realtime " (t.graph.edges.realtime) ", process " (t.graph.edges.process) "; " (t.graph.cyclic_components) " cyclic components (largest " (t.graph.largest_component) ")" }
+            } @else {
+                dt { "checker" } dd { (r.checker.keys) " keys: " (r.checker.keys_valid) " valid, " (r.checker.keys_invalid) " invalid, " (r.checker.keys_unknown) " unknown, in " (format!("{:.0}", r.checker.elapsed_ms)) " ms" }
+            }
             dt { "in faults" } dd { (latency_words(&r.workload.latency_in_faults)) }
             dt { "outside" } dd { (latency_words(&r.workload.latency_outside_faults)) }
         }
@@ -364,37 +611,46 @@ fn faults_table(r: &Results) -> Markup {
     }
 }
 
+/// What the pictures over time are made of.
+struct Pictures {
+    /// The timeline's SVG.
+    timeline: String,
+    /// Operations or transactions drawn in it, and in the history.
+    shown: usize,
+    total: usize,
+    /// Every completed op (or transaction), for the plots.
+    samples: Vec<crate::results::OpSample>,
+    axis: Axis,
+    /// Transactions (list-append) rather than register ops.
+    txn: bool,
+}
+
 /// The pictures over time: timeline, latency, throughput, recovery.
-fn overview(
-    h: &History,
-    axis: &Axis,
-    shown: &[usize],
-    bands: &[Band],
-    plan: &PlanInfo,
-    r: &Results,
-) -> Markup {
-    let marks: Vec<Mark> = plan
-        .duration_ms
-        .map(|d| d as f64 / 1000.0)
-        .filter(|d| axis.timed && *d < axis.end)
-        .map(|d| Mark {
-            at: d,
-            label: "workload ends".into(),
-        })
-        .into_iter()
-        .collect();
-    let bands_here: &[Band] = if axis.timed { bands } else { &[] };
-    let samples = crate::results::build::samples(h);
-    let total = h.operations.len();
+fn overview(p: Pictures, bands: &[Band], plan: &PlanInfo, r: &Results) -> Markup {
+    let Pictures {
+        timeline: timeline_svg,
+        shown,
+        total,
+        samples,
+        axis,
+        txn,
+    } = p;
+    let what = if txn { "transactions" } else { "operations" };
     html! {
         h2 #timeline { "Timeline" }
         p.legend { (page::outcome_legend()) (page::fault_legend()) }
-        @if shown.len() < total {
-            p.note { "Showing " (shown.len()) " of " (total) " operations: every op of the anomalies' witnesses, then info ops (up to a quarter), then ok and fail ops evenly spread over the run, in their proportions. The plots below count every op; each anomaly below draws every op of its key." }
+        @if shown < total {
+            @if txn {
+                p.note { "Showing " (shown) " of " (total) " transactions: every transaction of the anomalies drawn below, then info ones (up to a quarter), then ok and fail ones evenly spread over the run, in their proportions. The plots below count every transaction." }
+            } @else {
+                p.note { "Showing " (shown) " of " (total) " operations: every op of the anomalies' witnesses, then info ops (up to a quarter), then ok and fail ops evenly spread over the run, in their proportions. The plots below count every op; each anomaly below draws every op of its key." }
+            }
+        } @else if txn {
+            p.note { "One bar per transaction, one lane per client process, grouped by the node that served it (a client keeps its lane under a new process id after an info transaction). Hover over a bar for its micro-ops, times and history.jsonl lines." }
         } @else {
             p.note { "One lane per client process, grouped by the node that served it (a client keeps its lane under a new process id after an info op). Hover over a bar for the op and its history.jsonl lines." }
         }
-        div.figure #timeline-figure data-shown=(shown.len()) { (PreEscaped(timeline::render(h, axis, shown, bands_here, &marks))) }
+        div.figure #timeline-figure data-shown=(shown) data-what=(what) { (PreEscaped(timeline_svg)) }
         @if !axis.timed {
             p.note { "The history has no times: the x axis is the position in the history, and there are no latency or throughput plots." }
         } @else {
@@ -402,21 +658,21 @@ fn overview(
             p.legend {
                 @for f in plots::FUNCTIONS.iter().filter(|f| samples.iter().any(|s| s.f == **f)) {
                     @let (c, m) = plots::style_of(f);
-                    span.sw.mk style=(format!("color:{c}")) { (marker_glyph(m)) } (f) " "
+                    span.sw.mk style=(format!("color:{c}")) { (marker_glyph(m)) } (plots::function_label(f)) " "
                 }
                 "· filled: ok, hollow: fail or info · "
-                b { "thick line: p50" } ", " "thin line: p99 of ok ops per time bin "
+                b { "thick line: p50" } ", " "thin line: p99 of ok " (what) " per time bin "
                 (page::fault_legend())
             }
             @if samples.len() > plots::MAX_POINTS {
                 p.note {
                     "Drawn: " (plots::thin(&samples, plots::bin_width(axis.end, 600), axis.end, 1e-3).1)
-                    " of " (samples.len()) " ops: the ops slower than the p99 of their time bin (up to a tenth of the points), and an even sample of the rest. The lines count every op."
+                    " of " (samples.len()) " " (what) ": those slower than the p99 of their time bin (up to a tenth of the points), and an even sample of the rest. The lines count every one."
                 }
             }
             div.figure { (plot(plots::latency(&samples, axis.end, bands))) }
             h2 #throughput { "Throughput" }
-            p.legend { (page::outcome_legend()) " · stacked, per second, by completion time " (page::fault_legend()) }
+            p.legend { (page::outcome_legend()) " · " (what) " completed, stacked, per second, by completion time " (page::fault_legend()) }
             div.figure { (plot(plots::throughput(&samples, axis.end, bands))) }
             (recovery(r, &samples, plan))
         }
@@ -559,6 +815,108 @@ pub fn render_history(
         body,
         Some(history),
         &drawn,
+        source,
+    )
+}
+
+/// The page of a transaction history checked by `chaos check --html`:
+/// the verdict for the model it was held to, the models it rules out, the
+/// timeline of its transactions and each anomaly drawn as in a run's
+/// report. `lines` are its lines' facts (empty for Elle's EDN); `format`
+/// names the format (`elle-edn`, `chaos`).
+pub fn render_txn_history(
+    history: &crate::checker::txn::TxnHistory,
+    lines: &[txn::LineFacts],
+    report: &crate::checker::txn::TxnReport,
+    source: &str,
+    format: &str,
+) -> String {
+    let input = txn::TxnInput { history, lines };
+    let index = input.index();
+    let model = report.model;
+    let all: Vec<Anomaly> = report
+        .anomalies
+        .iter()
+        .cloned()
+        .map(Anomaly::from)
+        .collect();
+    let decides =
+        |a: &Anomaly| crate::checker::txn::models::ruled_out([a.class()]).contains(&model);
+    let anomalies: Vec<&Anomaly> = all
+        .iter()
+        .filter(|a| decides(a))
+        .chain(all.iter().filter(|a| !decides(a)))
+        .collect();
+    let mut drawn = BTreeSet::new();
+    let sections: Vec<Markup> = anomalies
+        .iter()
+        .take(MAX_ANOMALY_VIEWS)
+        .enumerate()
+        .map(|(i, a)| {
+            let standing = if decides(a) {
+                txn::Standing::RulesOut(model)
+            } else {
+                txn::Standing::Allowed(model)
+            };
+            txn::section(Some(&input), &index, a, i + 1, standing, &mut drawn)
+        })
+        .collect();
+    let keep = drawn.clone();
+    let (axis, spans) = txn::spans(history, 0.0);
+    let shown = txn::sample(&input, &keep, timeline::MAX_OPS);
+    drawn.extend(shown.iter().copied());
+    let verdict = crate::results::build::verdict(report.verdict);
+    let summary = crate::results::TxnSummary {
+        model,
+        counts: report.counts,
+        graph: report.graph,
+        models: report.models.clone(),
+        not: report.not.clone(),
+        also_not: report.also_not.clone(),
+        anomaly_types: report.anomaly_types.clone(),
+        anomalies_omitted: report.anomalies_omitted.clone(),
+        uncertainties: report.uncertainties.clone(),
+    };
+    let c = &report.counts;
+    let decisive = anomalies.iter().filter(|a| decides(a)).count();
+    let body = html! {
+        header {
+            h1 { (source) }
+            div.top {
+                span.verdict.(verdict_class(verdict)) { (verdict.as_str().to_uppercase()) }
+                span { (c.transactions) " transactions (" (c.ok) " ok, " (c.fail) " fail, " (c.info) " info), " (c.micro_ops) " micro-ops over " (c.keys) " keys; " (decisive) " anomalies rule out " (model) ", " (anomalies.len() - decisive) " allowed by it" }
+            }
+            @if let Some(reason) = &report.reason { p.note { (reason) } }
+            @if !anomalies.is_empty() { nav.jump { a.first-anomaly href="#anomaly-1" { "▸ Jump to the first anomaly" } } }
+            (models(&summary))
+        }
+        h2 #timeline { "Timeline" }
+        p.legend { (page::outcome_legend()) }
+        @if shown.len() < history.txns.len() {
+            p.note { "Showing " (shown.len()) " of " (history.txns.len()) " transactions: every transaction of the anomalies drawn below, then info ones (up to a quarter), then ok and fail ones evenly spread, in their proportions." }
+        } @else {
+            p.note { "One bar per transaction, one lane per process. Hover over a bar for its micro-ops, times and lines of " (source) "." }
+        }
+        @if !axis.timed { p.note { "The history has no times: the x axis is the position in the history." } }
+        div.figure #timeline-figure data-shown=(shown.len()) data-what="transactions" { (PreEscaped(txn::timeline(&input, &axis, &spans, &shown, &[], &[]))) }
+        h2 #anomalies { "Anomalies" }
+        @if format != "chaos" {
+            p.note { "Lines are those of " (source) " (" (format) " format)." }
+        }
+        @if anomalies.is_empty() { p { "None." } }
+        @let omitted: u64 = report.anomalies_omitted.values().sum();
+        @if omitted > 0 { p.note { (omitted) " more anomalies of the same names were found and only counted." } }
+        @for s in &sections { (s) }
+        @if anomalies.len() > MAX_ANOMALY_VIEWS {
+            h3 #more-anomalies { (anomalies.len() - MAX_ANOMALY_VIEWS) " more, in words" }
+            ul { @for a in anomalies.iter().skip(MAX_ANOMALY_VIEWS) { li { b { (a.class()) } @if !decides(a) { " (allowed)" } " " (a.explanation()) } } }
+        }
+    };
+    page::document_with(
+        &format!("{source}: {}", verdict.as_str()),
+        body,
+        "{}",
+        &txn::hover_data(&input, &drawn),
         source,
     )
 }

@@ -42,7 +42,7 @@ th{{background:#f7f7f7;font-weight:600}} td.num{{text-align:right;font-variant-n
 svg{{display:block;max-width:100%;height:auto}} .scroller svg{{max-width:none}}
 svg text{{font-family:system-ui,"DejaVu Sans",sans-serif;font-size:11px;fill:#333}}
 rect.k{{fill:var(--ok)}} rect.f{{fill:var(--fail)}} rect.i{{fill:var(--info)}}
-rect[data-op]:hover,rect[data-kop]:hover{{stroke:#000;stroke-width:1.5}}
+rect[data-op]:hover,rect[data-kop]:hover,rect[data-txn]:hover{{stroke:#000;stroke-width:1.5}}
 .tail{{fill:none;stroke:var(--info);stroke-width:1.5;stroke-dasharray:2 3;opacity:.7}}
 .band rect{{fill:#0000001a}} .band text{{font-size:11px;fill:#222}}
 .heal{{stroke:var(--heal);stroke-width:2;stroke-dasharray:6 4}}
@@ -62,6 +62,20 @@ td.lines{{width:60%}} td.lines code{{font-size:11.5px;white-space:pre-wrap;word-
 #tip{{position:fixed;z-index:10;max-width:640px;background:#fff;border:1px solid #333;box-shadow:0 2px 8px #0004;padding:6px 8px;font-size:12.5px;pointer-events:none}}
 #tip b{{font-weight:700}} #tip code{{display:block;white-space:pre-wrap;word-break:break-all;color:#333;font-size:11.5px}}
 .figure{{margin:4px 0 10px}}
+.anomaly.allowed{{border-left-color:#999}}
+.badge{{display:inline-block;font-size:12px;font-weight:700;padding:1px 7px;border-radius:3px;margin-left:6px;vertical-align:2px}}
+.badge.out{{background:var(--fail);color:#fff}} .badge.ok{{background:#e8e8e8;color:#333;border:1px solid #999}}
+p.what{{margin:2px 0 6px;color:#333}}
+p.models{{margin:6px 0 2px;font-size:15px}} b.not{{color:var(--fail)}} .also-not{{color:#8a3a00}}
+p.modelrow{{margin:2px 0 6px}} span.model{{display:inline-block;margin:2px 6px 2px 0;padding:1px 7px;border-radius:3px;font-size:12.5px;border:1px solid #bbb}}
+span.model.invalid{{background:#D55E0022;border-color:var(--fail)}} span.model.valid{{background:#009E7318;border-color:#009E73}} span.model.unknown{{background:#E69F0022}}
+svg.cycle rect.box{{fill:#fff;stroke:#333;stroke-width:1.5}} svg.cycle rect.box.i{{stroke:var(--info);stroke-dasharray:5 3}} svg.cycle rect.box.f{{stroke:var(--fail)}}
+svg.cycle rect.box:hover{{stroke-width:3}} svg.cycle .txn text{{pointer-events:none}}
+svg.cycle text.name{{font-weight:700;font-size:12px}} svg.cycle text.mop{{font:11.5px "DejaVu Sans Mono",ui-monospace,monospace;fill:#111}}
+svg.cycle text.rel{{font-weight:700;font-size:12px}} svg.cycle .edge:hover path{{stroke-width:3.5}}
+table.steps td:first-child{{white-space:nowrap}} span.rel{{white-space:nowrap}}
+dl.facts{{display:grid;grid-template-columns:max-content 1fr;gap:1px 12px;margin:4px 0 8px}} dl.facts dt{{color:#555}} dl.facts dd{{margin:0}}
+tr[data-txn]:hover{{background:#f0f6fb}}
 "#,
         ok = colour::OK,
         fail = colour::FAIL,
@@ -80,6 +94,8 @@ const SCRIPT: &str = r#"
 (function () {
   var el = document.getElementById('ops');
   var D = el ? JSON.parse(el.textContent) : {};
+  var tel = document.getElementById('txns');
+  var T = tel ? JSON.parse(tel.textContent) : {};
   var SRC = document.body.getAttribute('data-source') || 'history';
   var tip = document.getElementById('tip');
   function secs(ns) { return ns == null ? '?' : (ns / 1e9).toFixed(3) + ' s'; }
@@ -105,6 +121,23 @@ const SCRIPT: &str = r#"
     tip.hidden = false;
     move(x, y);
   }
+  function showTxn(id, x, y) {
+    var o = T[id];
+    if (!o) { return; }
+    tip.textContent = '';
+    var head = document.createElement('b');
+    head.textContent = 'process ' + o[2] + ': ' + (o[7] ? 'final read ' : '') + 'transaction ' + o[8];
+    tip.appendChild(head);
+    var rows = [
+      o[3] + (o[9] ? ' (' + o[9] + ')' : '') + (o[6] ? ' · node ' + o[6] : ''),
+      'invoked ' + secs(o[4]) + (o[5] != null ? ' · completed ' + secs(o[5]) : '') +
+        (o[4] != null && o[5] != null ? ' · ' + ((o[5] - o[4]) / 1e6).toFixed(2) + ' ms' : ''),
+      SRC + ' line ' + o[0] + (o[1] != null ? ' (invocation), line ' + o[1] + ' (completion)' : ' (invocation; never completed)')
+    ];
+    rows.forEach(function (t) { var d = document.createElement('div'); d.textContent = t; tip.appendChild(d); });
+    tip.hidden = false;
+    move(x, y);
+  }
   function move(x, y) {
     var w = tip.offsetWidth, h = tip.offsetHeight;
     tip.style.left = Math.max(4, Math.min(x + 14, window.innerWidth - w - 8)) + 'px';
@@ -113,7 +146,9 @@ const SCRIPT: &str = r#"
   document.addEventListener('mouseover', function (e) {
     var t = e.target;
     var id = t && t.getAttribute ? (t.getAttribute('data-op') || t.getAttribute('data-kop')) : null;
-    if (id) { show(id, e.clientX, e.clientY); } else { tip.hidden = true; }
+    var row = t && t.closest ? t.closest('[data-txn]') : null;
+    var tid = row ? row.getAttribute('data-txn') : null;
+    if (id) { show(id, e.clientX, e.clientY); } else if (tid) { showTxn(tid, e.clientX, e.clientY); } else { tip.hidden = true; }
   });
   document.addEventListener('mousemove', function (e) { if (!tip.hidden) { move(e.clientX, e.clientY); } });
   var views = document.querySelectorAll('.scroller[data-focus]');
@@ -138,6 +173,13 @@ pub fn document(
     let data = history
         .map(|h| op_data(h, ops))
         .unwrap_or_else(|| "{}".into());
+    document_with(title, body, &data, "{}", source)
+}
+
+/// A whole page with its hover data made: `ops` for `data-op` and
+/// `data-kop` (register ops), `txns` for `data-txn` (transactions), each
+/// JSON safe inside a `<script>` element.
+pub fn document_with(title: &str, body: Markup, ops: &str, txns: &str, source: &str) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -150,7 +192,8 @@ pub fn document(
             body data-source=(source) {
                 main { (body) }
                 div #tip hidden {}
-                script #ops type="application/json" { (PreEscaped(data)) }
+                script #ops type="application/json" { (PreEscaped(ops)) }
+                script #txns type="application/json" { (PreEscaped(txns)) }
                 script { (PreEscaped(SCRIPT)) }
             }
         }

@@ -59,9 +59,9 @@ pub enum Marker {
 /// The colour and marker of an op function (`read`, `final-read`, ...).
 pub fn style_of(f: &str) -> (&'static str, Marker) {
     match f {
-        "read" | "get" => (colour::READ, Marker::Circle),
+        "read" | "get" | "txn-read" => (colour::READ, Marker::Circle),
         "final-read" => (colour::FINAL, Marker::Circle),
-        "write" | "put" | "append" => (colour::WRITE, Marker::Triangle),
+        "write" | "put" | "append" | "txn-append" => (colour::WRITE, Marker::Triangle),
         "cas" => (colour::CAS, Marker::Cross),
         _ => (colour::OTHER, Marker::Circle),
     }
@@ -69,7 +69,27 @@ pub fn style_of(f: &str) -> (&'static str, Marker) {
 
 /// The functions in the order the latency plot draws them (most numerous
 /// first, underneath).
-pub const FUNCTIONS: &[&str] = &["read", "get", "write", "put", "append", "cas", "final-read"];
+pub const FUNCTIONS: &[&str] = &[
+    "read",
+    "get",
+    "txn-read",
+    "write",
+    "put",
+    "append",
+    "txn-append",
+    "cas",
+    "final-read",
+];
+
+/// A function's name in a legend: `read-only transaction` for
+/// `txn-read`, `transaction with appends` for `txn-append`, else itself.
+pub fn function_label(f: &str) -> &str {
+    match f {
+        "txn-read" => "read-only transaction",
+        "txn-append" => "transaction with appends",
+        f => f,
+    }
+}
 
 /// A bin width (s) that gives at most `max` bins over `end` seconds: 1 s,
 /// else 2, 5, 10, 20, 30, 60...

@@ -194,19 +194,35 @@ impl Lanes {
 /// of what is left), then the rest evenly spread over the history, so that
 /// ok and fail keep their proportions. In order.
 pub fn sample(history: &History, keep: &BTreeSet<usize>, max: usize) -> Vec<usize> {
-    let n = history.operations.len();
+    sample_by(
+        history.operations.len(),
+        keep,
+        |i| history.operations[i].outcome == Outcome::Info,
+        max,
+    )
+}
+
+/// [`sample`] over `n` items of any kind (operations, transactions):
+/// `is_info` tells the uncertain ones.
+pub fn sample_by(
+    n: usize,
+    keep: &BTreeSet<usize>,
+    is_info: impl Fn(usize) -> bool,
+    max: usize,
+) -> Vec<usize> {
     if n <= max {
         return (0..n).collect();
     }
     let mut chosen: BTreeSet<usize> = keep.iter().copied().filter(|&i| i < n).take(max).collect();
     let (mut info, mut rest) = (Vec::new(), Vec::new());
-    for (i, op) in history.operations.iter().enumerate() {
+    for i in 0..n {
         if chosen.contains(&i) {
             continue;
         }
-        match op.outcome {
-            Outcome::Info => info.push(i),
-            _ => rest.push(i),
+        if is_info(i) {
+            info.push(i);
+        } else {
+            rest.push(i);
         }
     }
     let room = max - chosen.len();
@@ -266,6 +282,17 @@ pub struct Mark {
     pub label: String,
 }
 
+/// One bar of a lane picture: an operation or a transaction.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    /// What the bar's hover attribute carries (its index).
+    pub id: usize,
+    pub lane: usize,
+    pub span: Span,
+    /// `k`, `f` or `i` ([`outcome_class`]).
+    pub class: &'static str,
+}
+
 /// The timeline of `shown` operations (from [`sample`]) as SVG. Each bar
 /// carries `data-op` (the operation's index), which the page's script
 /// looks up for the hover card.
@@ -277,17 +304,44 @@ pub fn render(
     marks: &[Mark],
 ) -> String {
     let lanes = Lanes::of(history, axis, 0..history.operations.len());
+    let bars: Vec<Bar> = shown
+        .iter()
+        .map(|&i| {
+            let op = &history.operations[i];
+            Bar {
+                id: i,
+                lane: lanes.lane[&op.process],
+                span: axis.span(history, op),
+                class: outcome_class(op),
+            }
+        })
+        .collect();
+    draw(&lanes, &bars, axis, bands, marks, "data-op", "operations")
+}
+
+/// A lane picture: `bars` on `lanes`, fault windows and `marks` behind,
+/// the x axis below. Each bar carries `attr="{id}"` for the hover card;
+/// `what` names the bars (`operations`, `transactions`) for the label.
+pub fn draw(
+    lanes: &Lanes,
+    bars: &[Bar],
+    axis: &Axis,
+    bands: &[Band],
+    marks: &[Mark],
+    attr: &str,
+    what: &str,
+) -> String {
     let rows = Rows::for_lanes(lanes.count());
-    let bottom = rows.bottom(&lanes);
+    let bottom = rows.bottom(lanes);
     let height = bottom + 28.0;
     let scale = PLOT_W / axis.end.max(1e-9);
     let x = |t: f64| LEFT as f64 + t * scale;
-    let mut out = String::with_capacity(shown.len() * 80 + 4096);
+    let mut out = String::with_capacity(bars.len() * 80 + 4096);
     let _ = write!(
         out,
-        r#"<svg class="timeline" width="{WIDTH}" height="{h}" viewBox="0 0 {WIDTH} {h}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline of {n} operations">"#,
+        r#"<svg class="timeline" width="{WIDTH}" height="{h}" viewBox="0 0 {WIDTH} {h}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline of {n} {what}">"#,
         h = num(height),
-        n = shown.len()
+        n = bars.len()
     );
     bands_svg(&mut out, bands, x, rows.top - 22.0, bottom, axis.end);
     for m in marks {
@@ -307,7 +361,7 @@ pub fn render(
     }
     // Group labels and separators.
     for (i, (name, first, count)) in lanes.groups.iter().enumerate() {
-        let y0 = rows.y(&lanes, *first);
+        let y0 = rows.y(lanes, *first);
         let y1 = y0 + *count as f64 * rows.pitch - (rows.pitch - rows.lane_h);
         let _ = write!(
             out,
@@ -333,25 +387,23 @@ pub fn render(
     // one from the earliest is drawn (thousands of overlapping dotted lines
     // cost a browser seconds to paint and show nothing more).
     let mut tails: BTreeMap<usize, (f64, f64)> = BTreeMap::new();
-    for &i in shown {
-        let op = &history.operations[i];
-        let span = axis.span(history, op);
-        let lane = lanes.lane[&op.process];
-        let y = rows.y(&lanes, lane);
-        let x0 = x(span.start);
-        let w = (x(span.end) - x0).max(1.0);
+    for b in bars {
+        let y = rows.y(lanes, b.lane);
+        let x0 = x(b.span.start);
+        let w = (x(b.span.end) - x0).max(1.0);
         let _ = write!(
             out,
-            r#"<rect class="{}" x="{}" y="{}" width="{}" height="{}" data-op="{i}"/>"#,
-            outcome_class(op),
+            r#"<rect class="{}" x="{}" y="{}" width="{}" height="{}" {attr}="{}"/>"#,
+            b.class,
             num(x0),
             num(y),
             num(w),
-            num(rows.lane_h)
+            num(rows.lane_h),
+            b.id
         );
-        if span.tail && span.end < axis.end {
+        if b.span.tail && b.span.end < axis.end {
             let t = tails
-                .entry(lane)
+                .entry(b.lane)
                 .or_insert((f64::INFINITY, y + rows.lane_h / 2.0));
             t.0 = t.0.min(x0 + w);
         }

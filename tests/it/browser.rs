@@ -197,7 +197,7 @@ fn the_kept_etcd_run_report_in_chromium() {
     let page = run.path().join("report.html");
     let dom = load(&page);
     let files = chaos::runfiles::read(run.path()).unwrap();
-    let history = files.history.unwrap();
+    let history = files.history.unwrap().register().unwrap().clone();
     // One bar per op (this history is under the sampling limit), one view
     // per invalid key, each with its op that cannot be placed.
     assert!(history.operations.len() <= timeline::MAX_OPS);
@@ -251,7 +251,7 @@ fn a_100k_op_report_in_chromium() {
     let (results, history, plan) = simulated_run(100_000);
     let text = html::render_run(&RunInput {
         results: &results,
-        history: Some(&history),
+        history: Some(html::RunHistory::Register(&history)),
         plan: Some(&plan),
         notes: &[],
     });
@@ -299,4 +299,117 @@ fn the_daemon_index_in_chromium() {
     assert_eq!(dom.matches("data-run=\"").count(), 3);
     assert_eq!(dom.matches("href=\"/runs/").count(), 2);
     screenshot(&page, "index.png", 500);
+}
+
+/// The kept real list-append run: etcd with serializable reads under
+/// partitions (`chaos run experiments/etcd-append-serializable.toml`).
+fn kept_txn_run() -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/runs/etcd-append-serializable");
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    runs.sort();
+    runs.pop().expect("a kept list-append run")
+}
+
+#[test]
+#[cfg_attr(not(chaos_browser), ignore = "needs Chromium: CHAOS_BROWSER_TESTS=1")]
+fn the_kept_etcd_list_append_run_report_in_chromium() {
+    let run = copy_run(&kept_txn_run());
+    let out = chaos(&["report".into(), run.path().to_str().unwrap().into()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let page = run.path().join("report.html");
+    let dom = load(&page);
+    let files = chaos::runfiles::read(run.path()).unwrap();
+    let Some(chaos::runfiles::HistoryFile::Txn { history, lines }) = &files.history else {
+        panic!("a list-append history");
+    };
+    let c = &files.results.checker;
+    assert_eq!(files.results.verdict, chaos::results::Verdict::Invalid);
+    // One bar per sampled transaction in the timeline.
+    let input = html::txn::TxnInput { history, lines };
+    let shown = html::txn::sample(&input, &Default::default(), timeline::MAX_OPS).len();
+    let figure = dom.split("id=\"timeline-figure\"").nth(1).unwrap();
+    let figure = figure.split("</svg>").next().unwrap();
+    assert!(shown >= history.txns.len().min(timeline::MAX_OPS));
+    assert_eq!(figure.matches("data-txn=\"").count(), shown);
+    // One view per anomaly drawn, the decisive ones marked; each cycle's
+    // arrows as many as its steps.
+    let drawn = c.anomalies.len().min(html::MAX_ANOMALY_VIEWS);
+    assert_eq!(dom.matches("data-anomaly=\"").count(), drawn);
+    assert_eq!(
+        dom.matches("data-decisive=\"true\"").count(),
+        c.decisive().count().min(drawn)
+    );
+    let steps: usize = c
+        .anomalies
+        .iter()
+        .take(drawn)
+        .map(|a| match a {
+            chaos::results::Anomaly::TxnCycle(c) => c.steps.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(steps > 0, "the run has cycles");
+    assert_eq!(dom.matches("<g class=\"edge\"").count(), steps);
+    assert!(dom.contains("not strict-serializable"));
+    // Hovering over a cycle's transaction shows its micro-ops and lines.
+    let hover = run.path().join("hover.html");
+    let html = std::fs::read_to_string(&page).unwrap().replace(
+        "</body>",
+        "<script>var r = document.querySelector('svg.cycle rect[data-txn]');\
+         r.dispatchEvent(new MouseEvent('mouseover', {bubbles: true, clientX: 300, clientY: 300}));\
+         var t = document.getElementById('tip');\
+         document.body.setAttribute('data-tip', (t.hidden ? 'hidden ' : 'shown ') + t.textContent);</script></body>",
+    );
+    std::fs::write(&hover, html).unwrap();
+    let dom = load(&hover);
+    let tip = dom
+        .split("data-tip=\"")
+        .nth(1)
+        .unwrap()
+        .split("\" ")
+        .next()
+        .unwrap();
+    assert!(tip.starts_with("shown process "), "{tip}");
+    assert!(tip.contains("transaction [[:"), "{tip}");
+    assert!(tip.contains("history.jsonl line "), "{tip}");
+    let top = screenshot(&page, "report-etcd-append-top.png", 1000);
+    let full = screenshot(&page, "report-etcd-append-full.png", 6000);
+    eprintln!("screenshots: {} {}", top.display(), full.display());
+}
+
+#[test]
+#[cfg_attr(not(chaos_browser), ignore = "needs Chromium: CHAOS_BROWSER_TESTS=1")]
+fn a_100k_transaction_report_in_chromium() {
+    let (results, history, facts, plan) = super::txn_report::simulated_txn_run(
+        100_000,
+        chaos::checker::txn::ConsistencyModel::StrictSerializable,
+    );
+    let text = html::render_run(&RunInput {
+        results: &results,
+        history: Some(html::RunHistory::Txn(html::txn::TxnInput {
+            history: &history,
+            lines: &facts,
+        })),
+        plan: Some(&plan),
+        notes: &[],
+    });
+    assert!(text.len() < 5_000_000, "{} bytes", text.len());
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &text).unwrap();
+    let dom = load(&page);
+    let figure = dom.split("id=\"timeline-figure\"").nth(1).unwrap();
+    let figure = figure.split("</svg>").next().unwrap();
+    assert_eq!(figure.matches("data-txn=\"").count(), timeline::MAX_OPS);
+    assert_eq!(
+        dom.matches("data-anomaly=\"").count(),
+        results.checker.anomalies.len().min(html::MAX_ANOMALY_VIEWS)
+    );
+    screenshot(&page, "report-txn-100k-top.png", 1400);
+    screenshot(&page, "report-txn-100k-full.png", 7000);
 }

@@ -21,6 +21,7 @@ mod run;
 mod shrink;
 mod surreal;
 mod txn;
+mod txn_report;
 
 use std::process::{Command, Output};
 

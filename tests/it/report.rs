@@ -48,11 +48,15 @@ fn kept_page() -> (String, Results, History) {
     let f = runfiles::read(&kept_run()).unwrap();
     let page = html::render_run(&RunInput {
         results: &f.results,
-        history: f.history.as_ref(),
+        history: f.history.as_ref().map(|h| h.as_input()),
         plan: f.plan.as_ref(),
         notes: &f.notes,
     });
-    (page, f.results, f.history.unwrap())
+    (
+        page,
+        f.results,
+        f.history.unwrap().register().unwrap().clone(),
+    )
 }
 
 /// Every `http` in a page is an SVG namespace, never something to fetch.
@@ -125,7 +129,7 @@ fn past_twenty_anomalies_the_rest_are_listed_in_words() {
     results.checker.anomalies.extend(ten);
     let page = html::render_run(&RunInput {
         results: &results,
-        history: f.history.as_ref(),
+        history: f.history.as_ref().map(|h| h.as_input()),
         plan: f.plan.as_ref(),
         notes: &[],
     });
@@ -467,7 +471,7 @@ fn a_100k_op_run_is_sampled_and_stays_under_5_mb() {
     assert_eq!(results.checker.keys_invalid, 1, "{:?}", results.checker);
     let page = html::render_run(&RunInput {
         results: &results,
-        history: Some(&history),
+        history: Some(html::RunHistory::Register(&history)),
         plan: Some(&plan),
         notes: &[],
     });
