@@ -120,6 +120,12 @@ struct ClientInfo {
     writes: u64,
     #[serde(default)]
     cas: u64,
+    /// List-append plans: the appends among the micro-ops (reads are
+    /// `reads`), and the planned transactions.
+    #[serde(default)]
+    appends: u64,
+    #[serde(default)]
+    expected_ops: Option<u64>,
 }
 
 /// The fault windows of a run, in seconds since its start (faults never
@@ -498,8 +504,12 @@ fn header(r: &Results, notes: &[String], anomalies: &[&Anomaly]) -> Markup {
                     @if r.target.images.is_empty() { "-" }
                 }
                 dt { "chaos" } dd { (r.tool.name) " " (r.tool.version) }
-                @if r.checker.txn.is_some() {
-                    dt { "transactions" } dd { (w.ops.total()) ": " (w.ops.ok) " ok, " (w.ops.fail) " fail, " (w.ops.info) " info; " (format!("{:.1}", w.throughput_ok_per_s)) " ok per second" }
+                @if let Some(t) = &r.checker.txn {
+                    dt { "transactions" } dd {
+                        (w.ops.total()) ": " (w.ops.ok) " ok, " (w.ops.fail) " fail, " (w.ops.info) " info; " (format!("{:.1}", w.throughput_ok_per_s)) " ok per second"
+                        @let finals = t.counts.transactions.saturating_sub(w.ops.total());
+                        @if finals > 0 { "; and " (finals) " final reads (the checker counts " (t.counts.transactions) ")" }
+                    }
                 } @else {
                     dt { "ops" } dd { (w.ops.total()) ": " (w.ops.ok) " ok, " (w.ops.fail) " fail, " (w.ops.info) " info; " (format!("{:.1}", w.throughput_ok_per_s)) " ok ops/s" }
                 }
@@ -565,7 +575,13 @@ fn details(r: &Results, plan: &PlanInfo) -> Markup {
                 "Clients as planned: "
                 @for (n, c) in plan.clients.iter().enumerate() {
                     @if n > 0 { "; " }
-                    (c.client) " → " (c.endpoint) " (" (c.reads) " reads, " (c.writes) " writes, " (c.cas) " cas)"
+                    (c.client) " → " (c.endpoint) " ("
+                    @if c.appends > 0 {
+                        @if let Some(t) = c.expected_ops { (t) " transactions: " }
+                        (c.reads) " reads, " (c.appends) " appends)"
+                    } @else {
+                        (c.reads) " reads, " (c.writes) " writes, " (c.cas) " cas)"
+                    }
                 }
             }
         }
