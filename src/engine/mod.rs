@@ -321,7 +321,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     // 1. Nothing is touched until everything the run needs is known to be
     // there.
     progress.event(RunEvent::Phase(Phase::Preflight));
-    let cluster = ComposeCluster::connect(&project, &loaded.compose_file)
+    let cluster = ComposeCluster::connect_to(&experiment.cluster, &loaded.compose_file)
         .await
         .map_err(EngineError::docker("connecting to the Docker engine"))?
         .with_env(&experiment.cluster.env);
