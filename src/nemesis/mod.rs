@@ -355,6 +355,15 @@ impl Nemesis {
         &self.cluster
     }
 
+    /// Move the run's clock origin (before any fault is applied): the
+    /// engine starts the clock once the session is open, so that preparing
+    /// helpers (seconds on a Swarm node whose engine copies each container's
+    /// image: vfs) does not eat into the fault schedule.
+    pub fn set_start(&mut self, start: Instant) {
+        debug_assert!(self.applied.is_empty());
+        self.start = start;
+    }
+
     /// The journal's path.
     pub fn journal_path(&self) -> Option<PathBuf> {
         self.journal.as_ref().map(|j| j.path().to_path_buf())
