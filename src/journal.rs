@@ -122,6 +122,10 @@ pub struct RunRecord {
 pub struct TargetRecord {
     pub service: String,
     pub container: String,
+    /// The Swarm node whose engine it went through (absent: the local
+    /// compose engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 /// A network endpoint a disconnect removes, to restore at heal.
@@ -129,6 +133,10 @@ pub struct TargetRecord {
 pub struct LinkRecord {
     pub service: String,
     pub container: String,
+    /// The Swarm node whose engine it went through (absent: the local
+    /// compose engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     pub network: String,
     pub aliases: Vec<String>,
     pub ip: Option<String>,
@@ -140,6 +148,10 @@ pub struct LinkRecord {
 pub struct RuleRecord {
     pub service: String,
     pub container: String,
+    /// The Swarm node whose engine it went through (absent: the local
+    /// compose engine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
     pub tag: String,
     /// Source service to its addresses.
     pub drop_from: BTreeMap<String, Vec<String>>,
@@ -504,6 +516,7 @@ mod tests {
             targets: vec![TargetRecord {
                 service: "etcd1".to_string(),
                 container: "abc".to_string(),
+                engine: None,
             }],
             links: vec![],
             rules: vec![],
@@ -558,6 +571,7 @@ mod tests {
         i.rules.push(RuleRecord {
             service: "etcd1".to_string(),
             container: "abc".to_string(),
+            engine: Some("chaos-swarm-2".to_string()),
             tag: "chaos:p:f4".to_string(),
             drop_from: BTreeMap::from([("etcd2".to_string(), vec!["172.20.0.3".to_string()])]),
         });
@@ -565,6 +579,9 @@ mod tests {
         let line = serde_json::to_string(&r).unwrap();
         assert!(line.starts_with("{\"record\":\"intent\""), "{line}");
         assert!(line.contains("\"kind\":\"partition\""), "{line}");
+        // The engine is named where there is one, and absent for compose.
+        assert!(line.contains("\"engine\":\"chaos-swarm-2\""), "{line}");
+        assert_eq!(line.matches("\"engine\"").count(), 1, "{line}");
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
     }
 

@@ -19,6 +19,8 @@ pub struct ProjectRef {
     pub compose_file: Option<PathBuf>,
     /// The experiment's `cluster.env`, given to every compose command.
     pub env: BTreeMap<String, String>,
+    /// The Swarm's nodes, for a stack (None: a compose project).
+    pub swarm: Option<BTreeMap<String, crate::experiment::SwarmNode>>,
 }
 
 /// Load an experiment (exit 2 if it is not valid).
@@ -32,14 +34,21 @@ impl ProjectRef {
             project: loaded.experiment.cluster.project.clone(),
             compose_file: Some(docker::absolute(&loaded.compose_file)),
             env: loaded.experiment.cluster.env.clone(),
+            swarm: loaded
+                .experiment
+                .cluster
+                .orchestrator
+                .swarm_nodes()
+                .cloned(),
         }
     }
 
     /// Connect to Docker for this project (exit 4 if Docker is unreachable).
     pub async fn connect(&self) -> Result<ComposeCluster, CliError> {
-        let r = match &self.compose_file {
-            Some(f) => ComposeCluster::connect(&self.project, f).await,
-            None => ComposeCluster::connect_project(&self.project).await,
+        let r = match (&self.compose_file, &self.swarm) {
+            (Some(f), Some(nodes)) => ComposeCluster::connect_swarm(&self.project, f, nodes).await,
+            (Some(f), None) => ComposeCluster::connect(&self.project, f).await,
+            (None, _) => ComposeCluster::connect_project(&self.project).await,
         };
         r.map(|c| c.with_env(&self.env))
             .map_err(CliError::environment)

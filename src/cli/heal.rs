@@ -35,6 +35,7 @@ pub fn run(args: &HealArgs) -> CliResult {
     let target = match (&args.experiment, &args.project) {
         (Some(path), _) => ProjectRef::of(&cluster::load(path)?),
         (None, Some(project)) => ProjectRef {
+            swarm: None,
             project: project.clone(),
             compose_file: args.compose.as_deref().map(crate::docker::absolute),
             env: Default::default(),

@@ -301,7 +301,12 @@ impl Daemon {
                     continue;
                 }
             };
-            let cluster = match ComposeCluster::connect(project, &m.loaded.compose_file).await {
+            let cluster = match ComposeCluster::connect_to(
+                &m.loaded.experiment.cluster,
+                &m.loaded.compose_file,
+            )
+            .await
+            {
                 Ok(c) => c.with_env(&m.loaded.experiment.cluster.env),
                 Err(e) => {
                     tracing::warn!("not healing {project} at start-up: {e}");

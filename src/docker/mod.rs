@@ -8,8 +8,15 @@
 //! guessed names, and an operation on a container that does not carry the
 //! project's label is refused ([`ComposeCluster::scoped`]). It knows nothing
 //! of faults, plans or journals; [`crate::nemesis`] builds on it.
+//!
+//! A cluster has one of two back ends ([`Backend`]): a compose project on
+//! one engine, or a stack on a Docker Swarm ([`swarm`]), where containers are
+//! found through the manager's tasks and every primitive on a container goes
+//! through the engine of the node that runs it ([`Scoped::node`]). The
+//! nemesis calls the same methods for both.
 
 pub mod compose;
+pub mod swarm;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -88,6 +95,30 @@ pub enum DockerError {
     NoComposeFile(String),
     #[error("image `{0}` is missing; build the local images with `bash compose/images/build.sh`")]
     MissingImage(String),
+    #[error("Swarm node `{node}` ({url}): {message}")]
+    Engine {
+        node: String,
+        url: String,
+        message: String,
+    },
+    #[error(
+        "no engine in [cluster.nodes] is a Swarm manager ({nodes}); discovery needs a manager's API"
+    )]
+    NoManager { nodes: String },
+    #[error("node `{node}` is not in [cluster.nodes] (known: {known})")]
+    UnknownNode { node: String, known: String },
+    #[error(
+        "service `{service}` runs a task on node `{node}`, which is not in [cluster.nodes]: chaos acts on a task only through its own node's engine (a manager's API cannot act on containers of other nodes); add the node"
+    )]
+    NodeNotListed { node: String, service: String },
+    #[error("{path}: this stack file is not fit for chaos on a Swarm:\n  {problems}")]
+    StackFile { path: String, problems: String },
+    #[error(
+        "stack `{stack}`: {problems}; Swarm would replace a task during a fault (chaos runs it again when it heals): set `deploy.restart_policy: {{ condition: none }}` and deploy again (`chaos down`, `chaos up`)"
+    )]
+    RestartPolicy { stack: String, problems: String },
+    #[error("`{0}` needs the experiment's file for a Swarm stack (its nodes' engines)")]
+    SwarmNeedsExperiment(String),
 }
 
 impl DockerError {
@@ -215,6 +246,9 @@ pub struct ContainerInfo {
     /// Network name to the container's endpoint on it.
     pub networks: BTreeMap<String, Endpoint>,
     pub ports: Vec<Published>,
+    /// The Swarm node that runs it (None: the compose engine).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl ContainerInfo {
@@ -240,11 +274,20 @@ impl ContainerInfo {
     }
 
     fn from_summary(s: ContainerSummary, project: &str) -> Option<ContainerInfo> {
-        let labels = s.labels.unwrap_or_default();
+        let labels = s.labels.clone().unwrap_or_default();
         if labels.get(labels::PROJECT).map(String::as_str) != Some(project) {
             return None;
         }
         let service = labels.get(labels::SERVICE)?.clone();
+        Some(ContainerInfo::from_summary_of(s, service, None))
+    }
+
+    /// A listed container of a known service (and, on a Swarm, node).
+    fn from_summary_of(
+        s: ContainerSummary,
+        service: String,
+        node: Option<String>,
+    ) -> ContainerInfo {
         let status = s.status.unwrap_or_default();
         let networks = s
             .network_settings
@@ -267,7 +310,7 @@ impl ContainerInfo {
             .collect();
         ports.sort_by(|a, b| (a.container_port, &a.host_ip).cmp(&(b.container_port, &b.host_ip)));
         ports.dedup();
-        Some(ContainerInfo {
+        ContainerInfo {
             id: s.id.unwrap_or_default(),
             name: s
                 .names
@@ -282,7 +325,8 @@ impl ContainerInfo {
             status,
             networks,
             ports,
-        })
+            node,
+        }
     }
 }
 
@@ -299,6 +343,8 @@ fn endpoint(e: &EndpointSettings) -> Endpoint {
 pub struct Scoped {
     pub id: String,
     pub service: String,
+    /// The Swarm node whose engine runs it (None: the compose engine).
+    pub node: Option<String>,
 }
 
 /// What a command run inside a container printed, and its exit code.
@@ -319,11 +365,22 @@ impl ExecOutput {
 /// file (when known) and its CLI.
 #[derive(Debug, Clone)]
 pub struct ComposeCluster {
+    /// The compose engine; on a Swarm, the manager's.
     docker: Docker,
     project: String,
     model: Option<ComposeModel>,
     cli: std::sync::Arc<OnceCell<ComposeCli>>,
     compose_env: Vec<(String, String)>,
+    backend: Backend,
+}
+
+/// Who runs the cluster's containers.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// A compose project on one engine.
+    Compose,
+    /// A stack on a Swarm: one engine per node.
+    Swarm(std::sync::Arc<swarm::SwarmEngines>),
 }
 
 /// Add `extra` to an environment list; a name already present takes the new
@@ -361,7 +418,113 @@ impl ComposeCluster {
             model: Some(model),
             cli: Default::default(),
             compose_env: Vec::new(),
+            backend: Backend::Compose,
         })
+    }
+
+    /// The cluster an experiment names: its compose project, or its stack
+    /// on a Swarm (every node's engine connected, a manager found).
+    pub async fn connect_to(
+        cluster: &crate::experiment::Cluster,
+        compose_file: &Path,
+    ) -> Result<Self, DockerError> {
+        match cluster.orchestrator.swarm_nodes() {
+            None => ComposeCluster::connect(&cluster.project, compose_file).await,
+            Some(nodes) => {
+                ComposeCluster::connect_swarm(&cluster.project, compose_file, nodes).await
+            }
+        }
+    }
+
+    /// A stack on a Swarm, from its stack file (compose format 3.x) and its
+    /// nodes' engines.
+    pub async fn connect_swarm(
+        stack: &str,
+        stack_file: &Path,
+        nodes: &BTreeMap<String, crate::experiment::SwarmNode>,
+    ) -> Result<Self, DockerError> {
+        let model = ComposeModel::load(stack_file, stack)?;
+        let engines = swarm::SwarmEngines::connect(stack, nodes).await?;
+        Ok(ComposeCluster {
+            docker: engines.manager().docker.clone(),
+            project: stack.to_string(),
+            model: Some(model),
+            cli: Default::default(),
+            compose_env: Vec::new(),
+            backend: Backend::Swarm(std::sync::Arc::new(engines)),
+        })
+    }
+
+    /// The back end.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The Swarm's engines, if this is a stack.
+    pub fn swarm(&self) -> Option<&swarm::SwarmEngines> {
+        match &self.backend {
+            Backend::Compose => None,
+            Backend::Swarm(s) => Some(s),
+        }
+    }
+
+    /// The engine that runs a container: the compose engine, or its node's.
+    pub fn engine(&self, c: &Scoped) -> Result<&Docker, DockerError> {
+        match (&self.backend, &c.node) {
+            (Backend::Compose, _) => Ok(&self.docker),
+            (Backend::Swarm(s), Some(node)) => Ok(&s.node(node)?.docker),
+            (Backend::Swarm(_), None) => Err(DockerError::UnknownNode {
+                node: format!("(none recorded for {})", c.service),
+                known: self.engine_names().join(", "),
+            }),
+        }
+    }
+
+    /// Every engine: (node, client); one unnamed engine for compose.
+    fn engines(&self) -> Vec<(Option<&str>, &Docker)> {
+        match &self.backend {
+            Backend::Compose => vec![(None, &self.docker)],
+            Backend::Swarm(s) => s
+                .nodes
+                .iter()
+                .map(|(n, e)| (Some(n.as_str()), &e.docker))
+                .collect(),
+        }
+    }
+
+    /// The engines' names, for people: `local` or each node's.
+    pub fn engine_names(&self) -> Vec<String> {
+        match &self.backend {
+            Backend::Compose => vec!["local".to_string()],
+            Backend::Swarm(s) => s.nodes.keys().cloned().collect(),
+        }
+    }
+
+    /// The host where a container's published ports are reached:
+    /// 127.0.0.1, or on a Swarm its node's address.
+    pub fn host_of(&self, c: &ContainerInfo) -> String {
+        match (&self.backend, &c.node) {
+            (Backend::Swarm(s), Some(node)) => s
+                .nodes
+                .get(node)
+                .map(|e| e.address.clone())
+                .unwrap_or_else(|| "127.0.0.1".to_string()),
+            _ => "127.0.0.1".to_string(),
+        }
+    }
+
+    /// `host:port` where a service publishes a container port.
+    pub async fn published_address(
+        &self,
+        service: &str,
+        container_port: u16,
+    ) -> Result<String, DockerError> {
+        let c = self.container(service).await?;
+        let port = published_of(&c, container_port).ok_or(DockerError::NoPort {
+            service: service.to_string(),
+            port: container_port,
+        })?;
+        Ok(format!("{}:{port}", self.host_of(&c)))
     }
 
     /// A project known only by name (`chaos heal --project`): everything but
@@ -373,6 +536,7 @@ impl ComposeCluster {
             model: None,
             cli: Default::default(),
             compose_env: Vec::new(),
+            backend: Backend::Compose,
         })
     }
 
@@ -447,20 +611,92 @@ impl ComposeCluster {
         ready_timeout: Duration,
         pending: &mut (dyn FnMut(&[String]) + Send),
     ) -> Result<(), DockerError> {
-        self.compose(&["up", "-d"]).await?;
+        match &self.backend {
+            Backend::Compose => self.compose(&["up", "-d"]).await?,
+            Backend::Swarm(s) => {
+                let model = self
+                    .model
+                    .as_ref()
+                    .ok_or_else(|| DockerError::NoComposeFile(self.project.clone()))?;
+                self.check_stack_file()?;
+                s.deploy(&model.path, &self.compose_env).await?;
+            }
+        }
         self.wait_healthy_reporting(ready_timeout, pending).await
+    }
+
+    /// On a Swarm: refuse a stack file with what Swarm ignores or refuses,
+    /// or a restart policy that would undo a fault (see
+    /// [`swarm::stack_file_problems`]). Compose: nothing to check.
+    pub fn check_stack_file(&self) -> Result<(), DockerError> {
+        let (Backend::Swarm(_), Some(model)) = (&self.backend, &self.model) else {
+            return Ok(());
+        };
+        let path = model.path.display().to_string();
+        let text = std::fs::read_to_string(&model.path).map_err(|e| DockerError::ComposeFile {
+            path: path.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        let problems =
+            swarm::stack_file_problems(&text).map_err(|message| DockerError::ComposeFile {
+                path: path.clone(),
+                message,
+            })?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(DockerError::StackFile {
+                path,
+                problems: problems.join("\n  "),
+            })
+        }
+    }
+
+    /// On a Swarm: every deployed service of the stack has restart
+    /// condition `none` (what the stack file says may not be what runs).
+    pub async fn check_restart_policy(&self) -> Result<(), DockerError> {
+        let Backend::Swarm(s) = &self.backend else {
+            return Ok(());
+        };
+        let problems = s.restart_policy_problems().await?;
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(DockerError::RestartPolicy {
+            stack: self.project.clone(),
+            problems: problems
+                .iter()
+                .map(|(svc, c)| format!("service {svc} has restart condition `{c}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
     }
 
     /// Remove chaos's helper containers, then `compose down -v` (containers,
     /// networks and volumes).
     pub async fn down(&self) -> Result<(), DockerError> {
         self.remove_helpers().await?;
-        self.compose(&["down", "-v"]).await
+        match &self.backend {
+            Backend::Compose => self.compose(&["down", "-v"]).await,
+            Backend::Swarm(s) => s.remove(Duration::from_secs(90)).await,
+        }
     }
 
     /// Every container of the project (running or not), by service. With
     /// several containers for a service (scaled), the first by name wins.
     pub async fn containers(&self) -> Result<BTreeMap<String, ContainerInfo>, DockerError> {
+        if let Backend::Swarm(s) = &self.backend {
+            return Ok(s
+                .current()
+                .await?
+                .into_iter()
+                .map(|(task, summary)| {
+                    let info =
+                        ContainerInfo::from_summary_of(summary, task.service.clone(), task.node);
+                    (task.service, info)
+                })
+                .collect());
+        }
         let mut out = BTreeMap::new();
         let mut all = self.list(labels::PROJECT, &self.project).await?;
         all.sort_by(|a, b| a.name.cmp(&b.name));
@@ -514,6 +750,48 @@ impl ComposeCluster {
     /// The scope guard: inspect a container by id or name and accept it only
     /// if it carries this project's label.
     pub async fn scoped(&self, container: &str) -> Result<Scoped, DockerError> {
+        self.scoped_on(container, None).await
+    }
+
+    /// [`ComposeCluster::scoped`], asking the node `engine` first (the one
+    /// a journal recorded) on a Swarm.
+    pub async fn scoped_on(
+        &self,
+        container: &str,
+        engine: Option<&str>,
+    ) -> Result<Scoped, DockerError> {
+        if let Backend::Swarm(s) = &self.backend {
+            let Some((node, c)) = s.locate(container, engine).await? else {
+                return Err(DockerError::Api {
+                    action: format!("find container {container} on any node"),
+                    error: bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        message: format!("no such container on any node: {container}"),
+                    },
+                });
+            };
+            let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
+            let found = labels.get(swarm::STACK_LABEL);
+            if found.map(String::as_str) != Some(self.project.as_str()) {
+                return Err(DockerError::OutOfScope {
+                    container: container.to_string(),
+                    project: self.project.clone(),
+                    found: found
+                        .map(|p| format!("stack `{p}`"))
+                        .unwrap_or_else(|| "no stack".to_string()),
+                });
+            }
+            let full = labels
+                .get(swarm::SERVICE_LABEL)
+                .cloned()
+                .unwrap_or_default();
+            let prefix = format!("{}_", self.project);
+            return Ok(Scoped {
+                id: c.id.unwrap_or_else(|| container.to_string()),
+                service: full.strip_prefix(&prefix).unwrap_or(&full).to_string(),
+                node: Some(node),
+            });
+        }
         let c = self
             .docker
             .inspect_container(container, None)
@@ -533,6 +811,7 @@ impl ComposeCluster {
         Ok(Scoped {
             id: c.id.unwrap_or_else(|| container.to_string()),
             service: labels.get(labels::SERVICE).cloned().unwrap_or_default(),
+            node: None,
         })
     }
 
@@ -541,6 +820,7 @@ impl ComposeCluster {
         Scoped {
             id: c.id.clone(),
             service: c.service.clone(),
+            node: c.node.clone(),
         }
     }
 
@@ -593,15 +873,10 @@ impl ComposeCluster {
         container_port: u16,
     ) -> Result<u16, DockerError> {
         let c = self.container(service).await?;
-        c.ports
-            .iter()
-            .filter(|p| p.container_port == container_port)
-            .find(|p| matches!(p.host_ip.as_str(), "127.0.0.1" | "0.0.0.0" | "" | "::"))
-            .map(|p| p.host_port)
-            .ok_or(DockerError::NoPort {
-                service: service.to_string(),
-                port: container_port,
-            })
+        published_of(&c, container_port).ok_or(DockerError::NoPort {
+            service: service.to_string(),
+            port: container_port,
+        })
     }
 
     /// A container's log (standard output and error, each line with its
@@ -615,7 +890,7 @@ impl ComposeCluster {
             since: i32::try_from(since_unix_s).unwrap_or(0),
             ..Default::default()
         };
-        let mut stream = self.docker.logs(&c.id, Some(options));
+        let mut stream = self.engine(c)?.logs(&c.id, Some(options));
         let mut out = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(DockerError::api(format!("logs of {}", c.service)))?;
@@ -628,7 +903,7 @@ impl ComposeCluster {
 
     /// Send a signal (`SIGKILL`, `SIGTERM`).
     pub async fn signal(&self, c: &Scoped, signal: &str) -> Result<(), DockerError> {
-        self.docker
+        self.engine(c)?
             .kill_container(
                 &c.id,
                 Some(KillContainerOptions {
@@ -639,8 +914,16 @@ impl ComposeCluster {
             .map_err(DockerError::api(format!("{signal} {}", c.service)))
     }
 
-    /// Start; a container already running is fine.
+    /// Start; a container already running is fine. On a Swarm, the task of
+    /// a killed or stopped container cannot be started again (its node let
+    /// go of the overlay network): its service runs a new task instead
+    /// ([`swarm::SwarmEngines::rerun_service`]), on the same node by
+    /// placement, with the same volume; nothing is done if the service's
+    /// current task already runs.
     pub async fn start(&self, c: &Scoped) -> Result<(), DockerError> {
+        if let Backend::Swarm(s) = &self.backend {
+            return s.rerun_service(&c.service).await.map(|_| ());
+        }
         match self.docker.start_container(&c.id, None).await {
             Ok(()) => Ok(()),
             Err(e) if status_code(&e) == Some(304) => Ok(()),
@@ -652,14 +935,14 @@ impl ComposeCluster {
     }
 
     pub async fn pause(&self, c: &Scoped) -> Result<(), DockerError> {
-        self.docker
+        self.engine(c)?
             .pause_container(&c.id)
             .await
             .map_err(DockerError::api(format!("pause {}", c.service)))
     }
 
     pub async fn unpause(&self, c: &Scoped) -> Result<(), DockerError> {
-        self.docker
+        self.engine(c)?
             .unpause_container(&c.id)
             .await
             .map_err(DockerError::api(format!("unpause {}", c.service)))
@@ -669,7 +952,7 @@ impl ComposeCluster {
     /// true if it stopped.
     pub async fn wait_stopped(&self, c: &Scoped, timeout: Duration) -> Result<bool, DockerError> {
         let wait = async {
-            let mut s = self.docker.wait_container(
+            let mut s = self.engine(c)?.wait_container(
                 &c.id,
                 Some(WaitContainerOptions {
                     condition: "not-running".to_string(),
@@ -695,7 +978,7 @@ impl ComposeCluster {
     /// The state and start time of one container (fresh, not listed).
     pub async fn inspect_state(&self, c: &Scoped) -> Result<(State, String), DockerError> {
         let i = self
-            .docker
+            .engine(c)?
             .inspect_container(&c.id, None)
             .await
             .map_err(DockerError::api(format!("inspect {}", c.service)))?;
@@ -718,7 +1001,7 @@ impl ComposeCluster {
     /// aliases; the list does not always).
     pub async fn endpoints(&self, c: &Scoped) -> Result<BTreeMap<String, Endpoint>, DockerError> {
         let i = self
-            .docker
+            .engine(c)?
             .inspect_container(&c.id, None)
             .await
             .map_err(DockerError::api(format!("inspect {}", c.service)))?;
@@ -731,7 +1014,7 @@ impl ComposeCluster {
     }
 
     pub async fn disconnect_network(&self, c: &Scoped, network: &str) -> Result<(), DockerError> {
-        self.docker
+        self.engine(c)?
             .disconnect_network(
                 network,
                 NetworkDisconnectRequest {
@@ -755,7 +1038,7 @@ impl ComposeCluster {
         aliases: &[String],
     ) -> Result<(), DockerError> {
         let r = self
-            .docker
+            .engine(c)?
             .connect_network(
                 network,
                 NetworkConnectRequest {
@@ -779,7 +1062,27 @@ impl ComposeCluster {
 
     /// Run a command inside a container and collect its output.
     pub async fn exec(&self, container: &str, cmd: &[&str]) -> Result<ExecOutput, DockerError> {
-        exec(&self.docker, container, cmd).await
+        match &self.backend {
+            Backend::Compose => exec(&self.docker, container, cmd).await,
+            Backend::Swarm(_) => {
+                let c = self.scoped_any(container).await?;
+                exec(self.engine(&c)?, container, cmd).await
+            }
+        }
+    }
+
+    /// On a Swarm, the node of any container (a helper too), without the
+    /// stack's scope guard.
+    async fn scoped_any(&self, container: &str) -> Result<Scoped, DockerError> {
+        let node = match &self.backend {
+            Backend::Compose => None,
+            Backend::Swarm(s) => s.locate(container, None).await?.map(|(n, _)| n),
+        };
+        Ok(Scoped {
+            id: container.to_string(),
+            service: String::new(),
+            node,
+        })
     }
 
     /// Run a command in a service's container.
@@ -789,30 +1092,52 @@ impl ComposeCluster {
         cmd: &[&str],
     ) -> Result<ExecOutput, DockerError> {
         let c = self.container(service).await?;
-        self.exec(&c.id, cmd).await
+        exec(self.engine(&self.scoped_info(&c))?, &c.id, cmd).await
     }
 
     // --- helper containers ------------------------------------------------
 
     /// chaos's helper containers for this project (any state).
     pub async fn helpers(&self) -> Result<Vec<String>, DockerError> {
-        let list = self
-            .list_labelled(
-                labels::HELPER_PROJECT,
-                &self.project,
-                "list helper containers",
-            )
-            .await?;
-        Ok(list.into_iter().filter_map(|c| c.id).collect())
+        Ok(self
+            .helpers_by_engine()
+            .await?
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect())
+    }
+
+    /// (engine, helper id) of every helper, on every engine.
+    async fn helpers_by_engine(&self) -> Result<Vec<(&Docker, String)>, DockerError> {
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={}", labels::HELPER_PROJECT, self.project)],
+        )]);
+        let mut out = Vec::new();
+        for (node, docker) in self.engines() {
+            let list = docker
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    filters: Some(filters.clone()),
+                    ..Default::default()
+                }))
+                .await
+                .map_err(DockerError::api(match node {
+                    Some(n) => format!("list helper containers on {n}"),
+                    None => "list helper containers".to_string(),
+                }))?;
+            out.extend(list.into_iter().filter_map(|c| c.id).map(|id| (docker, id)));
+        }
+        Ok(out)
     }
 
     /// Remove every helper container of the project; returns how many.
     pub async fn remove_helpers(&self) -> Result<usize, DockerError> {
-        let ids = self.helpers().await?;
-        for id in &ids {
-            remove_container(&self.docker, id).await?;
+        let helpers = self.helpers_by_engine().await?;
+        for (docker, id) in &helpers {
+            remove_container(docker, id).await?;
         }
-        Ok(ids.len())
+        Ok(helpers.len())
     }
 
     /// Create and start a helper container for this project: `image`, with
@@ -821,14 +1146,23 @@ impl ComposeCluster {
     /// input: it is attached before it starts and the attachment is
     /// returned; its stdin closes when that attachment does (chaos exits or
     /// dies), which ends the helper, and the engine then removes it.
+    ///
+    /// `on`: the container whose node runs the helper (on a Swarm, the
+    /// helper must be on the target's node to share its namespace); None:
+    /// the compose engine, or the Swarm's manager.
     pub async fn create_helper(
         &self,
+        on: Option<&Scoped>,
         image: &str,
         network_mode: &str,
         cmd: &[&str],
         extra_labels: &[(&str, &str)],
         stdin: bool,
     ) -> Result<(String, Option<AttachContainerResults>), DockerError> {
+        let docker = match on {
+            Some(c) => self.engine(c)?,
+            None => &self.docker,
+        };
         let mut labels =
             HashMap::from([(labels::HELPER_PROJECT.to_string(), self.project.clone())]);
         for (k, v) in extra_labels {
@@ -852,8 +1186,7 @@ impl ComposeCluster {
             }),
             ..Default::default()
         };
-        let created = self
-            .docker
+        let created = docker
             .create_container(None::<CreateContainerOptions>, body)
             .await
             .map_err(|e| match status_code(&e) {
@@ -864,8 +1197,7 @@ impl ComposeCluster {
                 },
             })?;
         let io = if stdin {
-            let attached = self
-                .docker
+            let attached = docker
                 .attach_container(
                     &created.id,
                     Some(AttachContainerOptions {
@@ -880,7 +1212,7 @@ impl ComposeCluster {
             match attached {
                 Ok(io) => Some(io),
                 Err(e) => {
-                    let _ = remove_container(&self.docker, &created.id).await;
+                    let _ = remove_container(docker, &created.id).await;
                     return Err(DockerError::Api {
                         action: format!("attach to helper container ({network_mode})"),
                         error: e,
@@ -890,8 +1222,8 @@ impl ComposeCluster {
         } else {
             None
         };
-        if let Err(e) = self.docker.start_container(&created.id, None).await {
-            let _ = remove_container(&self.docker, &created.id).await;
+        if let Err(e) = docker.start_container(&created.id, None).await {
+            let _ = remove_container(docker, &created.id).await;
             return Err(DockerError::Api {
                 action: format!("start helper container ({network_mode})"),
                 error: e,
@@ -901,20 +1233,38 @@ impl ComposeCluster {
     }
 
     /// Is an image present locally?
+    /// On a Swarm: present on every node.
     pub async fn has_image(&self, image: &str) -> Result<bool, DockerError> {
-        match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(true),
-            Err(e) if status_code(&e) == Some(404) => Ok(false),
-            Err(e) => Err(DockerError::Api {
-                action: format!("inspect image {image}"),
-                error: e,
-            }),
+        Ok(self.nodes_without_image(image).await?.is_empty())
+    }
+
+    /// The engines (`local`, or node names) that lack an image.
+    pub async fn nodes_without_image(&self, image: &str) -> Result<Vec<String>, DockerError> {
+        let mut missing = Vec::new();
+        for (node, docker) in self.engines() {
+            match docker.inspect_image(image).await {
+                Ok(_) => {}
+                Err(e) if status_code(&e) == Some(404) => {
+                    missing.push(node.unwrap_or("local").to_string())
+                }
+                Err(e) => {
+                    return Err(DockerError::Api {
+                        action: format!("inspect image {image} on {}", node.unwrap_or("local")),
+                        error: e,
+                    });
+                }
+            }
         }
+        Ok(missing)
     }
 
     /// Remove a container by id (helpers): gone already is fine.
+    /// On a Swarm, on whichever node has it.
     pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
-        remove_container(&self.docker, id).await
+        for (_, docker) in self.engines() {
+            remove_container(docker, id).await?;
+        }
+        Ok(())
     }
 }
 
@@ -967,6 +1317,15 @@ async fn remove_container(docker: &Docker, id: &str) -> Result<(), DockerError> 
             error: e,
         }),
     }
+}
+
+/// The host port where a listed container publishes a container port.
+fn published_of(c: &ContainerInfo, container_port: u16) -> Option<u16> {
+    c.ports
+        .iter()
+        .filter(|p| p.container_port == container_port)
+        .find(|p| matches!(p.host_ip.as_str(), "127.0.0.1" | "0.0.0.0" | "" | "::"))
+        .map(|p| p.host_port)
 }
 
 /// Run a command in a container through the exec API.

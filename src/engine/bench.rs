@@ -161,7 +161,7 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
     let _lock = ProjectLock::acquire(&project, &opts.rerun, opts.wait_lock).await?;
 
     progress.event(RunEvent::Phase(Phase::Preflight));
-    let cluster = ComposeCluster::connect(&project, &loaded.compose_file)
+    let cluster = ComposeCluster::connect_to(&experiment.cluster, &loaded.compose_file)
         .await
         .map_err(EngineError::docker("connecting to the Docker engine"))?
         .with_env(&experiment.cluster.env);

@@ -41,8 +41,9 @@ pub enum ConnectError {
     Cancelled,
 }
 
-/// (service, `127.0.0.1:PORT`) of each of the workload's endpoints: the
-/// host port its client port is published on.
+/// (service, `HOST:PORT`) of each of the workload's endpoints: the host
+/// port its client port is published on, on 127.0.0.1 (compose) or on the
+/// address of the Swarm node that runs it.
 pub async fn endpoint_addresses(
     experiment: &Experiment,
     cluster: &ComposeCluster,
@@ -50,14 +51,14 @@ pub async fn endpoint_addresses(
     let w = &experiment.workload;
     let mut addresses = Vec::new();
     for service in &w.endpoints {
-        let port = cluster
-            .published_port(service, client_port(w.client))
+        let address = cluster
+            .published_address(service, client_port(w.client))
             .await
             .map_err(|source| ConnectError::Port {
                 service: service.clone(),
                 source,
             })?;
-        addresses.push((service.clone(), format!("127.0.0.1:{port}")));
+        addresses.push((service.clone(), address));
     }
     Ok(addresses)
 }
@@ -191,8 +192,8 @@ async fn pd_roles(experiment: &Experiment, cluster: &ComposeCluster) -> Arc<dyn 
     };
     let mut members = Vec::new();
     for service in pd {
-        if let Ok(port) = cluster.published_port(service, 2379).await {
-            members.push((service.clone(), format!("http://127.0.0.1:{port}")));
+        if let Ok(address) = cluster.published_address(service, 2379).await {
+            members.push((service.clone(), format!("http://{address}")));
         }
     }
     let config = SurrealConfig::new(experiment.workload.timeout);
@@ -216,13 +217,13 @@ async fn etcd_members(
     let mut members = Vec::new();
     let services: BTreeSet<&String> = experiment.cluster.components.values().flatten().collect();
     for service in services {
-        let Ok(port) = cluster.published_port(service, 2379).await else {
+        let Ok(address) = cluster.published_address(service, 2379).await else {
             continue;
         };
         members.push((
             service.clone(),
             EtcdClient::new(
-                format!("http://127.0.0.1:{port}"),
+                format!("http://{address}"),
                 prefix.to_string(),
                 false,
                 Duration::from_millis(500),

@@ -321,7 +321,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     // 1. Nothing is touched until everything the run needs is known to be
     // there.
     progress.event(RunEvent::Phase(Phase::Preflight));
-    let cluster = ComposeCluster::connect(&project, &loaded.compose_file)
+    let cluster = ComposeCluster::connect_to(&experiment.cluster, &loaded.compose_file)
         .await
         .map_err(EngineError::docker("connecting to the Docker engine"))?
         .with_env(&experiment.cluster.env);
@@ -444,16 +444,18 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
         other => other?,
     };
     let resolver = connect::resolver(&experiment, &cluster, &prefix).await;
-    let start = Instant::now();
     let mut session = FaultSession::open(
         cluster.clone(),
         &run_dir,
         &plan,
         resolver,
         experiment.cluster.components.clone(),
-        start,
+        Instant::now(),
     )
     .await?;
+    // The run's clock starts once the session is ready (its helpers made).
+    let start = Instant::now();
+    session.nemesis().set_start(start);
 
     // 4-5. Drive, heal, recover, final reads.
     let driven = drive(

@@ -79,6 +79,51 @@ pub struct Cluster {
     /// Compose recreates the containers whose environment changed on `up`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Who runs the cluster: a compose project on the local engine (the
+    /// default, not serialized), or a stack on a Docker Swarm (`project` is
+    /// then the stack's name).
+    #[serde(skip_serializing_if = "Orchestrator::is_compose")]
+    pub orchestrator: Orchestrator,
+}
+
+/// The cluster back end: `[cluster] orchestrator`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase", tag = "kind")]
+pub enum Orchestrator {
+    /// `docker compose` on the local engine (or `DOCKER_HOST`).
+    #[default]
+    Compose,
+    /// `docker stack deploy` on a Swarm; each fault goes through the engine
+    /// of the node that runs its target.
+    Swarm {
+        /// Node hostname (as the Swarm names it) to its engine and address.
+        nodes: BTreeMap<String, SwarmNode>,
+    },
+}
+
+impl Orchestrator {
+    pub fn is_compose(&self) -> bool {
+        matches!(self, Orchestrator::Compose)
+    }
+
+    /// The Swarm's nodes (empty for compose).
+    pub fn swarm_nodes(&self) -> Option<&BTreeMap<String, SwarmNode>> {
+        match self {
+            Orchestrator::Compose => None,
+            Orchestrator::Swarm { nodes } => Some(nodes),
+        }
+    }
+}
+
+/// One Swarm node, as `[cluster.nodes]` gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SwarmNode {
+    /// Its Docker engine: `unix:///path`, `tcp://host:port` (with
+    /// `tls_dir` for TLS), or `ssh://user@host`.
+    pub docker: String,
+    /// The host (name or IP) where the node's host-mode published ports
+    /// are reached from this machine.
+    pub address: String,
 }
 
 impl Cluster {

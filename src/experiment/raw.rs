@@ -30,8 +30,16 @@ pub struct RawChecker {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCluster {
+    /// `compose` (default) or `swarm`.
+    pub orchestrator: Option<String>,
     pub compose_file: String,
-    pub project: String,
+    /// The compose project (compose); absent for a Swarm, which has `stack`.
+    pub project: Option<String>,
+    /// The Swarm stack's name (swarm only).
+    pub stack: Option<String>,
+    /// `[cluster.nodes]`: each Swarm node's engine and address (swarm only).
+    #[serde(default)]
+    pub nodes: BTreeMap<String, RawNode>,
     #[serde(default)]
     pub components: BTreeMap<String, Vec<String>>,
     pub up: Option<bool>,
@@ -40,6 +48,15 @@ pub struct RawCluster {
     pub recovery: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, RawEnvValue>,
+}
+
+/// One Swarm node: its Docker engine and where its host-mode ports are
+/// reached.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNode {
+    pub docker: Option<String>,
+    pub address: Option<String>,
 }
 
 /// The value of a `cluster.env` variable: a string, nothing else (a TOML

@@ -300,3 +300,78 @@ fn a_list_append_workload_and_its_model() {
     let e = bad(&MINIMAL.replace("client = \"etcd\"", "kind = \"kv\"\nclient = \"etcd\""));
     assert_eq!(e.field.as_deref(), Some("workload.kind"), "{e}");
 }
+
+const SWARM: &str = r#"
+name = "s"
+duration = "10s"
+[cluster]
+orchestrator = "swarm"
+stack = "st"
+compose_file = "s.yml"
+components = { db = ["a", "b", "c"] }
+[cluster.nodes]
+n1 = { docker = "tcp://127.0.0.1:23871", address = "127.0.0.1" }
+n2 = { docker = "unix:///run/n2.sock", address = "10.0.0.2" }
+[workload]
+client = "etcd"
+endpoints = ["a"]
+"#;
+
+#[test]
+fn a_swarm_cluster_names_its_stack_and_nodes() {
+    let e = parse(SWARM, "s.toml").unwrap().experiment;
+    assert_eq!(e.cluster.project, "st");
+    let nodes = e.cluster.orchestrator.swarm_nodes().unwrap();
+    assert_eq!(nodes["n2"].docker, "unix:///run/n2.sock");
+    assert_eq!(nodes["n2"].address, "10.0.0.2");
+    // A compose experiment keeps the default, unserialized.
+    let c = parse(MINIMAL, "m.toml").unwrap().experiment;
+    assert!(c.cluster.orchestrator.is_compose());
+    assert!(
+        !serde_json::to_string(&c.cluster)
+            .unwrap()
+            .contains("orchestrator")
+    );
+}
+
+#[test]
+fn bad_swarm_clusters_point_at_the_field_and_line() {
+    let case = |from: &str, to: &str| {
+        assert!(SWARM.contains(from), "{from}");
+        let e = parse(&SWARM.replace(from, to), "s.toml").unwrap_err();
+        (
+            e.field.clone().unwrap_or_default(),
+            e.position.map(|p| p.0),
+            e.to_string(),
+        )
+    };
+    let (f, line, m) = case("address = \"10.0.0.2\"", "");
+    assert_eq!((f.as_str(), line), ("cluster.nodes.n2", Some(11)), "{m}");
+    assert!(m.contains("no `address`"), "{m}");
+    let (f, _, m) = case("docker = \"unix:///run/n2.sock\", ", "");
+    assert_eq!(f, "cluster.nodes.n2", "{m}");
+    assert!(m.contains("no `docker`"), "{m}");
+    let (f, line, m) = case("unix:///run/n2.sock", "http://x");
+    assert_eq!(
+        (f.as_str(), line),
+        ("cluster.nodes.n2.docker", Some(11)),
+        "{m}"
+    );
+    let (f, _, m) = case("orchestrator = \"swarm\"", "orchestrator = \"nomad\"");
+    assert_eq!(f, "cluster.orchestrator", "{m}");
+    let (f, _, m) = case("stack = \"st\"", "project = \"st\"");
+    assert_eq!(f, "cluster.project", "{m}");
+    assert!(m.contains("stack"), "{m}");
+    let (f, _, m) = case(
+        "n1 = { docker = \"tcp://127.0.0.1:23871\", address = \"127.0.0.1\" }\nn2 = { docker = \"unix:///run/n2.sock\", address = \"10.0.0.2\" }\n",
+        "",
+    );
+    assert_eq!(f, "cluster.nodes", "{m}");
+    // Nodes without a Swarm are refused too.
+    let text = MINIMAL.replace(
+        "[workload]",
+        "[cluster.nodes]\nn1 = { docker = \"tcp://h:1\", address = \"h\" }\n[workload]",
+    );
+    let e = parse(&text, "m.toml").unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("cluster.nodes"), "{e}");
+}

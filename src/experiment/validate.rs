@@ -152,19 +152,71 @@ impl<'a> Validator<'a> {
         if raw.compose_file.trim().is_empty() {
             return Err(self.err("cluster.compose_file", "empty; expected a path"));
         }
-        let project = raw.project.to_ascii_lowercase();
+        let swarm = match raw.orchestrator.as_deref() {
+            None | Some("compose") => false,
+            Some("swarm") => true,
+            Some(other) => {
+                return Err(self.err(
+                    "cluster.orchestrator",
+                    format!("`{other}` is not an orchestrator; expected `compose` or `swarm`"),
+                ));
+            }
+        };
+        let (field, name) = match (swarm, raw.project, raw.stack) {
+            (false, Some(p), None) => ("cluster.project", p),
+            (false, None, None) => {
+                return Err(self.err(
+                    "cluster",
+                    "missing field `project`; expected the compose project's name",
+                ));
+            }
+            (false, _, Some(_)) => {
+                return Err(self.err(
+                    "cluster.stack",
+                    "a stack belongs to a Swarm; set `orchestrator = \"swarm\"`, or name the compose project with `project`",
+                ));
+            }
+            (true, None, Some(s)) => ("cluster.stack", s),
+            (true, Some(_), _) => {
+                return Err(self.err(
+                    "cluster.project",
+                    "a Swarm runs a stack, not a compose project: name it with `stack`",
+                ));
+            }
+            (true, None, None) => {
+                return Err(self.err(
+                    "cluster",
+                    "missing field `stack`; expected the Swarm stack's name (orchestrator = \"swarm\")",
+                ));
+            }
+        };
+        let orchestrator = if swarm {
+            Orchestrator::Swarm {
+                nodes: self.swarm_nodes(raw.nodes)?,
+            }
+        } else {
+            if !raw.nodes.is_empty() {
+                return Err(self.err(
+                    "cluster.nodes",
+                    "nodes belong to a Swarm; set `orchestrator = \"swarm\"` or remove `[cluster.nodes]`",
+                ));
+            }
+            Orchestrator::Compose
+        };
+        let raw_project = name;
+        let project = raw_project.to_ascii_lowercase();
         let valid_project = !project.is_empty()
             && project.len() <= 63
             && project
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             && project.starts_with(|c: char| c.is_ascii_alphanumeric());
-        if !valid_project || project != raw.project {
+        if !valid_project || project != raw_project {
             return Err(self.err(
-                "cluster.project",
+                field,
                 format!(
-                    "`{}` is not a valid compose project name; expected lowercase letters, digits, `-` and `_`, starting with a letter or digit",
-                    raw.project
+                    "`{raw_project}` is not a valid {} name; expected lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+                    if swarm { "stack" } else { "compose project" }
                 ),
             ));
         }
@@ -208,7 +260,73 @@ impl<'a> Validator<'a> {
                 None => Duration::from_secs(10),
             },
             env: self.env(raw.env)?,
+            orchestrator,
         })
+    }
+
+    /// `[cluster.nodes]`: every node has an engine URL chaos can use and an
+    /// address; at least one node.
+    fn swarm_nodes(
+        &self,
+        raw: BTreeMap<String, raw::RawNode>,
+    ) -> Checked<BTreeMap<String, SwarmNode>> {
+        if raw.is_empty() {
+            return Err(self.err(
+                "cluster.nodes",
+                "no nodes; a Swarm needs every node's engine and address, e.g. `node1 = { docker = \"tcp://127.0.0.1:23871\", address = \"127.0.0.1\" }` (a manager's API cannot act on containers of other nodes)",
+            ));
+        }
+        let mut nodes = BTreeMap::new();
+        for (host, node) in raw {
+            let field = format!("cluster.nodes.{host}");
+            let valid_host = !host.is_empty()
+                && host.len() <= 253
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+            if !valid_host {
+                return Err(self.err(
+                    &field,
+                    format!("`{host}` is not a hostname; expected the node's hostname as the Swarm names it (`docker node ls`)"),
+                ));
+            }
+            let Some(docker) = node.docker else {
+                return Err(self.err(
+                    &field,
+                    "no `docker`; expected the node's engine, e.g. `docker = \"tcp://127.0.0.1:23871\"` (unix://, tcp://, ssh://)",
+                ));
+            };
+            let Some(address) = node.address else {
+                return Err(self.err(
+                    &field,
+                    "no `address`; expected where this node's host-mode published ports are reached, e.g. `address = \"127.0.0.1\"`",
+                ));
+            };
+            let dfield = format!("{field}.docker");
+            let scheme_ok = ["unix:///", "tcp://", "ssh://"]
+                .iter()
+                .any(|p| docker.starts_with(p) && docker.len() > p.len());
+            if !scheme_ok || docker.chars().any(char::is_whitespace) {
+                return Err(self.err(
+                    &dfield,
+                    format!("`{docker}` is not a Docker endpoint; expected `unix:///path`, `tcp://host:port` or `ssh://user@host`"),
+                ));
+            }
+            let afield = format!("{field}.address");
+            let address_ok = !address.is_empty()
+                && address.len() <= 253
+                && address
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':' | '_'));
+            if !address_ok {
+                return Err(self.err(
+                    &afield,
+                    format!("`{address}` is not a host name or IP address"),
+                ));
+            }
+            nodes.insert(host, SwarmNode { docker, address });
+        }
+        Ok(nodes)
     }
 
     /// `cluster.env`: names a shell and compose accept, values without NUL.

@@ -104,6 +104,7 @@ fn scoped_targets(intent: &Intent) -> Vec<Scoped> {
         .map(|t| Scoped {
             id: t.container.clone(),
             service: t.service.clone(),
+            node: t.engine.clone(),
         })
         .collect()
 }
@@ -131,6 +132,18 @@ pub enum NemesisError {
     },
     #[error("fault {fault}: {message}")]
     BadTargets { fault: u64, message: String },
+    #[error(
+        "faults {faults:?} ({fault}) cannot be carried out on a Swarm: {why}; refused before the run, nothing was touched"
+    )]
+    SwarmRefuses {
+        faults: Vec<u64>,
+        fault: &'static str,
+        why: &'static str,
+    },
+    #[error(
+        "image `{image}` is missing on Swarm node(s) {nodes}; load it into each: `docker save {image} | docker -H <node's engine> load` (compose/swarm/testbed-up.sh does it for the test bed)"
+    )]
+    MissingOnNodes { image: String, nodes: String },
     #[error("fault {0} is already applied")]
     AlreadyApplied(u64),
     #[error("fault {0} is not applied")]
@@ -264,12 +277,41 @@ pub fn needs_helpers(plan: &Plan) -> bool {
 /// Checks to run before a run starts (and before `up`): the helper image is
 /// present when the plan needs it, and netem works when the plan has netem
 /// faults. A refusal here means nothing was touched.
+///
+/// On a Swarm also: the stack file keeps a fault in place (restart
+/// condition `none`, no health check, host-mode ports, dnsrr), and the plan
+/// has no fault Swarm makes impossible (disconnecting a task from an overlay
+/// network: Swarm owns the attachment, and a task cannot be reconnected by
+/// hand); the helper image is on every node.
 pub async fn preflight(cluster: &ComposeCluster, plan: &Plan) -> Result<(), NemesisError> {
+    if cluster.swarm().is_some() {
+        let disconnects: Vec<u64> = plan
+            .faults
+            .iter()
+            .filter(|f| matches!(f.fault, Fault::Disconnect { .. }))
+            .map(|f| f.id)
+            .collect();
+        if !disconnects.is_empty() {
+            return Err(NemesisError::SwarmRefuses {
+                faults: disconnects,
+                fault: "disconnect",
+                why: "a Swarm task's overlay network attachment belongs to Swarm: the Engine API refuses to disconnect it or connect it again (partition the task instead: `fault = \"partition\"` drops the same traffic with iptables in its namespace)",
+            });
+        }
+        cluster.check_stack_file()?;
+    }
     if !needs_helpers(plan) {
         return Ok(());
     }
     let image = helper_image();
-    if !cluster.has_image(&image).await? {
+    let missing = cluster.nodes_without_image(&image).await?;
+    if !missing.is_empty() {
+        if cluster.swarm().is_some() {
+            return Err(NemesisError::MissingOnNodes {
+                image,
+                nodes: missing.join(", "),
+            });
+        }
         return Err(DockerError::MissingImage(image).into());
     }
     let netem = netem_faults(plan);
@@ -313,6 +355,15 @@ impl Nemesis {
         &self.cluster
     }
 
+    /// Move the run's clock origin (before any fault is applied): the
+    /// engine starts the clock once the session is open, so that preparing
+    /// helpers (seconds on a Swarm node whose engine copies each container's
+    /// image: vfs) does not eat into the fault schedule.
+    pub fn set_start(&mut self, start: Instant) {
+        debug_assert!(self.applied.is_empty());
+        self.start = start;
+    }
+
     /// The journal's path.
     pub fn journal_path(&self) -> Option<PathBuf> {
         self.journal.as_ref().map(|j| j.path().to_path_buf())
@@ -338,6 +389,8 @@ impl Nemesis {
     /// plan partitions, helpers are created now so the first partition is
     /// fast.
     pub async fn check_targets(&mut self, plan: &Plan) -> Result<(), NemesisError> {
+        // On a Swarm, what is deployed must keep a fault in place too.
+        self.cluster.check_restart_policy().await?;
         let containers = self.cluster.containers().await?;
         let mut named = BTreeSet::new();
         for f in &plan.faults {
@@ -480,10 +533,12 @@ impl Nemesis {
                 intent.targets.push(TargetRecord {
                     service: to.clone(),
                     container: node.id.clone(),
+                    engine: node.node.clone(),
                 });
                 intent.rules.push(RuleRecord {
                     service: to.clone(),
                     container: node.id.clone(),
+                    engine: node.node.clone(),
                     tag: tag.clone(),
                     drop_from,
                 });
@@ -494,6 +549,7 @@ impl Nemesis {
                 intent.targets.push(TargetRecord {
                     service: s.clone(),
                     container: c.id.clone(),
+                    engine: c.node.clone(),
                 });
             }
         }
@@ -532,6 +588,7 @@ impl Nemesis {
                     intent.links.push(LinkRecord {
                         service: t.service.clone(),
                         container: t.container.clone(),
+                        engine: t.engine.clone(),
                         network: name.clone(),
                         aliases,
                         ip: e.ip.clone(),
@@ -672,6 +729,7 @@ impl Nemesis {
                     let t = Scoped {
                         id: l.container.clone(),
                         service: l.service.clone(),
+                        node: l.engine.clone(),
                     };
                     c.disconnect_network(&t, &l.network)
                         .await
@@ -690,6 +748,7 @@ impl Nemesis {
                     let t = Scoped {
                         id: r.container.clone(),
                         service: r.service.clone(),
+                        node: r.engine.clone(),
                     };
                     match helpers
                         .run(
@@ -854,6 +913,9 @@ impl Drop for Nemesis {
         let path = journal.path().to_path_buf();
         let project = self.cluster.project().to_string();
         let compose = self.cluster.compose_file().map(|p| p.to_path_buf());
+        // A stack's engines are this cluster's (its clients keep no idle
+        // connection, so they work in the healer's runtime too).
+        let swarm = self.cluster.swarm().is_some().then(|| self.cluster.clone());
         let faults: Vec<u64> = self.applied.keys().copied().collect();
         tracing::warn!(
             ?faults,
@@ -864,7 +926,7 @@ impl Drop for Nemesis {
                 .enable_all()
                 .build()
                 .ok()?;
-            rt.block_on(heal_dropped(&project, compose.as_deref(), &path))
+            rt.block_on(heal_dropped(&project, compose.as_deref(), swarm, &path))
         });
         let all_healed = matches!(healer.join(), Ok(Some(true)));
         if let Err(e) = journal.close(all_healed) {
@@ -877,11 +939,13 @@ impl Drop for Nemesis {
 async fn heal_dropped(
     project: &str,
     compose: Option<&std::path::Path>,
+    swarm: Option<ComposeCluster>,
     journal: &std::path::Path,
 ) -> Option<bool> {
-    let cluster = match compose {
-        Some(f) => ComposeCluster::connect(project, f).await,
-        None => ComposeCluster::connect_project(project).await,
+    let cluster = match (swarm, compose) {
+        (Some(c), _) => Ok(c),
+        (None, Some(f)) => ComposeCluster::connect(project, f).await,
+        (None, None) => ComposeCluster::connect_project(project).await,
     };
     let cluster = match cluster {
         Ok(c) => c,

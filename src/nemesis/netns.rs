@@ -313,6 +313,7 @@ impl Helpers {
         }
         let (id, io) = cluster
             .create_helper(
+                Some(target),
                 &helper_image(),
                 &format!("container:{}", target.id),
                 &["sh"],
@@ -372,7 +373,7 @@ impl Helpers {
 /// works; `Ok(Some(why))`: it does not.
 pub async fn probe_netem(cluster: &ComposeCluster) -> Result<Option<String>, NemesisError> {
     let (id, _) = cluster
-        .create_helper(&helper_image(), "none", &["sleep", "60"], &[], false)
+        .create_helper(None, &helper_image(), "none", &["sleep", "60"], &[], false)
         .await?;
     let out = cluster.exec(&id, &["sh", "-c", NETEM_PROBE_SCRIPT]).await;
     cluster.remove(&id).await?;

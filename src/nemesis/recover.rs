@@ -21,8 +21,12 @@ use super::netns::{self, Helpers};
 
 /// Re-check a journaled container against the scope guard. `Ok(None)`: it
 /// no longer exists (the cluster was recreated): nothing to undo in it.
-async fn scoped(cluster: &ComposeCluster, container: &str) -> Result<Option<Scoped>, NemesisError> {
-    match cluster.scoped(container).await {
+async fn scoped(
+    cluster: &ComposeCluster,
+    container: &str,
+    engine: Option<&str>,
+) -> Result<Option<Scoped>, NemesisError> {
+    match cluster.scoped_on(container, engine).await {
         Ok(s) => Ok(Some(s)),
         Err(DockerError::Api { error, .. }) if status_code(&error) == Some(404) => Ok(None),
         Err(e) => Err(e.into()),
@@ -45,7 +49,7 @@ pub async fn undo(
     match intent.kind {
         FaultKind::Kill | FaultKind::Stop | FaultKind::Restart | FaultKind::Pause => {
             let rs = join_all(intent.targets.iter().map(|t| async move {
-                let Some(c) = scoped(cluster, &t.container).await? else {
+                let Some(c) = scoped(cluster, &t.container, t.engine.as_deref()).await? else {
                     return Ok(Some(format!("{}: container gone", t.service)));
                 };
                 let (state, _) = cluster.inspect_state(&c).await?;
@@ -66,7 +70,7 @@ pub async fn undo(
         }
         FaultKind::Disconnect => {
             let rs = join_all(intent.links.iter().map(|l| async move {
-                let Some(c) = scoped(cluster, &l.container).await? else {
+                let Some(c) = scoped(cluster, &l.container, l.engine.as_deref()).await? else {
                     return Ok(Some(format!("{}: container gone", l.service)));
                 };
                 let now = cluster.endpoints(&c).await?;
@@ -81,7 +85,7 @@ pub async fn undo(
         }
         FaultKind::Partition => {
             let rs = join_all(intent.rules.iter().map(|r| async move {
-                let Some(c) = scoped(cluster, &r.container).await? else {
+                let Some(c) = scoped(cluster, &r.container, r.engine.as_deref()).await? else {
                     return Ok(Some(format!("{}: container gone", r.service)));
                 };
                 let script = netns::delete_rules_script(&r.tag, false);
@@ -104,7 +108,7 @@ pub async fn undo(
         }
         FaultKind::Netem => {
             let rs = join_all(intent.targets.iter().map(|t| async move {
-                let Some(c) = scoped(cluster, &t.container).await? else {
+                let Some(c) = scoped(cluster, &t.container, t.engine.as_deref()).await? else {
                     return Ok(Some(format!("{}: container gone", t.service)));
                 };
                 match helpers

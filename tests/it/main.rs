@@ -3,7 +3,9 @@
 //! `bench`) are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
 //! browser tests (`browser`: the report pages in headless Chromium)
 //! another, switched on by `CHAOS_BROWSER_TESTS=1` (`.ci/run` sets both);
-//! switched off, they show as ignored.
+//! the Swarm tests (`swarm`: the three-node Docker-in-Docker test bed) a
+//! third, switched on by `CHAOS_SWARM_TESTS=1`; switched off, they show as
+//! ignored.
 
 mod append;
 mod bench;
@@ -20,6 +22,7 @@ mod results;
 mod run;
 mod shrink;
 mod surreal;
+mod swarm;
 mod txn;
 mod txn_report;
 

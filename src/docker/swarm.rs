@@ -1,0 +1,705 @@
+//! The Swarm back end's engines and discovery: a stack on a Docker Swarm,
+//! every fault carried out through the engine of the node that runs its
+//! target.
+//!
+//! Shell. Owns one bollard client per node (`[cluster.nodes]`: `unix://` or
+//! `tcp://`; `ssh://` and TLS are refused with the reason, this build has
+//! neither of bollard's `ssh` and `ssl` features), which node is a manager,
+//! and discovery through the manager: the stack's services (label
+//! `com.docker.stack.namespace`), their tasks, the node of each task and its
+//! container, then the container itself from that node's engine. The scope
+//! guard is the stack label: a container without it is never touched.
+//! `docker stack deploy` and `docker stack rm` are features of the docker
+//! CLI, not of the Engine API, so `up`/`down` shell out to
+//! `docker -H <manager> stack ...`; everything else is the API.
+//!
+//! The pure parts (the stack file's problems, which task is a service's
+//! current one, engine URLs) are unit-tested below. [`super::ComposeCluster`]
+//! routes to this module when its back end is a Swarm; the nemesis, the
+//! journal and the engine do not know which back end they drive, except
+//! that each journaled target names the node whose engine it went through.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{ContainerSummary, TaskSpecRestartPolicyConditionEnum};
+use bollard::query_parameters::{
+    InspectServiceOptions, ListContainersOptions, ListServicesOptions, ListTasksOptions,
+    UpdateServiceOptions,
+};
+
+use super::DockerError;
+use crate::experiment::SwarmNode;
+
+/// The label Swarm puts on a stack's services, containers, networks and
+/// volumes.
+pub const STACK_LABEL: &str = "com.docker.stack.namespace";
+/// The label on a task's container naming its service (`<stack>_<name>`).
+pub const SERVICE_LABEL: &str = "com.docker.swarm.service.name";
+
+/// One node's engine.
+#[derive(Debug, Clone)]
+pub struct NodeEngine {
+    pub docker: Docker,
+    /// The endpoint as configured (`tcp://127.0.0.1:23871`).
+    pub url: String,
+    /// Where its host-mode published ports are reached.
+    pub address: String,
+}
+
+/// The engines of a Swarm and the stack chaos works on.
+#[derive(Debug, Clone)]
+pub struct SwarmEngines {
+    pub stack: String,
+    /// The node (hostname) whose engine is a manager: discovery and
+    /// service updates go through it.
+    pub manager: String,
+    pub nodes: BTreeMap<String, NodeEngine>,
+}
+
+/// A task of the stack, as the manager reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskView {
+    /// The service's short name (without `<stack>_`).
+    pub service: String,
+    /// The node's hostname.
+    pub node: Option<String>,
+    pub container: Option<String>,
+    pub state: String,
+    pub desired: String,
+    /// Creation time as the engine wrote it (RFC 3339, nanoseconds).
+    pub created: String,
+}
+
+/// Connect to one engine URL. `unix://` and `tcp://` (no TLS) are what this
+/// build speaks; the others are refused with what to do instead.
+pub fn connect_url(node: &str, url: &str) -> Result<Docker, DockerError> {
+    let unsupported = |why: &str| DockerError::Engine {
+        node: node.to_string(),
+        url: url.to_string(),
+        message: why.to_string(),
+    };
+    if let Some(path) = url.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
+            .map_err(|e| unsupported(&e.to_string()))
+    } else if url.starts_with("tcp://") {
+        Docker::connect_with_http(url, 120, bollard::API_DEFAULT_VERSION)
+            .map_err(|e| unsupported(&e.to_string()))
+    } else if url.starts_with("ssh://") {
+        Err(unsupported(
+            "this build of chaos cannot reach an engine over ssh:// (bollard's `ssh` feature is off); forward the node's socket instead, e.g. `ssh -nNT -L /tmp/node.sock:/var/run/docker.sock user@host`, and use `docker = \"unix:///tmp/node.sock\"`",
+        ))
+    } else {
+        Err(unsupported(
+            "unknown scheme; expected unix:// or tcp:// (ssh:// through a forwarded socket)",
+        ))
+    }
+}
+
+impl SwarmEngines {
+    /// Connect to every node, agree on an API version with each, and find a
+    /// manager. Each engine must be the node it is listed as (its hostname).
+    pub async fn connect(
+        stack: &str,
+        nodes: &BTreeMap<String, SwarmNode>,
+    ) -> Result<SwarmEngines, DockerError> {
+        let mut engines = BTreeMap::new();
+        let mut manager = None;
+        for (host, node) in nodes {
+            let engine_err = |message: String| DockerError::Engine {
+                node: host.clone(),
+                url: node.docker.clone(),
+                message,
+            };
+            let docker = connect_url(host, &node.docker)?
+                .negotiate_version()
+                .await
+                .map_err(|e| engine_err(format!("cannot reach it: {e}")))?;
+            let info = docker
+                .info()
+                .await
+                .map_err(|e| engine_err(format!("docker info: {e}")))?;
+            let name = info.name.clone().unwrap_or_default();
+            if name != *host {
+                return Err(engine_err(format!(
+                    "this engine is node `{name}`, not `{host}`: [cluster.nodes] maps each node's hostname (`docker node ls`) to its own engine"
+                )));
+            }
+            let swarm = info.swarm.unwrap_or_default();
+            let state = swarm
+                .local_node_state
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            if state != "active" {
+                return Err(engine_err(format!(
+                    "this engine is not part of an active Swarm (state `{state}`)"
+                )));
+            }
+            if manager.is_none() && swarm.control_available == Some(true) {
+                manager = Some(host.clone());
+            }
+            engines.insert(
+                host.clone(),
+                NodeEngine {
+                    docker,
+                    url: node.docker.clone(),
+                    address: node.address.clone(),
+                },
+            );
+        }
+        let manager = manager.ok_or_else(|| DockerError::NoManager {
+            nodes: nodes.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        Ok(SwarmEngines {
+            stack: stack.to_string(),
+            manager,
+            nodes: engines,
+        })
+    }
+
+    pub fn manager(&self) -> &NodeEngine {
+        &self.nodes[&self.manager]
+    }
+
+    /// The engine of a node, or why there is none.
+    pub fn node(&self, node: &str) -> Result<&NodeEngine, DockerError> {
+        self.nodes
+            .get(node)
+            .ok_or_else(|| DockerError::UnknownNode {
+                node: node.to_string(),
+                known: self.nodes.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+    }
+
+    fn stack_filter(&self) -> HashMap<String, Vec<String>> {
+        HashMap::from([(
+            "label".to_string(),
+            vec![format!("{STACK_LABEL}={}", self.stack)],
+        )])
+    }
+
+    /// The stack's services: full name (`<stack>_<name>`) to id, from the
+    /// manager.
+    pub async fn services(&self) -> Result<BTreeMap<String, String>, DockerError> {
+        let list = self
+            .manager()
+            .docker
+            .list_services(Some(ListServicesOptions {
+                filters: Some(self.stack_filter()),
+                ..Default::default()
+            }))
+            .await
+            .map_err(DockerError::api("list the stack's services"))?;
+        Ok(list
+            .into_iter()
+            .filter_map(|s| Some((s.spec?.name?, s.id?)))
+            .collect())
+    }
+
+    /// Every task of the stack's services, with its node's hostname.
+    pub async fn tasks(&self) -> Result<Vec<TaskView>, DockerError> {
+        let manager = &self.manager().docker;
+        let services = self.services().await?;
+        let by_id: HashMap<&String, &String> = services.iter().map(|(n, i)| (i, n)).collect();
+        let nodes = manager
+            .list_nodes(None::<bollard::query_parameters::ListNodesOptions>)
+            .await
+            .map_err(DockerError::api("list the Swarm's nodes"))?;
+        let hostnames: HashMap<String, String> = nodes
+            .into_iter()
+            .filter_map(|n| Some((n.id?, n.description?.hostname?)))
+            .collect();
+        let tasks = manager
+            .list_tasks(None::<ListTasksOptions>)
+            .await
+            .map_err(DockerError::api("list the Swarm's tasks"))?;
+        let prefix = format!("{}_", self.stack);
+        Ok(tasks
+            .into_iter()
+            .filter_map(|t| {
+                let full = by_id.get(t.service_id.as_ref()?)?;
+                let status = t.status.clone().unwrap_or_default();
+                Some(TaskView {
+                    service: full.strip_prefix(&prefix).unwrap_or(full).to_string(),
+                    node: t.node_id.as_ref().and_then(|n| hostnames.get(n).cloned()),
+                    container: status.container_status.and_then(|c| c.container_id),
+                    state: status.state.map(|s| s.to_string()).unwrap_or_default(),
+                    desired: t.desired_state.map(|s| s.to_string()).unwrap_or_default(),
+                    created: t.created_at.map(|c| c.to_string()).unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    /// Each service's current task (see [`current_tasks`]), with the
+    /// summary of its container from the node that runs it. A service
+    /// whose task has no container yet is left out.
+    pub async fn current(&self) -> Result<Vec<(TaskView, ContainerSummary)>, DockerError> {
+        let tasks = self.tasks().await?;
+        let mut out = Vec::new();
+        for task in current_tasks(tasks).into_values() {
+            let (Some(node), Some(container)) = (&task.node, &task.container) else {
+                continue;
+            };
+            let engine = self
+                .nodes
+                .get(node)
+                .ok_or_else(|| DockerError::NodeNotListed {
+                    node: node.clone(),
+                    service: task.service.clone(),
+                })?;
+            let filters = HashMap::from([("id".to_string(), vec![container.clone()])]);
+            let list = engine
+                .docker
+                .list_containers(Some(ListContainersOptions {
+                    all: true,
+                    filters: Some(filters),
+                    ..Default::default()
+                }))
+                .await
+                .map_err(DockerError::api(format!("list containers on {node}")))?;
+            if let Some(s) = list.into_iter().next() {
+                out.push((task, s));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Which node runs a container, by asking each engine (ids are unique
+    /// across engines). `hint` is asked first.
+    pub async fn locate(
+        &self,
+        container: &str,
+        hint: Option<&str>,
+    ) -> Result<Option<(String, bollard::models::ContainerInspectResponse)>, DockerError> {
+        let mut order: Vec<&String> = Vec::new();
+        if let Some(h) = hint
+            .and_then(|h| self.nodes.get_key_value(h))
+            .map(|(k, _)| k)
+        {
+            order.push(h);
+        }
+        order.extend(self.nodes.keys().filter(|k| Some(k.as_str()) != hint));
+        for node in order {
+            match self.nodes[node]
+                .docker
+                .inspect_container(container, None)
+                .await
+            {
+                Ok(i) => return Ok(Some((node.clone(), i))),
+                Err(e) if super::status_code(&e) == Some(404) => {}
+                Err(e) => {
+                    return Err(DockerError::Api {
+                        action: format!("inspect container {container} on {node}"),
+                        error: e,
+                    });
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Run a service again after its task was killed or stopped: with
+    /// restart condition `none` the task stays down, and its container
+    /// cannot be started again by hand (its node released the overlay
+    /// network's attachment), so the service is force-updated: Swarm starts
+    /// a new task, on the same node by placement, with the same volume. A
+    /// service whose current task already runs is left alone (idempotent).
+    /// Returns whether it was updated.
+    pub async fn rerun_service(&self, service: &str) -> Result<bool, DockerError> {
+        let tasks = self.tasks().await?;
+        if let Some(t) = current_tasks(tasks).get(service)
+            && t.state == "running"
+            && t.desired == "running"
+        {
+            return Ok(false);
+        }
+        let full = format!("{}_{service}", self.stack);
+        let docker = &self.manager().docker;
+        let s = docker
+            .inspect_service(&full, None::<InspectServiceOptions>)
+            .await
+            .map_err(DockerError::api(format!("inspect service {full}")))?;
+        let version = s.version.and_then(|v| v.index).unwrap_or_default();
+        let mut spec = s.spec.unwrap_or_default();
+        let template = spec.task_template.get_or_insert_with(Default::default);
+        template.force_update = Some(template.force_update.unwrap_or(0) + 1);
+        docker
+            .update_service(
+                &full,
+                spec,
+                UpdateServiceOptions {
+                    version: i32::try_from(version).unwrap_or(i32::MAX),
+                    ..Default::default()
+                },
+                None,
+            )
+            .await
+            .map_err(DockerError::api(format!("force-update service {full}")))?;
+        Ok(true)
+    }
+
+    /// The stack's services whose restart policy would let Swarm replace a
+    /// task during a fault: (service, condition). Empty: every service has
+    /// condition `none`.
+    pub async fn restart_policy_problems(&self) -> Result<Vec<(String, String)>, DockerError> {
+        let docker = &self.manager().docker;
+        let list = docker
+            .list_services(Some(ListServicesOptions {
+                filters: Some(self.stack_filter()),
+                ..Default::default()
+            }))
+            .await
+            .map_err(DockerError::api("list the stack's services"))?;
+        let prefix = format!("{}_", self.stack);
+        let mut problems = Vec::new();
+        for s in list {
+            let spec = s.spec.unwrap_or_default();
+            let name = spec.name.clone().unwrap_or_default();
+            let condition = spec
+                .task_template
+                .and_then(|t| t.restart_policy)
+                .and_then(|r| r.condition);
+            if condition != Some(TaskSpecRestartPolicyConditionEnum::NONE) {
+                problems.push((
+                    name.strip_prefix(&prefix).unwrap_or(&name).to_string(),
+                    condition
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "any (the default)".to_string()),
+                ));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// `docker -H <manager> stack <args>`, with `env` for the file's
+    /// variables.
+    pub async fn stack_cli(
+        &self,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> Result<(), DockerError> {
+        let url = &self.manager().url;
+        let mut cmd = tokio::process::Command::new("docker");
+        cmd.arg("-H").arg(url).arg("stack").args(args);
+        cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd.env_remove("DOCKER_HOST").env_remove("DOCKER_CONTEXT");
+        cmd.stdin(Stdio::null());
+        let command = format!("docker -H {url} stack {}", args.join(" "));
+        let out = cmd.output().await.map_err(|e| DockerError::Compose {
+            command: command.clone(),
+            status: "could not start".to_string(),
+            stderr: e.to_string(),
+        })?;
+        if !out.status.success() {
+            return Err(DockerError::Compose {
+                command,
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// `docker stack deploy` of the stack file (images are local: never
+    /// resolved on a registry).
+    pub async fn deploy(&self, file: &Path, env: &[(String, String)]) -> Result<(), DockerError> {
+        let file = file.display().to_string();
+        self.stack_cli(
+            &[
+                "deploy",
+                "--resolve-image",
+                "never",
+                "--compose-file",
+                &file,
+                &self.stack,
+            ],
+            env,
+        )
+        .await
+    }
+
+    /// `docker stack rm`, then wait until the stack's containers are gone
+    /// from every node and remove its volumes there (like `compose down
+    /// -v`).
+    pub async fn remove(&self, timeout: Duration) -> Result<(), DockerError> {
+        if !self.services().await?.is_empty() {
+            self.stack_cli(&["rm", &self.stack], &[]).await?;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        for (node, engine) in &self.nodes {
+            loop {
+                let left = engine
+                    .docker
+                    .list_containers(Some(ListContainersOptions {
+                        all: true,
+                        filters: Some(self.stack_filter()),
+                        ..Default::default()
+                    }))
+                    .await
+                    .map_err(DockerError::api(format!("list containers on {node}")))?;
+                if left.is_empty() {
+                    break;
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(DockerError::NotReady {
+                        project: self.stack.clone(),
+                        waited: timeout,
+                        pending: format!(
+                            "{} container(s) of the stack still on {node}",
+                            left.len()
+                        ),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            let volumes = engine
+                .docker
+                .list_volumes(Some(bollard::query_parameters::ListVolumesOptions {
+                    filters: Some(self.stack_filter()),
+                }))
+                .await
+                .map_err(DockerError::api(format!("list volumes on {node}")))?;
+            for v in volumes.volumes.unwrap_or_default() {
+                match engine
+                    .docker
+                    .remove_volume(
+                        &v.name,
+                        None::<bollard::query_parameters::RemoveVolumeOptions>,
+                    )
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(e) if super::status_code(&e) == Some(404) => {}
+                    Err(e) => {
+                        return Err(DockerError::Api {
+                            action: format!("remove volume {} on {node}", v.name),
+                            error: e,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Each service's current task: among its tasks, the newest whose desired
+/// state is `running`, else (a task chaos killed: Swarm set it to
+/// `shutdown` and, with condition `none`, made no other) the newest. Pure.
+pub fn current_tasks(tasks: Vec<TaskView>) -> BTreeMap<String, TaskView> {
+    let mut out: BTreeMap<String, TaskView> = BTreeMap::new();
+    for t in tasks {
+        let better = match out.get(&t.service) {
+            None => true,
+            Some(old) => {
+                let rank = |x: &TaskView| (x.desired == "running", time_key(&x.created));
+                rank(&t) > rank(old)
+            }
+        };
+        if better {
+            out.insert(t.service.clone(), t);
+        }
+    }
+    out
+}
+
+/// An RFC 3339 time with up to nine fraction digits, as a key that sorts
+/// in time order (the engine drops trailing zeros of the fraction). Pure.
+fn time_key(t: &str) -> (String, String) {
+    let t = t.trim_end_matches('Z');
+    match t.split_once('.') {
+        Some((secs, frac)) => (secs.to_string(), format!("{frac:0<9}")),
+        None => (t.to_string(), "0".repeat(9)),
+    }
+}
+
+/// What in a stack file Swarm would ignore or refuse, or what would let a
+/// fault be undone behind chaos's back: each problem as `service: what`.
+/// Pure. Checked before `up` and before every run.
+pub fn stack_file_problems(text: &str) -> Result<Vec<String>, String> {
+    use serde_yaml::Value;
+    let mut doc: Value = serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    doc.apply_merge()
+        .map_err(|e| format!("invalid YAML merge key: {e}"))?;
+    let mut problems = Vec::new();
+    let version = match doc.get("version") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    if !version.starts_with('3') {
+        problems.push(format!(
+            "version `{version}`: a stack file is compose format 3.x (`docker stack deploy` refuses 2.x)"
+        ));
+    }
+    let services = doc
+        .get("services")
+        .and_then(Value::as_mapping)
+        .ok_or("no `services:` mapping")?;
+    for (name, svc) in services {
+        let name = name.as_str().unwrap_or("?");
+        for (key, why) in [
+            (
+                "build",
+                "Swarm does not build images; build them and load them into every node",
+            ),
+            (
+                "container_name",
+                "Swarm ignores it (tasks are named <stack>_<service>.<slot>)",
+            ),
+            ("restart", "Swarm ignores it; use deploy.restart_policy"),
+            ("depends_on", "Swarm ignores it"),
+            ("network_mode", "Swarm refuses it"),
+        ] {
+            if svc.get(key).is_some() {
+                problems.push(format!("{name}: `{key}`: {why}"));
+            }
+        }
+        let deploy = svc.get("deploy");
+        let condition = deploy
+            .and_then(|d| d.get("restart_policy"))
+            .and_then(|r| r.get("condition"))
+            .and_then(Value::as_str);
+        if condition != Some("none") {
+            problems.push(format!(
+                "{name}: deploy.restart_policy.condition is `{}`: Swarm would replace a task chaos killed, stopped or (with a health check) paused in the middle of the fault; set `restart_policy: {{ condition: none }}` (chaos runs the task again when it heals)",
+                condition.unwrap_or("any, the default")
+            ));
+        }
+        let endpoint_mode = deploy
+            .and_then(|d| d.get("endpoint_mode"))
+            .and_then(Value::as_str);
+        if endpoint_mode != Some("dnsrr") {
+            problems.push(format!(
+                "{name}: deploy.endpoint_mode is `{}`: use `dnsrr` (virtual IPs need IPVS, and chaos partitions by task address, not by a virtual IP)",
+                endpoint_mode.unwrap_or("vip, the default")
+            ));
+        }
+        if let Some(hc) = svc.get("healthcheck")
+            && hc.get("disable") != Some(&Value::Bool(true))
+        {
+            problems.push(format!(
+                "{name}: `healthcheck`: Swarm shuts an unhealthy task down, so a paused or partitioned member would be removed during the fault; remove it or set `disable: true`"
+            ));
+        }
+        for port in svc
+            .get("ports")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            if port.get("mode").and_then(Value::as_str) != Some("host") {
+                problems.push(format!(
+                    "{name}: port {}: publish in host mode (long syntax with `mode: host`): the ingress mesh needs virtual IPs, and chaos reaches each task on its own node",
+                    serde_yaml::to_string(port).unwrap_or_default().trim()
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(service: &str, desired: &str, created: &str, c: &str) -> TaskView {
+        TaskView {
+            service: service.to_string(),
+            node: Some("n1".to_string()),
+            container: Some(c.to_string()),
+            state: if desired == "running" {
+                "running"
+            } else {
+                "failed"
+            }
+            .to_string(),
+            desired: desired.to_string(),
+            created: created.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_current_task_is_the_newest_meant_to_run() {
+        let tasks = vec![
+            task("etcd1", "shutdown", "2026-11-30T00:07:16.49100808Z", "old"),
+            task("etcd1", "running", "2026-11-30T00:07:16.491008086Z", "new"),
+            task("etcd2", "shutdown", "2026-11-30T00:07:10Z", "a"),
+            task("etcd2", "shutdown", "2026-11-30T00:07:10.5Z", "b"),
+        ];
+        let cur = current_tasks(tasks);
+        assert_eq!(cur["etcd1"].container.as_deref(), Some("new"));
+        // Killed with condition none: no task is meant to run; the newest.
+        assert_eq!(cur["etcd2"].container.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn a_running_task_wins_over_a_newer_one_shut_down() {
+        let tasks = vec![
+            task("etcd1", "running", "2026-11-30T00:07:10Z", "run"),
+            task("etcd1", "shutdown", "2026-11-30T00:08:10Z", "gone"),
+        ];
+        assert_eq!(
+            current_tasks(tasks)["etcd1"].container.as_deref(),
+            Some("run")
+        );
+    }
+
+    #[test]
+    fn the_shipped_stack_file_has_no_problem() {
+        let text = include_str!("../../compose/swarm/etcd-stack.yml");
+        assert_eq!(stack_file_problems(text).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn stack_file_problems_are_named() {
+        let text = r#"
+version: "2.4"
+services:
+  a:
+    image: x
+    container_name: a
+    healthcheck: { test: ["CMD", "true"] }
+    ports: ["23891:2379"]
+  b:
+    image: x
+    deploy:
+      endpoint_mode: dnsrr
+      restart_policy: { condition: on-failure }
+"#;
+        let p = stack_file_problems(text).unwrap();
+        let has = |s: &str| p.iter().any(|x| x.contains(s));
+        assert!(has("version `2.4`"), "{p:?}");
+        assert!(has("a: `container_name`"), "{p:?}");
+        assert!(has("a: `healthcheck`"), "{p:?}");
+        assert!(has("a: port"), "{p:?}");
+        assert!(
+            has("a: deploy.endpoint_mode is `vip, the default`"),
+            "{p:?}"
+        );
+        assert!(
+            has("b: deploy.restart_policy.condition is `on-failure`"),
+            "{p:?}"
+        );
+        assert!(!has("b: deploy.endpoint_mode"), "{p:?}");
+        assert!(has("a: deploy.restart_policy.condition is `any, the default`"), "{p:?}");
+        assert_eq!(p.len(), 7, "{p:?}");
+    }
+
+    #[test]
+    fn engine_urls_without_support_are_refused_with_the_way_out() {
+        let e = connect_url("n1", "ssh://me@host").unwrap_err().to_string();
+        assert!(e.contains("ssh") && e.contains("unix://"), "{e}");
+        assert!(connect_url("n1", "tcp://127.0.0.1:1").is_ok());
+    }
+
+    #[test]
+    fn time_keys_sort_trimmed_fractions() {
+        assert!(time_key("2026-11-30T00:07:16.5Z") > time_key("2026-11-30T00:07:16.49Z"));
+        assert!(time_key("2026-11-30T00:07:17Z") > time_key("2026-11-30T00:07:16.9Z"));
+    }
+}

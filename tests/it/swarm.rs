@@ -1,0 +1,387 @@
+//! The Swarm group (`CHAOS_SWARM_TESTS=1`): the three-node Docker-in-Docker
+//! test bed (`compose/swarm/testbed-up.sh`, started here; a second start
+//! takes seconds), the etcd stack, and `chaos run` against it: leader kill
+//! and partition valid, each fault applied through the engine of the node
+//! that runs its target (checked against the nodes themselves) and healed;
+//! the serializable stale-read control invalid; SIGKILL of `chaos run` with
+//! a pause and a partition applied on remote nodes, then `chaos heal`:
+//! nothing left on any node. Switched off, each test shows as ignored.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::run::{Run, repo, run};
+
+/// The test bed's nodes: (hostname, engine URL), as testbed-up.sh makes them.
+const NODES: [(&str, &str); 3] = [
+    ("chaos-swarm-1", "tcp://127.0.0.1:23871"),
+    ("chaos-swarm-2", "tcp://127.0.0.1:23872"),
+    ("chaos-swarm-3", "tcp://127.0.0.1:23873"),
+];
+const STACK: &str = "chaos-swarm-etcd";
+
+/// One Swarm test at a time, with the test bed up (a failure to start it
+/// is a failure, never a skip).
+fn swarm_group(test: &str) -> std::sync::MutexGuard<'static, ()> {
+    static SWARM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = SWARM.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new("bash")
+        .arg(repo().join("compose/swarm/testbed-up.sh"))
+        .arg("--quiet")
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{test}: the Swarm test bed did not start:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let nodes = String::from_utf8_lossy(&out.stdout);
+    for (host, url) in NODES {
+        assert!(
+            nodes.contains(&format!("{host} = {{ docker = \"{url}\"")),
+            "{test}: testbed-up.sh printed other nodes:\n{nodes}"
+        );
+    }
+    guard
+}
+
+/// `docker -H URL ARGS`.
+fn docker_on(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .arg("-H")
+        .arg(url)
+        .args(args)
+        .output()
+        .expect("docker runs")
+}
+
+/// The nodes (hostnames) whose engines know a container.
+fn nodes_with_container(container: &str) -> Vec<&'static str> {
+    NODES
+        .iter()
+        .filter(|(_, url)| {
+            docker_on(url, &["inspect", "--type", "container", container])
+                .status
+                .success()
+        })
+        .map(|(host, _)| *host)
+        .collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn journal(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("journal.jsonl"))
+        .expect("journal.jsonl")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a journal line is JSON"))
+        .collect()
+}
+
+/// Every fault of the run: its intent names, for each target, the engine
+/// it went through, and that engine's node is the one that has the
+/// container (and no other node has it); every fault has a heal without
+/// error.
+fn assert_struck_on_the_right_nodes(r: &Run, what: &str) {
+    let records = journal(&r.dir);
+    let intents: Vec<&Value> = records.iter().filter(|r| r["record"] == "intent").collect();
+    assert!(!intents.is_empty(), "{what}: no fault applied");
+    for intent in &intents {
+        let fault = &intent["fault"];
+        let mut targets: Vec<&Value> = intent["targets"].as_array().unwrap().iter().collect();
+        targets.extend(intent["rules"].as_array().into_iter().flatten());
+        for t in targets {
+            let engine = t["engine"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{what}: fault {fault}: a target without engine: {t}"));
+            let container = t["container"].as_str().unwrap();
+            assert_eq!(
+                nodes_with_container(container),
+                vec![engine],
+                "{what}: fault {fault}: {} journaled through {engine}",
+                t["service"]
+            );
+        }
+        let healed = records
+            .iter()
+            .find(|r| r["record"] == "healed" && r["fault"] == *fault)
+            .unwrap_or_else(|| panic!("{what}: fault {fault} never healed"));
+        assert!(
+            healed.get("error").is_none(),
+            "{what}: fault {fault}: {healed}"
+        );
+    }
+}
+
+fn assert_valid(r: &Run, what: &str) {
+    assert_eq!(
+        r.code,
+        Some(0),
+        "{what}: expected valid\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert_eq!(r.results["verdict"], "valid", "{what}");
+    let ok = r.results["workload"]["ops"]["ok"].as_u64().unwrap_or(0);
+    assert!(ok > 200, "{what}: only {ok} ok ops");
+}
+
+/// (service, node, container, state) of each of the stack's containers
+/// that its service currently runs (the current task's container).
+fn stack_containers() -> Vec<(String, &'static str, String, String)> {
+    let mut out = Vec::new();
+    for (host, url) in NODES {
+        let o = docker_on(
+            url,
+            &[
+                "ps",
+                "-a",
+                "--filter",
+                &format!("label=com.docker.stack.namespace={STACK}"),
+                "--format",
+                "{{.ID}} {{.State}} {{.Label \"com.docker.swarm.service.name\"}}",
+            ],
+        );
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() == 3 {
+                out.push((f[2].to_string(), host, f[0].to_string(), f[1].to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// chaos's iptables rules in a container's namespace, counted by a
+/// throwaway helper on its node.
+fn rules_in(url: &str, container: &str) -> usize {
+    let o = docker_on(
+        url,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            &format!("container:{container}"),
+            "--cap-add",
+            "NET_ADMIN",
+            "chaos/nethelper:local",
+            "chaos-net",
+            "count",
+        ],
+    );
+    assert!(o.status.success(), "count rules in {container}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+}
+
+#[test]
+#[cfg_attr(
+    not(chaos_swarm),
+    ignore = "needs the Swarm test bed: CHAOS_SWARM_TESTS=1"
+)]
+fn swarm_leader_kill_and_partition_are_valid_and_strike_through_the_targets_nodes() {
+    let _guard = swarm_group("swarm_leader_kill_and_partition");
+    let results = tempfile::tempdir().unwrap();
+    for experiment in [
+        "experiments/swarm/etcd-leader-kill.toml",
+        "experiments/swarm/etcd-partition.toml",
+    ] {
+        let r = run(experiment, 1, "20s", results.path());
+        assert_valid(&r, experiment);
+        assert_struck_on_the_right_nodes(&r, experiment);
+    }
+    // Healed: each service's newest container runs (a killed task was run
+    // again on its node).
+    let running: Vec<String> = stack_containers()
+        .into_iter()
+        .filter(|(_, _, _, state)| state == "running")
+        .map(|(svc, _, _, _)| svc)
+        .collect();
+    for n in 1..=3 {
+        assert!(
+            running.contains(&format!("{STACK}_etcd{n}")),
+            "etcd{n} does not run after the runs: {running:?}"
+        );
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(chaos_swarm),
+    ignore = "needs the Swarm test bed: CHAOS_SWARM_TESTS=1"
+)]
+fn swarm_serializable_reads_under_partitions_are_flagged_invalid() {
+    let _guard = swarm_group("swarm_serializable_reads");
+    let results = tempfile::tempdir().unwrap();
+    let experiment = "experiments/swarm/etcd-serializable-stale-reads.toml";
+    let r = run(experiment, 1, "25s", results.path());
+    assert_eq!(
+        r.code,
+        Some(1),
+        "{experiment}: expected anomalies\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert_eq!(r.results["verdict"], "invalid");
+    let anomalies = r.results["checker"]["anomalies"].as_array().unwrap();
+    assert!(
+        anomalies.iter().any(|a| a["class"] == "stale-read"),
+        "{experiment}: no stale read: {anomalies:?}"
+    );
+    assert_struck_on_the_right_nodes(&r, experiment);
+}
+
+/// An experiment with a pause and a partition that overlap for long, in a
+/// temporary file (the stack file by absolute path).
+fn crash_experiment(dir: &Path) -> PathBuf {
+    let text =
+        std::fs::read_to_string(repo().join("experiments/swarm/etcd-partition.toml")).unwrap();
+    let stack = repo().join("compose/swarm/etcd-stack.yml");
+    let head = text.split("[[nemesis]]").next().unwrap().replace(
+        "\"../../compose/swarm/etcd-stack.yml\"",
+        &format!("{:?}", stack.display().to_string()),
+    );
+    let text = format!(
+        "{head}[[nemesis]]\nfault = \"pause\"\ntargets = {{ one_of = [\"etcd1\"] }}\n\
+         schedule = {{ start = \"2s\", interval = [\"60s\", \"60s\"], duration = [\"40s\", \"40s\"] }}\n\n\
+         [[nemesis]]\nfault = \"partition\"\npartition = \"isolate-one\"\n\
+         targets = {{ one_of = [\"etcd2\"] }}\n\
+         schedule = {{ start = \"2s\", interval = [\"60s\", \"60s\"], duration = [\"40s\", \"40s\"] }}\n"
+    );
+    let path = dir.join("swarm-crash.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+#[cfg_attr(
+    not(chaos_swarm),
+    ignore = "needs the Swarm test bed: CHAOS_SWARM_TESTS=1"
+)]
+fn swarm_sigkill_during_remote_faults_then_chaos_heal_leaves_nothing_applied() {
+    let _guard = swarm_group("swarm_sigkill_then_heal");
+    let dir = tempfile::tempdir().unwrap();
+    let experiment = crash_experiment(dir.path());
+    let results = dir.path().join("results");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .current_dir(repo())
+        .arg("run")
+        .arg(&experiment)
+        .args(["--seed", "1", "--results-dir"])
+        .arg(&results)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Both faults applied (two `applied` records), then SIGKILL.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let journal_path = loop {
+        let found = walk(&results)
+            .into_iter()
+            .find(|p| p.ends_with("journal.jsonl"))
+            .filter(|p| {
+                std::fs::read_to_string(p)
+                    .is_ok_and(|t| t.matches("\"record\":\"applied\"").count() >= 2)
+            });
+        if let Some(p) = found {
+            break p;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("chaos run exited ({status}) before applying both faults");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "faults not applied in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // Applied, on their nodes: etcd1 paused on chaos-swarm-1, the rules in
+    // etcd2's namespace on chaos-swarm-2 and in its peers' (that drop etcd2).
+    let before = stack_containers();
+    let find = |svc: &str| {
+        before
+            .iter()
+            .find(|(s, _, _, st)| s == &format!("{STACK}_{svc}") && st != "exited")
+            .cloned()
+            .unwrap_or_else(|| panic!("{svc}: no container: {before:?}"))
+    };
+    let (_, node1, _, state1) = find("etcd1");
+    assert_eq!(
+        (node1, state1.as_str()),
+        ("chaos-swarm-1", "paused"),
+        "{before:?}"
+    );
+    let (_, node2, c2, _) = find("etcd2");
+    assert_eq!(node2, "chaos-swarm-2");
+    assert!(
+        rules_in(NODES[1].1, &c2) > 0,
+        "no rule in etcd2 after SIGKILL"
+    );
+    let records = journal(journal_path.parent().unwrap());
+    let engines: Vec<&str> = records
+        .iter()
+        .filter(|r| r["record"] == "intent")
+        .flat_map(|r| r["targets"].as_array().unwrap().iter())
+        .filter_map(|t| t["engine"].as_str())
+        .collect();
+    assert!(
+        engines.contains(&"chaos-swarm-1") && engines.contains(&"chaos-swarm-2"),
+        "{engines:?}"
+    );
+
+    let heal = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .current_dir(repo())
+        .arg("heal")
+        .arg(&experiment)
+        .output()
+        .unwrap();
+    let heal_out = String::from_utf8_lossy(&heal.stdout);
+    assert!(
+        heal.status.success(),
+        "chaos heal: {heal_out}\n{}",
+        String::from_utf8_lossy(&heal.stderr)
+    );
+    assert!(heal_out.contains("unpaused etcd1"), "{heal_out}");
+    assert!(heal_out.contains("deleted"), "{heal_out}");
+
+    // Nothing left: no paused container, no rule in any namespace, no helper.
+    for (svc, node, c, state) in stack_containers() {
+        if state == "exited" {
+            continue;
+        }
+        assert_eq!(state, "running", "{svc} on {node}");
+        let url = NODES.iter().find(|(h, _)| *h == node).unwrap().1;
+        assert_eq!(rules_in(url, &c), 0, "{svc} on {node} keeps rules");
+    }
+    for (host, url) in NODES {
+        let o = docker_on(
+            url,
+            &[
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=io.chaos.helper.project={STACK}"),
+            ],
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stdout).trim().is_empty(),
+            "helpers left on {host}"
+        );
+    }
+}
