@@ -234,7 +234,9 @@ fn the_report_tells_the_verdict_faults_anomalies_and_rerun() {
 
 /// Every run kept under results/examples/ is a real run with its history:
 /// its results.json validates, and `chaos check` of its history.jsonl gives
-/// the verdict (and the invalid keys) the run recorded.
+/// the verdict the run recorded, and the invalid keys (registers) or the
+/// models ruled out and the anomaly types (list-append, checked against the
+/// model the run was held to).
 #[test]
 fn kept_examples_recheck_to_their_recorded_verdict() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("results/examples");
@@ -260,8 +262,15 @@ fn kept_examples_recheck_to_their_recorded_verdict() {
         assert!(errs.is_empty(), "{}: {errs:#?}", run.display());
         let history = run.join("history.jsonl");
         assert!(history.is_file(), "{}: no history.jsonl", run.display());
+        // A list-append run is checked against the model it was held to.
+        let txn = results["checker"].get("txn").filter(|t| t.is_object());
+        let mut args = vec!["check".to_string(), "--json".to_string()];
+        if let Some(t) = txn {
+            args.push("--model".into());
+            args.push(t["model"].as_str().unwrap().to_string());
+        }
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_chaos"))
-            .args(["check", "--json"])
+            .args(&args)
             .arg(&history)
             .output()
             .unwrap();
@@ -278,18 +287,30 @@ fn kept_examples_recheck_to_their_recorded_verdict() {
             run.display()
         );
         let checked: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let invalid_keys = checked["files"][0]["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|k| k["verdict"] == "invalid")
-            .count() as u64;
-        assert_eq!(
-            invalid_keys,
-            results["checker"]["keys_invalid"].as_u64().unwrap(),
-            "{}: invalid keys",
-            run.display()
-        );
+        if let Some(t) = txn {
+            let file = &checked["files"][0];
+            for field in ["not", "also_not", "anomaly_types"] {
+                assert_eq!(
+                    file[field],
+                    t[field],
+                    "{}: {field}, recorded vs chaos check",
+                    run.display()
+                );
+            }
+        } else {
+            let invalid_keys = checked["files"][0]["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|k| k["verdict"] == "invalid")
+                .count() as u64;
+            assert_eq!(
+                invalid_keys,
+                results["checker"]["keys_invalid"].as_u64().unwrap(),
+                "{}: invalid keys",
+                run.display()
+            );
+        }
         for log in results["logs"].as_object().unwrap().values() {
             assert!(
                 run.join(log.as_str().unwrap()).is_file(),
