@@ -686,7 +686,10 @@ services:
             "{p:?}"
         );
         assert!(!has("b: deploy.endpoint_mode"), "{p:?}");
-        assert!(has("a: deploy.restart_policy.condition is `any, the default`"), "{p:?}");
+        assert!(
+            has("a: deploy.restart_policy.condition is `any, the default`"),
+            "{p:?}"
+        );
         assert_eq!(p.len(), 7, "{p:?}");
     }
 
