@@ -407,6 +407,31 @@ fn wait_until_every_service_runs(what: &str, secs: u64) {
     });
 }
 
+/// The daemon under test: stopped when the test ends, even by a failed
+/// assertion (SIGTERM: it heals what it applied; SIGKILL after 30 s), so
+/// it never goes on running campaigns on the stack under the next test.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `experiments/campaigns/swarm-etcd.toml` in `dir`, its experiments by
 /// absolute path, its results, API port and token file the test's own.
 fn swarm_campaign(dir: &Path, port: u16) -> PathBuf {
@@ -492,13 +517,16 @@ fn swarm_daemon_runs_the_campaign_until_sigterm_and_leaves_nothing_applied() {
 
     let log_path = dir.path().join("daemon.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut daemon = chaos()
-        .args(["daemon", "run"])
-        .arg(&campaign)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
+    let mut daemon = Daemon(
+        chaos()
+            .args(["daemon", "run"])
+            .arg(&campaign)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let daemon = &mut daemon.0;
     let daemon_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     wait_for("the daemon's /healthz", 60, || {
         if let Ok(Some(status)) = daemon.try_wait() {
