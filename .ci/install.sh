@@ -21,7 +21,12 @@
 #    An etcd experiment never waits for it; `chaos run`/`chaos up` of a
 #    SurrealDB experiment says it is missing (or builds it with
 #    --build-images).
-# 5. With --tests only: Debian's Chromium and a font (chromium,
+# 5. With --tests only: the Swarm test-bed node image (`build.sh swarmnode`:
+#    Debian's docker.io on the base, about 1 minute the first time, a no-op
+#    when current), and a check that its dockerd runs. The Swarm test group
+#    (CHAOS_SWARM_TESTS=1) starts its three nodes from it
+#    (compose/swarm/testbed-up.sh); the host's engine never joins a Swarm.
+# 6. With --tests only: Debian's Chromium and a font (chromium,
 #    fonts-dejavu-core) for the browser tests of the report pages
 #    (CHAOS_BROWSER_TESTS=1), installed only when missing, and a check that
 #    it starts headless (a second or two).
@@ -115,6 +120,18 @@ if [ "$TESTS" = 1 ]; then
   s="$(docker run --rm --network none "$surrealdb_alias" version 2>&1 | head -n 1)" \
     || fail "$surrealdb_alias does not run surreal version: $s"
   say "smoke test: $surrealdb_alias runs surreal $s"
+
+  # The Swarm test bed's node image (not a default recipe).
+  STEP="swarmnode image"
+  if ! "$ROOT/compose/images/build.sh" --check swarmnode >/dev/null 2>&1; then
+    first="$(sed -n 's/^FIRST_BUILD="\(.*\)"$/\1/p' "$ROOT/compose/images/swarmnode/recipe.env")"
+    say "building the Swarm test-bed node image: ${first:-a minute or so}"
+  fi
+  "$ROOT/compose/images/build.sh" swarmnode || fail "compose/images/build.sh swarmnode failed (see its output above)"
+  # shellcheck disable=SC2154
+  d="$(docker run --rm --network none --entrypoint dockerd "$swarmnode_alias" --version 2>&1)" \
+    || fail "$swarmnode_alias does not run dockerd --version: $d"
+  say "smoke test: $swarmnode_alias runs $d"
 fi
 
 if [ "$TESTS" = 1 ]; then

@@ -45,8 +45,8 @@ Exit codes:
 #[command(
     name = "chaos",
     version,
-    about = "Seeded, declarative chaos experiments against Docker Compose clusters, \
-             checked for linearizability",
+    about = "Seeded, declarative chaos experiments against Docker Compose clusters \
+             (or stacks on a Docker Swarm), checked for linearizability",
     after_help = AFTER_HELP
 )]
 pub struct Cli {
@@ -93,19 +93,22 @@ pub enum Command {
     /// drawn. Exit 0 when written, whatever the run's verdict.
     #[command(after_help = AFTER_HELP)]
     Report(report::ReportArgs),
-    /// Bring the experiment's compose project up and wait until every
-    /// service is healthy.
+    /// Bring the experiment's compose project up (or deploy its Swarm
+    /// stack) and wait until every service is healthy (a stack: every task
+    /// running).
     #[command(after_help = AFTER_HELP)]
     Up(up::UpArgs),
-    /// Tear the experiment's compose project down, volumes included.
+    /// Tear the experiment's compose project (or Swarm stack) down, volumes
+    /// included.
     #[command(after_help = AFTER_HELP)]
     Down(down::DownArgs),
     /// Show the project's nodes (state, health, networks) and the faults its
     /// journals say are applied.
     #[command(after_help = AFTER_HELP)]
     Status(status::StatusArgs),
-    /// Undo every fault chaos left applied (from the journals), then sweep
-    /// the project back to how compose made it. Safe to run again.
+    /// Undo every fault chaos left applied (from the journals; on a Swarm,
+    /// each through its node's engine), then sweep the project back to how
+    /// compose (or the stack) made it. Safe to run again.
     #[command(after_help = AFTER_HELP)]
     Heal(heal::HealArgs),
     /// SurrealDB demonstrations: `crud` (the blog schema; create, read,

@@ -620,6 +620,10 @@ impl ComposeCluster {
                     .ok_or_else(|| DockerError::NoComposeFile(self.project.clone()))?;
                 self.check_stack_file()?;
                 s.deploy(&model.path, &self.compose_env).await?;
+                let rerun = s.rerun_ended().await?;
+                if !rerun.is_empty() {
+                    tracing::info!(?rerun, "ran again the services whose task had ended");
+                }
             }
         }
         self.wait_healthy_reporting(ready_timeout, pending).await
@@ -922,7 +926,10 @@ impl ComposeCluster {
     /// current task already runs.
     pub async fn start(&self, c: &Scoped) -> Result<(), DockerError> {
         if let Backend::Swarm(s) = &self.backend {
-            return s.rerun_service(&c.service).await.map(|_| ());
+            return s
+                .rerun_service(&c.service, &c.id, c.node.as_deref())
+                .await
+                .map(|_| ());
         }
         match self.docker.start_container(&c.id, None).await {
             Ok(()) => Ok(()),

@@ -302,20 +302,38 @@ impl SwarmEngines {
         Ok(None)
     }
 
-    /// Run a service again after its task was killed or stopped: with
-    /// restart condition `none` the task stays down, and its container
-    /// cannot be started again by hand (its node released the overlay
-    /// network's attachment), so the service is force-updated: Swarm starts
-    /// a new task, on the same node by placement, with the same volume. A
-    /// service whose current task already runs is left alone (idempotent).
+    /// Run a service again after its task's container `killed` (on `node`)
+    /// was killed or stopped: with restart condition `none` the task stays
+    /// down, and its container cannot be started again by hand (its node
+    /// released the overlay network's attachment), so the service is
+    /// force-updated: Swarm starts a new task, on the same node by
+    /// placement, with the same volume. Idempotent: a service whose current
+    /// task is a newer one, running or on its way, is left alone, and so is
+    /// one whose killed container runs. Whether the killed container runs
+    /// is asked of its node's engine, not read from the manager's task
+    /// state: the manager learns of the exit when the node reports it, and
+    /// until then still says `running` (a heal a second after the kill saw
+    /// that, left the service alone, and the member stayed down).
     /// Returns whether it was updated.
-    pub async fn rerun_service(&self, service: &str) -> Result<bool, DockerError> {
+    pub async fn rerun_service(
+        &self,
+        service: &str,
+        killed: &str,
+        node: Option<&str>,
+    ) -> Result<bool, DockerError> {
         let tasks = self.tasks().await?;
-        if let Some(t) = current_tasks(tasks).get(service)
-            && t.state == "running"
-            && t.desired == "running"
-        {
-            return Ok(false);
+        match rerun_decision(current_tasks(tasks).get(service), killed) {
+            Rerun::LeaveAlone => return Ok(false),
+            Rerun::ForceUpdate => {}
+            Rerun::AskTheNode => {
+                let running = match self.locate(killed, node).await? {
+                    Some((_, c)) => c.state.and_then(|s| s.running).unwrap_or(false),
+                    None => false,
+                };
+                if running {
+                    return Ok(false);
+                }
+            }
         }
         let full = format!("{}_{service}", self.stack);
         let docker = &self.manager().docker;
@@ -340,6 +358,27 @@ impl SwarmEngines {
             .await
             .map_err(DockerError::api(format!("force-update service {full}")))?;
         Ok(true)
+    }
+
+    /// What `compose up -d` does for a stopped container: run again each
+    /// service whose current task ended (killed or stopped while no chaos
+    /// process was left to heal it, and no journal says so); Swarm would
+    /// not, with restart condition `none`. Returns the services rerun.
+    pub async fn rerun_ended(&self) -> Result<Vec<String>, DockerError> {
+        let mut rerun = Vec::new();
+        for (service, t) in current_tasks(self.tasks().await?) {
+            let ended = matches!(
+                t.state.as_str(),
+                "complete" | "shutdown" | "failed" | "rejected" | "orphaned" | "remove"
+            );
+            if ended
+                && let Some(c) = &t.container
+                && self.rerun_service(&service, c, t.node.as_deref()).await?
+            {
+                rerun.push(service);
+            }
+        }
+        Ok(rerun)
     }
 
     /// The stack's services whose restart policy would let Swarm replace a
@@ -487,6 +526,47 @@ impl SwarmEngines {
     }
 }
 
+/// What a heal of a killed or stopped task does ([`SwarmEngines::rerun_service`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rerun {
+    /// A newer task runs or is on its way: nothing to do.
+    LeaveAlone,
+    /// The killed container's task is still the current one and the
+    /// manager may not know yet that it exited: ask its node's engine.
+    AskTheNode,
+    /// No task runs or is on its way: force-update the service.
+    ForceUpdate,
+}
+
+/// The decision of [`Rerun`] from the service's current task (see
+/// [`current_tasks`]) and the id of the container that was killed. Pure.
+pub fn rerun_decision(current: Option<&TaskView>, killed: &str) -> Rerun {
+    let Some(t) = current else {
+        return Rerun::ForceUpdate;
+    };
+    if t.container.as_deref() == Some(killed) {
+        return Rerun::AskTheNode;
+    }
+    // Swarm's task states on the way to running, and running.
+    let on_its_way = matches!(
+        t.state.as_str(),
+        "new"
+            | "allocated"
+            | "pending"
+            | "assigned"
+            | "accepted"
+            | "preparing"
+            | "ready"
+            | "starting"
+            | "running"
+    );
+    if t.desired == "running" && on_its_way {
+        Rerun::LeaveAlone
+    } else {
+        Rerun::ForceUpdate
+    }
+}
+
 /// Each service's current task: among its tasks, the newest whose desired
 /// state is `running`, else (a task chaos killed: Swarm set it to
 /// `shutdown` and, with condition `none`, made no other) the newest. Pure.
@@ -621,6 +701,33 @@ mod tests {
             desired: desired.to_string(),
             created: created.to_string(),
         }
+    }
+
+    #[test]
+    fn a_heal_asks_the_node_while_the_killed_task_is_current_and_leaves_a_newer_one_alone() {
+        // A second after the kill the manager may still say `running`: the
+        // node's engine decides.
+        let stale = task("etcd2", "running", "2026-11-30T01:50:00Z", "c1");
+        assert_eq!(rerun_decision(Some(&stale), "c1"), Rerun::AskTheNode);
+        let mut shut = stale.clone();
+        shut.desired = "shutdown".into();
+        shut.state = "failed".into();
+        assert_eq!(rerun_decision(Some(&shut), "c1"), Rerun::AskTheNode);
+        // Already rerun: a newer task, starting or running.
+        for state in ["pending", "starting", "running"] {
+            let mut newer = task("etcd2", "running", "2026-11-30T01:51:00Z", "c2");
+            newer.state = state.into();
+            assert_eq!(
+                rerun_decision(Some(&newer), "c1"),
+                Rerun::LeaveAlone,
+                "{state}"
+            );
+        }
+        // A newer task that ended, or none: run it again.
+        let mut ended = task("etcd2", "running", "2026-11-30T01:51:00Z", "c2");
+        ended.state = "failed".into();
+        assert_eq!(rerun_decision(Some(&ended), "c1"), Rerun::ForceUpdate);
+        assert_eq!(rerun_decision(None, "c1"), Rerun::ForceUpdate);
     }
 
     #[test]

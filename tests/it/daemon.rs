@@ -16,7 +16,7 @@ fn repo() -> PathBuf {
 }
 
 /// A port nothing listens on now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -25,7 +25,7 @@ fn free_port() -> u16 {
 }
 
 /// One HTTP/1.1 request; (status, body). `None` if nothing answers.
-fn http(
+pub(crate) fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -65,7 +65,7 @@ fn http_raw(port: u16, method: &str, path: &str, extra: &str, body: &str) -> (u1
     (code, head.to_string(), body.to_string())
 }
 
-fn json(port: u16, method: &str, path: &str, token: &str) -> Value {
+pub(crate) fn json(port: u16, method: &str, path: &str, token: &str) -> Value {
     let (code, body) = http(port, method, path, Some(token), None)
         .unwrap_or_else(|| panic!("{method} {path}: no answer"));
     assert!(code < 300, "{method} {path}: {code} {body}");
@@ -73,7 +73,7 @@ fn json(port: u16, method: &str, path: &str, token: &str) -> Value {
 }
 
 /// Poll until `f` gives something, or fail after `secs`.
-fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = f() {

@@ -2,10 +2,10 @@
 //! (`docker`, `run`, `append`, `surreal`, `daemon`, `shrink`, `engine`,
 //! `bench`) are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
 //! browser tests (`browser`: the report pages in headless Chromium)
-//! another, switched on by `CHAOS_BROWSER_TESTS=1` (`.ci/run` sets both);
-//! the Swarm tests (`swarm`: the three-node Docker-in-Docker test bed) a
-//! third, switched on by `CHAOS_SWARM_TESTS=1`; switched off, they show as
-//! ignored.
+//! another, switched on by `CHAOS_BROWSER_TESTS=1`; the Swarm tests
+//! (`swarm`: the three-node Docker-in-Docker test bed, `chaos run` and
+//! `chaos daemon run` on it) a third, switched on by `CHAOS_SWARM_TESTS=1`
+//! (`.ci/run` sets all three); switched off, they show as ignored.
 
 mod append;
 mod bench;

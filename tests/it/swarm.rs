@@ -96,8 +96,8 @@ fn journal(dir: &Path) -> Vec<Value> {
 /// it went through, and that engine's node is the one that has the
 /// container (and no other node has it); every fault has a heal without
 /// error.
-fn assert_struck_on_the_right_nodes(r: &Run, what: &str) {
-    let records = journal(&r.dir);
+fn assert_struck_on_the_right_nodes(run_dir: &Path, what: &str) {
+    let records = journal(run_dir);
     let intents: Vec<&Value> = records.iter().filter(|r| r["record"] == "intent").collect();
     assert!(!intents.is_empty(), "{what}: no fault applied");
     for intent in &intents {
@@ -201,7 +201,7 @@ fn swarm_leader_kill_and_partition_are_valid_and_strike_through_the_targets_node
     ] {
         let r = run(experiment, 1, "20s", results.path());
         assert_valid(&r, experiment);
-        assert_struck_on_the_right_nodes(&r, experiment);
+        assert_struck_on_the_right_nodes(&r.dir, experiment);
     }
     // Healed: each service's newest container runs (a killed task was run
     // again on its node).
@@ -241,7 +241,7 @@ fn swarm_serializable_reads_under_partitions_are_flagged_invalid() {
         anomalies.iter().any(|a| a["class"] == "stale-read"),
         "{experiment}: no stale read: {anomalies:?}"
     );
-    assert_struck_on_the_right_nodes(&r, experiment);
+    assert_struck_on_the_right_nodes(&r.dir, experiment);
 }
 
 /// An experiment with a pause and a partition that overlap for long, in a
@@ -360,14 +360,19 @@ fn swarm_sigkill_during_remote_faults_then_chaos_heal_leaves_nothing_applied() {
     assert!(heal_out.contains("unpaused etcd1"), "{heal_out}");
     assert!(heal_out.contains("deleted"), "{heal_out}");
 
-    // Nothing left: no paused container, no rule in any namespace, no helper.
+    assert_nothing_applied("after chaos heal");
+}
+
+/// Nothing left on any node: no paused container, no rule in any
+/// namespace, no helper.
+fn assert_nothing_applied(what: &str) {
     for (svc, node, c, state) in stack_containers() {
         if state == "exited" {
             continue;
         }
-        assert_eq!(state, "running", "{svc} on {node}");
+        assert_eq!(state, "running", "{what}: {svc} on {node}");
         let url = NODES.iter().find(|(h, _)| *h == node).unwrap().1;
-        assert_eq!(rules_in(url, &c), 0, "{svc} on {node} keeps rules");
+        assert_eq!(rules_in(url, &c), 0, "{what}: {svc} on {node} keeps rules");
     }
     for (host, url) in NODES {
         let o = docker_on(
@@ -381,7 +386,235 @@ fn swarm_sigkill_during_remote_faults_then_chaos_heal_leaves_nothing_applied() {
         );
         assert!(
             String::from_utf8_lossy(&o.stdout).trim().is_empty(),
-            "helpers left on {host}"
+            "{what}: helpers left on {host}"
         );
     }
+}
+
+/// Each etcd service of the stack has a running container (a killed task
+/// that chaos healed runs again; Swarm itself restarts none: the stack's
+/// restart policy is `none`), within `secs`.
+fn wait_until_every_service_runs(what: &str, secs: u64) {
+    crate::daemon::wait_for(&format!("{what}: every etcd task running"), secs, || {
+        let running: Vec<String> = stack_containers()
+            .into_iter()
+            .filter(|(_, _, _, state)| state == "running")
+            .map(|(svc, _, _, _)| svc)
+            .collect();
+        (1..=3)
+            .all(|n| running.contains(&format!("{STACK}_etcd{n}")))
+            .then_some(())
+    });
+}
+
+/// The daemon under test: stopped when the test ends, even by a failed
+/// assertion (SIGTERM: it heals what it applied; SIGKILL after 30 s), so
+/// it never goes on running campaigns on the stack under the next test.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `experiments/campaigns/swarm-etcd.toml` in `dir`, its experiments by
+/// absolute path, its results, API port and token file the test's own.
+fn swarm_campaign(dir: &Path, port: u16) -> PathBuf {
+    let shipped = repo().join("experiments/campaigns/swarm-etcd.toml");
+    let text = std::fs::read_to_string(&shipped).unwrap();
+    let mut edited = text.clone();
+    for (from, to) in [
+        (
+            "results_dir = \"../../results\"".to_string(),
+            format!(
+                "results_dir = {:?}",
+                dir.join("results").display().to_string()
+            ),
+        ),
+        (
+            "file = \"../swarm/".to_string(),
+            format!("file = \"{}/", repo().join("experiments/swarm").display()),
+        ),
+        (
+            "listen = \"127.0.0.1:7880\"".to_string(),
+            format!(
+                "listen = \"127.0.0.1:{port}\"\ntoken_file = {:?}",
+                dir.join("token").display().to_string()
+            ),
+        ),
+    ] {
+        assert!(edited.contains(&from), "{}: no `{from}`", shipped.display());
+        edited = edited.replace(&from, &to);
+    }
+    let path = dir.join("swarm-etcd.toml");
+    std::fs::write(&path, edited).unwrap();
+    path
+}
+
+#[test]
+#[cfg_attr(
+    not(chaos_swarm),
+    ignore = "needs the Swarm test bed: CHAOS_SWARM_TESTS=1"
+)]
+fn swarm_daemon_runs_the_campaign_until_sigterm_and_leaves_nothing_applied() {
+    use crate::daemon::{free_port, http, json, wait_for};
+    let _guard = swarm_group("swarm_daemon");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let campaign = swarm_campaign(dir.path(), port);
+    let chaos = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_chaos"));
+        c.env("CHAOS_STATE_DIR", dir.path().join("state"))
+            .stdin(std::process::Stdio::null());
+        c
+    };
+
+    // The first two runs, as `chaos daemon plan` prints them: the leader
+    // kill, then the partition (the campaign's seed is chosen for that).
+    let planned = chaos()
+        .args(["daemon", "plan", "-n", "2", "--json"])
+        .arg(&campaign)
+        .output()
+        .unwrap();
+    assert!(
+        planned.status.success(),
+        "{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let planned: Value = serde_json::from_slice(&planned.stdout).unwrap();
+    let planned: Vec<(String, u64)> = planned["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["experiment"].as_str().unwrap().to_string(),
+                r["seed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = planned.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(
+        names,
+        ["swarm-etcd-leader-kill", "swarm-etcd-partition"],
+        "the campaign's first two runs"
+    );
+
+    let log_path = dir.path().join("daemon.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut daemon = Daemon(
+        chaos()
+            .args(["daemon", "run"])
+            .arg(&campaign)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let daemon = &mut daemon.0;
+    let daemon_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    wait_for("the daemon's /healthz", 60, || {
+        if let Ok(Some(status)) = daemon.try_wait() {
+            panic!("the daemon exited ({status}):\n{}", daemon_log());
+        }
+        http(port, "GET", "/healthz", None, None).filter(|(c, _)| *c == 200)
+    });
+    let token = std::fs::read_to_string(dir.path().join("token"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    // Two runs end; each must have completed valid (a run that ends
+    // otherwise fails the test at once, with the daemon's log).
+    let index = || -> Vec<Value> {
+        std::fs::read_to_string(dir.path().join("results/index.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let ended = wait_for("two runs of the campaign", 240, || {
+        if let Ok(Some(status)) = daemon.try_wait() {
+            panic!("the daemon exited ({status}):\n{}", daemon_log());
+        }
+        let ended: Vec<Value> = index()
+            .into_iter()
+            .filter(|r| r["record"] == "ended")
+            .collect();
+        for e in &ended {
+            assert!(
+                e["status"] == "completed" && e["verdict"] == "valid",
+                "a run that is not valid: {e}\n{}",
+                daemon_log()
+            );
+        }
+        (ended.len() >= 2).then_some(ended)
+    });
+
+    // The API lists them, valid, with the planned experiments and seeds.
+    let runs = json(port, "GET", "/api/v1/runs?verdict=valid&limit=100", &token);
+    let mut listed: Vec<(u64, String, u64, String)> = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["run"].as_u64().unwrap(),
+                r["experiment"].as_str().unwrap().to_string(),
+                r["seed"].as_u64().unwrap(),
+                r["run_dir"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    listed.sort();
+    assert!(listed.len() >= 2, "{runs}");
+    for (i, (run, experiment, seed, run_dir)) in listed.iter().take(2).enumerate() {
+        assert_eq!(*run, i as u64 + 1, "{runs}");
+        assert_eq!((experiment.clone(), *seed), planned[i], "run {run}");
+        assert!(
+            ended
+                .iter()
+                .any(|e| e["run"] == *run && e["run_dir"] == *run_dir),
+            "run {run}: {run_dir} is not the index's"
+        );
+        // Like `chaos run`: each fault through its target's node, healed.
+        assert_struck_on_the_right_nodes(Path::new(run_dir), experiment);
+        let results: Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(run_dir).join("results.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(results["verdict"], "valid", "run {run}");
+    }
+
+    // SIGTERM: the run in flight (if any) heals; exit 0.
+    let term = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let code = wait_for("the daemon to exit after SIGTERM", 30, || {
+        daemon.try_wait().unwrap()
+    });
+    assert_eq!(code.code(), Some(0), "{}", daemon_log());
+
+    // Nothing left applied on any node: a killed task chaos healed runs
+    // again (Swarm starts it: wait for that), nothing paused, no rule, no
+    // helper.
+    wait_until_every_service_runs("after SIGTERM", 60);
+    assert_nothing_applied("after the daemon's SIGTERM");
 }
