@@ -22,8 +22,10 @@
 #    SurrealDB experiment says it is missing (or builds it with
 #    --build-images).
 # 5. With --tests only: the Swarm test-bed node image (`build.sh swarmnode`:
-#    Debian's docker.io on the base, about 1 minute the first time, a no-op
-#    when current), and a check that its dockerd runs. The Swarm test group
+#    Debian's docker.io and openssh-server on the base, about 1 minute the
+#    first time, a no-op when current), a check that its dockerd runs, and
+#    the host's openssl and openssh-client (the test bed makes TLS
+#    certificates and an ssh key; chaos reaches node 2 over ssh). The Swarm test group
 #    (CHAOS_SWARM_TESTS=1) starts its three nodes from it
 #    (compose/swarm/testbed-up.sh); the host's engine never joins a Swarm.
 # 6. With --tests only: Debian's Chromium and a font (chromium,
@@ -128,6 +130,21 @@ if [ "$TESTS" = 1 ]; then
     say "building the Swarm test-bed node image: ${first:-a minute or so}"
   fi
   "$ROOT/compose/images/build.sh" swarmnode || fail "compose/images/build.sh swarmnode failed (see its output above)"
+  SWARM_PKGS="openssl openssh-client"
+  missing=""
+  for p in $SWARM_PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    [ "$(id -u)" = 0 ] || fail "need root to install:$missing (run: sudo bash .ci/install.sh --tests)"
+    say "installing:$missing (the Swarm test bed's TLS and ssh)"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1; then
+      apt-get update -qq >>/tmp/chaos-install-apt.log 2>&1 || fail "apt-get update failed"
+      apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1 \
+        || fail "apt-get install$missing failed (log: /tmp/chaos-install-apt.log)"
+    fi
+  fi
   # shellcheck disable=SC2154
   d="$(docker run --rm --network none --entrypoint dockerd "$swarmnode_alias" --version 2>&1)" \
     || fail "$swarmnode_alias does not run dockerd --version: $d"

@@ -16,6 +16,7 @@
 //! nemesis calls the same methods for both.
 
 pub mod compose;
+pub mod ssh;
 pub mod swarm;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

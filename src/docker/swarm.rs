@@ -2,16 +2,17 @@
 //! every fault carried out through the engine of the node that runs its
 //! target.
 //!
-//! Shell. Owns one bollard client per node (`[cluster.nodes]`: `unix://` or
-//! `tcp://`; `ssh://` and TLS are refused with the reason, this build has
-//! neither of bollard's `ssh` and `ssl` features), which node is a manager,
+//! Shell. Owns one bollard client per node (`[cluster.nodes]`: `unix://`,
+//! `tcp://` plain or with TLS from the node's `tls_dir`, `ssh://` through
+//! an [`SshTunnel`] forwarding the remote engine's socket), which node is a
+//! manager,
 //! and discovery through the manager: the stack's services (label
 //! `com.docker.stack.namespace`), their tasks, the node of each task and its
 //! container, then the container itself from that node's engine. The scope
 //! guard is the stack label: a container without it is never touched.
 //! `docker stack deploy` and `docker stack rm` are features of the docker
 //! CLI, not of the Engine API, so `up`/`down` shell out to
-//! `docker -H <manager> stack ...`; everything else is the API.
+//! `docker stack ...` pointed at the manager; everything else is the API.
 //!
 //! The pure parts (the stack file's problems, which task is a service's
 //! current one, engine URLs) are unit-tested below. [`super::ComposeCluster`]
@@ -20,7 +21,7 @@
 //! that each journaled target names the node whose engine it went through.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -32,7 +33,9 @@ use bollard::query_parameters::{
 };
 
 use super::DockerError;
+use super::ssh::SshTunnel;
 use crate::experiment::SwarmNode;
+use crate::experiment::endpoint::{self, Endpoint};
 
 /// The label Swarm puts on a stack's services, containers, networks and
 /// volumes.
@@ -48,6 +51,11 @@ pub struct NodeEngine {
     pub url: String,
     /// Where its host-mode published ports are reached.
     pub address: String,
+    /// What points the docker CLI at this engine (`DOCKER_HOST`, and for
+    /// TLS `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`).
+    pub cli_env: Vec<(String, String)>,
+    /// For `ssh://`: the forward, open while any clone of this is held.
+    _tunnel: Option<std::sync::Arc<SshTunnel>>,
 }
 
 /// The engines of a Swarm and the stack chaos works on.
@@ -74,29 +82,74 @@ pub struct TaskView {
     pub created: String,
 }
 
-/// Connect to one engine URL. `unix://` and `tcp://` (no TLS) are what this
-/// build speaks; the others are refused with what to do instead.
-pub fn connect_url(node: &str, url: &str) -> Result<Docker, DockerError> {
-    let unsupported = |why: &str| DockerError::Engine {
-        node: node.to_string(),
+/// Connect to one node's engine as `[cluster.nodes]` gives it: a Unix
+/// socket, plain TCP, TCP with TLS (`tls_dir`), or `ssh://` through a
+/// forwarded socket ([`SshTunnel`]). Returns the client, the environment
+/// that points the docker CLI at the same engine, and the tunnel to hold.
+pub async fn connect_node(host: &str, node: &SwarmNode) -> Result<NodeEngine, DockerError> {
+    let url = node.docker.as_str();
+    let fail = |message: String| DockerError::Engine {
+        node: host.to_string(),
         url: url.to_string(),
-        message: why.to_string(),
+        message,
     };
-    if let Some(path) = url.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, 120, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| unsupported(&e.to_string()))
-    } else if url.starts_with("tcp://") {
-        Docker::connect_with_http(url, 120, bollard::API_DEFAULT_VERSION)
-            .map_err(|e| unsupported(&e.to_string()))
-    } else if url.starts_with("ssh://") {
-        Err(unsupported(
-            "this build of chaos cannot reach an engine over ssh:// (bollard's `ssh` feature is off); forward the node's socket instead, e.g. `ssh -nNT -L /tmp/node.sock:/var/run/docker.sock user@host`, and use `docker = \"unix:///tmp/node.sock\"`",
-        ))
-    } else {
-        Err(unsupported(
-            "unknown scheme; expected unix:// or tcp:// (ssh:// through a forwarded socket)",
-        ))
-    }
+    let endpoint = Endpoint::parse(url).map_err(&fail)?;
+    let home = std::env::var("HOME").ok();
+    let expand = |p: &str| PathBuf::from(endpoint::expand_home(p, home.as_deref()));
+    let version = bollard::API_DEFAULT_VERSION;
+    let (docker, cli_env, tunnel) = match (&endpoint, &node.tls_dir) {
+        (Endpoint::Unix { path }, _) => (
+            Docker::connect_with_unix(path, 120, version).map_err(|e| fail(e.to_string()))?,
+            vec![("DOCKER_HOST".to_string(), url.to_string())],
+            None,
+        ),
+        (Endpoint::Tcp { .. }, None) => (
+            Docker::connect_with_http(url, 120, version).map_err(|e| fail(e.to_string()))?,
+            vec![("DOCKER_HOST".to_string(), url.to_string())],
+            None,
+        ),
+        (Endpoint::Tcp { .. }, Some(dir)) => {
+            let dir = expand(dir);
+            let file = |name: &str| {
+                let path = dir.join(name);
+                if path.is_file() {
+                    Ok(path)
+                } else {
+                    Err(fail(format!(
+                        "tls_dir {}: no {name}; expected ca.pem (the CA that signed the engine's certificate), cert.pem and key.pem (this client's), as for DOCKER_CERT_PATH",
+                        dir.display()
+                    )))
+                }
+            };
+            let (ca, cert, key) = (file("ca.pem")?, file("cert.pem")?, file("key.pem")?);
+            let docker = Docker::connect_with_ssl(url, &key, &cert, &ca, 120, version)
+                .map_err(|e| fail(format!("TLS set-up from {}: {e}", dir.display())))?;
+            let env = vec![
+                ("DOCKER_HOST".to_string(), url.to_string()),
+                ("DOCKER_TLS_VERIFY".to_string(), "1".to_string()),
+                ("DOCKER_CERT_PATH".to_string(), dir.display().to_string()),
+            ];
+            (docker, env, None)
+        }
+        (Endpoint::Ssh { .. }, _) => {
+            let config = node.ssh_config.as_deref().map(expand);
+            let tunnel = SshTunnel::open(&endpoint, config.as_deref())
+                .await
+                .map_err(fail)?;
+            let socket = tunnel.socket().display().to_string();
+            let docker = Docker::connect_with_unix(&socket, 120, version)
+                .map_err(|e| fail(e.to_string()))?;
+            let env = vec![("DOCKER_HOST".to_string(), format!("unix://{socket}"))];
+            (docker, env, Some(std::sync::Arc::new(tunnel)))
+        }
+    };
+    Ok(NodeEngine {
+        docker,
+        url: url.to_string(),
+        address: node.address.clone(),
+        cli_env,
+        _tunnel: tunnel,
+    })
 }
 
 impl SwarmEngines {
@@ -114,10 +167,14 @@ impl SwarmEngines {
                 url: node.docker.clone(),
                 message,
             };
-            let docker = connect_url(host, &node.docker)?
+            let mut engine = connect_node(host, node).await?;
+            let docker = engine
+                .docker
+                .clone()
                 .negotiate_version()
                 .await
                 .map_err(|e| engine_err(format!("cannot reach it: {e}")))?;
+            engine.docker = docker.clone();
             let info = docker
                 .info()
                 .await
@@ -141,14 +198,7 @@ impl SwarmEngines {
             if manager.is_none() && swarm.control_available == Some(true) {
                 manager = Some(host.clone());
             }
-            engines.insert(
-                host.clone(),
-                NodeEngine {
-                    docker,
-                    url: node.docker.clone(),
-                    address: node.address.clone(),
-                },
-            );
+            engines.insert(host.clone(), engine);
         }
         let manager = manager.ok_or_else(|| DockerError::NoManager {
             nodes: nodes.keys().cloned().collect::<Vec<_>>().join(", "),
@@ -414,20 +464,33 @@ impl SwarmEngines {
         Ok(problems)
     }
 
-    /// `docker -H <manager> stack <args>`, with `env` for the file's
-    /// variables.
+    /// `docker stack <args>` on the manager's engine (the CLI pointed at it
+    /// by [`NodeEngine::cli_env`]), with `env` for the file's variables.
     pub async fn stack_cli(
         &self,
         args: &[&str],
         env: &[(String, String)],
     ) -> Result<(), DockerError> {
-        let url = &self.manager().url;
+        let manager = self.manager();
         let mut cmd = tokio::process::Command::new("docker");
-        cmd.arg("-H").arg(url).arg("stack").args(args);
+        cmd.arg("stack").args(args);
+        for var in [
+            "DOCKER_HOST",
+            "DOCKER_CONTEXT",
+            "DOCKER_TLS_VERIFY",
+            "DOCKER_CERT_PATH",
+        ] {
+            cmd.env_remove(var);
+        }
         cmd.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        cmd.env_remove("DOCKER_HOST").env_remove("DOCKER_CONTEXT");
+        cmd.envs(
+            manager
+                .cli_env
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
         cmd.stdin(Stdio::null());
-        let command = format!("docker -H {url} stack {}", args.join(" "));
+        let command = format!("docker stack {} (on {})", args.join(" "), manager.url);
         let out = cmd.output().await.map_err(|e| DockerError::Compose {
             command: command.clone(),
             status: "could not start".to_string(),
@@ -800,11 +863,45 @@ services:
         assert_eq!(p.len(), 7, "{p:?}");
     }
 
-    #[test]
-    fn engine_urls_without_support_are_refused_with_the_way_out() {
-        let e = connect_url("n1", "ssh://me@host").unwrap_err().to_string();
-        assert!(e.contains("ssh") && e.contains("unix://"), "{e}");
-        assert!(connect_url("n1", "tcp://127.0.0.1:1").is_ok());
+    fn node(docker: &str, tls_dir: Option<&str>) -> SwarmNode {
+        SwarmNode {
+            docker: docker.to_string(),
+            address: "127.0.0.1".to_string(),
+            tls_dir: tls_dir.map(str::to_string),
+            ssh_config: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tls_dir_without_its_files_names_the_missing_one() {
+        let dir = std::env::temp_dir().join(format!("chaos-tls-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ca.pem"), "").unwrap();
+        let e = connect_node("n1", &node("tcp://127.0.0.1:1", dir.to_str()))
+            .await
+            .unwrap_err()
+            .to_string();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(e.contains("n1") && e.contains("no cert.pem"), "{e}");
+        // Plain TCP needs no files and connects lazily.
+        let plain = connect_node("n1", &node("tcp://127.0.0.1:1", None))
+            .await
+            .unwrap();
+        assert_eq!(
+            plain.cli_env,
+            vec![("DOCKER_HOST".into(), "tcp://127.0.0.1:1".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_ssh_engine_that_does_not_answer_says_what_ssh_said() {
+        // Port 1 on loopback refuses at once: ssh ends before any forward.
+        let e = connect_node("n2", &node("ssh://nobody@127.0.0.1:1", None))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("n2") && e.contains("ssh"), "{e}");
+        assert!(e.contains("refused") || e.contains("cannot run ssh"), "{e}");
     }
 
     #[test]

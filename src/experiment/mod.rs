@@ -8,6 +8,7 @@
 //! line, column and field, and the resolved types the planner consumes.
 //! The field-by-field reference is `docs/experiments.md`.
 
+pub mod endpoint;
 mod raw;
 pub mod spans;
 mod validate;
@@ -119,11 +120,21 @@ impl Orchestrator {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SwarmNode {
     /// Its Docker engine: `unix:///path`, `tcp://host:port` (with
-    /// `tls_dir` for TLS), or `ssh://user@host`.
+    /// `tls_dir` for TLS), or `ssh://[user@]host[:port][/socket]`
+    /// ([`endpoint::Endpoint`]).
     pub docker: String,
     /// The host (name or IP) where the node's host-mode published ports
     /// are reached from this machine.
     pub address: String,
+    /// For `tcp://`: the directory with `ca.pem`, `cert.pem` and `key.pem`
+    /// (the docker CLI's `DOCKER_CERT_PATH` layout); the engine is then
+    /// spoken to over TLS, each side verifying the other. Absolute or `~/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_dir: Option<String>,
+    /// For `ssh://`: an ssh_config file given to `ssh -F` (identity, port,
+    /// known hosts). Absolute or `~/`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_config: Option<String>,
 }
 
 impl Cluster {

@@ -57,6 +57,8 @@ pub struct RawCluster {
 pub struct RawNode {
     pub docker: Option<String>,
     pub address: Option<String>,
+    pub tls_dir: Option<String>,
+    pub ssh_config: Option<String>,
 }
 
 /// The value of a `cluster.env` variable: a string, nothing else (a TOML

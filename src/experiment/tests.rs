@@ -335,6 +335,45 @@ fn a_swarm_cluster_names_its_stack_and_nodes() {
 }
 
 #[test]
+fn swarm_nodes_take_a_tls_dir_for_tcp_and_an_ssh_config_for_ssh() {
+    let text = SWARM
+        .replace(
+            "n1 = { docker = \"tcp://127.0.0.1:23871\", ",
+            "n1 = { docker = \"tcp://127.0.0.1:23871\", tls_dir = \"~/.docker/n1\", ",
+        )
+        .replace(
+            "n2 = { docker = \"unix:///run/n2.sock\", ",
+            "n2 = { docker = \"ssh://root@10.0.0.2:2222\", ssh_config = \"/etc/chaos/ssh\", ",
+        );
+    let e = parse(&text, "s.toml").unwrap().experiment;
+    let nodes = e.cluster.orchestrator.swarm_nodes().unwrap();
+    assert_eq!(nodes["n1"].tls_dir.as_deref(), Some("~/.docker/n1"));
+    assert_eq!(nodes["n2"].ssh_config.as_deref(), Some("/etc/chaos/ssh"));
+    assert_eq!(nodes["n2"].docker, "ssh://root@10.0.0.2:2222");
+    // Each option with the other scheme, or relative, is refused at its field.
+    let case = |from: &str, to: &str| {
+        assert!(text.contains(from), "{from}");
+        let e = parse(&text.replace(from, to), "s.toml").unwrap_err();
+        (e.field.clone().unwrap_or_default(), e.to_string())
+    };
+    let (f, m) = case("tls_dir = \"~/.docker/n1\"", "ssh_config = \"/x\"");
+    assert_eq!(f, "cluster.nodes.n1.ssh_config", "{m}");
+    assert!(m.contains("goes with a `ssh://` engine"), "{m}");
+    let (f, m) = case("ssh_config = \"/etc/chaos/ssh\"", "tls_dir = \"/x\"");
+    assert_eq!(f, "cluster.nodes.n2.tls_dir", "{m}");
+    assert!(m.contains("goes with a `tcp://` engine"), "{m}");
+    let (f, m) = case("\"~/.docker/n1\"", "\"certs\"");
+    assert_eq!(f, "cluster.nodes.n1.tls_dir", "{m}");
+    assert!(m.contains("not an absolute path"), "{m}");
+    let (f, m) = case("ssh://root@10.0.0.2:2222", "ssh://root@10.0.0.2:ssh");
+    assert_eq!(f, "cluster.nodes.n2.docker", "{m}");
+    assert!(m.contains("ssh://[user@]host[:port]"), "{m}");
+    let (f, m) = case("tls_dir", "tls");
+    assert_eq!(f, "cluster.nodes.n1", "{m}");
+    assert!(m.contains("unknown field `tls`"), "{m}");
+}
+
+#[test]
 fn bad_swarm_clusters_point_at_the_field_and_line() {
     let case = |from: &str, to: &str| {
         assert!(SWARM.contains(from), "{from}");

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use super::endpoint::Endpoint;
 use super::raw::{self, RawDurationRange, RawExperiment, RawExplicitFault, RawNemesis, RawTargets};
 use super::spans::SpanIndex;
 use super::*;
@@ -293,7 +294,7 @@ impl<'a> Validator<'a> {
             let Some(docker) = node.docker else {
                 return Err(self.err(
                     &field,
-                    "no `docker`; expected the node's engine, e.g. `docker = \"tcp://127.0.0.1:23871\"` (unix://, tcp://, ssh://)",
+                    "no `docker`; expected the node's engine, e.g. `docker = \"tcp://127.0.0.1:23871\"` (unix://, tcp:// with `tls_dir` for TLS, ssh://)",
                 ));
             };
             let Some(address) = node.address else {
@@ -303,14 +304,24 @@ impl<'a> Validator<'a> {
                 ));
             };
             let dfield = format!("{field}.docker");
-            let scheme_ok = ["unix:///", "tcp://", "ssh://"]
-                .iter()
-                .any(|p| docker.starts_with(p) && docker.len() > p.len());
-            if !scheme_ok || docker.chars().any(char::is_whitespace) {
-                return Err(self.err(
-                    &dfield,
-                    format!("`{docker}` is not a Docker endpoint; expected `unix:///path`, `tcp://host:port` or `ssh://user@host`"),
-                ));
+            let endpoint = Endpoint::parse(&docker).map_err(|m| self.err(&dfield, m))?;
+            for (name, value, scheme) in [
+                ("tls_dir", &node.tls_dir, "tcp"),
+                ("ssh_config", &node.ssh_config, "ssh"),
+            ] {
+                let Some(value) = value else { continue };
+                let ofield = format!("{field}.{name}");
+                if endpoint.scheme() != scheme {
+                    return Err(self.err(
+                        &ofield,
+                        format!(
+                            "`{name}` goes with a `{scheme}://` engine; this node's is `{docker}`"
+                        ),
+                    ));
+                }
+                if let Some(problem) = endpoint::path_problem(value) {
+                    return Err(self.err(&ofield, problem));
+                }
             }
             let afield = format!("{field}.address");
             let address_ok = !address.is_empty()
@@ -324,7 +335,15 @@ impl<'a> Validator<'a> {
                     format!("`{address}` is not a host name or IP address"),
                 ));
             }
-            nodes.insert(host, SwarmNode { docker, address });
+            nodes.insert(
+                host,
+                SwarmNode {
+                    docker,
+                    address,
+                    tls_dir: node.tls_dir,
+                    ssh_config: node.ssh_config,
+                },
+            );
         }
         Ok(nodes)
     }

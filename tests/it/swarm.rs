@@ -5,7 +5,10 @@
 //! that runs its target (checked against the nodes themselves) and healed;
 //! the serializable stale-read control invalid; SIGKILL of `chaos run` with
 //! a pause and a partition applied on remote nodes, then `chaos heal`:
-//! nothing left on any node. Switched off, each test shows as ignored.
+//! nothing left on any node (and no ssh forward of the killed run). The
+//! test bed reaches node 1 over TLS, node 2 over ssh and node 3 over plain
+//! tcp, so every test drives all three kinds of engine endpoint. Switched
+//! off, each test shows as ignored.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -18,7 +21,7 @@ use crate::run::{Run, repo, run};
 /// The test bed's nodes: (hostname, engine URL), as testbed-up.sh makes them.
 const NODES: [(&str, &str); 3] = [
     ("chaos-swarm-1", "tcp://127.0.0.1:23871"),
-    ("chaos-swarm-2", "tcp://127.0.0.1:23872"),
+    ("chaos-swarm-2", "ssh://root@127.0.0.1:23872"),
     ("chaos-swarm-3", "tcp://127.0.0.1:23873"),
 ];
 const STACK: &str = "chaos-swarm-etcd";
@@ -45,14 +48,31 @@ fn swarm_group(test: &str) -> std::sync::MutexGuard<'static, ()> {
             "{test}: testbed-up.sh printed other nodes:\n{nodes}"
         );
     }
+    // The shipped experiments carry the nodes section the test bed prints
+    // (TLS for node 1, ssh for node 2, plain tcp for node 3).
+    for name in [
+        "etcd-leader-kill",
+        "etcd-partition",
+        "etcd-serializable-stale-reads",
+    ] {
+        let path = repo().join(format!("experiments/swarm/{name}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in nodes.lines().filter(|l| l.starts_with("chaos-swarm-")) {
+            assert!(
+                text.contains(line),
+                "{test}: {} lacks the test bed's line `{line}`",
+                path.display()
+            );
+        }
+    }
     guard
 }
 
-/// `docker -H URL ARGS`.
-fn docker_on(url: &str, args: &[&str]) -> std::process::Output {
+/// `docker ARGS` inside a node (its own engine through its Unix socket,
+/// not the way chaos reaches it): what the node itself says.
+fn docker_on(node: &str, args: &[&str]) -> std::process::Output {
     Command::new("docker")
-        .arg("-H")
-        .arg(url)
+        .args(["exec", node, "docker"])
         .args(args)
         .output()
         .expect("docker runs")
@@ -62,8 +82,8 @@ fn docker_on(url: &str, args: &[&str]) -> std::process::Output {
 fn nodes_with_container(container: &str) -> Vec<&'static str> {
     NODES
         .iter()
-        .filter(|(_, url)| {
-            docker_on(url, &["inspect", "--type", "container", container])
+        .filter(|(host, _)| {
+            docker_on(host, &["inspect", "--type", "container", container])
                 .status
                 .success()
         })
@@ -144,9 +164,9 @@ fn assert_valid(r: &Run, what: &str) {
 /// that its service currently runs (the current task's container).
 fn stack_containers() -> Vec<(String, &'static str, String, String)> {
     let mut out = Vec::new();
-    for (host, url) in NODES {
+    for (host, _) in NODES {
         let o = docker_on(
-            url,
+            host,
             &[
                 "ps",
                 "-a",
@@ -168,9 +188,9 @@ fn stack_containers() -> Vec<(String, &'static str, String, String)> {
 
 /// chaos's iptables rules in a container's namespace, counted by a
 /// throwaway helper on its node.
-fn rules_in(url: &str, container: &str) -> usize {
+fn rules_in(node: &str, container: &str) -> usize {
     let o = docker_on(
-        url,
+        node,
         &[
             "run",
             "--rm",
@@ -308,8 +328,18 @@ fn swarm_sigkill_during_remote_faults_then_chaos_heal_leaves_nothing_applied() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
+    let pid = child.id();
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    // Its ssh forward to chaos-swarm-2 ends with it (the remote `cat`
+    // reads a pipe only the killed process held).
+    crate::daemon::wait_for("the killed run's ssh forward ends", 20, || {
+        let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+        let left = String::from_utf8_lossy(&ps.stdout)
+            .lines()
+            .any(|l| l.starts_with("ssh ") && l.contains(&format!("chaos-ssh-{pid}-")));
+        (!left).then_some(())
+    });
 
     // Applied, on their nodes: etcd1 paused on chaos-swarm-1, the rules in
     // etcd2's namespace on chaos-swarm-2 and in its peers' (that drop etcd2).
@@ -330,7 +360,7 @@ fn swarm_sigkill_during_remote_faults_then_chaos_heal_leaves_nothing_applied() {
     let (_, node2, c2, _) = find("etcd2");
     assert_eq!(node2, "chaos-swarm-2");
     assert!(
-        rules_in(NODES[1].1, &c2) > 0,
+        rules_in(NODES[1].0, &c2) > 0,
         "no rule in etcd2 after SIGKILL"
     );
     let records = journal(journal_path.parent().unwrap());
@@ -371,12 +401,11 @@ fn assert_nothing_applied(what: &str) {
             continue;
         }
         assert_eq!(state, "running", "{what}: {svc} on {node}");
-        let url = NODES.iter().find(|(h, _)| *h == node).unwrap().1;
-        assert_eq!(rules_in(url, &c), 0, "{what}: {svc} on {node} keeps rules");
+        assert_eq!(rules_in(node, &c), 0, "{what}: {svc} on {node} keeps rules");
     }
-    for (host, url) in NODES {
+    for (host, _) in NODES {
         let o = docker_on(
-            url,
+            host,
             &[
                 "ps",
                 "-aq",
