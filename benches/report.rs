@@ -33,8 +33,7 @@ use chaos::checker::{self, CheckOptions};
 use chaos::histgen::{self, Corruption, GenConfig, Values};
 use chaos::html::txn::{LineFacts, TxnInput};
 use chaos::html::{self, RunHistory, RunInput};
-use chaos::results::build::{FaultOutcome, RunFacts};
-use chaos::seed::Seed;
+use chaos::results::build::{self, Checked};
 use chaos::txngen::{self, Gadget, Isolation, TxnGenConfig};
 
 fn root() -> PathBuf {
@@ -68,44 +67,22 @@ fn simulated(
         op.node = Some(format!("n{}", op.process % 10 % 3 + 1));
     }
     let report = checker::check(&history, &CheckOptions::default());
-    let end_ns = history.ops.last().and_then(|o| o.time_ns).expect("times");
     let file = "experiments/etcd-serializable-stale-reads.toml";
     let text = std::fs::read_to_string(root().join(file)).expect("the experiment");
-    let mut experiment = chaos::experiment::parse(&text, file)
+    let experiment = chaos::experiment::parse(&text, file)
         .expect("it parses")
         .experiment;
-    experiment.duration = Duration::from_nanos(end_ns);
-    let plan = chaos::plan::plan(&experiment, Seed(11));
-    let faults: Vec<FaultOutcome> = plan
-        .faults
-        .iter()
-        .map(|f| FaultOutcome {
-            applied_at: Some(f.at()),
-            targets: vec!["n1".into(), "n2".into(), "n3".into()],
-            healed_at: Some(f.heal_at()),
-            ..FaultOutcome::planned(f)
-        })
-        .collect();
-    let results = chaos::results::build::build(RunFacts {
-        experiment: &experiment,
-        file_arg: file,
-        seed: 11,
-        rerun: format!("chaos run {file} --seed 11"),
-        compose_file: "compose/etcd.yml".into(),
-        images: Default::default(),
-        status: chaos::results::Status::Completed,
-        started_ms: 1_795_748_645_678,
-        ended_ms: 1_795_748_645_678 + end_ns / 1_000_000,
-        workload_ns: end_ns,
-        faults: &faults,
-        checked: chaos::results::build::Checked::Register {
+    let (results, plan) = build::simulated(
+        experiment,
+        file,
+        11,
+        "compose/etcd.yml",
+        &["n1", "n2", "n3"],
+        Checked::Register {
             history: &history,
             report: &report,
         },
-        check_ms: 1.0,
-        logs: Default::default(),
-        notes: Vec::new(),
-    });
+    );
     let plan = serde_json::to_value(&plan).expect("a plan serializes");
     (results, history, plan)
 }
@@ -141,44 +118,22 @@ fn simulated_txn(
             ..TxnCheckOptions::default()
         },
     );
-    let end_ns = lines.iter().filter_map(|l| l.time_ns).max().expect("times");
     let file = "experiments/etcd-append-serializable.toml";
     let text = std::fs::read_to_string(root().join(file)).expect("the experiment");
-    let mut experiment = chaos::experiment::parse(&text, file)
+    let experiment = chaos::experiment::parse(&text, file)
         .expect("it parses")
         .experiment;
-    experiment.duration = Duration::from_nanos(end_ns);
-    let plan = chaos::plan::plan(&experiment, Seed(5));
-    let faults: Vec<FaultOutcome> = plan
-        .faults
-        .iter()
-        .map(|f| FaultOutcome {
-            applied_at: Some(f.at()),
-            targets: vec!["n1".into()],
-            healed_at: Some(f.heal_at()),
-            ..FaultOutcome::planned(f)
-        })
-        .collect();
-    let results = chaos::results::build::build(RunFacts {
-        experiment: &experiment,
-        file_arg: file,
-        seed: 5,
-        rerun: format!("chaos run {file} --seed 5"),
-        compose_file: "compose/etcd.yml".into(),
-        images: Default::default(),
-        status: chaos::results::Status::Completed,
-        started_ms: 1_795_748_645_678,
-        ended_ms: 1_795_748_645_678 + end_ns / 1_000_000,
-        workload_ns: end_ns,
-        faults: &faults,
-        checked: chaos::results::build::Checked::Txn {
+    let (results, plan) = build::simulated(
+        experiment,
+        file,
+        5,
+        "compose/etcd.yml",
+        &["n1"],
+        Checked::Txn {
             lines: &lines,
             report: &report,
         },
-        check_ms: 1.0,
-        logs: Default::default(),
-        notes: Vec::new(),
-    });
+    );
     let facts = LineFacts::from_lines(&lines);
     let plan = serde_json::to_value(&plan).expect("a plan serializes");
     (results, history, facts, plan)

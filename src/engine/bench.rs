@@ -12,7 +12,6 @@
 //! in, a value out; never prints, never exits, never installs signal
 //! handlers. Layer: the engine; imports nothing above it.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +34,6 @@ use crate::bench::{
 use crate::client::{AnyClient, Completion, Request};
 use crate::docker::ComposeCluster;
 use crate::experiment::{Experiment, Fault, ReadMode};
-use crate::images;
 use crate::loader::Loaded;
 use crate::lock::ProjectLock;
 use crate::plan::{Plan, PlannedFault, PlannedTargets};
@@ -160,17 +158,8 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
     let project = experiment.cluster.project.clone();
     let _lock = ProjectLock::acquire(&project, &opts.rerun, opts.wait_lock).await?;
 
-    progress.event(RunEvent::Phase(Phase::Preflight));
-    let cluster = ComposeCluster::connect_to(&experiment.cluster, &loaded.compose_file)
-        .await
-        .map_err(EngineError::docker("connecting to the Docker engine"))?
-        .with_env(&experiment.cluster.env);
-    if experiment.cluster.up {
-        let missing = images::missing(&cluster, &[])
-            .await
-            .map_err(EngineError::docker("looking for the images"))?;
-        images::refuse_local(missing)?;
-    }
+    let cluster =
+        connect::cluster(&experiment, &loaded.compose_file, &[], progress.as_ref()).await?;
     let restart_service = match &opts.restart {
         RestartChoice::FirstEndpoint => experiment.workload.endpoints.first().cloned(),
         RestartChoice::Service(s) => Some(s.clone()),
@@ -189,31 +178,8 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
         .await
         .map_err(EngineError::docker("listing the containers"))?
         .len();
-    let progress_ref = progress.clone();
-    let mut pending = move |p: &[String]| progress_ref.event(RunEvent::Pending(p.to_vec()));
-    let ready = experiment.cluster.ready_timeout;
     let up_started = Instant::now();
-    let healthy = async {
-        if experiment.cluster.up {
-            progress.event(RunEvent::Phase(Phase::StartingCluster));
-            cluster
-                .up_reporting(ready, &mut pending)
-                .await
-                .map_err(EngineError::docker("bringing the cluster up"))
-        } else {
-            progress.event(RunEvent::Phase(Phase::WaitingHealthy));
-            cluster
-                .wait_healthy_reporting(ready, &mut pending)
-                .await
-                .map_err(EngineError::docker(
-                    "waiting for the running cluster to be healthy",
-                ))
-        }
-    };
-    tokio::select! {
-        r = healthy => r?,
-        _ = cancel.cancelled() => return Err(EngineError::Cancelled),
-    }
+    connect::ready(&experiment, &cluster, progress.as_ref(), &cancel).await?;
     let startup = if !experiment.cluster.up {
         Startup {
             cluster_ms: None,
@@ -236,13 +202,7 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
             cluster_note: None,
         }
     };
-    let images: BTreeMap<String, String> = cluster
-        .containers()
-        .await
-        .map_err(EngineError::docker("listing the containers"))?
-        .into_iter()
-        .map(|(service, c)| (service, c.image))
-        .collect();
+    let images = connect::images(&cluster).await?;
 
     // The run directory, the clients, the fault session.
     let started_ms = unix_ms();

@@ -1,22 +1,99 @@
-//! Connecting a run to its cluster: each endpoint's published port, one
-//! client per process, and the role resolvers the nemesis needs (the etcd
-//! leader through the members' status, PD and TiKV leaders through PD).
-//! Everything is reached through ports published on 127.0.0.1, never
-//! through container addresses.
+//! Connecting a run (or a bench) to its cluster: the Docker engine and the
+//! local images checked ([`cluster`]), the cluster brought up or found
+//! healthy ([`ready`]) and the images its containers run ([`images`]); then
+//! each endpoint's published port, one client per process, and the role
+//! resolvers the nemesis needs (the etcd leader through the members'
+//! status, PD and TiKV leaders through PD). Everything is reached through
+//! ports published on 127.0.0.1, never through container addresses.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
+use super::EngineError;
+use super::progress::{Phase, ProgressSink, RunEvent};
 use crate::client::AnyClient;
 use crate::client::etcd::{EtcdClient, EtcdLeader};
 use crate::client::pd::{self, PdRoles};
 use crate::client::surreal::{SurrealClient, SurrealConfig, SurrealSetupError};
 use crate::docker::{ComposeCluster, DockerError};
 use crate::experiment::{ClientKind, Experiment, ReadMode};
+use crate::images;
 use crate::roles::{FixedRoles, RoleResolver};
+
+/// The experiment's cluster (`compose_file`, the experiment's environment
+/// set) through the Docker engine, after the preflight phase is reported.
+/// When chaos brings the cluster up, every local image it needs must be
+/// there first: its services' and `extra` (the fault helper's).
+pub async fn cluster(
+    experiment: &Experiment,
+    compose_file: &Path,
+    extra: &[String],
+    progress: &dyn ProgressSink,
+) -> Result<ComposeCluster, EngineError> {
+    progress.event(RunEvent::Phase(Phase::Preflight));
+    let cluster = ComposeCluster::connect_to(&experiment.cluster, compose_file)
+        .await
+        .map_err(EngineError::docker("connecting to the Docker engine"))?
+        .with_env(&experiment.cluster.env);
+    if experiment.cluster.up {
+        let missing = images::missing(&cluster, extra)
+            .await
+            .map_err(EngineError::docker("looking for the images"))?;
+        images::refuse_local(missing)?;
+    }
+    Ok(cluster)
+}
+
+/// Bring the cluster up, or, when the experiment says `up = false`, wait
+/// until the running one is healthy (within `cluster.ready_timeout`),
+/// reporting the phase and the services still pending. A cancellation ends
+/// the wait: [`EngineError::Cancelled`].
+pub async fn ready(
+    experiment: &Experiment,
+    cluster: &ComposeCluster,
+    progress: &dyn ProgressSink,
+    cancel: &CancellationToken,
+) -> Result<(), EngineError> {
+    let mut pending = |p: &[String]| progress.event(RunEvent::Pending(p.to_vec()));
+    let timeout = experiment.cluster.ready_timeout;
+    let healthy = async {
+        if experiment.cluster.up {
+            progress.event(RunEvent::Phase(Phase::StartingCluster));
+            cluster
+                .up_reporting(timeout, &mut pending)
+                .await
+                .map_err(EngineError::docker("bringing the cluster up"))
+        } else {
+            progress.event(RunEvent::Phase(Phase::WaitingHealthy));
+            cluster
+                .wait_healthy_reporting(timeout, &mut pending)
+                .await
+                .map_err(EngineError::docker(
+                    "waiting for the running cluster to be healthy",
+                ))
+        }
+    };
+    tokio::select! {
+        r = healthy => r,
+        _ = cancel.cancelled() => Err(EngineError::Cancelled),
+    }
+}
+
+/// Compose service to the image its container runs.
+pub async fn images(cluster: &ComposeCluster) -> Result<BTreeMap<String, String>, EngineError> {
+    Ok(cluster
+        .containers()
+        .await
+        .map_err(EngineError::docker("listing the containers"))?
+        .into_iter()
+        .map(|(service, c)| (service, c.image))
+        .collect())
+}
 
 /// The port each client adapter talks to inside its container.
 pub fn client_port(kind: ClientKind) -> u16 {

@@ -55,7 +55,7 @@ use crate::checker::{self, CheckOptions, CheckReport, Clock};
 use crate::client::{AnyClient, Request};
 use crate::docker::{ComposeCluster, DockerError};
 use crate::history::{History, HistoryError};
-use crate::images::{self, ImageError};
+use crate::images::ImageError;
 use crate::loader::Loaded;
 use crate::lock::{LockError, ProjectLock};
 use crate::nemesis::{self, Nemesis, NemesisError};
@@ -320,58 +320,25 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
 
     // 1. Nothing is touched until everything the run needs is known to be
     // there.
-    progress.event(RunEvent::Phase(Phase::Preflight));
-    let cluster = ComposeCluster::connect_to(&experiment.cluster, &loaded.compose_file)
-        .await
-        .map_err(EngineError::docker("connecting to the Docker engine"))?
-        .with_env(&experiment.cluster.env);
-    if experiment.cluster.up {
-        let helper = if nemesis::needs_helpers(&plan) {
-            vec![nemesis::helper_image()]
-        } else {
-            Vec::new()
-        };
-        let missing = images::missing(&cluster, &helper)
-            .await
-            .map_err(EngineError::docker("looking for the images"))?;
-        images::refuse_local(missing)?;
-    }
+    let helper = if nemesis::needs_helpers(&plan) {
+        vec![nemesis::helper_image()]
+    } else {
+        Vec::new()
+    };
+    let cluster = connect::cluster(
+        &experiment,
+        &loaded.compose_file,
+        &helper,
+        progress.as_ref(),
+    )
+    .await?;
     nemesis::preflight(&cluster, &plan)
         .await
         .map_err(EngineError::Preflight)?;
 
     // 2. The cluster.
-    let progress_ref = progress.clone();
-    let mut pending = move |p: &[String]| progress_ref.event(RunEvent::Pending(p.to_vec()));
-    let ready = experiment.cluster.ready_timeout;
-    let healthy = async {
-        if experiment.cluster.up {
-            progress.event(RunEvent::Phase(Phase::StartingCluster));
-            cluster
-                .up_reporting(ready, &mut pending)
-                .await
-                .map_err(EngineError::docker("bringing the cluster up"))
-        } else {
-            progress.event(RunEvent::Phase(Phase::WaitingHealthy));
-            cluster
-                .wait_healthy_reporting(ready, &mut pending)
-                .await
-                .map_err(EngineError::docker(
-                    "waiting for the running cluster to be healthy",
-                ))
-        }
-    };
-    tokio::select! {
-        r = healthy => r?,
-        _ = cancel.cancelled() => return Err(EngineError::Cancelled),
-    }
-    let images: BTreeMap<String, String> = cluster
-        .containers()
-        .await
-        .map_err(EngineError::docker("listing the containers"))?
-        .into_iter()
-        .map(|(service, c)| (service, c.image))
-        .collect();
+    connect::ready(&experiment, &cluster, progress.as_ref(), &cancel).await?;
+    let images = connect::images(&cluster).await?;
 
     // 3. The run directory and the fault session.
     let started_ms = unix_ms();

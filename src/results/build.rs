@@ -3,7 +3,9 @@
 //! checker's report. Pure: no clock (times come in as numbers), no files, no
 //! runtime. The run engine calls [`build`] at the end of every run;
 //! anything that can read a run directory back (a report made again, a
-//! replay) can call it too.
+//! replay) can call it too. [`simulated`] makes the results of a run that
+//! never touched a cluster (a generated, checked history with its
+//! experiment's faults), for report tests and benches.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,7 +19,8 @@ use crate::checker::txn::{self, TxnLine, TxnReport};
 use crate::checker::{self, CheckReport};
 use crate::experiment::Experiment;
 use crate::history::{self, History};
-use crate::plan::{PlannedFault, PlannedTargets};
+use crate::plan::{self, Plan, PlannedFault, PlannedTargets};
+use crate::seed::Seed;
 
 /// What became of one planned fault.
 #[derive(Debug, Clone, PartialEq)]
@@ -232,6 +235,66 @@ pub fn build(facts: RunFacts<'_>) -> Results {
     }
 }
 
+/// Where a [`simulated`] run starts: 2026-11-27T03:04:05.678Z, Unix
+/// milliseconds.
+const SIMULATED_START_MS: u64 = 1_795_748_645_678;
+
+/// The results of a run that never touched a cluster, as [`build`] would
+/// make them had it run: `checked` is a generated history (`crate::histgen`,
+/// `crate::txngen`) and the checker's report on it, `experiment` the
+/// experiment parsed from `file_arg`. The run lasts until the history's
+/// last time (a register history's last op, a list-append one's latest
+/// line; 0 without times): the experiment is planned for that long with
+/// `seed`, and every planned fault is applied and healed on time on
+/// `targets`. It is completed, starts at a fixed instant
+/// (2026-11-27T03:04:05.678Z), names `compose_file` as its target, keeps no
+/// images or logs and no notes but [`build`]'s own, and its check took 1 ms.
+/// Returns the results and the plan (plan.json's content).
+pub fn simulated(
+    mut experiment: Experiment,
+    file_arg: &str,
+    seed: u64,
+    compose_file: &str,
+    targets: &[&str],
+    checked: Checked<'_>,
+) -> (Results, Plan) {
+    let end_ns = match checked {
+        Checked::Register { history, .. } => history.ops.last().and_then(|o| o.time_ns),
+        Checked::Txn { lines, .. } => lines.iter().filter_map(|l| l.time_ns).max(),
+    }
+    .unwrap_or(0);
+    experiment.duration = Duration::from_nanos(end_ns);
+    let plan = plan::plan(&experiment, Seed(seed));
+    let faults: Vec<FaultOutcome> = plan
+        .faults
+        .iter()
+        .map(|f| FaultOutcome {
+            applied_at: Some(f.at()),
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            healed_at: Some(f.heal_at()),
+            ..FaultOutcome::planned(f)
+        })
+        .collect();
+    let results = build(RunFacts {
+        experiment: &experiment,
+        file_arg,
+        seed,
+        rerun: format!("chaos run {file_arg} --seed {seed}"),
+        compose_file: compose_file.into(),
+        images: Default::default(),
+        status: Status::Completed,
+        started_ms: SIMULATED_START_MS,
+        ended_ms: SIMULATED_START_MS + end_ns / 1_000_000,
+        workload_ns: end_ns,
+        faults: &faults,
+        checked,
+        check_ms: 1.0,
+        logs: Default::default(),
+        notes: Vec::new(),
+    });
+    (results, plan)
+}
+
 /// One fault in the results format.
 fn fault_record(f: &FaultOutcome, samples: &[OpSample]) -> FaultRecord {
     FaultRecord {
@@ -396,7 +459,6 @@ mod tests {
     use super::*;
     use crate::checker::CheckOptions;
     use crate::history::{Format, parse};
-    use crate::seed::Seed;
 
     const EXPERIMENT: &str = r#"
 name = "unit"
@@ -533,5 +595,78 @@ schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
         assert_eq!(r.faults[0].applied_at_ms, None);
         assert_eq!(r.faults[0].recovery_ms, None);
         assert!(!r.workload.by_f.contains_key("final-read"));
+    }
+
+    #[test]
+    fn a_simulated_run_lasts_its_history_and_applies_every_fault_on_time() {
+        let experiment = crate::experiment::parse(EXPERIMENT, "unit.toml")
+            .unwrap()
+            .experiment;
+        let history = parse(HISTORY, Format::Chaos).unwrap();
+        let check = checker::check(&history, &CheckOptions::default());
+        let (r, plan) = simulated(
+            experiment.clone(),
+            "experiments/unit.toml",
+            7,
+            "compose/c.yml",
+            &["n1", "n2"],
+            Checked::Register {
+                history: &history,
+                report: &check,
+            },
+        );
+        // As long as the history: its last op completes at 11.003 s.
+        assert_eq!(plan.duration_ms, 11_003);
+        assert_eq!(plan.seed, 7);
+        assert_eq!(r.duration_s, 11.003);
+        assert_eq!(r.started_at, "2026-11-27T03:04:05.678Z");
+        assert_eq!(r.ended_at, "2026-11-27T03:04:16.681Z");
+        assert_eq!(r.status, Status::Completed);
+        assert_eq!(r.rerun, "chaos run experiments/unit.toml --seed 7");
+        assert_eq!(r.experiment.file, "experiments/unit.toml");
+        assert_eq!(r.target.compose_file, "compose/c.yml");
+        assert!(r.target.images.is_empty() && r.logs.is_empty());
+        assert_eq!(r.checker.elapsed_ms, 1.0);
+        assert_eq!(r.verdict, Verdict::Invalid);
+        // Every planned fault applied and healed on time, on the targets.
+        assert_eq!(plan.faults.len(), 1);
+        assert_eq!(r.faults.len(), 1);
+        let (f, p) = (&r.faults[0], &plan.faults[0]);
+        assert_eq!(f.applied_at_ms, Some(p.at_ms));
+        assert_eq!(f.lag_ms, Some(0.0));
+        assert_eq!(f.healed_at_ms, Some(p.heal_at_ms));
+        assert_eq!(f.targets, ["n1", "n2"]);
+        assert_eq!(f.error, None);
+        // The same as planning the experiment for that long by hand.
+        let mut by_hand = experiment;
+        by_hand.duration = Duration::from_millis(11_003);
+        assert_eq!(plan, crate::plan::plan(&by_hand, Seed(7)));
+
+        // A list-append history lasts until its latest line.
+        let lines = crate::txngen::generate(&crate::txngen::TxnGenConfig {
+            seed: 5,
+            txns: 200,
+            ..Default::default()
+        });
+        let end_ns = lines.iter().filter_map(|l| l.time_ns).max().unwrap();
+        let txn_history = txn::TxnHistory::from_lines(&lines).unwrap();
+        let report = txn::check(&txn_history, &Default::default());
+        let experiment = crate::experiment::parse(EXPERIMENT, "unit.toml")
+            .unwrap()
+            .experiment;
+        let (r, plan) = simulated(
+            experiment,
+            "experiments/unit.toml",
+            5,
+            "compose/c.yml",
+            &["n1"],
+            Checked::Txn {
+                lines: &lines,
+                report: &report,
+            },
+        );
+        assert_eq!(plan.duration_ms, end_ns / 1_000_000);
+        assert_eq!(r.faults.len(), plan.faults.len());
+        assert!(r.checker.txn.is_some());
     }
 }

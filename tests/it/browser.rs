@@ -159,6 +159,66 @@ fn screenshot(page: &Path, name: &str, height: u32) -> PathBuf {
     png
 }
 
+/// Screenshots of a page: `{name}-top.png`, its top 1000 pixels, and
+/// `{name}-full.png`, `height` pixels of it.
+fn screenshots(page: &Path, name: &str, height: u32) {
+    let top = screenshot(page, &format!("{name}-top.png"), 1000);
+    let full = screenshot(page, &format!("{name}-full.png"), height);
+    eprintln!("screenshots: {} {}", top.display(), full.display());
+}
+
+/// `chaos report` on a copy of a kept run: the copy, its report.html and
+/// the page's DOM after load (see [`load`]).
+fn report_loaded(kept: &Path) -> (tempfile::TempDir, PathBuf, String) {
+    let run = copy_run(kept);
+    let out = chaos(&["report".into(), run.path().to_str().unwrap().into()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let page = run.path().join("report.html");
+    let dom = load(&page);
+    (run, page, dom)
+}
+
+/// The page rendered from `input` (under 5 MB) in a temporary directory:
+/// the directory, the page and its DOM after load (see [`load`]).
+fn render_loaded(input: &RunInput<'_>) -> (tempfile::TempDir, PathBuf, String) {
+    let text = html::render_run(input);
+    assert!(text.len() < 5_000_000, "{} bytes", text.len());
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &text).unwrap();
+    let dom = load(&page);
+    (dir, page, dom)
+}
+
+/// The tooltip of a page when the pointer is over the first element that
+/// `selector` (a CSS selector) matches: the page is copied beside itself
+/// (`hover.html`) with a script that moves the pointer there and keeps the
+/// tooltip's text in `data-tip`, then loaded (see [`load`]). The tooltip
+/// must be shown, on one of a process's ops or transactions.
+fn hover_tip(page: &Path, selector: &str) -> String {
+    let hover = page.with_file_name("hover.html");
+    let html = std::fs::read_to_string(page).unwrap().replace(
+        "</body>",
+        &format!(
+            "<script>var r = document.querySelector('{selector}');\
+             r.dispatchEvent(new MouseEvent('mouseover', {{bubbles: true, clientX: 300, clientY: 300}}));\
+             var t = document.getElementById('tip');\
+             document.body.setAttribute('data-tip', (t.hidden ? 'hidden ' : 'shown ') + t.textContent);</script></body>"
+        ),
+    );
+    std::fs::write(&hover, html).unwrap();
+    let dom = load(&hover);
+    let tip = dom
+        .split("data-tip=\"")
+        .nth(1)
+        .unwrap()
+        .split("\" ")
+        .next()
+        .unwrap();
+    assert!(tip.starts_with("shown process "), "{tip}");
+    tip.to_string()
+}
+
 #[test]
 #[cfg_attr(not(chaos_browser), ignore = "needs Chromium: CHAOS_BROWSER_TESTS=1")]
 fn the_console_check_catches_errors() {
@@ -191,11 +251,7 @@ fn the_console_check_catches_errors() {
 #[test]
 #[cfg_attr(not(chaos_browser), ignore = "needs Chromium: CHAOS_BROWSER_TESTS=1")]
 fn the_kept_etcd_run_report_in_chromium() {
-    let run = copy_run(&kept_run());
-    let out = chaos(&["report".into(), run.path().to_str().unwrap().into()]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let page = run.path().join("report.html");
-    let dom = load(&page);
+    let (run, page, dom) = report_loaded(&kept_run());
     let files = chaos::runfiles::read(run.path()).unwrap();
     let history = files.history.unwrap().register().unwrap().clone();
     // One bar per op (this history is under the sampling limit), one view
@@ -216,50 +272,26 @@ fn the_kept_etcd_run_report_in_chromium() {
         history.invocation(op).line,
         history.completion(op).unwrap().line,
     );
-    let hover = run.path().join("hover.html");
-    let html = std::fs::read_to_string(&page).unwrap().replace(
-        "</body>",
-        "<script>var r = document.querySelector('[data-op=\"100\"]');\
-         r.dispatchEvent(new MouseEvent('mouseover', {bubbles: true, clientX: 300, clientY: 300}));\
-         var t = document.getElementById('tip');\
-         document.body.setAttribute('data-tip', (t.hidden ? 'hidden ' : 'shown ') + t.textContent);</script></body>",
-    );
-    std::fs::write(&hover, html).unwrap();
-    let dom = load(&hover);
-    let tip = dom
-        .split("data-tip=\"")
-        .nth(1)
-        .unwrap()
-        .split("\" ")
-        .next()
-        .unwrap();
-    assert!(tip.starts_with("shown process "), "{tip}");
+    let tip = hover_tip(&page, "[data-op=\"100\"]");
     for expected in [
         format!("history.jsonl line {inv}: {}", line(inv)),
         format!("history.jsonl line {comp}: {}", line(comp)),
     ] {
         assert!(tip.contains(&expected), "{tip}\nlacks {expected}");
     }
-    let top = screenshot(&page, "report-etcd-top.png", 1000);
-    let full = screenshot(&page, "report-etcd-full.png", 5200);
-    eprintln!("screenshots: {} {}", top.display(), full.display());
+    screenshots(&page, "report-etcd", 5200);
 }
 
 #[test]
 #[cfg_attr(not(chaos_browser), ignore = "needs Chromium: CHAOS_BROWSER_TESTS=1")]
 fn a_100k_op_report_in_chromium() {
     let (results, history, plan) = simulated_run(100_000);
-    let text = html::render_run(&RunInput {
+    let (_dir, page, dom) = render_loaded(&RunInput {
         results: &results,
         history: Some(html::RunHistory::Register(&history)),
         plan: Some(&plan),
         notes: &[],
     });
-    assert!(text.len() < 5_000_000, "{} bytes", text.len());
-    let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("report.html");
-    std::fs::write(&page, &text).unwrap();
-    let dom = load(&page);
     let shown = timeline::sample(&history, &Default::default(), timeline::MAX_OPS).len();
     assert_eq!(shown, timeline::MAX_OPS);
     assert_eq!(dom.matches("data-op=\"").count(), shown);
@@ -318,11 +350,7 @@ fn kept_txn_run() -> PathBuf {
 #[test]
 #[cfg_attr(not(chaos_browser), ignore = "needs Chromium: CHAOS_BROWSER_TESTS=1")]
 fn the_kept_etcd_list_append_run_report_in_chromium() {
-    let run = copy_run(&kept_txn_run());
-    let out = chaos(&["report".into(), run.path().to_str().unwrap().into()]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    let page = run.path().join("report.html");
-    let dom = load(&page);
+    let (run, page, dom) = report_loaded(&kept_txn_run());
     let files = chaos::runfiles::read(run.path()).unwrap();
     let Some(chaos::runfiles::HistoryFile::Txn { history, lines }) = &files.history else {
         panic!("a list-append history");
@@ -357,29 +385,10 @@ fn the_kept_etcd_list_append_run_report_in_chromium() {
     assert_eq!(dom.matches("<g class=\"edge\"").count(), steps);
     assert!(dom.contains("not strict-serializable"));
     // Hovering over a cycle's transaction shows its micro-ops and lines.
-    let hover = run.path().join("hover.html");
-    let html = std::fs::read_to_string(&page).unwrap().replace(
-        "</body>",
-        "<script>var r = document.querySelector('svg.cycle rect[data-txn]');\
-         r.dispatchEvent(new MouseEvent('mouseover', {bubbles: true, clientX: 300, clientY: 300}));\
-         var t = document.getElementById('tip');\
-         document.body.setAttribute('data-tip', (t.hidden ? 'hidden ' : 'shown ') + t.textContent);</script></body>",
-    );
-    std::fs::write(&hover, html).unwrap();
-    let dom = load(&hover);
-    let tip = dom
-        .split("data-tip=\"")
-        .nth(1)
-        .unwrap()
-        .split("\" ")
-        .next()
-        .unwrap();
-    assert!(tip.starts_with("shown process "), "{tip}");
+    let tip = hover_tip(&page, "svg.cycle rect[data-txn]");
     assert!(tip.contains("transaction [[:"), "{tip}");
     assert!(tip.contains("history.jsonl line "), "{tip}");
-    let top = screenshot(&page, "report-etcd-append-top.png", 1000);
-    let full = screenshot(&page, "report-etcd-append-full.png", 6000);
-    eprintln!("screenshots: {} {}", top.display(), full.display());
+    screenshots(&page, "report-etcd-append", 6000);
 }
 
 #[test]
@@ -389,7 +398,7 @@ fn a_100k_transaction_report_in_chromium() {
         100_000,
         chaos::checker::txn::ConsistencyModel::StrictSerializable,
     );
-    let text = html::render_run(&RunInput {
+    let (_dir, page, dom) = render_loaded(&RunInput {
         results: &results,
         history: Some(html::RunHistory::Txn(html::txn::TxnInput {
             history: &history,
@@ -398,11 +407,6 @@ fn a_100k_transaction_report_in_chromium() {
         plan: Some(&plan),
         notes: &[],
     });
-    assert!(text.len() < 5_000_000, "{} bytes", text.len());
-    let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("report.html");
-    std::fs::write(&page, &text).unwrap();
-    let dom = load(&page);
     let figure = dom.split("id=\"timeline-figure\"").nth(1).unwrap();
     let figure = figure.split("</svg>").next().unwrap();
     assert_eq!(figure.matches("data-txn=\"").count(), timeline::MAX_OPS);

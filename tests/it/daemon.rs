@@ -6,46 +6,15 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::{DaemonBed, http, json, runs_listed, wait_for};
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A port nothing listens on now.
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 request; (status, body). `None` if nothing answers.
-pub(crate) fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let body = body.unwrap_or("");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    let code = out.split_whitespace().nth(1)?.parse().ok()?;
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((code, body))
 }
 
 /// A raw request (`extra` headers, a form `body`): the status, the
@@ -63,25 +32,6 @@ fn http_raw(port: u16, method: &str, path: &str, extra: &str, body: &str) -> (u1
     let code = out.split_whitespace().nth(1).unwrap().parse().unwrap();
     let (head, body) = out.split_once("\r\n\r\n").unwrap();
     (code, head.to_string(), body.to_string())
-}
-
-pub(crate) fn json(port: u16, method: &str, path: &str, token: &str) -> Value {
-    let (code, body) = http(port, method, path, Some(token), None)
-        .unwrap_or_else(|| panic!("{method} {path}: no answer"));
-    assert!(code < 300, "{method} {path}: {code} {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
-}
-
-/// Poll until `f` gives something, or fail after `secs`.
-pub(crate) fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "waited {secs} s for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn write_experiment(dir: &Path, name: &str, project: &str, extra_workload: &str, nemesis: &str) {
@@ -112,18 +62,26 @@ timeout = "1s"
     std::fs::write(dir.join(format!("{name}.toml")), body).unwrap();
 }
 
+/// A daemon's bed (see [`DaemonBed`], which it derefs to) and the compose
+/// project its experiments run on, taken down when the test ends.
 struct Bed {
-    dir: tempfile::TempDir,
+    daemon: DaemonBed,
     project: String,
-    port: u16,
+}
+
+impl std::ops::Deref for Bed {
+    type Target = DaemonBed;
+
+    fn deref(&self) -> &DaemonBed {
+        &self.daemon
+    }
 }
 
 impl Bed {
     fn new(tag: &str) -> Bed {
         Bed {
-            dir: tempfile::tempdir().unwrap(),
+            daemon: DaemonBed::new(),
             project: format!("chaos-test-daemon-{tag}-{}", std::process::id()),
-            port: free_port(),
         }
     }
 
@@ -139,48 +97,6 @@ impl Bed {
         );
         std::fs::write(&path, text).unwrap();
         path
-    }
-
-    fn chaos(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_chaos"));
-        c.env("CHAOS_STATE_DIR", self.dir.path().join("state"))
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn start(&self, campaign: &Path, log: &str) -> Child {
-        let log = std::fs::File::create(self.dir.path().join(log)).unwrap();
-        let child = self
-            .chaos()
-            .args(["daemon", "run"])
-            .arg(campaign)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        wait_for("the daemon's /healthz", 60, || {
-            http(self.port, "GET", "/healthz", None, None).filter(|(c, _)| *c == 200)
-        });
-        child
-    }
-
-    fn token(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("token"))
-            .unwrap()
-            .trim()
-            .to_string()
-    }
-
-    fn index(&self) -> Vec<Value> {
-        std::fs::read_to_string(self.dir.path().join("results/index.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
     }
 
     /// Chaos iptables rules in the project's members, and members not
@@ -256,10 +172,6 @@ impl Drop for Bed {
     }
 }
 
-fn runs_ended(index: &[Value]) -> Vec<&Value> {
-    index.iter().filter(|r| r["record"] == "ended").collect()
-}
-
 fn current_faults(status: &Value) -> Vec<String> {
     status["current"]
         .as_array()
@@ -293,29 +205,7 @@ fn a_campaign_runs_pauses_resumes_survives_a_sigkill_and_stops() {
     let campaign = bed.campaign(
         "name = \"dtest\"\nseed = 11\ngap = \"1s\"\nbudget = \"20s\"\n\n[[experiments]]\nfile = \"d-pause.toml\"\n\n[[experiments]]\nfile = \"d-partition.toml\"\n",
     );
-    let planned = bed
-        .chaos()
-        .args(["daemon", "plan", "-n", "6", "--json"])
-        .arg(&campaign)
-        .output()
-        .unwrap();
-    assert!(
-        planned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&planned.stderr)
-    );
-    let planned: Value = serde_json::from_slice(&planned.stdout).unwrap();
-    let planned: Vec<(String, u64)> = planned["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["experiment"].as_str().unwrap().to_string(),
-                r["seed"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let planned = bed.plan(&campaign, 6);
 
     let mut daemon = bed.start(&campaign, "daemon-1.log");
     let port = bed.port;
@@ -339,25 +229,10 @@ fn a_campaign_runs_pauses_resumes_survives_a_sigkill_and_stops() {
     assert_eq!(http(port, "GET", "/login", None, None).unwrap().0, 200);
 
     // Three runs complete, with the seeds `chaos daemon plan` printed.
-    wait_for("three runs", 150, || {
-        (runs_ended(&bed.index()).len() >= 3).then_some(())
-    });
-    let runs = json(port, "GET", "/api/v1/runs?limit=100", &token);
-    let mut listed: Vec<(u64, String, u64)> = runs["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["run"].as_u64().unwrap(),
-                r["experiment"].as_str().unwrap().to_string(),
-                r["seed"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    listed.sort();
+    wait_for("three runs", 150, || (bed.ended().len() >= 3).then_some(()));
+    let (listed, runs) = runs_listed(port, "limit=100", &token);
     assert!(listed.len() >= 3, "{runs}");
-    for (i, (run, experiment, seed)) in listed.iter().take(3).enumerate() {
+    for (i, (run, experiment, seed, _)) in listed.iter().take(3).enumerate() {
         assert_eq!(*run, i as u64 + 1);
         assert_eq!((experiment.clone(), *seed), planned[i], "run {run}");
     }
@@ -615,7 +490,7 @@ fn on_anomaly_stop_stops_after_the_first_invalid_run_and_status_says_why() {
         bed.log("daemon.log")
     );
     let index = bed.index();
-    let ended = runs_ended(&index);
+    let ended = bed.ended();
     assert_eq!(ended.len(), 1, "one run, then stop: {index:?}");
     assert_eq!(ended[0]["verdict"], "invalid");
     assert!(ended[0]["anomalies"].as_u64().unwrap() > 0);

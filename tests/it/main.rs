@@ -6,6 +6,8 @@
 //! (`swarm`: the three-node Docker-in-Docker test bed, `chaos run` and
 //! `chaos daemon run` on it) a third, switched on by `CHAOS_SWARM_TESTS=1`
 //! (`.ci/run` sets all three); switched off, they show as ignored.
+//! `support` is no test: the daemon-driving helpers `daemon` and `swarm`
+//! share.
 
 mod append;
 mod bench;
@@ -21,6 +23,7 @@ mod report;
 mod results;
 mod run;
 mod shrink;
+mod support;
 mod surreal;
 mod swarm;
 mod txn;

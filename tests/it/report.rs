@@ -4,16 +4,14 @@
 //! (What a browser makes of the pages is tests/it/browser.rs.)
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chaos::checker::{self, CheckOptions};
 use chaos::histgen::{self, Corruption, GenConfig, Values};
 use chaos::history::{self, Format, History};
 use chaos::html::{self, RunInput, anomaly, timeline};
 use chaos::results::Results;
-use chaos::results::build::{FaultOutcome, RunFacts};
+use chaos::results::build::{self, Checked};
 use chaos::runfiles;
-use chaos::seed::Seed;
 
 use super::chaos;
 
@@ -430,42 +428,20 @@ pub fn simulated_run(ops: usize) -> (Results, History, serde_json::Value) {
         op.node = Some(format!("n{}", op.process % 10 % 3 + 1));
     }
     let report = checker::check(&history, &CheckOptions::default());
-    let end_ns = history.ops.last().and_then(|o| o.time_ns).unwrap();
     let file = "experiments/etcd-serializable-stale-reads.toml";
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
-    let mut experiment = chaos::experiment::parse(&text, file).unwrap().experiment;
-    experiment.duration = Duration::from_nanos(end_ns);
-    let plan = chaos::plan::plan(&experiment, Seed(11));
-    let faults: Vec<FaultOutcome> = plan
-        .faults
-        .iter()
-        .map(|f| FaultOutcome {
-            applied_at: Some(f.at()),
-            targets: vec!["n1".into(), "n2".into(), "n3".into()],
-            healed_at: Some(f.heal_at()),
-            ..FaultOutcome::planned(f)
-        })
-        .collect();
-    let results = chaos::results::build::build(RunFacts {
-        experiment: &experiment,
-        file_arg: file,
-        seed: 11,
-        rerun: format!("chaos run {file} --seed 11"),
-        compose_file: "compose/etcd.yml".into(),
-        images: Default::default(),
-        status: chaos::results::Status::Completed,
-        started_ms: 1_795_748_645_678,
-        ended_ms: 1_795_748_645_678 + end_ns / 1_000_000,
-        workload_ns: end_ns,
-        faults: &faults,
-        checked: chaos::results::build::Checked::Register {
+    let experiment = chaos::experiment::parse(&text, file).unwrap().experiment;
+    let (results, plan) = build::simulated(
+        experiment,
+        file,
+        11,
+        "compose/etcd.yml",
+        &["n1", "n2", "n3"],
+        Checked::Register {
             history: &history,
             report: &report,
         },
-        check_ms: 1.0,
-        logs: Default::default(),
-        notes: Vec::new(),
-    });
+    );
     let plan = serde_json::to_value(&plan).unwrap();
     (results, history, plan)
 }

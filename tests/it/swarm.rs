@@ -424,7 +424,7 @@ fn assert_nothing_applied(what: &str) {
 /// that chaos healed runs again; Swarm itself restarts none: the stack's
 /// restart policy is `none`), within `secs`.
 fn wait_until_every_service_runs(what: &str, secs: u64) {
-    crate::daemon::wait_for(&format!("{what}: every etcd task running"), secs, || {
+    crate::support::wait_for(&format!("{what}: every etcd task running"), secs, || {
         let running: Vec<String> = stack_containers()
             .into_iter()
             .filter(|(_, _, _, state)| state == "running")
@@ -434,31 +434,6 @@ fn wait_until_every_service_runs(what: &str, secs: u64) {
             .all(|n| running.contains(&format!("{STACK}_etcd{n}")))
             .then_some(())
     });
-}
-
-/// The daemon under test: stopped when the test ends, even by a failed
-/// assertion (SIGTERM: it heals what it applied; SIGKILL after 30 s), so
-/// it never goes on running campaigns on the stack under the next test.
-struct Daemon(std::process::Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(Some(_)) = self.0.try_wait() {
-            return;
-        }
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `experiments/campaigns/swarm-etcd.toml` in `dir`, its experiments by
@@ -501,42 +476,15 @@ fn swarm_campaign(dir: &Path, port: u16) -> PathBuf {
     ignore = "needs the Swarm test bed: CHAOS_SWARM_TESTS=1"
 )]
 fn swarm_daemon_runs_the_campaign_until_sigterm_and_leaves_nothing_applied() {
-    use crate::daemon::{free_port, http, json, wait_for};
+    use crate::support::{Daemon, DaemonBed, runs_listed, sigterm, wait_for};
     let _guard = swarm_group("swarm_daemon");
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let campaign = swarm_campaign(dir.path(), port);
-    let chaos = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_chaos"));
-        c.env("CHAOS_STATE_DIR", dir.path().join("state"))
-            .stdin(std::process::Stdio::null());
-        c
-    };
+    let bed = DaemonBed::new();
+    let port = bed.port;
+    let campaign = swarm_campaign(bed.dir.path(), port);
 
     // The first two runs, as `chaos daemon plan` prints them: the leader
     // kill, then the partition (the campaign's seed is chosen for that).
-    let planned = chaos()
-        .args(["daemon", "plan", "-n", "2", "--json"])
-        .arg(&campaign)
-        .output()
-        .unwrap();
-    assert!(
-        planned.status.success(),
-        "{}",
-        String::from_utf8_lossy(&planned.stderr)
-    );
-    let planned: Value = serde_json::from_slice(&planned.stdout).unwrap();
-    let planned: Vec<(String, u64)> = planned["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["experiment"].as_str().unwrap().to_string(),
-                r["seed"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let planned = bed.plan(&campaign, 2);
     let names: Vec<&str> = planned.iter().map(|(e, _)| e.as_str()).collect();
     assert_eq!(
         names,
@@ -544,73 +492,28 @@ fn swarm_daemon_runs_the_campaign_until_sigterm_and_leaves_nothing_applied() {
         "the campaign's first two runs"
     );
 
-    let log_path = dir.path().join("daemon.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut daemon = Daemon(
-        chaos()
-            .args(["daemon", "run"])
-            .arg(&campaign)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
+    let mut daemon = Daemon(bed.spawn(&campaign, "daemon.log"));
     let daemon = &mut daemon.0;
-    let daemon_log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    wait_for("the daemon's /healthz", 60, || {
-        if let Ok(Some(status)) = daemon.try_wait() {
-            panic!("the daemon exited ({status}):\n{}", daemon_log());
-        }
-        http(port, "GET", "/healthz", None, None).filter(|(c, _)| *c == 200)
-    });
-    let token = std::fs::read_to_string(dir.path().join("token"))
-        .unwrap()
-        .trim()
-        .to_string();
+    bed.wait_healthy(daemon, "daemon.log");
+    let token = bed.token();
 
     // Two runs end; each must have completed valid (a run that ends
     // otherwise fails the test at once, with the daemon's log).
-    let index = || -> Vec<Value> {
-        std::fs::read_to_string(dir.path().join("results/index.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    };
     let ended = wait_for("two runs of the campaign", 240, || {
-        if let Ok(Some(status)) = daemon.try_wait() {
-            panic!("the daemon exited ({status}):\n{}", daemon_log());
-        }
-        let ended: Vec<Value> = index()
-            .into_iter()
-            .filter(|r| r["record"] == "ended")
-            .collect();
+        bed.assert_running(daemon, "daemon.log");
+        let ended = bed.ended();
         for e in &ended {
             assert!(
                 e["status"] == "completed" && e["verdict"] == "valid",
                 "a run that is not valid: {e}\n{}",
-                daemon_log()
+                bed.log("daemon.log")
             );
         }
         (ended.len() >= 2).then_some(ended)
     });
 
     // The API lists them, valid, with the planned experiments and seeds.
-    let runs = json(port, "GET", "/api/v1/runs?verdict=valid&limit=100", &token);
-    let mut listed: Vec<(u64, String, u64, String)> = runs["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["run"].as_u64().unwrap(),
-                r["experiment"].as_str().unwrap().to_string(),
-                r["seed"].as_u64().unwrap(),
-                r["run_dir"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    listed.sort();
+    let (listed, runs) = runs_listed(port, "verdict=valid&limit=100", &token);
     assert!(listed.len() >= 2, "{runs}");
     for (i, (run, experiment, seed, run_dir)) in listed.iter().take(2).enumerate() {
         assert_eq!(*run, i as u64 + 1, "{runs}");
@@ -631,15 +534,12 @@ fn swarm_daemon_runs_the_campaign_until_sigterm_and_leaves_nothing_applied() {
     }
 
     // SIGTERM: the run in flight (if any) heals; exit 0.
-    let term = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
-        .status()
-        .unwrap();
+    let term = sigterm(daemon).unwrap();
     assert!(term.success());
     let code = wait_for("the daemon to exit after SIGTERM", 30, || {
         daemon.try_wait().unwrap()
     });
-    assert_eq!(code.code(), Some(0), "{}", daemon_log());
+    assert_eq!(code.code(), Some(0), "{}", bed.log("daemon.log"));
 
     // Nothing left applied on any node: a killed task chaos healed runs
     // again (Swarm starts it: wait for that), nothing paused, no rule, no

@@ -5,15 +5,13 @@
 //! 5 MB.
 
 use std::path::Path;
-use std::time::Duration;
 
 use chaos::checker::txn::{self, ConsistencyModel, TxnCheckOptions, TxnHistory, TxnLine};
 use chaos::history::Kind;
 use chaos::html::txn::{LineFacts, TxnInput};
 use chaos::html::{self, RunHistory, RunInput, timeline};
-use chaos::results::build::{FaultOutcome, RunFacts};
+use chaos::results::build::{self, Checked};
 use chaos::results::{Anomaly, Results};
-use chaos::seed::Seed;
 use chaos::txngen::{self, Gadget, Isolation, TxnGenConfig};
 
 use super::chaos;
@@ -49,42 +47,20 @@ pub fn simulated_txn_run(
             ..TxnCheckOptions::default()
         },
     );
-    let end_ns = lines.iter().filter_map(|l| l.time_ns).max().unwrap();
     let file = "experiments/etcd-append-serializable.toml";
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
-    let mut experiment = chaos::experiment::parse(&text, file).unwrap().experiment;
-    experiment.duration = Duration::from_nanos(end_ns);
-    let plan = chaos::plan::plan(&experiment, Seed(5));
-    let faults: Vec<FaultOutcome> = plan
-        .faults
-        .iter()
-        .map(|f| FaultOutcome {
-            applied_at: Some(f.at()),
-            targets: vec!["n1".into()],
-            healed_at: Some(f.heal_at()),
-            ..FaultOutcome::planned(f)
-        })
-        .collect();
-    let results = chaos::results::build::build(RunFacts {
-        experiment: &experiment,
-        file_arg: file,
-        seed: 5,
-        rerun: format!("chaos run {file} --seed 5"),
-        compose_file: "compose/etcd.yml".into(),
-        images: Default::default(),
-        status: chaos::results::Status::Completed,
-        started_ms: 1_795_748_645_678,
-        ended_ms: 1_795_748_645_678 + end_ns / 1_000_000,
-        workload_ns: end_ns,
-        faults: &faults,
-        checked: chaos::results::build::Checked::Txn {
+    let experiment = chaos::experiment::parse(&text, file).unwrap().experiment;
+    let (results, plan) = build::simulated(
+        experiment,
+        file,
+        5,
+        "compose/etcd.yml",
+        &["n1"],
+        Checked::Txn {
             lines: &lines,
             report: &report,
         },
-        check_ms: 1.0,
-        logs: Default::default(),
-        notes: Vec::new(),
-    });
+    );
     let facts = LineFacts::from_lines(&lines);
     let plan = serde_json::to_value(&plan).unwrap();
     (results, history, facts, plan)
