@@ -333,7 +333,7 @@ fn swarm_sigkill_during_remote_faults_then_chaos_heal_leaves_nothing_applied() {
     child.wait().unwrap();
     // Its ssh forward to chaos-swarm-2 ends with it (the remote `cat`
     // reads a pipe only the killed process held).
-    crate::daemon::wait_for("the killed run's ssh forward ends", 20, || {
+    crate::support::wait_for("the killed run's ssh forward ends", 20, || {
         let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
         let left = String::from_utf8_lossy(&ps.stdout)
             .lines()
