@@ -111,13 +111,28 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(|e| CliError::environment(anyhow::anyhow!("cannot start the async runtime: {e}")))
 }
 
-/// The containers of a project as a table.
+/// The containers of a project as a table; a stack's also say the Swarm
+/// node that runs each one.
 pub fn render_containers<'a>(containers: impl IntoIterator<Item = &'a ContainerInfo>) -> String {
+    let containers: Vec<&ContainerInfo> = containers.into_iter().collect();
+    let nodes = containers.iter().any(|c| c.node.is_some());
+    let node_col = |n: &str| {
+        if nodes {
+            format!("{n:<14} ")
+        } else {
+            String::new()
+        }
+    };
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "  {:<12} {:<12} {:<10} {:<9} {:<34} ports",
-        "service", "container", "state", "health", "networks"
+        "  {:<12} {:<12} {}{:<10} {:<9} {:<34} ports",
+        "service",
+        "container",
+        node_col("node"),
+        "state",
+        "health",
+        "networks"
     );
     for c in containers {
         let nets: Vec<String> = c
@@ -132,9 +147,10 @@ pub fn render_containers<'a>(containers: impl IntoIterator<Item = &'a ContainerI
             .collect();
         let _ = writeln!(
             out,
-            "  {:<12} {:<12} {:<10} {:<9} {:<34} {}",
+            "  {:<12} {:<12} {}{:<10} {:<9} {:<34} {}",
             c.service,
             c.short_id(),
+            node_col(c.node.as_deref().unwrap_or("-")),
             c.state.name(),
             c.health.name(),
             if nets.is_empty() {
@@ -146,4 +162,42 @@ pub fn render_containers<'a>(containers: impl IntoIterator<Item = &'a ContainerI
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::docker::{Health, State};
+
+    fn info(service: &str, node: Option<&str>) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("{service}0123456789abcdef"),
+            name: service.to_string(),
+            service: service.to_string(),
+            image: "chaos/etcd:3.4-local".to_string(),
+            state: State::Running,
+            health: Health::None,
+            status: "Up".to_string(),
+            networks: Default::default(),
+            ports: Vec::new(),
+            node: node.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_stack_table_names_each_containers_node_and_a_compose_one_does_not() {
+        let stack = render_containers(&[
+            info("etcd1", Some("chaos-swarm-1")),
+            info("etcd2", Some("chaos-swarm-2")),
+        ]);
+        let lines: Vec<&str> = stack.lines().collect();
+        assert!(lines[0].contains(" node "), "{stack}");
+        assert!(
+            lines[1].contains("etcd1") && lines[1].contains("chaos-swarm-1"),
+            "{stack}"
+        );
+        assert!(lines[2].contains("chaos-swarm-2"), "{stack}");
+        let compose = render_containers(&[info("etcd1", None)]);
+        assert!(!compose.contains(" node "), "{compose}");
+    }
 }

@@ -3,7 +3,9 @@
 //! project (unpause, start, reconnect compose networks, delete chaos's
 //! iptables rules and netem qdiscs, remove helper containers). Safe to run
 //! any number of times; prints what it did. Exit 0 when everything is
-//! healed, 4 when something could not be.
+//! healed, 4 when something could not be. `--project` of a Swarm stack
+//! takes the nodes from the experiment kept beside an open journal (the
+//! run directory's `experiment.toml`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -21,7 +23,9 @@ pub struct HealArgs {
     #[arg(value_name = "EXPERIMENT", required_unless_present = "project")]
     pub experiment: Option<PathBuf>,
 
-    /// Heal a compose project by name instead of an experiment's.
+    /// Heal a project by name instead of an experiment's. A Swarm stack is
+    /// reached through the nodes of the experiment kept with its open
+    /// journal (name the experiment when no journal is open).
     #[arg(long, value_name = "NAME", conflicts_with = "experiment")]
     pub project: Option<String>,
 
@@ -34,11 +38,14 @@ pub struct HealArgs {
 pub fn run(args: &HealArgs) -> CliResult {
     let target = match (&args.experiment, &args.project) {
         (Some(path), _) => ProjectRef::of(&cluster::load(path)?),
-        (None, Some(project)) => ProjectRef {
-            swarm: None,
-            project: project.clone(),
-            compose_file: args.compose.as_deref().map(crate::docker::absolute),
-            env: Default::default(),
+        (None, Some(project)) => match kept_swarm_experiment(project)? {
+            Some(loaded) => ProjectRef::of(&loaded),
+            None => ProjectRef {
+                swarm: None,
+                project: project.clone(),
+                compose_file: args.compose.as_deref().map(crate::docker::absolute),
+                env: Default::default(),
+            },
         },
         (None, None) => unreachable!("clap requires EXPERIMENT or --project"),
     };
@@ -55,6 +62,34 @@ pub fn run(args: &HealArgs) -> CliResult {
             )))
         }
     })
+}
+
+/// The newest open journal of `project` whose run kept a Swarm experiment
+/// (`experiment.toml` beside the journal, its compose file absolute): how
+/// `--project` reaches a stack's nodes. `None` for a compose project or
+/// when no journal is open.
+fn kept_swarm_experiment(project: &str) -> Result<Option<crate::loader::Loaded>, CliError> {
+    let runs = crate::journal::active_runs(project).map_err(CliError::environment)?;
+    for run in runs.iter().rev() {
+        let Some(dir) = run.journal.parent() else {
+            continue;
+        };
+        let kept = dir.join(crate::store::files::EXPERIMENT);
+        if !kept.is_file() {
+            continue;
+        }
+        let loaded = cluster::load(&kept)?;
+        if loaded
+            .experiment
+            .cluster
+            .orchestrator
+            .swarm_nodes()
+            .is_some()
+        {
+            return Ok(Some(loaded));
+        }
+    }
+    Ok(None)
 }
 
 /// What `chaos heal` did, for people.

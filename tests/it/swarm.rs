@@ -4,7 +4,8 @@
 //! and partition valid, each fault applied through the engine of the node
 //! that runs its target (checked against the nodes themselves) and healed;
 //! the serializable stale-read control invalid; SIGKILL of `chaos run` with
-//! a pause and a partition applied on remote nodes, then `chaos heal`:
+//! a pause and a partition applied on remote nodes, then `chaos heal
+//! --project` (the stack by name):
 //! nothing left on any node (and no ssh forward of the killed run). The
 //! test bed reaches node 1 over TLS, node 2 over ssh and node 3 over plain
 //! tcp, so every test drives all three kinds of engine endpoint. Switched
@@ -375,10 +376,11 @@ fn swarm_sigkill_during_remote_faults_then_chaos_heal_leaves_nothing_applied() {
         "{engines:?}"
     );
 
+    // By the stack's name alone: the nodes (and their TLS and ssh settings)
+    // come from the experiment kept beside the killed run's journal.
     let heal = Command::new(env!("CARGO_BIN_EXE_chaos"))
         .current_dir(repo())
-        .arg("heal")
-        .arg(&experiment)
+        .args(["heal", "--project", STACK])
         .output()
         .unwrap();
     let heal_out = String::from_utf8_lossy(&heal.stdout);
