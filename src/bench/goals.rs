@@ -148,7 +148,9 @@ pub fn evaluate(
         v < goals.startup_s
     });
     g.figure = match secs {
-        Some(s) => format!("{s:.1} s from compose up to every service healthy"),
+        Some(s) => format!(
+            "{s:.1} s from starting the cluster (compose up, or stack deploy) to every service healthy"
+        ),
         None => startup
             .cluster_note
             .clone()
