@@ -38,6 +38,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TESTS=0
+ARGS="$*"
 for arg in "$@"; do
   case "$arg" in
     --tests) TESTS=1 ;;
@@ -56,25 +57,37 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# ------------------------------------------------------------- packages --
-STEP="host packages"
-PKGS="debootstrap curl jq"
-missing=""
-for p in $PKGS; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-  [ "$(id -u)" = 0 ] || fail "need root to install:$missing (run: sudo bash .ci/install.sh)"
-  say "installing:$missing"
+# apt_install WHY PACKAGE...: install the packages that are missing (one
+# line saying which and why), trying without `apt-get update` first (cheap
+# when the lists are fresh); prints the missing list, empty when none was.
+apt_install() {
+  local why="$1"; shift
+  local missing="" p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+  done
+  [ -n "$missing" ] || return 0
+  [ "$(id -u)" = 0 ] || fail "need root to install:$missing (run: sudo bash .ci/install.sh $ARGS)"
+  say "installing:$missing${why:+ ($why)}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  # Try without an update first (cheap when the lists are fresh), then update.
-  if ! apt-get install -y -qq --no-install-recommends $missing >/tmp/chaos-install-apt.log 2>&1; then
-    say "apt-get update"
+  # shellcheck disable=SC2086  # a list of package names
+  if ! apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1; then
+    say "apt-get update" >&2
     apt-get update -qq >>/tmp/chaos-install-apt.log 2>&1 || { tail -n 20 /tmp/chaos-install-apt.log >&2; fail "apt-get update failed"; }
+    # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1 \
       || { tail -n 20 /tmp/chaos-install-apt.log >&2; fail "apt-get install$missing failed (log: /tmp/chaos-install-apt.log)"; }
   fi
-  say "installed:$missing"
+  printf '%s' "$missing"
+}
+
+# ------------------------------------------------------------- packages --
+STEP="host packages"
+PKGS="debootstrap curl jq"
+# shellcheck disable=SC2086
+installed="$(apt_install "" $PKGS)"
+if [ -n "$installed" ]; then
+  say "installed:$installed"
 else
   say "host packages present: $PKGS"
 fi
@@ -130,21 +143,7 @@ if [ "$TESTS" = 1 ]; then
     say "building the Swarm test-bed node image: ${first:-a minute or so}"
   fi
   "$ROOT/compose/images/build.sh" swarmnode || fail "compose/images/build.sh swarmnode failed (see its output above)"
-  SWARM_PKGS="openssl openssh-client"
-  missing=""
-  for p in $SWARM_PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
-  done
-  if [ -n "$missing" ]; then
-    [ "$(id -u)" = 0 ] || fail "need root to install:$missing (run: sudo bash .ci/install.sh --tests)"
-    say "installing:$missing (the Swarm test bed's TLS and ssh)"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1; then
-      apt-get update -qq >>/tmp/chaos-install-apt.log 2>&1 || fail "apt-get update failed"
-      apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1 \
-        || fail "apt-get install$missing failed (log: /tmp/chaos-install-apt.log)"
-    fi
-  fi
+  apt_install "the Swarm test bed's TLS and ssh" openssl openssh-client >/dev/null
   # shellcheck disable=SC2154
   d="$(docker run --rm --network none --entrypoint dockerd "$swarmnode_alias" --version 2>&1)" \
     || fail "$swarmnode_alias does not run dockerd --version: $d"
@@ -154,22 +153,7 @@ fi
 if [ "$TESTS" = 1 ]; then
   # The browser tests open report.html in Debian's Chromium, headless.
   STEP="chromium"
-  BROWSER_PKGS="chromium fonts-dejavu-core"
-  missing=""
-  for p in $BROWSER_PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
-  done
-  if [ -n "$missing" ]; then
-    [ "$(id -u)" = 0 ] || fail "need root to install:$missing (run: sudo bash .ci/install.sh --tests)"
-    say "installing:$missing (the browser tests; about 100 MB)"
-    export DEBIAN_FRONTEND=noninteractive
-    if ! apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1; then
-      say "apt-get update"
-      apt-get update -qq >>/tmp/chaos-install-apt.log 2>&1 || { tail -n 20 /tmp/chaos-install-apt.log >&2; fail "apt-get update failed"; }
-      apt-get install -y -qq --no-install-recommends $missing >>/tmp/chaos-install-apt.log 2>&1 \
-        || { tail -n 20 /tmp/chaos-install-apt.log >&2; fail "apt-get install$missing failed (log: /tmp/chaos-install-apt.log)"; }
-    fi
-  fi
+  apt_install "the browser tests; about 100 MB" chromium fonts-dejavu-core >/dev/null
   c="$(chromium --headless --no-sandbox --disable-gpu --dump-dom 'data:text/html,<p>ok</p>' 2>/dev/null)" \
     || fail "chromium does not start headless"
   case "$c" in *'<p>ok</p>'*) ;; *) fail "chromium --headless --dump-dom printed no page" ;; esac
