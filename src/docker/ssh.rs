@@ -8,7 +8,8 @@
 //! `ssh_config` (`ssh -F`), never asks for a password (`BatchMode`). The
 //! remote side runs `cat`, reading a pipe only this process holds: when
 //! chaos ends in any way, even SIGKILL, the pipe closes, the remote `cat`
-//! ends and so does `ssh`, leaving nothing behind but an empty directory.
+//! ends and so does `ssh`, leaving only its socket directory, which the
+//! next tunnel's sweep removes.
 //! Knows nothing of Swarm; [`super::swarm`] decides when to open one.
 
 use std::path::{Path, PathBuf};
@@ -44,6 +45,7 @@ impl SshTunnel {
         else {
             return Err("not an ssh:// endpoint".to_string());
         };
+        sweep_stale(&std::env::temp_dir());
         static N: AtomicU64 = AtomicU64::new(0);
         // Short: a Unix socket path has at most 107 bytes.
         let dir = std::env::temp_dir().join(format!(
@@ -143,8 +145,50 @@ impl SshTunnel {
     }
 }
 
+/// Remove the socket directories of chaos processes that are gone (one
+/// killed with SIGKILL leaves its empty directory behind).
+fn sweep_stale(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("chaos-ssh-")) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 impl Drop for SshTunnel {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sweep_removes_directories_of_gone_processes_only() {
+        let tmp = std::env::temp_dir().join(format!("chaos-ssh-sweep-test-{}", std::process::id()));
+        std::fs::create_dir_all(&tmp).unwrap();
+        // A pid above the kernel's maximum (4194304) is never alive.
+        let gone = tmp.join("chaos-ssh-4194999-0");
+        let mine = tmp.join(format!("chaos-ssh-{}-7", std::process::id()));
+        let other = tmp.join("not-chaos-1");
+        for d in [&gone, &mine, &other] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        sweep_stale(&tmp);
+        let left = (gone.exists(), mine.exists(), other.exists());
+        let _ = std::fs::remove_dir_all(&tmp);
+        assert_eq!(left, (false, true, true));
     }
 }
