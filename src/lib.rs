@@ -6,6 +6,7 @@
 //!
 //! Pure core (no IO, no clock, no runtime):
 //! - [`duration`]: human durations (`30s`, `1m30s`).
+//! - [`error_text`]: an error in words with its causes.
 //! - [`experiment`]: experiment files, parsed and checked.
 //! - [`seed`]: one seed, named ChaCha streams.
 //! - [`plan`]: fault timeline and op streams from (experiment, seed); the
@@ -53,6 +54,7 @@ pub mod demo;
 pub mod docker;
 pub mod duration;
 pub mod engine;
+pub mod error_text;
 pub mod experiment;
 pub mod histgen;
 pub mod history;

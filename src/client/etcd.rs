@@ -96,7 +96,7 @@ impl EtcdClient {
                 } else if e.is_timeout() {
                     EtcdError::Timeout
                 } else {
-                    EtcdError::Indeterminate(error_chain(&e))
+                    EtcdError::Indeterminate(crate::error_text::with_causes(&e))
                 }
             })?;
         let status = response.status();
@@ -104,7 +104,7 @@ impl EtcdClient {
             if e.is_timeout() {
                 EtcdError::Timeout
             } else {
-                EtcdError::Indeterminate(error_chain(&e))
+                EtcdError::Indeterminate(crate::error_text::with_causes(&e))
             }
         })?;
         if !status.is_success() {
@@ -650,17 +650,6 @@ fn decode_value(v: Option<&str>) -> Result<u64, EtcdError> {
     String::from_utf8_lossy(&bytes)
         .parse()
         .map_err(|_| EtcdError::Protocol(format!("value is not a register value: {bytes:?}")))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ use bollard::query_parameters::{
 
 use super::DockerError;
 use super::ssh::SshTunnel;
+use crate::error_text::with_causes;
 use crate::experiment::SwarmNode;
 use crate::experiment::endpoint::{self, Endpoint};
 
@@ -152,23 +153,6 @@ pub async fn connect_node(host: &str, node: &SwarmNode) -> Result<NodeEngine, Do
     })
 }
 
-/// An error and its causes, `a: b: c` (bollard's own text for a failed
-/// connection is "client error (Connect)"; the reason, such as a
-/// certificate its CA did not sign, is a cause further down).
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out
-}
-
 impl SwarmEngines {
     /// Connect to every node, agree on an API version with each, and find a
     /// manager. Each engine must be the node it is listed as (its hostname).
@@ -185,14 +169,13 @@ impl SwarmEngines {
                 message,
             };
             let mut engine = connect_node(host, node).await?;
-            let docker = engine
+            engine.docker = engine
                 .docker
-                .clone()
                 .negotiate_version()
                 .await
                 .map_err(|e| engine_err(format!("cannot reach it: {}", with_causes(&e))))?;
-            engine.docker = docker.clone();
-            let info = docker
+            let info = engine
+                .docker
                 .info()
                 .await
                 .map_err(|e| engine_err(format!("docker info: {}", with_causes(&e))))?;
@@ -919,33 +902,6 @@ services:
             .to_string();
         assert!(e.contains("n2") && e.contains("ssh"), "{e}");
         assert!(e.contains("refused") || e.contains("cannot run ssh"), "{e}");
-    }
-
-    #[test]
-    fn an_engine_error_says_its_causes() {
-        #[derive(Debug)]
-        struct E(&'static str, Option<Box<E>>);
-        impl std::fmt::Display for E {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.0)
-            }
-        }
-        impl std::error::Error for E {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                self.1.as_deref().map(|e| e as _)
-            }
-        }
-        let e = E(
-            "client error (Connect)",
-            Some(Box::new(E(
-                "invalid peer certificate: UnknownIssuer",
-                Some(Box::new(E("UnknownIssuer", None))),
-            ))),
-        );
-        assert_eq!(
-            with_causes(&e),
-            "client error (Connect): invalid peer certificate: UnknownIssuer"
-        );
     }
 
     #[test]

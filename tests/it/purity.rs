@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 /// Modules of the pure core: files, or directories (every `.rs` below).
 const CORE: &[&str] = &[
     "src/duration.rs",
+    "src/error_text.rs",
     "src/experiment",
     "src/seed.rs",
     "src/plan.rs",
@@ -152,6 +153,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "docker",
             "duration.rs",
             "engine",
+            "error_text.rs",
             "experiment",
             "histgen.rs",
             "history",
