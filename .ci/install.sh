@@ -4,7 +4,15 @@
 #
 #   bash .ci/install.sh            what an etcd experiment needs (README command 1)
 #   bash .ci/install.sh --tests    and what the whole test suite needs (README
-#                                  command 2, .ci/run)
+#                                  command 2)
+#   bash .ci/install.sh --tests --no-surrealdb
+#                                  all of --tests but the SurrealDB image
+#   bash .ci/install.sh --only-surrealdb
+#                                  only the SurrealDB image (with what it
+#                                  stands on); .ci/run starts it in the
+#                                  background after --no-surrealdb, so that
+#                                  its long first build overlaps the tests
+#                                  that do not need it
 #
 # 1. Host packages: debootstrap (builds the base image where no registry
 #    answers), curl and jq (used by scripts and by hand). `apt-get update`
@@ -15,9 +23,10 @@
 #    helper: a no-op when every image is current; about 1.5 min on a fresh
 #    machine, seconds with the cached rootfs in /var/cache/chaos), then a
 #    smoke test of each image.
-# 4. With --tests only: the SurrealDB server image (`build.sh surrealdb`:
-#    compiles the SurrealDB server the first time, announced with its
-#    expected time; seconds once its binary is cached), and its smoke test.
+# 4. With --tests (unless --no-surrealdb) or --only-surrealdb: the SurrealDB
+#    server image (`build.sh surrealdb`: compiles the SurrealDB server the
+#    first time, announced with its expected time; seconds once its binary
+#    is cached), and its smoke test.
 #    An etcd experiment never waits for it; `chaos run`/`chaos up` of a
 #    SurrealDB experiment says it is missing (or builds it with
 #    --build-images).
@@ -38,16 +47,23 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TESTS=0
+SURREALDB=1      # with --tests: build the SurrealDB image
+ONLY_SURREALDB=0
 ARGS="$*"
 for arg in "$@"; do
   case "$arg" in
     --tests) TESTS=1 ;;
+    --no-surrealdb) SURREALDB=0 ;;
+    --only-surrealdb) ONLY_SURREALDB=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) printf '[install] unknown argument: %s (see --help)\n' "$arg" >&2; exit 2 ;;
   esac
 done
 STEP="start"
 T0=$(date +%s)
+if [ "$ONLY_SURREALDB" = 1 ] && { [ "$TESTS" = 1 ] || [ "$SURREALDB" = 0 ]; }; then
+  printf '[install] --only-surrealdb goes alone\n' >&2; exit 2
+fi
 
 say()  { printf '[install] %s\n' "$*"; }
 fail() { trap - EXIT; printf '[install] FAILED at step "%s": %s\n' "$STEP" "$*" >&2; exit 1; }
@@ -81,6 +97,7 @@ apt_install() {
   printf '%s' "$missing"
 }
 
+if [ "$ONLY_SURREALDB" = 0 ]; then
 # ------------------------------------------------------------- packages --
 STEP="host packages"
 PKGS="debootstrap curl jq"
@@ -120,8 +137,10 @@ v="$(docker run --rm --network none "$etcd_alias" --version 2>&1 | sed -n 's/^et
 n="$(docker run --rm --network none --cap-add NET_ADMIN "$nethelper_alias" chaos-net count 2>&1)" \
   || fail "$nethelper_alias cannot run iptables with NET_ADMIN: $n"
 say "smoke test: $etcd_alias runs etcd $v; $nethelper_alias runs iptables (chaos rules: $n)"
+fi  # ONLY_SURREALDB = 0
 
-if [ "$TESTS" = 1 ]; then
+if { [ "$TESTS" = 1 ] && [ "$SURREALDB" = 1 ]; } || [ "$ONLY_SURREALDB" = 1 ]; then
+  eval "$("$ROOT/compose/images/build.sh" --print-tags)"
   # The SurrealDB server image is not a default recipe: its first build
   # compiles SurrealDB (recipe.env's FIRST_BUILD says how long; later runs
   # reuse the binary cached under /var/cache/chaos/surrealdb-bin).
@@ -135,7 +154,9 @@ if [ "$TESTS" = 1 ]; then
   s="$(docker run --rm --network none "$surrealdb_alias" version 2>&1 | head -n 1)" \
     || fail "$surrealdb_alias does not run surreal version: $s"
   say "smoke test: $surrealdb_alias runs surreal $s"
+fi
 
+if [ "$TESTS" = 1 ]; then
   # The Swarm test bed's node image (not a default recipe).
   STEP="swarmnode image"
   if ! "$ROOT/compose/images/build.sh" --check swarmnode >/dev/null 2>&1; then

@@ -76,36 +76,3 @@ fn etcd_list_append_end_to_end() {
             .contains("INVALID: the history rules out strict-serializable")
     );
 }
-
-#[test]
-#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
-fn surrealdb_list_append_end_to_end() {
-    let _guard = docker_group("surrealdb_list_append_end_to_end");
-    let results = tempfile::tempdir().unwrap();
-    let duration = "20s";
-    let experiment = "experiments/surrealdb-local-append-kill.toml";
-    let r = run(experiment, 1, duration, results.path());
-    assert_valid_run(&r, experiment, 1, duration, 300);
-    let txn = &r.results["checker"]["txn"];
-    assert_eq!(txn["model"], "snapshot-isolation");
-    assert!(
-        txn["graph"]["edges"]["wr"].as_u64().unwrap() > 100,
-        "{experiment}: {txn}"
-    );
-    // The kill was real: some transactions did not commit.
-    let ops = &r.results["workload"]["ops"];
-    assert!(
-        ops["fail"].as_u64().unwrap() + ops["info"].as_u64().unwrap() > 0,
-        "{experiment}: every transaction committed although the server was killed\n{}",
-        r.stdout
-    );
-    // Whatever was found is allowed by snapshot isolation, and said so.
-    for name in anomaly_names(&r) {
-        assert!(
-            r.stdout
-                .contains("found, and allowed by snapshot-isolation"),
-            "{experiment}: {name} listed without saying it is allowed\n{}",
-            r.stdout
-        );
-    }
-}

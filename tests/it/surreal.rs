@@ -1,15 +1,14 @@
-//! The real SurrealDB 3.3.5 server (the local image, SurrealKV storage):
-//! `chaos run` of the local experiments end to end, and the CRUD
-//! demonstration (Docker group: `CHAOS_DOCKER_TESTS=1`). The failover
-//! demonstration needs two nodes on shared storage; here only its refusal of
-//! a one-node cluster is tested (no Docker needed).
+//! SurrealDB without its image: the failover demonstration's refusal of a
+//! one-node cluster (no Docker needed) and the TiKV cluster's compose file
+//! (Docker group). The tests that run the real SurrealDB server are in
+//! `surrealdb_image`.
 
 use std::process::Command;
 
 use crate::docker_group;
-use crate::run::{assert_valid_run, repo, run};
+use crate::run::repo;
 
-fn chaos(args: &[&str]) -> std::process::Output {
+pub(crate) fn chaos(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_chaos"))
         .current_dir(repo())
         .args(args)
@@ -17,83 +16,13 @@ fn chaos(args: &[&str]) -> std::process::Output {
         .expect("chaos runs")
 }
 
-fn text(o: &std::process::Output) -> String {
+pub(crate) fn text(o: &std::process::Output) -> String {
     format!(
         "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
         o.status.code(),
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-#[test]
-#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
-fn surrealdb_local_experiments_end_to_end() {
-    let _guard = docker_group("surrealdb_local_experiments_end_to_end");
-    let results = tempfile::tempdir().unwrap();
-    let duration = "30s";
-    for (experiment, fault) in [
-        ("experiments/surrealdb-local-kill.toml", "kill"),
-        ("experiments/surrealdb-local-pause.toml", "pause"),
-    ] {
-        let r = run(experiment, 1, duration, results.path());
-        assert_valid_run(&r, experiment, 1, duration, 500);
-        let ops = &r.results["workload"]["ops"];
-        let faults = r.results["faults"].as_array().unwrap();
-        assert!(
-            faults
-                .iter()
-                .any(|f| f["kind"] == fault && !f["applied_at_ms"].is_null()),
-            "{experiment}: no {fault} fault applied in {duration}: {faults:?}"
-        );
-        // The node was really down: some ops in the fault windows did not
-        // succeed (a fake fault would leave every op ok).
-        let not_ok = ops["fail"].as_u64().unwrap() + ops["info"].as_u64().unwrap();
-        assert!(
-            not_ok > 0,
-            "{experiment}: every op succeeded although the node was {fault}ed\n{}",
-            r.stdout
-        );
-    }
-    let status = chaos(&["status", "experiments/surrealdb-local-kill.toml"]);
-    let shown = text(&status);
-    assert!(status.status.success(), "{shown}");
-    assert!(
-        !shown.contains("paused") && !shown.contains("exited"),
-        "{shown}"
-    );
-}
-
-#[test]
-#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
-fn crud_demo_against_the_local_image() {
-    let _guard = docker_group("crud_demo_against_the_local_image");
-    let out = chaos(&[
-        "demo",
-        "crud",
-        "experiments/surrealdb-local-kill.toml",
-        "--up",
-    ]);
-    let shown = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{shown}");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for step in [
-        "schema", "create", "read", "update", "unique", "delete", "cleanup",
-    ] {
-        assert!(
-            stdout
-                .lines()
-                .any(|l| l.starts_with("[ ok ]") && l.contains(step)),
-            "step {step} not verified\n{shown}"
-        );
-    }
-    assert!(!stdout.contains("[FAIL]"), "{shown}");
-    // One node: the report says what it cannot show.
-    assert!(stdout.contains("replication"), "{shown}");
-    // A second run works on the same database (the schema is idempotent,
-    // the first run cleaned up after itself).
-    let again = chaos(&["demo", "crud", "experiments/surrealdb-local-kill.toml"]);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
 }
 
 #[test]

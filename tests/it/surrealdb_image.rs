@@ -1,0 +1,126 @@
+//! The tests that need the SurrealDB server image (Docker group:
+//! `CHAOS_DOCKER_TESTS=1`): `chaos run` of the local SurrealDB experiments
+//! end to end, registers and list-append, and the CRUD demonstration.
+//!
+//! They live in this one module so that CI can run every other test while
+//! the image's long first build goes on (`.ci/run`: phase 1 is `cargo test
+//! -- --skip surrealdb_image::`, phase 2, once the image is built, `cargo
+//! test --test it -- surrealdb_image::`). A test that needs the image
+//! belongs here: anywhere else it fails on a fresh machine.
+
+use crate::docker_group;
+use crate::run::{assert_valid_run, run};
+use crate::surreal::{chaos, text};
+
+/// The anomaly names of a run.
+fn anomaly_names(r: &crate::run::Run) -> Vec<String> {
+    r.results["checker"]["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["anomaly"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn surrealdb_local_experiments_end_to_end() {
+    let _guard = docker_group("surrealdb_local_experiments_end_to_end");
+    let results = tempfile::tempdir().unwrap();
+    let duration = "30s";
+    for (experiment, fault) in [
+        ("experiments/surrealdb-local-kill.toml", "kill"),
+        ("experiments/surrealdb-local-pause.toml", "pause"),
+    ] {
+        let r = run(experiment, 1, duration, results.path());
+        assert_valid_run(&r, experiment, 1, duration, 500);
+        let ops = &r.results["workload"]["ops"];
+        let faults = r.results["faults"].as_array().unwrap();
+        assert!(
+            faults
+                .iter()
+                .any(|f| f["kind"] == fault && !f["applied_at_ms"].is_null()),
+            "{experiment}: no {fault} fault applied in {duration}: {faults:?}"
+        );
+        // The node was really down: some ops in the fault windows did not
+        // succeed (a fake fault would leave every op ok).
+        let not_ok = ops["fail"].as_u64().unwrap() + ops["info"].as_u64().unwrap();
+        assert!(
+            not_ok > 0,
+            "{experiment}: every op succeeded although the node was {fault}ed\n{}",
+            r.stdout
+        );
+    }
+    let status = chaos(&["status", "experiments/surrealdb-local-kill.toml"]);
+    let shown = text(&status);
+    assert!(status.status.success(), "{shown}");
+    assert!(
+        !shown.contains("paused") && !shown.contains("exited"),
+        "{shown}"
+    );
+}
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn crud_demo_against_the_local_image() {
+    let _guard = docker_group("crud_demo_against_the_local_image");
+    let out = chaos(&[
+        "demo",
+        "crud",
+        "experiments/surrealdb-local-kill.toml",
+        "--up",
+    ]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for step in [
+        "schema", "create", "read", "update", "unique", "delete", "cleanup",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with("[ ok ]") && l.contains(step)),
+            "step {step} not verified\n{shown}"
+        );
+    }
+    assert!(!stdout.contains("[FAIL]"), "{shown}");
+    // One node: the report says what it cannot show.
+    assert!(stdout.contains("replication"), "{shown}");
+    // A second run works on the same database (the schema is idempotent,
+    // the first run cleaned up after itself).
+    let again = chaos(&["demo", "crud", "experiments/surrealdb-local-kill.toml"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+}
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn surrealdb_list_append_end_to_end() {
+    let _guard = docker_group("surrealdb_list_append_end_to_end");
+    let results = tempfile::tempdir().unwrap();
+    let duration = "20s";
+    let experiment = "experiments/surrealdb-local-append-kill.toml";
+    let r = run(experiment, 1, duration, results.path());
+    assert_valid_run(&r, experiment, 1, duration, 300);
+    let txn = &r.results["checker"]["txn"];
+    assert_eq!(txn["model"], "snapshot-isolation");
+    assert!(
+        txn["graph"]["edges"]["wr"].as_u64().unwrap() > 100,
+        "{experiment}: {txn}"
+    );
+    // The kill was real: some transactions did not commit.
+    let ops = &r.results["workload"]["ops"];
+    assert!(
+        ops["fail"].as_u64().unwrap() + ops["info"].as_u64().unwrap() > 0,
+        "{experiment}: every transaction committed although the server was killed\n{}",
+        r.stdout
+    );
+    // Whatever was found is allowed by snapshot isolation, and said so.
+    for name in anomaly_names(&r) {
+        assert!(
+            r.stdout
+                .contains("found, and allowed by snapshot-isolation"),
+            "{experiment}: {name} listed without saying it is allowed\n{}",
+            r.stdout
+        );
+    }
+}
