@@ -23,7 +23,7 @@ use std::time::Duration;
 use chaos::client::AnyClient;
 use chaos::client::etcd::EtcdClient;
 use chaos::engine::workload::{ClientTask, Counters, record};
-use chaos::experiment::{ClientKind, OpMix, ReadMode, Workload};
+use chaos::experiment::{ClientKind, ReadMode, Workload};
 use chaos::seed::Seed;
 use chaos::store::LineWriter;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -82,7 +82,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 fn workload(clients: u64) -> Workload {
     Workload {
-        kind: chaos::experiment::WorkloadKind::Register,
+        kind: chaos::experiment::WorkloadKind::register(),
         client: ClientKind::Etcd,
         endpoints: vec!["stub".into()],
         keys: 8,
@@ -91,13 +91,11 @@ fn workload(clients: u64) -> Workload {
         rate: 100_000,
         timeout: Duration::from_secs(1),
         read_mode: ReadMode::Linearizable,
-        mix: OpMix {
-            read: 50,
-            write: 30,
-            cas: 20,
-            append: 0,
-        },
-        txn_ops: (1, 4),
+        mix: [("read", 50), ("write", 30), ("cas", 20)]
+            .into_iter()
+            .map(|(f, w)| (f.to_string(), w))
+            .collect(),
+        params: serde_json::Value::Null,
     }
 }
 
@@ -148,7 +146,11 @@ async fn drive(clients: u64, seconds: u64) -> (u64, f64) {
     let ops = counters.ok.load(Ordering::Relaxed)
         + counters.fail.load(Ordering::Relaxed)
         + counters.info.load(Ordering::Relaxed);
-    assert_eq!(events.len() as u64, 2 * ops, "every op recorded twice");
+    assert_eq!(
+        events.lines().count() as u64,
+        2 * ops,
+        "every op recorded twice"
+    );
     (ops, elapsed)
 }
 

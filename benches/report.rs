@@ -33,7 +33,7 @@ use chaos::checker::{self, CheckOptions};
 use chaos::histgen::{self, Corruption, GenConfig, Values};
 use chaos::html::txn::{LineFacts, TxnInput};
 use chaos::html::{self, RunHistory, RunInput};
-use chaos::results::build::{self, Checked};
+use chaos::results::build;
 use chaos::txngen::{self, Gadget, Isolation, TxnGenConfig};
 
 fn root() -> PathBuf {
@@ -78,10 +78,12 @@ fn simulated(
         11,
         "compose/etcd.yml",
         &["n1", "n2", "n3"],
-        Checked::Register {
-            history: &history,
-            report: &report,
-        },
+        &history
+            .ops
+            .iter()
+            .map(|op| chaos::history::to_line(op) + "\n")
+            .collect::<String>(),
+        build::checker_summary(&report, 0.0),
     );
     let plan = serde_json::to_value(&plan).expect("a plan serializes");
     (results, history, plan)
@@ -129,10 +131,11 @@ fn simulated_txn(
         5,
         "compose/etcd.yml",
         &["n1"],
-        Checked::Txn {
-            lines: &lines,
-            report: &report,
-        },
+        &lines
+            .iter()
+            .map(|l| chaos::checker::txn::jsonl::to_line(l) + "\n")
+            .collect::<String>(),
+        build::txn_checker_summary(&report, 0.0),
     );
     let facts = LineFacts::from_lines(&lines);
     let plan = serde_json::to_value(&plan).expect("a plan serializes");
@@ -230,9 +233,17 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("CHAOS_BENCH_OUT").unwrap_or_else(|_| "/tmp".into()));
     let kept = root().join("tests/data/runs/etcd-serializable-stale-reads/20261129T211013Z-seed3");
     let files = chaos::runfiles::read(&kept).expect("the kept run reads");
+    let kept_history = chaos::history::parse(
+        files
+            .history
+            .as_deref()
+            .expect("the kept run has its history"),
+        chaos::history::Format::Chaos,
+    )
+    .expect("the kept history parses");
     let kept_input = RunInput {
         results: &files.results,
-        history: files.history.as_ref().map(|h| h.as_input()),
+        history: Some(chaos::html::RunHistory::Register(&kept_history)),
         plan: files.plan.as_ref(),
         notes: &files.notes,
     };
@@ -281,7 +292,26 @@ fn main() {
         .and_then(|mut d| d.next())
         .and_then(|e| e.ok())
         .map(|e| chaos::runfiles::read(&e.path()).expect("the kept list-append run reads"));
-    let txn_kept = txn_kept_files.as_ref().map(|f| f.input());
+    let txn_kept_parsed = txn_kept_files.as_ref().map(|f| {
+        let text = f.history.as_deref().expect("the kept run has its history");
+        (
+            txn::parse(text, chaos::checker::txn::TxnFormat::Chaos).expect("it parses"),
+            LineFacts::from_jsonl(text),
+        )
+    });
+    let txn_kept =
+        txn_kept_files
+            .as_ref()
+            .zip(txn_kept_parsed.as_ref())
+            .map(|(f, (history, lines))| RunInput {
+                results: &f.results,
+                history: Some(chaos::html::RunHistory::Txn(chaos::html::txn::TxnInput {
+                    history,
+                    lines,
+                })),
+                plan: f.plan.as_ref(),
+                notes: &f.notes,
+            });
     let blank = out_dir.join("chaos-report-blank.html");
     std::fs::write(&blank, "<!DOCTYPE html><html><body></body></html>").expect("write");
     let browser = chromium_bin();

@@ -17,6 +17,9 @@
 //!   consistency models).
 //! - [`histgen`]: seeded simulated histories for tests and benches.
 //! - [`txngen`]: seeded simulated list-append transaction histories.
+//! - [`workload`]: one room per workload (register, list-append): its op
+//!   streams, the ops a client must offer, its checker entry, its anomaly
+//!   kinds and its page, behind one trait, in one registry.
 //! - [`results`]: the results.json model, its statistics and its builder.
 //! - [`report`]: the human report.
 //! - [`html`]: the pages: a run's report.html, a history's anomaly page,
@@ -73,3 +76,4 @@ pub mod seed;
 pub mod shrink;
 pub mod store;
 pub mod txngen;
+pub mod workload;

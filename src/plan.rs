@@ -19,13 +19,13 @@ use serde::Serialize;
 
 use crate::duration::Human;
 use crate::experiment::{
-    DurationRange, Experiment, ExplicitTargets, Fault, Nemesis, OpMix, PartitionKind,
-    TargetSelector, Timing, Workload, WorkloadKind,
+    DurationRange, Experiment, ExplicitTargets, Fault, Nemesis, PartitionKind, TargetSelector,
+    Timing, Workload,
 };
 use crate::seed::Seed;
 
 /// How many ops of each client's stream the plan shows.
-const SHOWN_OPS: usize = 6;
+pub const SHOWN_OPS: usize = 6;
 
 /// The whole plan of a run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -139,221 +139,17 @@ fn cut_between(drops: &mut BTreeMap<String, Vec<String>>, a: &[String], b: &[Str
 pub struct ClientPlan {
     pub client: u64,
     pub endpoint: String,
-    /// Ops it would issue at the target rate over the whole run.
+    /// Ops (transactions, for list-append) it would issue at the target
+    /// rate over the whole run.
     pub expected_ops: u64,
-    pub reads: u64,
-    pub writes: u64,
-    pub cas: u64,
+    /// Its ops (micro-ops, for transactions) by function.
+    pub ops: BTreeMap<String, u64>,
     /// The first and last key of those ops.
     pub first_key: u64,
     pub last_key: u64,
-    /// The first ops of the stream (register workloads).
+    /// The first ops of the stream, as people read them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub first_ops: Vec<PlannedOp>,
-    /// List-append: appends among the micro-ops (`reads` counts the reads).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub appends: u64,
-    /// List-append: the first transactions of the stream.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub first_txns: Vec<PlannedTxn>,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
-}
-
-/// One transaction of a list-append client's stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PlannedTxn {
-    /// Position in this client's stream.
-    pub index: u64,
-    pub mops: Vec<PlannedMop>,
-}
-
-/// One micro-op of a planned transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "f")]
-pub enum PlannedMop {
-    Read { key: u64 },
-    Append { key: u64, value: u64 },
-}
-
-impl std::fmt::Display for PlannedTxn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self
-            .mops
-            .iter()
-            .map(|m| match m {
-                PlannedMop::Read { key } => format!("r k{key}"),
-                PlannedMop::Append { key, value } => format!("append k{key} {value}"),
-            })
-            .collect();
-        write!(f, "[{}]", parts.join(", "))
-    }
-}
-
-/// A list-append client's stream of transactions: endless, deterministic,
-/// drawn from the stream `client/C` (as register streams are).
-///
-/// Each transaction has `min..=max` micro-ops; each micro-op reads a list
-/// or appends to one, by the mix's `read`/`append` weights. Appended values
-/// are unique across the run (client `c` of `n` appends `c + 1`,
-/// `c + 1 + n`, ...). Keys rotate as in [`OpStream`]: transaction `i`
-/// works on keys of generation `i / gen_len`, chosen so that each key sees
-/// about `key_ops` micro-ops over all clients before it retires.
-#[derive(Debug, Clone)]
-pub struct TxnStream {
-    rng: ChaCha20Rng,
-    client: u64,
-    clients: u64,
-    keys: u64,
-    gen_len: u64,
-    mix: OpMix,
-    ops: (u64, u64),
-    index: u64,
-    appends: u64,
-}
-
-impl TxnStream {
-    pub fn new(workload: &Workload, seed: Seed, client: u64) -> Self {
-        let mean_ops = (workload.txn_ops.0 + workload.txn_ops.1).div_ceil(2).max(1);
-        let gen_len =
-            (workload.keys.saturating_mul(workload.key_ops) / (workload.clients * mean_ops)).max(1);
-        TxnStream {
-            rng: seed.stream(&format!("client/{client}")),
-            client,
-            clients: workload.clients,
-            keys: workload.keys,
-            gen_len,
-            mix: workload.mix,
-            ops: workload.txn_ops,
-            index: 0,
-            appends: 0,
-        }
-    }
-}
-
-impl Iterator for TxnStream {
-    type Item = PlannedTxn;
-
-    fn next(&mut self) -> Option<PlannedTxn> {
-        let generation = self.index / self.gen_len;
-        let n = self.rng.random_range(self.ops.0..=self.ops.1);
-        let mut mops = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            let key = generation * self.keys + self.rng.random_range(0..self.keys);
-            let pick = self.rng.random_range(0..self.mix.read + self.mix.append);
-            mops.push(if pick < self.mix.read {
-                PlannedMop::Read { key }
-            } else {
-                let value = self.client + 1 + self.appends * self.clients;
-                self.appends += 1;
-                PlannedMop::Append { key, value }
-            });
-        }
-        let txn = PlannedTxn {
-            index: self.index,
-            mops,
-        };
-        self.index += 1;
-        Some(txn)
-    }
-}
-
-/// One op of a client's stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct PlannedOp {
-    /// Position in this client's stream.
-    pub index: u64,
-    pub key: u64,
-    pub f: PlannedF,
-}
-
-/// What an op does. A CAS's expected value is the last value this client
-/// saw on the key, known only at run time; its new value is planned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "f", content = "value")]
-pub enum PlannedF {
-    Read,
-    Write(u64),
-    Cas(u64),
-}
-
-impl std::fmt::Display for PlannedOp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.f {
-            PlannedF::Read => write!(f, "read k{}", self.key),
-            PlannedF::Write(v) => write!(f, "write k{}={v}", self.key),
-            PlannedF::Cas(v) => write!(f, "cas k{}->{v}", self.key),
-        }
-    }
-}
-
-/// A client's op stream: an endless, deterministic sequence drawn from the
-/// stream `client/C`.
-///
-/// Values written (by write or CAS) are unique across the whole run:
-/// client `c` of `n` writes `c + 1`, `c + 1 + n`, `c + 1 + 2n`, ... so a read
-/// names the one write it saw. Keys rotate: client `c`'s op `i` works on a
-/// key of generation `i / gen_len`, where `gen_len` is chosen so that each
-/// key sees about `key_ops` ops over all clients before it retires.
-#[derive(Debug, Clone)]
-pub struct OpStream {
-    rng: ChaCha20Rng,
-    client: u64,
-    clients: u64,
-    keys: u64,
-    gen_len: u64,
-    mix: OpMix,
-    index: u64,
-    writes: u64,
-}
-
-impl OpStream {
-    pub fn new(workload: &Workload, seed: Seed, client: u64) -> Self {
-        let gen_len = (workload.keys.saturating_mul(workload.key_ops) / workload.clients).max(1);
-        OpStream {
-            rng: seed.stream(&format!("client/{client}")),
-            client,
-            clients: workload.clients,
-            keys: workload.keys,
-            gen_len,
-            mix: workload.mix,
-            index: 0,
-            writes: 0,
-        }
-    }
-
-    fn next_value(&mut self) -> u64 {
-        let v = self.client + 1 + self.writes * self.clients;
-        self.writes += 1;
-        v
-    }
-}
-
-impl Iterator for OpStream {
-    type Item = PlannedOp;
-
-    fn next(&mut self) -> Option<PlannedOp> {
-        let generation = self.index / self.gen_len;
-        let slot = self.rng.random_range(0..self.keys);
-        let key = generation * self.keys + slot;
-        let pick = self.rng.random_range(0..self.mix.total());
-        let f = if pick < self.mix.read {
-            PlannedF::Read
-        } else if pick < self.mix.read + self.mix.write {
-            PlannedF::Write(self.next_value())
-        } else {
-            PlannedF::Cas(self.next_value())
-        };
-        let op = PlannedOp {
-            index: self.index,
-            key,
-            f,
-        };
-        self.index += 1;
-        Some(op)
-    }
+    pub first: Vec<String>,
 }
 
 /// Plan an experiment with a seed.
@@ -390,75 +186,16 @@ pub fn plan(experiment: &Experiment, seed: Seed) -> Plan {
 }
 
 fn summarize_client(w: &Workload, seed: Seed, client: u64, expected: u64) -> ClientPlan {
-    let mut plan = ClientPlan {
+    let summary = w.kind.room().summarize(w, seed, client, expected);
+    ClientPlan {
         client,
         endpoint: w.endpoints[(client as usize) % w.endpoints.len()].clone(),
         expected_ops: expected,
-        reads: 0,
-        writes: 0,
-        cas: 0,
-        first_key: 0,
-        last_key: 0,
-        first_ops: Vec::new(),
-        appends: 0,
-        first_txns: Vec::new(),
-    };
-    let mut keys = |i: usize, key: u64| {
-        if i == 0 {
-            plan.first_key = key;
-        }
-        plan.first_key = plan.first_key.min(key);
-        plan.last_key = plan.last_key.max(key);
-    };
-    match w.kind {
-        WorkloadKind::Register => {
-            let mut first = Vec::new();
-            let (mut r, mut wr, mut c) = (0, 0, 0);
-            for (i, op) in OpStream::new(w, seed, client)
-                .take(expected as usize)
-                .enumerate()
-            {
-                match op.f {
-                    PlannedF::Read => r += 1,
-                    PlannedF::Write(_) => wr += 1,
-                    PlannedF::Cas(_) => c += 1,
-                }
-                keys(i, op.key);
-                if i < SHOWN_OPS {
-                    first.push(op);
-                }
-            }
-            (plan.reads, plan.writes, plan.cas, plan.first_ops) = (r, wr, c, first);
-        }
-        WorkloadKind::ListAppend => {
-            let mut first = Vec::new();
-            let (mut r, mut a) = (0, 0);
-            let mut seen = 0;
-            for (i, txn) in TxnStream::new(w, seed, client)
-                .take(expected as usize)
-                .enumerate()
-            {
-                for m in &txn.mops {
-                    match m {
-                        PlannedMop::Read { key } => {
-                            r += 1;
-                            keys(seen, *key);
-                        }
-                        PlannedMop::Append { key, .. } => {
-                            a += 1;
-                            keys(seen, *key);
-                        }
-                    }
-                    seen += 1;
-                }
-                if i < SHOWN_OPS {
-                    first.push(txn);
-                }
-            }
-            (plan.reads, plan.appends, plan.first_txns) = (r, a, first);
-        }
+        ops: summary.ops,
+        first_key: summary.first_key,
+        last_key: summary.last_key,
+        first: summary.first,
     }
-    plan
 }
 
 fn draw(rng: &mut ChaCha20Rng, range: DurationRange) -> Duration {
@@ -710,32 +447,21 @@ pub fn render_text(plan: &Plan, experiment: &Experiment) -> String {
         w.key_ops,
         Human(w.timeout)
     );
-    if w.kind == WorkloadKind::ListAppend {
-        let _ = writeln!(
-            out,
-            "  list-append: {}..{} micro-ops per transaction (read {}, append {}); ops are \
-             transactions; checked for {}",
-            w.txn_ops.0,
-            w.txn_ops.1,
-            w.mix.read,
-            w.mix.append,
-            experiment.checker.model.as_str()
-        );
+    if let Some(line) = w
+        .kind
+        .room()
+        .describe(w, experiment.checker.model_for(w.kind))
+    {
+        let _ = writeln!(out, "  {line}");
     }
     for c in &plan.clients {
-        let (counts, first) = match w.kind {
-            WorkloadKind::Register => (
-                format!("{} read, {} write, {} cas", c.reads, c.writes, c.cas),
-                c.first_ops
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>(),
-            ),
-            WorkloadKind::ListAppend => (
-                format!("{} read, {} append", c.reads, c.appends),
-                c.first_txns.iter().map(ToString::to_string).collect(),
-            ),
-        };
+        let order: Vec<&str> = w.kind.room().caps().mix.iter().map(|(f, _)| *f).collect();
+        let counts = order
+            .iter()
+            .map(|f| format!("{} {f}", c.ops.get(*f).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let first = &c.first;
         let _ = writeln!(
             out,
             "  client {:>3} -> {:<10} {:>6} ops: {counts}; keys k{}..k{}; first: {}",
@@ -754,6 +480,8 @@ pub fn render_text(plan: &Plan, experiment: &Experiment) -> String {
 mod tests {
     use super::*;
     use crate::experiment;
+    use crate::workload::list_append::{PlannedMop, TxnStream};
+    use crate::workload::register::{OpStream, PlannedF};
 
     const EXAMPLE: &str = r#"
 name = "t"
@@ -820,8 +548,12 @@ schedule = { interval = "10s", duration = "3s", count = 1 }
         let a = plan(&e, Seed(7));
         let b = plan(&e, Seed(7));
         assert_eq!(a, b);
-        assert!(!a.clients[0].first_txns.is_empty());
-        assert!(a.clients[0].first_ops.is_empty());
+        assert!(
+            a.clients[0].first[0].starts_with('['),
+            "{:?}",
+            a.clients[0].first
+        );
+        assert!(a.clients[0].ops.contains_key("append"));
         let text = render_text(&a, &e);
         assert!(text.contains("list-append: 1..4 micro-ops"), "{text}");
         assert!(text.contains("append k"), "{text}");
@@ -899,7 +631,7 @@ schedule = { interval = "10s", duration = "3s", count = 1 }
         let p = plan(&e, Seed(5));
         let total: u64 = p.clients.iter().map(|c| c.expected_ops).sum();
         assert_eq!(total, 6_000);
-        let reads: u64 = p.clients.iter().map(|c| c.reads).sum();
+        let reads: u64 = p.clients.iter().map(|c| c.ops["read"]).sum();
         // Default mix is 50/30/20.
         assert!((2_700..3_300).contains(&reads), "{reads}");
     }

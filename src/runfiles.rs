@@ -1,83 +1,44 @@
 //! Reading a run directory back for its report: results.json (version 2,
-//! or version 1 read as version 2), history.jsonl (register ops, or
-//! list-append transactions with their lines' facts) and plan.json (each
-//! optional: older runs may not have kept them), and writing report.html
-//! beside them. Every error names the file (and the line, for a history).
+//! or version 1 read as version 2), history.jsonl (as text: the run's
+//! workload room reads it) and plan.json (each optional: older runs may
+//! not have kept them), and writing report.html beside them. Every error
+//! names the file (and the line, for a history).
 //!
 //! Shell: reads and writes files through [`crate::store`]; the page itself
-//! is made by the pure [`crate::html`]. It knows nothing of the CLI.
+//! is made by the workload's room ([`crate::workload`], pure). It knows
+//! nothing of the CLI.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::checker::txn::{self, TxnFormat, TxnHistory};
-use crate::history::{self, Format, History, HistoryError};
-use crate::html::txn::{LineFacts, TxnInput};
-use crate::html::{RunHistory, RunInput};
+use crate::history::HistoryError;
 use crate::results::{Results, SCHEMA_VERSION};
 use crate::store::{files, write_atomic};
+use crate::workload::{self, PageInput, Workload};
 
 /// What a run directory holds that its report is made from.
 #[derive(Debug, Clone)]
 pub struct RunFiles {
     pub results: Results,
-    /// `None` if history.jsonl is not there.
-    pub history: Option<HistoryFile>,
+    /// history.jsonl's text; `None` if it is not there.
+    pub history: Option<String>,
     /// `None` if plan.json is not there.
     pub plan: Option<serde_json::Value>,
     /// What the reader noticed, for the page (an older results.json).
     pub notes: Vec<String>,
 }
 
-/// A run's history.jsonl, of either workload.
-#[derive(Debug, Clone)]
-pub enum HistoryFile {
-    Register(History),
-    /// List-append transactions, and what each line says beside them
-    /// (node, final read, error).
-    Txn {
-        history: TxnHistory,
-        lines: Vec<LineFacts>,
-    },
-}
-
-impl HistoryFile {
-    /// Read a history.jsonl's text (register or transactions, told by
-    /// its first line).
-    pub fn parse(text: &str) -> Result<HistoryFile, HistoryError> {
-        if txn::jsonl::is_txn_history(text) {
-            Ok(HistoryFile::Txn {
-                history: txn::parse(text, TxnFormat::Chaos)?,
-                lines: LineFacts::from_jsonl(text),
-            })
-        } else {
-            history::parse(text, Format::Chaos).map(HistoryFile::Register)
-        }
-    }
-
-    /// The history as the page takes it.
-    pub fn as_input(&self) -> RunHistory<'_> {
-        match self {
-            HistoryFile::Register(h) => RunHistory::Register(h),
-            HistoryFile::Txn { history, lines } => RunHistory::Txn(TxnInput { history, lines }),
-        }
-    }
-
-    /// The register history, if it is one.
-    pub fn register(&self) -> Option<&History> {
-        match self {
-            HistoryFile::Register(h) => Some(h),
-            HistoryFile::Txn { .. } => None,
-        }
-    }
-}
-
 impl RunFiles {
+    /// The room of the run's workload (results.json's `workload.kind`).
+    pub fn room(&self) -> Option<&'static dyn Workload> {
+        workload::by_name(&self.results.workload.kind)
+    }
+
     /// The page's input.
-    pub fn input(&self) -> RunInput<'_> {
-        RunInput {
+    pub fn input(&self) -> PageInput<'_> {
+        PageInput {
             results: &self.results,
-            history: self.history.as_ref().map(HistoryFile::as_input),
+            history: self.history.as_deref(),
             plan: self.plan.as_ref(),
             notes: &self.notes,
         }
@@ -100,6 +61,12 @@ pub enum RunFilesError {
     Version { path: PathBuf, found: u64 },
     #[error("{}: {source}", .path.display())]
     History { path: PathBuf, source: HistoryError },
+    #[error(
+        "{}: workload `{kind}` is not one this chaos knows (it knows: {})",
+        .path.display(),
+        workload::names().join(", ")
+    )]
+    UnknownWorkload { path: PathBuf, kind: String },
 }
 
 impl RunFilesError {
@@ -156,14 +123,13 @@ pub fn read(dir: &Path) -> Result<RunFiles, RunFilesError> {
     }
     let results: Results =
         serde_json::from_value(value).map_err(|e| malformed(&results_path, e))?;
-    let history_path = dir.join(files::HISTORY);
-    let history = match read_text(&history_path)? {
-        Some(t) => Some(HistoryFile::parse(&t).map_err(|e| RunFilesError::History {
-            path: history_path.clone(),
-            source: e,
-        })?),
-        None => None,
-    };
+    if workload::by_name(&results.workload.kind).is_none() {
+        return Err(RunFilesError::UnknownWorkload {
+            path: results_path,
+            kind: results.workload.kind.clone(),
+        });
+    }
+    let history = read_text(&dir.join(files::HISTORY))?;
     let plan_path = dir.join(files::PLAN);
     let plan = match read_text(&plan_path)? {
         Some(t) => Some(serde_json::from_str(&t).map_err(|e| malformed(&plan_path, e))?),
@@ -211,10 +177,15 @@ pub fn write_page(out: &Path, page: &str) -> io::Result<()> {
     write_atomic(out, page.as_bytes())
 }
 
-/// Read a run directory and make its report page.
+/// Read a run directory and make its report page (its workload's room
+/// draws it).
 pub fn render(dir: &Path) -> Result<String, RunFilesError> {
     let f = read(dir)?;
-    Ok(crate::html::render_run(&f.input()))
+    let room = f.room().expect("read() refuses unknown workloads");
+    room.page(&f.input()).map_err(|e| RunFilesError::History {
+        path: dir.join(files::HISTORY),
+        source: e,
+    })
 }
 
 #[cfg(test)]

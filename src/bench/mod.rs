@@ -46,6 +46,16 @@ fn histogram() -> Histogram<u64> {
 /// The op kinds a register workload has, in report order.
 pub const KINDS: [Function; 3] = [Function::Read, Function::Write, Function::Cas];
 
+/// The op kind of a register op's function name (`read`, `write`, `cas`);
+/// any other name counts with the writes.
+pub fn function(f: &str) -> Function {
+    match f {
+        "read" => Function::Read,
+        "cas" => Function::Cas,
+        _ => Function::Write,
+    }
+}
+
 fn kind_slot(f: Function) -> usize {
     match f {
         Function::Read | Function::Get => 0,

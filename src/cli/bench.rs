@@ -155,7 +155,7 @@ pub fn rerun_command(args: &BenchArgs, seed: u64) -> String {
 
 pub fn run(args: &BenchArgs) -> CliResult {
     let loaded = loader::load(&args.experiment).map_err(CliError::input)?;
-    if loaded.experiment.workload.kind != crate::experiment::WorkloadKind::Register {
+    if !loaded.experiment.workload.kind.room().caps().bench {
         return Err(CliError::input(anyhow::anyhow!(
             "{}: chaos bench measures with register ops; this experiment's workload is {} \
              (bench a register experiment of the same cluster, e.g. under experiments/bench/)",

@@ -1,4 +1,6 @@
-//! `chaos check`: read history files, check each, print verdicts.
+//! `chaos check`: read history files (or run directories), check each,
+//! print verdicts. A run directory is checked by its workload's room
+//! ([`crate::workload`]) against the model its run recorded.
 //!
 //! The shell around [`crate::checker`] (register and key-value histories,
 //! for linearizability) and [`crate::checker::txn`] (list-append
@@ -162,9 +164,191 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// One run directory checked again: its workload's checker, the model the
+/// run was held to (or `--model`), what it said.
+#[derive(Serialize)]
+struct RunDirReport {
+    run_dir: String,
+    workload: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
+    /// What results.json recorded, to compare.
+    recorded_verdict: crate::results::Verdict,
+    elapsed_ms: f64,
+    checker: crate::results::CheckerSummary,
+}
+
+/// Check a run directory's history with its workload's checker.
+fn check_run_dir(
+    dir: &Path,
+    model: Option<&str>,
+    budget: Duration,
+) -> Result<RunDirReport, CliError> {
+    let files = crate::runfiles::read(dir).map_err(|e| {
+        if e.is_bad_input() {
+            CliError::input(anyhow!(e))
+        } else {
+            CliError::environment(anyhow!(e))
+        }
+    })?;
+    let room = files.room().expect("read() refuses unknown workloads");
+    let history = files.history.as_deref().ok_or_else(|| {
+        CliError::input(anyhow!(
+            "{}: the run kept no {}",
+            dir.display(),
+            crate::store::files::HISTORY
+        ))
+    })?;
+    // The workload as the run's experiment gave it (its room's parameters).
+    let kept = dir.join(crate::store::files::EXPERIMENT);
+    let text = std::fs::read_to_string(&kept)
+        .with_context(|| format!("cannot read {}", kept.display()))
+        .map_err(CliError::input)?;
+    let experiment = crate::experiment::parse(&text, &kept.display().to_string())
+        .map_err(|e| CliError::input(anyhow!(e)))?
+        .experiment;
+    let recorded = files.results.checker.model.clone().or_else(|| {
+        files
+            .results
+            .checker
+            .txn
+            .as_ref()
+            .map(|t| t.model.as_str().to_string())
+    });
+    let model = model.map(str::to_string).or(recorded);
+    if let Some(m) = &model
+        && !room.caps().models.contains(&m.as_str())
+    {
+        return Err(CliError::input(anyhow!(
+            "--model {m}: a {} history is checked for {}{}",
+            room.caps().name,
+            room.caps().checks,
+            if room.caps().models.is_empty() {
+                String::new()
+            } else {
+                format!("; its models: {}", room.caps().models.join(", "))
+            }
+        )));
+    }
+    let started = Instant::now();
+    let checked = room
+        .check(&crate::workload::CheckInput {
+            history,
+            workload: &experiment.workload,
+            model: model.as_deref(),
+            budget,
+            clock: Some(Arc::new(WallClock::start())),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_cases: 20,
+        })
+        .map_err(|e| {
+            CliError::input(anyhow!(
+                "{}: {e}",
+                dir.join(crate::store::files::HISTORY).display()
+            ))
+        })?;
+    let elapsed = started.elapsed();
+    let mut summary = checked.summary;
+    summary.elapsed_ms = ms(elapsed);
+    Ok(RunDirReport {
+        run_dir: dir.display().to_string(),
+        workload: room.caps().name.to_string(),
+        model,
+        recorded_verdict: files.results.verdict,
+        elapsed_ms: ms(elapsed),
+        checker: summary,
+    })
+}
+
+/// A checked run directory in words.
+fn render_run_dir(r: &RunDirReport) -> String {
+    let mut out = format!(
+        "{}: {} ({} workload{}; checked in {:.1} ms; the run recorded {})\n",
+        r.run_dir,
+        r.checker.verdict.as_str().to_uppercase(),
+        r.workload,
+        r.model
+            .as_deref()
+            .map(|m| format!(" held to {m}"))
+            .unwrap_or_default(),
+        r.elapsed_ms,
+        r.recorded_verdict.as_str()
+    );
+    for a in &r.checker.anomalies {
+        let how = if r.checker.decides(a) {
+            ""
+        } else {
+            " (allowed)"
+        };
+        out.push_str(&format!(
+            "  {} {}{how}: {}\n",
+            a.class(),
+            a.subject(),
+            a.explanation()
+        ));
+    }
+    for u in &r.checker.undecided {
+        out.push_str(&format!("  undecided: key {}: {}\n", u.key, u.reason));
+    }
+    out
+}
+
+fn to_checker_verdict(v: crate::results::Verdict) -> Verdict {
+    match v {
+        crate::results::Verdict::Valid => Verdict::Valid,
+        crate::results::Verdict::Invalid => Verdict::Invalid,
+        crate::results::Verdict::Unknown => Verdict::Unknown,
+    }
+}
+
 pub fn run(args: &CheckArgs) -> CliResult {
+    let budget = crate::duration::parse(&args.budget)
+        .map_err(|e| CliError::input(anyhow!(e).context("--budget")))?;
+    if budget.is_zero() {
+        return Err(CliError::input(anyhow!("--budget must be positive")));
+    }
+    let (dirs, _): (Vec<&std::path::PathBuf>, Vec<_>) =
+        args.histories.iter().partition(|p| p.is_dir());
+    if !dirs.is_empty() {
+        if dirs.len() != args.histories.len() {
+            return Err(CliError::input(anyhow!(
+                "give run directories or history files, not both in one call"
+            )));
+        }
+        if args.html.is_some() {
+            return Err(CliError::input(anyhow!(
+                "--html draws a history file; a run directory's page is `chaos report RUN_DIR`"
+            )));
+        }
+        let mut reports = Vec::new();
+        for dir in dirs {
+            reports.push(check_run_dir(dir, args.model.as_deref(), budget)?);
+        }
+        let verdict = reports
+            .iter()
+            .map(|r| to_checker_verdict(r.checker.verdict))
+            .fold(Verdict::Valid, worst);
+        if args.json {
+            let text = serde_json::to_string_pretty(&serde_json::json!({
+                "verdict": verdict,
+                "runs": reports,
+            }))
+            .map_err(CliError::environment)?;
+            println!("{text}");
+        } else {
+            for r in &reports {
+                print!("{}", render_run_dir(r));
+            }
+        }
+        return Ok(outcome(verdict));
+    }
     let format = check_format(&args.format).map_err(CliError::input)?;
-    let model: ConsistencyModel = args.model.parse().map_err(CliError::input)?;
+    let model: ConsistencyModel = args
+        .model
+        .as_deref()
+        .unwrap_or("strict-serializable")
+        .parse()
+        .map_err(CliError::input)?;
     let budget = crate::duration::parse(&args.budget)
         .map_err(|e| CliError::input(anyhow!(e).context("--budget")))?;
     if budget.is_zero() {
@@ -220,15 +404,10 @@ pub fn run(args: &CheckArgs) -> CliResult {
             .map_err(CliError::environment)?;
         eprintln!("wrote {}", out.display());
     }
-    let verdict =
-        reports
-            .iter()
-            .map(|(r, _, _)| r.verdict())
-            .fold(Verdict::Valid, |acc, v| match (acc, v) {
-                (Verdict::Invalid, _) | (_, Verdict::Invalid) => Verdict::Invalid,
-                (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
-                _ => Verdict::Valid,
-            });
+    let verdict = reports
+        .iter()
+        .map(|(r, _, _)| r.verdict())
+        .fold(Verdict::Valid, worst);
     if args.json {
         let out = JsonOut {
             verdict,
@@ -271,9 +450,22 @@ pub fn run(args: &CheckArgs) -> CliResult {
             );
         }
     }
-    Ok(match verdict {
+    Ok(outcome(verdict))
+}
+
+/// The worse of two verdicts: invalid, then unknown, then valid.
+fn worst(acc: Verdict, v: Verdict) -> Verdict {
+    match (acc, v) {
+        (Verdict::Invalid, _) | (_, Verdict::Invalid) => Verdict::Invalid,
+        (Verdict::Unknown, _) | (_, Verdict::Unknown) => Verdict::Unknown,
+        _ => Verdict::Valid,
+    }
+}
+
+fn outcome(verdict: Verdict) -> Outcome {
+    match verdict {
         Verdict::Valid => Outcome::Success,
         Verdict::Invalid => Outcome::Anomalies,
         Verdict::Unknown => Outcome::Unknown,
-    })
+    }
 }

@@ -140,8 +140,10 @@ pub enum Command {
 /// Arguments of `chaos check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// History files to check.
-    #[arg(required = true, value_name = "HISTORY")]
+    /// History files to check, or run directories (`results/<experiment>/
+    /// <time>-seed<N>/`): a run directory's history is checked by its
+    /// workload's checker against the model the run was held to.
+    #[arg(required = true, value_name = "HISTORY|RUN_DIR")]
     pub histories: Vec<PathBuf>,
 
     /// The format of the files: `chaos` (this tool's history.jsonl:
@@ -153,12 +155,14 @@ pub struct CheckArgs {
     pub format: String,
 
     /// The consistency model transaction histories are held to:
-    /// strict-serializable, serializable, snapshot-isolation,
-    /// repeatable-read, read-committed or read-uncommitted. A history is
-    /// invalid exactly when it rules that model out (the others are
-    /// reported). Register histories are checked for linearizability.
-    #[arg(long, value_name = "MODEL", default_value = "strict-serializable")]
-    pub model: String,
+    /// strict-serializable (the default for history files), serializable,
+    /// snapshot-isolation, repeatable-read, read-committed or
+    /// read-uncommitted. A history is invalid exactly when it rules that
+    /// model out (the others are reported). Register histories are checked
+    /// for linearizability. A run directory is held to the model its run
+    /// recorded unless this is given.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
 
     /// Print the verdicts as JSON instead of text.
     #[arg(long)]

@@ -345,6 +345,15 @@ async fn within<T>(
 /// The table of list-append runs' lists.
 pub const LIST_TABLE: &str = "list";
 
+/// The table a workload's ops use (the TiKV region whose leader is that
+/// workload's `leader` role).
+pub fn table_of<'a>(workload: &str, config: &'a SurrealConfig) -> &'a str {
+    match workload {
+        "list-append" => LIST_TABLE,
+        _ => config.table.as_str(),
+    }
+}
+
 /// The list a read saw: the empty list for an absent record (or one with
 /// no `v`), else exactly one list of non-negative integers.
 fn list_value(lists: &[Option<Vec<i64>>]) -> Result<Vec<u64>, surrealdb::Error> {

@@ -24,14 +24,14 @@ use tokio_util::sync::CancellationToken;
 use super::connect;
 use super::progress::{Phase, ProgressSink, RunEvent};
 use super::session::FaultSession;
-use super::workload::{self, ClientState, ClientTask, Counters, Event, Step};
+use super::workload::{self, ClientState, ClientTask, Counters, Step};
 use super::{EngineError, unix_ms};
 use crate::bench::ramp::{Next, Ramp, RampSpec};
 use crate::bench::{
     self, BenchReport, Goals, LoadRecorder, LoadSummary, Objective, RestartReport, Settings,
     Startup, StepFacts, StepReport,
 };
-use crate::client::{AnyClient, Completion, Request};
+use crate::client::AnyClient;
 use crate::docker::ComposeCluster;
 use crate::experiment::{Experiment, Fault, ReadMode};
 use crate::loader::Loaded;
@@ -40,6 +40,7 @@ use crate::plan::{Plan, PlannedFault, PlannedTargets};
 use crate::results;
 use crate::seed::Seed;
 use crate::store::{RunDir, files};
+use crate::workload::Outcome;
 
 /// Process ids of the restart probes start here, far above any client's.
 const PROBE_PROCESS: u64 = 1 << 41;
@@ -324,7 +325,7 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
         notes.push(note);
     }
     drop(events_tx);
-    let events: Vec<Event> = recorder
+    let events: String = recorder
         .await
         .map_err(|_| EngineError::Panicked("the history recorder"))?
         .map_err(EngineError::store("writing history.jsonl"))?;
@@ -332,7 +333,7 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
     let _ = log.line(&format!(
         "load done: {} steps, {} events in the history",
         load.steps.len(),
-        events.len()
+        events.lines().count()
     ));
 
     // The report.
@@ -370,7 +371,9 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
             keys: w.keys,
             mix: format!(
                 "{}/{}/{} read/write/cas",
-                w.mix.read, w.mix.write, w.mix.cas
+                w.weight("read"),
+                w.weight("write"),
+                w.weight("cas")
             ),
             read_mode: match w.read_mode {
                 ReadMode::Linearizable => "linearizable",
@@ -657,7 +660,15 @@ async fn measure_restart(
         done.store(true, Ordering::SeqCst);
         r
     };
+    // The probe reads key 0, as a final read does.
+    let probe = experiment
+        .workload
+        .kind
+        .room()
+        .final_reads(&experiment.workload, &std::collections::BTreeSet::from([0]))
+        .remove(0);
     let probe = async {
+        let probe = &probe;
         let mut failed = 0u64;
         let mut port = port_before;
         let mut task: Option<ClientTask> = None;
@@ -677,13 +688,11 @@ async fn measure_restart(
             }
             let ok = match &task {
                 Some(t) => {
-                    let timed = t
-                        .invoke_timed(process, Request::Read { key: 0 }, false)
-                        .await;
-                    if matches!(timed.completion, Completion::Info { .. }) {
+                    let timed = t.invoke_timed(process, probe, false).await;
+                    if matches!(timed.outcome, Outcome::Info(_)) {
                         process += 1;
                     }
-                    matches!(timed.completion, Completion::Ok { .. })
+                    matches!(timed.outcome, Outcome::Ok(_))
                 }
                 None => false,
             };

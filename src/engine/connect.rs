@@ -274,10 +274,7 @@ async fn pd_roles(experiment: &Experiment, cluster: &ComposeCluster) -> Arc<dyn 
         }
     }
     let config = SurrealConfig::new(experiment.workload.timeout);
-    let table = match experiment.workload.kind {
-        crate::experiment::WorkloadKind::Register => config.table.as_str(),
-        crate::experiment::WorkloadKind::ListAppend => crate::client::surreal::LIST_TABLE,
-    };
+    let table = crate::client::surreal::table_of(experiment.workload.kind.name(), &config);
     let key = pd::surreal_table_key(&config.namespace, &config.database, table);
     Arc::new(
         PdRoles::new(members, key, Duration::from_secs(2))

@@ -38,7 +38,6 @@ pub mod connect;
 pub mod progress;
 pub mod session;
 pub mod timeline;
-pub mod txn;
 pub mod workload;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,10 +50,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::checker::{self, CheckOptions, CheckReport, Clock};
-use crate::client::{AnyClient, Request};
+use crate::checker::Clock;
+use crate::client::AnyClient;
 use crate::docker::{ComposeCluster, DockerError};
-use crate::history::{History, HistoryError};
+use crate::history::HistoryError;
 use crate::images::ImageError;
 use crate::loader::Loaded;
 use crate::lock::{LockError, ProjectLock};
@@ -67,7 +66,7 @@ use crate::store::{RunDir, files};
 use progress::{Phase, ProgressSink, RunEvent};
 use session::{FaultSession, SessionError};
 use timeline::{Applied, Faults, Stopped};
-use workload::{ClientTask, Counters, Event};
+use workload::{ClientTask, Counters};
 
 /// Process ids of the final reads start here, far above any client's.
 const FINAL_PROCESS: u64 = 1 << 40;
@@ -272,32 +271,9 @@ impl Faults for NemesisFaults<'_> {
 struct Driven {
     faults: Vec<FaultOutcome>,
     stopped: Stopped,
-    recorded: Recorded,
+    /// history.jsonl's text.
+    recorded: String,
     workload_ns: u64,
-}
-
-/// The history as recorded, of either workload.
-enum Recorded {
-    Register(Vec<Event>),
-    Txn(Vec<crate::checker::txn::TxnLine>),
-}
-
-impl Recorded {
-    fn len(&self) -> usize {
-        match self {
-            Recorded::Register(e) => e.len(),
-            Recorded::Txn(l) => l.len(),
-        }
-    }
-}
-
-/// What the checker was given and what it said.
-enum CheckedRun {
-    Register(History, CheckReport),
-    Txn(
-        Vec<crate::checker::txn::TxnLine>,
-        Box<crate::checker::txn::TxnReport>,
-    ),
 }
 
 /// Run an experiment (see the module docs for the steps).
@@ -460,7 +436,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     };
     let _ = log.line(&format!(
         "workload done: {} events; faults healed",
-        driven.recorded.len()
+        driven.recorded.lines().count()
     ));
 
     // 6. Check, keep the logs, write the results.
@@ -475,53 +451,30 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
         cancel: check_cancel,
     });
     let check_started = std::time::Instant::now();
-    let checked = match driven.recorded {
-        Recorded::Register(events) => {
-            let ops = events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| {
-                    // Witnesses cite history.jsonl by line: op i is on line i + 1.
-                    let mut op = e.op(i as u64);
-                    op.line = i + 1;
-                    op
-                })
-                .collect();
-            let history = History::from_ops(ops)?;
-            progress.event(RunEvent::Phase(Phase::Checking {
-                ops: history.ops.len(),
-            }));
-            tokio::task::spawn_blocking(move || {
-                let options = CheckOptions {
-                    budget,
-                    threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-                    clock: Some(clock),
-                    ..CheckOptions::default()
-                };
-                let report: CheckReport = checker::check(&history, &options);
-                CheckedRun::Register(history, report)
+    let room = experiment.workload.kind.room();
+    let text = Arc::new(driven.recorded);
+    let samples = crate::workload::op::samples(&text)?;
+    progress.event(RunEvent::Phase(Phase::Checking { ops: samples.len() }));
+    let checked = {
+        let text = text.clone();
+        let workload = experiment.workload.clone();
+        let model = experiment
+            .checker
+            .model_for(experiment.workload.kind)
+            .map(str::to_string);
+        tokio::task::spawn_blocking(move || {
+            room.check(&crate::workload::CheckInput {
+                history: &text,
+                workload: &workload,
+                model: model.as_deref(),
+                budget,
+                clock: Some(clock),
+                threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+                max_cases: TXN_MAX_CASES,
             })
-            .await
-            .map_err(|_| EngineError::Panicked("the checker"))?
-        }
-        Recorded::Txn(lines) => {
-            let history = crate::checker::txn::TxnHistory::from_lines(&lines)?;
-            progress.event(RunEvent::Phase(Phase::Checking { ops: lines.len() }));
-            let model = experiment.checker.model;
-            tokio::task::spawn_blocking(move || {
-                let options = crate::checker::txn::TxnCheckOptions {
-                    model,
-                    budget,
-                    clock: Some(clock),
-                    max_cases: TXN_MAX_CASES,
-                    ..Default::default()
-                };
-                let report = crate::checker::txn::check(&history, &options);
-                CheckedRun::Txn(lines, Box::new(report))
-            })
-            .await
-            .map_err(|_| EngineError::Panicked("the checker"))?
-        }
+        })
+        .await
+        .map_err(|_| EngineError::Panicked("the checker"))??
     };
     let check_ms = check_started.elapsed().as_secs_f64() * 1000.0;
     let status = if status == Status::Completed && cancel.is_cancelled() {
@@ -548,12 +501,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
         ended_ms: unix_ms(),
         workload_ns: driven.workload_ns,
         faults: &driven.faults,
-        checked: match &checked {
-            CheckedRun::Register(history, report) => {
-                results::build::Checked::Register { history, report }
-            }
-            CheckedRun::Txn(lines, report) => results::build::Checked::Txn { lines, report },
-        },
+        checker: checked.summary,
+        samples,
         check_ms,
         logs,
         notes,
@@ -566,29 +515,14 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     // The page is made from what the files hold (plan.json as written), so
     // that `chaos report` on this directory makes the same bytes.
     let plan_value: Option<serde_json::Value> = serde_json::from_str(&plan_text).ok();
-    let txn_history = match &checked {
-        CheckedRun::Txn(lines, _) => crate::checker::txn::TxnHistory::from_lines(lines)
-            .ok()
-            .map(|h| (h, crate::html::txn::LineFacts::from_lines(lines))),
-        CheckedRun::Register(..) => None,
-    };
-    let page = crate::html::render_run(&crate::html::RunInput {
-        results: &results,
-        history: match (&checked, &txn_history) {
-            (CheckedRun::Register(history, _), _) => {
-                Some(crate::html::RunHistory::Register(history))
-            }
-            (CheckedRun::Txn(..), Some((history, lines))) => {
-                Some(crate::html::RunHistory::Txn(crate::html::txn::TxnInput {
-                    history,
-                    lines,
-                }))
-            }
-            (CheckedRun::Txn(..), None) => None,
-        },
-        plan: plan_value.as_ref(),
-        notes: &[],
-    });
+    let page = room
+        .page(&crate::workload::PageInput {
+            results: &results,
+            history: Some(&text),
+            plan: plan_value.as_ref(),
+            notes: &[],
+        })
+        .map_err(EngineError::History)?;
     write(files::REPORT_HTML, page.as_bytes())?;
     let _ = log.line(&format!(
         "verdict {} status {}",
@@ -667,23 +601,12 @@ async fn drive(
     progress: &dyn ProgressSink,
 ) -> Result<Driven, EngineError> {
     let w = &experiment.workload;
-    let list_append = w.kind == crate::experiment::WorkloadKind::ListAppend;
+    let room = w.kind.room();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let (txn_tx, txn_rx) = mpsc::unbounded_channel();
     let history = run_dir
         .lines(files::HISTORY)
         .map_err(EngineError::store("creating history.jsonl"))?;
-    let recorder = if list_append {
-        drop(events_rx);
-        tokio::spawn(async move { txn::record(txn_rx, history).await.map(Recorded::Txn) })
-    } else {
-        drop(txn_rx);
-        tokio::spawn(async move {
-            workload::record(events_rx, history)
-                .await
-                .map(Recorded::Register)
-        })
-    };
+    let recorder = tokio::spawn(async move { workload::record(events_rx, history).await });
     let counters = Arc::new(Counters::default());
     // The workload stops at the end of the run or when the run is cancelled.
     let stop = cancel.child_token();
@@ -704,29 +627,8 @@ async fn drive(
             stop,
         }
     };
-    let txn_task = |thread: u64, stop: CancellationToken| {
-        let (node, client) = &clients[(thread as usize) % clients.len()];
-        txn::TxnTask {
-            thread,
-            threads: w.clients,
-            client: client.clone(),
-            node: node.clone(),
-            workload: w.clone(),
-            seed,
-            start,
-            events: txn_tx.clone(),
-            counters: counters.clone(),
-            stop,
-        }
-    };
     let tasks: Vec<_> = (0..w.clients)
-        .map(|t| {
-            if list_append {
-                tokio::spawn(txn_task(t, stop.clone()).run())
-            } else {
-                tokio::spawn(task(t, stop.clone()).run())
-            }
-        })
+        .map(|t| tokio::spawn(task(t, stop.clone()).run()))
         .collect();
     progress.event(RunEvent::Phase(Phase::Running {
         total: experiment.duration,
@@ -782,28 +684,20 @@ async fn drive(
             _ = tokio::time::sleep(experiment.cluster.recovery) => {}
             _ = cancel.cancelled() => {}
         }
-        progress.event(RunEvent::Phase(Phase::FinalReads {
-            keys: touched.len(),
-        }));
+        let finals = room.final_reads(w, &touched);
+        progress.event(RunEvent::Phase(Phase::FinalReads { keys: finals.len() }));
         let never = CancellationToken::new();
-        for (i, key) in touched.iter().enumerate() {
+        for (i, op) in finals.iter().enumerate() {
             if cancel.is_cancelled() {
                 break;
             }
             let process = FINAL_PROCESS + i as u64;
-            if list_append {
-                txn_task(i as u64, never.clone())
-                    .invoke(process, &[crate::client::TxnMop::Read { key: *key }], true)
-                    .await;
-            } else {
-                task(i as u64, never.clone())
-                    .invoke(process, Request::Read { key: *key }, true)
-                    .await;
-            }
+            task(i as u64, never.clone())
+                .invoke(process, op, true)
+                .await;
         }
     }
     drop(events_tx);
-    drop(txn_tx);
     let recorded = recorder
         .await
         .map_err(|_| EngineError::Panicked("the history recorder"))?

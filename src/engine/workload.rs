@@ -7,7 +7,7 @@
 //! can only look more concurrent in the history than they were, never less.
 //! That can hide an anomaly but never invent one.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,11 +16,12 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{AnyClient, Completion, Request};
+use crate::client::AnyClient;
 use crate::experiment::Workload;
-use crate::history::{Function, Key, Kind, Op, Value};
-use crate::plan::{OpStream, PlannedF};
+use crate::history::Kind;
 use crate::seed::Seed;
+use crate::workload::op::Line;
+use crate::workload::{Generator, Invocation, Outcome};
 
 /// What a client task reports; the recorder numbers them in arrival order.
 #[derive(Debug, Clone)]
@@ -28,9 +29,10 @@ pub struct Event {
     pub time_ns: u64,
     pub process: u64,
     pub kind: Kind,
-    pub request: Request,
-    /// For ok reads: the value read.
-    pub read: Option<Option<u64>>,
+    pub f: &'static str,
+    pub key: Option<u64>,
+    /// The invocation's value, or the completion's as the room writes it.
+    pub value: serde_json::Value,
     pub error: Option<String>,
     pub node: String,
     /// Final reads after the faults, counted apart in the statistics.
@@ -38,36 +40,21 @@ pub struct Event {
 }
 
 impl Event {
-    fn f(&self) -> Function {
-        function(&self.request)
-    }
-
-    /// The history op of this event, numbered `index`.
-    pub fn op(&self, index: u64) -> Op {
-        let value = match (self.request, self.kind) {
-            (Request::Read { .. }, Kind::Ok) => match self.read.flatten() {
-                Some(v) => Value::Int(v),
-                None => Value::Null,
-            },
-            (Request::Read { .. }, _) => Value::Null,
-            (Request::Write { value, .. }, _) => Value::Int(value),
-            (Request::Cas { expected, new, .. }, _) => {
-                Value::List(vec![Value::Int(expected), Value::Int(new)])
-            }
-        };
-        Op {
+    /// The history line of this event, numbered `index`.
+    pub fn line(&self, index: u64) -> String {
+        Line {
             index,
-            time_ns: Some(self.time_ns),
+            time_ns: self.time_ns,
             process: self.process,
             kind: self.kind,
-            f: self.f(),
-            key: Key::Int(self.request.key()),
-            value,
-            error: self.error.clone(),
-            node: Some(self.node.clone()),
+            f: self.f,
+            key: self.key,
+            value: &self.value,
+            error: self.error.as_deref(),
+            node: &self.node,
             final_read: self.final_read,
-            line: 0,
         }
+        .to_json()
     }
 }
 
@@ -120,9 +107,9 @@ impl ClientTask {
             } else if self.stop.is_cancelled() {
                 break;
             }
-            let request = state.next_request();
-            let timed = self.invoke_timed(state.process, request, false).await;
-            state.observe(request, &timed.completion, self.threads);
+            let op = state.next_op();
+            let timed = self.invoke_timed(state.process, &op, false).await;
+            state.observe(&op, &timed.outcome, self.threads);
             // Keep the planned rate; after a slow op, do not burst to catch up.
             next += interval;
             let now = Instant::now();
@@ -130,7 +117,7 @@ impl ClientTask {
                 next = now;
             }
         }
-        state.touched
+        state.touched()
     }
 
     /// One step of open-loop load (`chaos bench`). The step's schedule is
@@ -170,51 +157,56 @@ impl ClientTask {
                     _ = self.stop.cancelled() => break,
                 }
             }
-            let request = state.next_request();
-            let timed = self.invoke_timed(state.process, request, false).await;
+            let op = state.next_op();
+            let timed = self.invoke_timed(state.process, &op, false).await;
             load.record(crate::bench::Sample {
-                f: function(&request),
+                f: crate::bench::function(op.f),
                 outcome: timed.outcome(),
                 intended_ns: due.saturating_duration_since(self.start).as_nanos() as u64,
                 started_ns: timed.invoked_ns,
                 completed_ns: timed.completed_ns,
-                error: timed.completion.error(),
+                error: timed.outcome.error(),
             });
-            state.observe(request, &timed.completion, self.threads);
+            state.observe(&op, &timed.outcome, self.threads);
             started += 1;
         }
         started
     }
 
-    /// Invoke one request under the timeout and record both ends.
-    pub async fn invoke(&self, process: u64, request: Request, final_read: bool) -> Completion {
-        self.invoke_timed(process, request, final_read)
-            .await
-            .completion
+    /// Run one op under the timeout and record both ends.
+    pub async fn invoke(&self, process: u64, op: &Invocation, final_read: bool) -> Outcome {
+        self.invoke_timed(process, op, final_read).await.outcome
     }
 
     /// [`ClientTask::invoke`], with when the invocation and the completion
     /// were recorded (nanoseconds since `start`).
-    pub async fn invoke_timed(&self, process: u64, request: Request, final_read: bool) -> Timed {
+    pub async fn invoke_timed(&self, process: u64, op: &Invocation, final_read: bool) -> Timed {
+        let room = self.workload.kind.room();
         let timeout = self.workload.timeout;
-        let invoked_ns = self.record(process, Kind::Invoke, request, None, None, final_read);
-        let completion = match tokio::time::timeout(timeout, self.client.invoke(&request)).await {
-            Ok(c) => c,
-            Err(_) => Completion::timed_out(&request, timeout),
-        };
-        let (kind, read, error, counter) = match &completion {
-            Completion::Ok { read } => (Kind::Ok, Some(*read), None, &self.counters.ok),
-            Completion::Fail { error } => {
-                (Kind::Fail, None, Some(error.clone()), &self.counters.fail)
-            }
-            Completion::Info { error } => {
-                (Kind::Info, None, Some(error.clone()), &self.counters.info)
-            }
+        let invoked_ns = self.record(
+            process,
+            Kind::Invoke,
+            op,
+            op.value.clone(),
+            None,
+            final_read,
+        );
+        let outcome =
+            match tokio::time::timeout(timeout, self.client.call(room.caps().name, op)).await {
+                Ok(c) => c,
+                Err(_) => Outcome::timed_out(room.read_only(op), timeout),
+            };
+        let counter = match &outcome {
+            Outcome::Ok(_) => &self.counters.ok,
+            Outcome::Fail(_) => &self.counters.fail,
+            Outcome::Info(_) => &self.counters.info,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        let completed_ns = self.record(process, kind, request, read, error, final_read);
+        let value = room.completed(op, &outcome);
+        let error = outcome.error().map(str::to_string);
+        let completed_ns = self.record(process, outcome.kind(), op, value, error, final_read);
         Timed {
-            completion,
+            outcome,
             invoked_ns,
             completed_ns,
         }
@@ -225,8 +217,8 @@ impl ClientTask {
         &self,
         process: u64,
         kind: Kind,
-        request: Request,
-        read: Option<Option<u64>>,
+        op: &Invocation,
+        value: serde_json::Value,
         error: Option<String>,
         final_read: bool,
     ) -> u64 {
@@ -237,8 +229,9 @@ impl ClientTask {
             time_ns,
             process,
             kind,
-            request,
-            read,
+            f: op.f,
+            key: op.key,
+            value,
             error,
             node: self.node.clone(),
             final_read,
@@ -247,30 +240,17 @@ impl ClientTask {
     }
 }
 
-/// A completion with the times of both ends, as recorded in the history.
+/// An outcome with the times of both ends, as recorded in the history.
 #[derive(Debug, Clone)]
 pub struct Timed {
-    pub completion: Completion,
+    pub outcome: Outcome,
     pub invoked_ns: u64,
     pub completed_ns: u64,
 }
 
 impl Timed {
     pub fn outcome(&self) -> crate::results::Outcome {
-        match self.completion {
-            Completion::Ok { .. } => crate::results::Outcome::Ok,
-            Completion::Fail { .. } => crate::results::Outcome::Fail,
-            Completion::Info { .. } => crate::results::Outcome::Info,
-        }
-    }
-}
-
-/// The history function of a request.
-pub fn function(request: &Request) -> Function {
-    match request {
-        Request::Read { .. } => Function::Read,
-        Request::Write { .. } => Function::Write,
-        Request::Cas { .. } => Function::Cas,
+        self.outcome.sample_outcome()
     }
 }
 
@@ -309,69 +289,58 @@ impl Step {
 }
 
 /// What a client carries from op to op (and, in a bench, from step to
-/// step): its op stream, its process number, the values it last knew.
-#[derive(Debug)]
+/// step): its op stream and what it learned (the room's [`Generator`]),
+/// its process number.
 pub struct ClientState {
-    stream: OpStream,
+    generator: Box<dyn Generator>,
     /// The process its next op runs as (a new one after each `info`).
     pub process: u64,
-    known: HashMap<u64, u64>,
-    /// The keys it touched.
-    pub touched: BTreeSet<u64>,
+}
+
+impl std::fmt::Debug for ClientState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientState")
+            .field("process", &self.process)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientState {
     pub fn new(task: &ClientTask) -> ClientState {
         ClientState {
-            stream: OpStream::new(&task.workload, task.seed, task.thread),
+            generator: task
+                .workload
+                .kind
+                .room()
+                .generator(&task.workload, task.seed, task.thread),
             process: task.thread,
-            known: HashMap::new(),
-            touched: BTreeSet::new(),
         }
     }
 
-    /// The next planned op as a request (a CAS on a key whose value this
-    /// client does not know yet is a read instead).
-    fn next_request(&mut self) -> Request {
-        let planned = self.stream.next().expect("op streams are endless");
-        let key = planned.key;
-        self.touched.insert(key);
-        match planned.f {
-            PlannedF::Read => Request::Read { key },
-            PlannedF::Write(value) => Request::Write { key, value },
-            // Nothing to compare with yet: read instead.
-            PlannedF::Cas(new) => match self.known.get(&key) {
-                Some(&expected) => Request::Cas { key, expected, new },
-                None => Request::Read { key },
-            },
+    /// The next op of the stream.
+    fn next_op(&mut self) -> Invocation {
+        self.generator.next_op()
+    }
+
+    /// Learn from an outcome.
+    fn observe(&mut self, op: &Invocation, outcome: &Outcome, threads: u64) {
+        self.generator.observe(op, outcome);
+        if let Outcome::Info(_) = outcome {
+            // An indeterminate op stays open forever: this process is
+            // done, a new one takes its place (as in Jepsen).
+            self.process += threads;
         }
     }
 
-    /// Learn from a completion.
-    fn observe(&mut self, request: Request, completion: &Completion, threads: u64) {
-        let key = request.key();
-        match (completion, request) {
-            (Completion::Ok { read: Some(v) }, Request::Read { .. }) => {
-                self.known.insert(key, *v);
-            }
-            (Completion::Ok { .. }, Request::Write { value, .. }) => {
-                self.known.insert(key, value);
-            }
-            (Completion::Ok { .. }, Request::Cas { new, .. }) => {
-                self.known.insert(key, new);
-            }
-            (Completion::Info { .. }, _) => {
-                // An indeterminate op stays open forever: this process
-                // is done, a new one takes its place (as in Jepsen).
-                self.process += threads;
-            }
-            _ => {}
-        }
+    /// The keys its ops touched.
+    pub fn touched(&self) -> BTreeSet<u64> {
+        self.generator.touched()
     }
 }
 
 /// Collects client events into the history file, numbering them in arrival
-/// order, and keeps them for the checker and the statistics.
+/// order, and returns the text it wrote, for the checker and the
+/// statistics.
 ///
 /// It takes the events in batches: whatever the clients sent since it last
 /// looked (at most [`RECORD_BATCH`]), written as one batch and handed to
@@ -384,18 +353,22 @@ impl ClientState {
 pub async fn record(
     mut events: mpsc::UnboundedReceiver<Event>,
     mut history: crate::store::LineWriter,
-) -> std::io::Result<Vec<Event>> {
-    let mut all: Vec<Event> = Vec::new();
+) -> std::io::Result<String> {
+    let mut text = String::new();
+    let mut index = 0u64;
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while events.recv_many(&mut batch, RECORD_BATCH).await > 0 {
         for event in batch.drain(..) {
-            history.push(&crate::history::to_line(&event.op(all.len() as u64)))?;
-            all.push(event);
+            let line = event.line(index);
+            history.push(&line)?;
+            text.push_str(&line);
+            text.push('\n');
+            index += 1;
         }
         history.flush()?;
     }
     history.sync()?;
-    Ok(all)
+    Ok(text)
 }
 
 /// The most events the recorder writes in one batch.

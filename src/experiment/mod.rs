@@ -33,6 +33,7 @@ pub mod limits {
     pub const MAX_RATE: u64 = 100_000;
     pub const MAX_MIX_WEIGHT: u64 = 1_000_000;
     pub const MAX_TXN_OPS: u64 = 64;
+    pub const MAX_ACCOUNTS: u64 = 10_000;
     pub const MAX_FAULT_COUNT: u64 = 100_000;
     pub const MAX_NEMESES: usize = 64;
     /// The longest run: one day.
@@ -169,6 +170,16 @@ impl ClientKind {
         }
     }
 
+    /// The workloads whose ops this client serves (`workload.kind`
+    /// values): what [`crate::client::AnyClient::call`] can run, and what
+    /// the validator checks an experiment's pair against.
+    pub fn serves(self) -> &'static [&'static str] {
+        match self {
+            ClientKind::Etcd => &["register", "list-append"],
+            ClientKind::Surrealdb => &["register", "list-append"],
+        }
+    }
+
     /// The read modes this target offers; the first is the default.
     pub fn read_modes(self) -> &'static [ReadMode] {
         match self {
@@ -197,26 +208,55 @@ impl ReadMode {
     }
 }
 
-/// What the clients do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum WorkloadKind {
-    /// Read, write and compare-and-set registers, one key per op; checked
-    /// for linearizability per key.
-    #[default]
-    Register,
-    /// Transactions of a few micro-ops, each appending a unique value to a
-    /// list or reading a list; checked for the consistency model of
-    /// `[checker]` (Elle's list-append analysis).
-    ListAppend,
-}
+/// Which workload the clients run: a room of [`crate::workload`], by its
+/// registry name (`workload.kind`).
+#[derive(Clone, Copy)]
+pub struct WorkloadKind(&'static dyn crate::workload::Workload);
 
 impl WorkloadKind {
+    /// The workload named `name`, if the registry has it.
+    pub fn named(name: &str) -> Option<WorkloadKind> {
+        crate::workload::by_name(name).map(WorkloadKind)
+    }
+
+    /// The register workload, the default.
+    pub fn register() -> WorkloadKind {
+        WorkloadKind::named("register").expect("the registry has the register workload")
+    }
+
     pub fn name(self) -> &'static str {
-        match self {
-            WorkloadKind::Register => "register",
-            WorkloadKind::ListAppend => "list-append",
-        }
+        self.0.caps().name
+    }
+
+    /// The workload's room.
+    pub fn room(self) -> &'static dyn crate::workload::Workload {
+        self.0
+    }
+}
+
+impl Default for WorkloadKind {
+    fn default() -> Self {
+        WorkloadKind::register()
+    }
+}
+
+impl PartialEq for WorkloadKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for WorkloadKind {}
+
+impl fmt::Debug for WorkloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WorkloadKind({})", self.name())
+    }
+}
+
+impl Serialize for WorkloadKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
     }
 }
 
@@ -239,40 +279,48 @@ pub struct Workload {
     #[serde(serialize_with = "ser_duration")]
     pub timeout: Duration,
     pub read_mode: ReadMode,
-    pub mix: OpMix,
-    /// List-append: micro-ops per transaction, drawn in `min..=max`.
-    pub txn_ops: (u64, u64),
+    /// Relative weights of the ops (micro-ops, for transactions) by name,
+    /// as the workload's room allows them ([`crate::workload::Capabilities::mix`]).
+    pub mix: BTreeMap<String, u64>,
+    /// The room's own parameters, as its `params` checked them (`null`:
+    /// none).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub params: serde_json::Value,
 }
 
-/// Relative weights of the operations (of the micro-ops, for list-append).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct OpMix {
-    pub read: u64,
-    pub write: u64,
-    pub cas: u64,
-    /// List-append only.
-    pub append: u64,
-}
+impl Workload {
+    /// The weight of op `f` in the mix (0 when absent).
+    pub fn weight(&self, f: &str) -> u64 {
+        self.mix.get(f).copied().unwrap_or(0)
+    }
 
-impl OpMix {
-    pub fn total(&self) -> u64 {
-        self.read + self.write + self.cas + self.append
+    /// The room's parameters as its own type (`T::default()` when the
+    /// experiment gave none).
+    pub fn params<T: serde::de::DeserializeOwned + Default>(&self) -> T {
+        if self.params.is_null() {
+            return T::default();
+        }
+        serde_json::from_value(self.params.clone()).unwrap_or_default()
     }
 }
 
 /// What the checker holds the database to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct CheckerConfig {
-    /// List-append: the consistency model; a run is invalid exactly when
-    /// the history rules it out (the others are reported).
-    pub model: crate::checker::txn::ConsistencyModel,
+    /// `checker.model`: a consistency model the workload's room offers
+    /// ([`crate::workload::Capabilities::models`]); `None`: the room's
+    /// default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
-impl Default for CheckerConfig {
-    fn default() -> Self {
-        CheckerConfig {
-            model: crate::checker::txn::ConsistencyModel::StrictSerializable,
-        }
+impl CheckerConfig {
+    /// The model a run of `kind` is held to: the one named, or the room's
+    /// default (`None` for a workload that checks one fixed property).
+    pub fn model_for(&self, kind: WorkloadKind) -> Option<&str> {
+        self.model
+            .as_deref()
+            .or_else(|| kind.room().caps().models.first().copied())
     }
 }
 
@@ -506,6 +554,44 @@ fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(&duration::format(*d))
 }
 
+/// `; did you mean `x`?` when one of `candidates` is a likely misspelling
+/// of `word` (at most a third of its letters apart), else nothing.
+pub fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+    suggest(word, candidates)
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default()
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough
+/// to be a misspelling (at most a third of the longer word's letters).
+pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let w: Vec<char> = word.to_ascii_lowercase().chars().collect();
+    candidates
+        .iter()
+        .map(|c| {
+            let v: Vec<char> = c.to_ascii_lowercase().chars().collect();
+            (edit_distance(&w, &v), *c, w.len().max(v.len()))
+        })
+        .filter(|(d, _, len)| *d > 0 && *d * 3 <= *len)
+        .min_by_key(|(d, c, _)| (*d, *c))
+        .map(|(_, c, _)| c)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, y) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(x != y))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 /// A TOML input file (an experiment, a campaign) that failed to parse or
 /// validate. Its `Display` is one line: `FILE:LINE:COL: FIELD: what was
 /// expected`.
@@ -547,7 +633,13 @@ pub struct Parsed {
 /// Parse and validate an experiment file's text. `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Parsed, ExperimentError> {
     let (raw, spans): (RawExperiment, SpanIndex) = parse_toml(text, file)?;
-    let experiment = validate::Validator::new(file, &spans).experiment(raw)?;
+    // The workload's table as written: its room reads its own fields there.
+    let table: toml::Table = toml::from_str(text).unwrap_or_default();
+    let workload = match table.get("workload") {
+        Some(toml::Value::Table(t)) => t.clone(),
+        _ => toml::Table::new(),
+    };
+    let experiment = validate::Validator::new(file, &spans).experiment(raw, &workload)?;
     Ok(Parsed {
         experiment,
         file: file.to_string(),

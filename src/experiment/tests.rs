@@ -26,12 +26,11 @@ fn defaults_are_filled_in() {
     assert_eq!(e.workload.read_mode, ReadMode::Linearizable);
     assert_eq!(
         e.workload.mix,
-        OpMix {
-            read: 50,
-            write: 30,
-            cas: 20,
-            append: 0
-        }
+        BTreeMap::from([
+            ("read".into(), 50),
+            ("write".into(), 30),
+            ("cas".into(), 20)
+        ])
     );
     assert!(e.cluster.up && !e.cluster.down);
     assert!(e.nemeses.is_empty());
@@ -258,23 +257,22 @@ fn a_list_append_workload_and_its_model() {
         "kind = \"list-append\"\nclient = \"etcd\"\nops_per_txn = [2, 3]",
     ) + "[checker]\nmodel = \"serializable\"\n";
     let e = parse(&text, "m.toml").unwrap().experiment;
-    assert_eq!(e.workload.kind, WorkloadKind::ListAppend);
-    assert_eq!(e.workload.txn_ops, (2, 3));
-    assert_eq!(e.workload.mix.append, 50);
-    assert_eq!(e.workload.mix.write, 0);
-    assert_eq!(
-        e.checker.model,
-        crate::checker::txn::ConsistencyModel::Serializable
-    );
+    assert_eq!(e.workload.kind.name(), "list-append");
+    let p: crate::workload::list_append::Params = e.workload.params();
+    assert_eq!(p.ops_per_txn, (2, 3));
+    assert_eq!(e.workload.weight("append"), 50);
+    assert_eq!(e.workload.weight("write"), 0);
+    assert_eq!(e.checker.model.as_deref(), Some("serializable"));
     // The default model of a list-append workload.
     let plain = MINIMAL.replace(
         "client = \"etcd\"",
         "kind = \"list-append\"\nclient = \"etcd\"",
     );
     let e = parse(&plain, "m.toml").unwrap().experiment;
+    assert_eq!(e.checker.model, None);
     assert_eq!(
-        e.checker.model,
-        crate::checker::txn::ConsistencyModel::StrictSerializable
+        e.checker.model_for(e.workload.kind),
+        Some("strict-serializable")
     );
     let bad = |text: &str| parse(text, "m.toml").unwrap_err();
     assert_eq!(
@@ -289,7 +287,15 @@ fn a_list_append_workload_and_its_model() {
         "client = \"etcd\"",
         "client = \"etcd\"\nmix = { write = 5 }",
     ));
-    assert_eq!(e.field.as_deref(), Some("workload.mix"), "{e}");
+    assert_eq!(e.field.as_deref(), Some("workload.mix.write"), "{e}");
+    assert!(e.to_string().contains("its mix takes: read, append"), "{e}");
+    // A field of another workload says which one it goes with; a typo of a
+    // field says what it may have meant.
+    let e = bad(&MINIMAL.replace("client = \"etcd\"", "client = \"etcd\"\nclinets = 3"));
+    assert_eq!(e.field.as_deref(), Some("workload.clinets"), "{e}");
+    assert!(e.to_string().contains("did you mean `clients`?"), "{e}");
+    let e = bad(&MINIMAL.replace("client = \"etcd\"", "kind = \"regster\"\nclient = \"etcd\""));
+    assert!(e.to_string().contains("did you mean `register`?"), "{e}");
     let e = bad(&MINIMAL.replace("client = \"etcd\"", "client = \"etcd\"\nops_per_txn = 3"));
     assert_eq!(e.field.as_deref(), Some("workload.ops_per_txn"), "{e}");
     let e = bad(&plain.replace(

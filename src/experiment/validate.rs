@@ -78,7 +78,11 @@ impl<'a> Validator<'a> {
         Ok(text.to_string())
     }
 
-    pub(super) fn experiment(&self, raw: RawExperiment) -> Checked<Experiment> {
+    pub(super) fn experiment(
+        &self,
+        raw: RawExperiment,
+        workload_table: &toml::Table,
+    ) -> Checked<Experiment> {
         let name = self.name("name", &raw.name)?;
         let duration = self.positive_duration("duration", &raw.duration)?;
         if duration > limits::MAX_RUN {
@@ -98,28 +102,33 @@ impl<'a> Validator<'a> {
             Some(s) => Some(s as u64),
         };
         let cluster = self.cluster(raw.cluster)?;
-        let workload = self.workload(raw.workload, &cluster)?;
+        let workload = self.workload(raw.workload, workload_table, &cluster)?;
         let checker = match raw.checker.and_then(|c| c.model) {
             None => CheckerConfig::default(),
-            Some(_) if workload.kind == WorkloadKind::Register => {
-                return Err(self.err(
-                    "checker.model",
-                    "a register workload is checked for linearizability; `model` goes with \
-                     `workload.kind = \"list-append\"`",
-                ));
-            }
-            Some(m) => CheckerConfig {
-                model: m.parse().map_err(|_| {
-                    let names: Vec<&str> = crate::checker::txn::ConsistencyModel::ALL
-                        .iter()
-                        .map(|m| m.as_str())
-                        .collect();
-                    self.err(
+            Some(m) => {
+                let caps = workload.kind.room().caps();
+                if caps.models.is_empty() {
+                    return Err(self.err(
                         "checker.model",
-                        format!("unknown model `{m}`; expected one of: {}", names.join(", ")),
-                    )
-                })?,
-            },
+                        format!(
+                            "a {} workload is checked for {}; it takes no `model`",
+                            caps.name, caps.checks
+                        ),
+                    ));
+                }
+                if !caps.models.contains(&m.as_str()) {
+                    return Err(self.err(
+                        "checker.model",
+                        format!(
+                            "unknown model `{m}` for a {} workload; expected one of: {}{}",
+                            caps.name,
+                            caps.models.join(", "),
+                            did_you_mean(&m, caps.models)
+                        ),
+                    ));
+                }
+                CheckerConfig { model: Some(m) }
+            }
         };
         if raw.nemesis.len() > limits::MAX_NEMESES {
             return Err(self.err(
@@ -385,7 +394,12 @@ impl<'a> Validator<'a> {
         Ok(env)
     }
 
-    fn workload(&self, raw: raw::RawWorkload, cluster: &Cluster) -> Checked<Workload> {
+    fn workload(
+        &self,
+        raw: raw::RawWorkload,
+        table: &toml::Table,
+        cluster: &Cluster,
+    ) -> Checked<Workload> {
         let client = match raw.client.as_str() {
             "etcd" => ClientKind::Etcd,
             "surrealdb" => ClientKind::Surrealdb,
@@ -428,106 +442,100 @@ impl<'a> Validator<'a> {
                 })?
             }
         };
+        let names = crate::workload::names();
         let kind = match raw.kind.as_deref() {
-            None | Some("register") => WorkloadKind::Register,
-            Some("list-append") => WorkloadKind::ListAppend,
-            Some(other) => {
-                return Err(self.err(
+            None => WorkloadKind::register(),
+            Some(name) => WorkloadKind::named(name).ok_or_else(|| {
+                self.err(
                     "workload.kind",
-                    format!("unknown workload `{other}`; expected `register` or `list-append`"),
-                ));
-            }
+                    format!(
+                        "unknown workload `{name}`; expected one of: {}{}",
+                        names.join(", "),
+                        did_you_mean(name, &names)
+                    ),
+                )
+            })?,
         };
-        let mix = match raw.mix {
-            None if kind == WorkloadKind::ListAppend => OpMix {
-                read: 50,
-                write: 0,
-                cas: 0,
-                append: 50,
-            },
-            None => OpMix {
-                read: 50,
-                write: 30,
-                cas: 20,
-                append: 0,
-            },
-            Some(m) => OpMix {
-                append: self.bounded(
-                    "workload.mix.append",
-                    m.append.unwrap_or(0),
-                    0,
-                    limits::MAX_MIX_WEIGHT,
-                )?,
-                read: self.bounded(
-                    "workload.mix.read",
-                    m.read.unwrap_or(0),
-                    0,
-                    limits::MAX_MIX_WEIGHT,
-                )?,
-                write: self.bounded(
-                    "workload.mix.write",
-                    m.write.unwrap_or(0),
-                    0,
-                    limits::MAX_MIX_WEIGHT,
-                )?,
-                cas: self.bounded(
-                    "workload.mix.cas",
-                    m.cas.unwrap_or(0),
-                    0,
-                    limits::MAX_MIX_WEIGHT,
-                )?,
-            },
-        };
-        match kind {
-            WorkloadKind::Register if mix.append > 0 => {
-                return Err(self.err(
-                    "workload.mix.append",
-                    "`append` is a list-append micro-op; a register workload takes read, write and cas",
-                ));
+        let room = kind.room();
+        let caps = room.caps();
+        // The room's own fields, and nothing else beside the common ones.
+        let mut own = toml::Table::new();
+        for (field, value) in table {
+            if raw::COMMON_WORKLOAD_FIELDS.contains(&field.as_str()) {
+                continue;
             }
-            WorkloadKind::ListAppend if mix.write + mix.cas > 0 => {
-                return Err(self.err(
-                    "workload.mix",
-                    "a list-append workload takes `read` and `append` weights, not write or cas",
-                ));
+            if caps.fields.contains(&field.as_str()) {
+                own.insert(field.clone(), value.clone());
+                continue;
             }
-            _ => {}
+            let mut known: Vec<&str> = raw::COMMON_WORKLOAD_FIELDS.to_vec();
+            known.extend(caps.fields);
+            let elsewhere: Vec<&str> = crate::workload::REGISTRY
+                .iter()
+                .filter(|w| w.caps().fields.contains(&field.as_str()))
+                .map(|w| w.caps().name)
+                .collect();
+            let message = if elsewhere.is_empty() {
+                format!(
+                    "unknown field `{field}` of a {} workload; expected one of: {}{}",
+                    caps.name,
+                    known.join(", "),
+                    did_you_mean(field, &known)
+                )
+            } else {
+                format!(
+                    "`{field}` goes with `kind = \"{}\"`, not with a {} workload",
+                    elsewhere.join("\" or \""),
+                    caps.name
+                )
+            };
+            return Err(self.err(&format!("workload.{field}"), message));
         }
-        if mix.total() == 0 {
+        let params = room
+            .params(&own)
+            .map_err(|e| self.err(&format!("workload.{}", e.field), e.message))?;
+        let allowed: Vec<&str> = caps.mix.iter().map(|(f, _)| *f).collect();
+        let mix: BTreeMap<String, u64> = match raw.mix {
+            None => caps
+                .mix
+                .iter()
+                .filter(|(_, w)| *w > 0)
+                .map(|(f, w)| (f.to_string(), *w))
+                .collect(),
+            Some(m) => {
+                let mut mix = BTreeMap::new();
+                for (f, w) in m {
+                    let field = format!("workload.mix.{f}");
+                    if !allowed.contains(&f.as_str()) {
+                        return Err(self.err(
+                            &field,
+                            format!(
+                                "`{f}` is not an op of a {} workload; its mix takes: {}{}",
+                                caps.name,
+                                allowed.join(", "),
+                                did_you_mean(&f, &allowed)
+                            ),
+                        ));
+                    }
+                    let w = self.bounded(&field, w, 0, limits::MAX_MIX_WEIGHT)?;
+                    if w > 0 {
+                        mix.insert(f, w);
+                    }
+                }
+                mix
+            }
+        };
+        if mix.values().sum::<u64>() == 0 {
+            let example: Vec<String> = caps.mix.iter().map(|(f, w)| format!("{f} = {w}")).collect();
             return Err(self.err(
                 "workload.mix",
-                match kind {
-                    WorkloadKind::Register => "no operation has a positive weight; expected e.g. `{ read = 50, write = 30, cas = 20 }`",
-                    WorkloadKind::ListAppend => "no micro-op has a positive weight; expected e.g. `{ read = 50, append = 50 }`",
-                },
+                format!(
+                    "no op has a positive weight; expected e.g. `{{ {} }}`",
+                    example.join(", ")
+                ),
             ));
         }
-        let txn_ops = match (&raw.ops_per_txn, kind) {
-            (None, _) => (1, 4),
-            (Some(_), WorkloadKind::Register) => {
-                return Err(self.err(
-                    "workload.ops_per_txn",
-                    "`ops_per_txn` goes with `kind = \"list-append\"`",
-                ));
-            }
-            (Some(raw::RawCount::Fixed(n)), _) => {
-                let n = self.bounded("workload.ops_per_txn", *n, 1, limits::MAX_TXN_OPS)?;
-                (n, n)
-            }
-            (Some(raw::RawCount::Range(r)), _) => match r.as_slice() {
-                [a, b] if a <= b => (
-                    self.bounded("workload.ops_per_txn[0]", *a, 1, limits::MAX_TXN_OPS)?,
-                    self.bounded("workload.ops_per_txn[1]", *b, 1, limits::MAX_TXN_OPS)?,
-                ),
-                _ => {
-                    return Err(self.err(
-                        "workload.ops_per_txn",
-                        "expected a count, or [min, max] with min <= max",
-                    ));
-                }
-            },
-        };
-        Ok(Workload {
+        let workload = Workload {
             kind,
             client,
             endpoints: raw.endpoints,
@@ -556,8 +564,23 @@ impl<'a> Validator<'a> {
             },
             read_mode,
             mix,
-            txn_ops,
-        })
+            params,
+        };
+        room.validate(&workload)
+            .map_err(|e| self.err(&format!("workload.{}", e.field), e.message))?;
+        let served = client.serves();
+        if !served.contains(&caps.name) {
+            return Err(self.err(
+                "workload.kind",
+                format!(
+                    "the {} client does not serve a {} workload; it serves: {}",
+                    client.name(),
+                    caps.name,
+                    served.join(", ")
+                ),
+            ));
+        }
+        Ok(workload)
     }
 
     fn range(&self, field: &str, raw: &RawDurationRange) -> Checked<DurationRange> {

@@ -114,6 +114,10 @@ struct PlanInfo {
 struct ClientInfo {
     client: u64,
     endpoint: String,
+    /// Ops (micro-ops) by function (plans since the workload rooms).
+    #[serde(default)]
+    ops: std::collections::BTreeMap<String, u64>,
+    /// Older plans: the counts one field each.
     #[serde(default)]
     reads: u64,
     #[serde(default)]
@@ -576,7 +580,10 @@ fn details(r: &Results, plan: &PlanInfo) -> Markup {
                 @for (n, c) in plan.clients.iter().enumerate() {
                     @if n > 0 { "; " }
                     (c.client) " → " (c.endpoint) " ("
-                    @if c.appends > 0 {
+                    @if !c.ops.is_empty() {
+                        @if let Some(t) = c.expected_ops { (t) " ops: " }
+                        (c.ops.iter().map(|(f, n)| format!("{n} {f}")).collect::<Vec<_>>().join(", ")) ")"
+                    } @else if c.appends > 0 {
                         @if let Some(t) = c.expected_ops { (t) " transactions: " }
                         (c.reads) " reads, " (c.appends) " appends)"
                     } @else {

@@ -562,7 +562,7 @@ mod tests {
 
     fn s(f: &'static str, outcome: Outcome, at_ms: u64, ms: u64) -> OpSample {
         OpSample {
-            f,
+            f: f.to_string(),
             outcome,
             invoked_ns: at_ms * 1_000_000,
             completed_ns: (at_ms + ms) * 1_000_000,

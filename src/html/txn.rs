@@ -267,7 +267,7 @@ pub fn samples(input: &TxnInput<'_>) -> Vec<OpSample> {
                 "txn-read"
             };
             Some(OpSample {
-                f,
+                f: f.to_string(),
                 outcome: match t.outcome {
                     Outcome::Ok => crate::results::Outcome::Ok,
                     Outcome::Fail => crate::results::Outcome::Fail,
@@ -312,7 +312,7 @@ pub fn hover_data(input: &TxnInput<'_>, txns: &BTreeSet<usize>) -> String {
 /// The transactions an anomaly names.
 pub fn refs(a: &Anomaly) -> Vec<&TxnRef> {
     match a {
-        Anomaly::Register(_) => Vec::new(),
+        Anomaly::Register(_) | Anomaly::Workload(_) => Vec::new(),
         Anomaly::TxnCycle(c) => c.txns.iter().collect(),
         Anomaly::TxnRead(r) => std::iter::once(&r.reader)
             .chain(r.writer.as_ref())
@@ -414,6 +414,7 @@ pub fn section(
                     }
                 }
                 Anomaly::Register(r) => { p.explanation { (r.explanation) } }
+                Anomaly::Workload(w) => { p.explanation { (w.explanation) } }
             }
             (txn_table(input, index, &txns))
         }

@@ -68,29 +68,15 @@ pub struct RunFacts<'a> {
     /// The length of the workload phase (before healing and final reads).
     pub workload_ns: u64,
     pub faults: &'a [FaultOutcome],
-    /// The history and the checker's verdict on it.
-    pub checked: Checked<'a>,
+    /// What the workload's checker said.
+    pub checker: CheckerSummary,
+    /// Every completed op of the history ([`crate::workload::op::samples`]).
+    pub samples: Vec<OpSample>,
     pub check_ms: f64,
     /// Service to its log file, relative to the run directory.
     pub logs: BTreeMap<String, String>,
     /// Notes from the shell (a heal that failed, an interruption).
     pub notes: Vec<String>,
-}
-
-/// What was checked, and what the checker said: a register history
-/// checked for linearizability, or a list-append one for a consistency
-/// model.
-#[derive(Debug, Clone, Copy)]
-pub enum Checked<'a> {
-    Register {
-        history: &'a History,
-        report: &'a CheckReport,
-    },
-    Txn {
-        /// The history as recorded, one line per invocation and completion.
-        lines: &'a [TxnLine],
-        report: &'a TxnReport,
-    },
 }
 
 /// Every completed transaction of a list-append history as a statistics
@@ -113,7 +99,7 @@ pub fn txn_samples(lines: &[TxnLine]) -> Vec<OpSample> {
         };
         if let Some(invoked_ns) = open.remove(&l.process) {
             out.push(OpSample {
-                f: if l.final_read { "final-read" } else { "txn" },
+                f: if l.final_read { "final-read" } else { "txn" }.to_string(),
                 outcome,
                 invoked_ns,
                 completed_ns: t,
@@ -142,7 +128,8 @@ pub fn samples(history: &History) -> Vec<OpSample> {
                 "final-read"
             } else {
                 operation.f.as_str()
-            },
+            }
+            .to_string(),
             outcome: match operation.outcome {
                 history::Outcome::Ok => Outcome::Ok,
                 history::Outcome::Fail => Outcome::Fail,
@@ -158,10 +145,7 @@ pub fn samples(history: &History) -> Vec<OpSample> {
 /// The results of a run.
 pub fn build(facts: RunFacts<'_>) -> Results {
     let mut notes = facts.notes;
-    let samples = match facts.checked {
-        Checked::Register { history, .. } => samples(history),
-        Checked::Txn { lines, .. } => txn_samples(lines),
-    };
+    let samples = facts.samples;
     let (finals, workload_samples): (Vec<OpSample>, Vec<OpSample>) =
         samples.into_iter().partition(|s| s.f == "final-read");
     let windows: Vec<Window> = facts
@@ -198,10 +182,8 @@ pub fn build(facts: RunFacts<'_>) -> Results {
         .iter()
         .map(|f| fault_record(f, &workload_samples))
         .collect();
-    let checker = match facts.checked {
-        Checked::Register { report, .. } => checker_summary(report, facts.check_ms),
-        Checked::Txn { report, .. } => txn_checker_summary(report, facts.check_ms),
-    };
+    let mut checker = facts.checker;
+    checker.elapsed_ms = (facts.check_ms * 1000.0).round() / 1000.0;
     Results {
         schema_version: SCHEMA_VERSION,
         status: facts.status,
@@ -240,8 +222,9 @@ pub fn build(facts: RunFacts<'_>) -> Results {
 const SIMULATED_START_MS: u64 = 1_795_748_645_678;
 
 /// The results of a run that never touched a cluster, as [`build`] would
-/// make them had it run: `checked` is a generated history (`crate::histgen`,
-/// `crate::txngen`) and the checker's report on it, `experiment` the
+/// make them had it run: `history` is a generated history in chaos JSONL
+/// (`crate::histgen`, `crate::txngen`) and `checker` what the workload's
+/// checker said of it, `experiment` the
 /// experiment parsed from `file_arg`. The run lasts until the history's
 /// last time (a register history's last op, a list-append one's latest
 /// line; 0 without times): the experiment is planned for that long with
@@ -256,13 +239,10 @@ pub fn simulated(
     seed: u64,
     compose_file: &str,
     targets: &[&str],
-    checked: Checked<'_>,
+    history: &str,
+    checker: CheckerSummary,
 ) -> (Results, Plan) {
-    let end_ns = match checked {
-        Checked::Register { history, .. } => history.ops.last().and_then(|o| o.time_ns),
-        Checked::Txn { lines, .. } => lines.iter().filter_map(|l| l.time_ns).max(),
-    }
-    .unwrap_or(0);
+    let end_ns = crate::workload::op::last_time_ns(history);
     experiment.duration = Duration::from_nanos(end_ns);
     let plan = plan::plan(&experiment, Seed(seed));
     let faults: Vec<FaultOutcome> = plan
@@ -287,7 +267,8 @@ pub fn simulated(
         ended_ms: SIMULATED_START_MS + end_ns / 1_000_000,
         workload_ns: end_ns,
         faults: &faults,
-        checked,
+        checker,
+        samples: crate::workload::op::samples(history).expect("a generated history is well formed"),
         check_ms: 1.0,
         logs: Default::default(),
         notes: Vec::new(),
@@ -370,6 +351,7 @@ pub fn checker_summary(report: &CheckReport, elapsed_ms: f64) -> CheckerSummary 
         elapsed_ms: (elapsed_ms * 1000.0).round() / 1000.0,
         anomalies,
         undecided,
+        model: None,
         txn: None,
     }
 }
@@ -431,6 +413,7 @@ pub fn txn_checker_summary(report: &TxnReport, elapsed_ms: f64) -> CheckerSummar
             .map(Anomaly::from)
             .collect(),
         undecided,
+        model: Some(report.model.as_str().to_string()),
         txn: Some(TxnSummary {
             model: report.model,
             counts: report.counts,
@@ -496,8 +479,8 @@ schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
     fn facts_of<'a>(
         experiment: &'a Experiment,
         faults: &'a [FaultOutcome],
-        history: &'a History,
-        check: &'a CheckReport,
+        history: &str,
+        check: &CheckReport,
     ) -> RunFacts<'a> {
         RunFacts {
             experiment,
@@ -511,10 +494,8 @@ schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
             ended_ms: 1_795_748_657_500,
             workload_ns: 10_000_000_000,
             faults,
-            checked: Checked::Register {
-                history,
-                report: check,
-            },
+            checker: checker_summary(check, 0.0),
+            samples: crate::workload::op::samples(history).unwrap(),
             check_ms: 1.25,
             logs: BTreeMap::from([("n1".into(), "logs/n1.log".into())]),
             notes: vec!["from the shell".into()],
@@ -534,7 +515,7 @@ schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
         let faults = [pause];
         let history = parse(HISTORY, Format::Chaos).unwrap();
         let check = checker::check(&history, &CheckOptions::default());
-        let r = build(facts_of(&experiment, &faults, &history, &check));
+        let r = build(facts_of(&experiment, &faults, HISTORY, &check));
 
         assert_eq!(r.schema_version, SCHEMA_VERSION);
         assert_eq!(r.status, Status::Completed);
@@ -581,13 +562,10 @@ schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
             .experiment;
         let plan = crate::plan::plan(&experiment, Seed(7));
         let faults = [FaultOutcome::planned(&plan.faults[0])];
-        let history = parse(
-            &HISTORY.lines().take(4).collect::<Vec<_>>().join("\n"),
-            Format::Chaos,
-        )
-        .unwrap();
+        let text = HISTORY.lines().take(4).collect::<Vec<_>>().join("\n");
+        let history = parse(&text, Format::Chaos).unwrap();
         let check = checker::check(&history, &CheckOptions::default());
-        let mut facts = facts_of(&experiment, &faults, &history, &check);
+        let mut facts = facts_of(&experiment, &faults, &text, &check);
         facts.status = Status::Interrupted;
         let r = build(facts);
         assert_eq!(r.status, Status::Interrupted);
@@ -610,10 +588,8 @@ schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
             7,
             "compose/c.yml",
             &["n1", "n2"],
-            Checked::Register {
-                history: &history,
-                report: &check,
-            },
+            HISTORY,
+            checker_summary(&check, 0.0),
         );
         // As long as the history: its last op completes at 11.003 s.
         assert_eq!(plan.duration_ms, 11_003);
@@ -660,10 +636,11 @@ schedule = { start = "1s", interval = "10s", duration = "2s", count = 1 }
             5,
             "compose/c.yml",
             &["n1"],
-            Checked::Txn {
-                lines: &lines,
-                report: &report,
-            },
+            &lines
+                .iter()
+                .map(|l| txn::jsonl::to_line(l) + "\n")
+                .collect::<String>(),
+            txn_checker_summary(&report, 0.0),
         );
         assert_eq!(plan.duration_ms, end_ns / 1_000_000);
         assert_eq!(r.faults.len(), plan.faults.len());

@@ -211,6 +211,10 @@ pub struct CheckerSummary {
     pub anomalies: Vec<Anomaly>,
     /// One entry per undecided key.
     pub undecided: Vec<Undecided>,
+    /// The consistency model the run was held to, for a workload that
+    /// has models (`checker.model`, or the workload's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// List-append runs: the transaction checker's verdicts by model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txn: Option<TxnSummary>,
@@ -218,25 +222,106 @@ pub struct CheckerSummary {
 
 /// An anomaly, explained: one variant per kind of anomaly, tagged by
 /// `type`: `register` for a key that is not linearizable, `txn-*` for the
-/// list-append checker's (Elle's) anomalies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+/// list-append checker's (Elle's) anomalies, and a workload room's own
+/// type (`bank`, `set`, `lost-write`, ...) for the rest
+/// ([`WorkloadAnomaly`]).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Anomaly {
     /// A register (or map) key whose history is not linearizable.
     Register(RegisterAnomaly),
     /// A cycle of transactions (G0, G1c, G-single-item, G2-item, ...).
-    #[serde(rename = "txn-cycle")]
     TxnCycle(txn::CycleAnomaly),
     /// A read of what was never committed (G1a, G1b, garbage-read).
-    #[serde(rename = "txn-read")]
     TxnRead(txn::ReadAnomaly),
     /// One transaction at odds with itself (internal, duplicate-elements).
-    #[serde(rename = "txn-single")]
     TxnSingle(txn::TxnAnomaly),
     /// Transactions that disagree on one key's versions
     /// (incompatible-order, lost-update, dirty-update).
+    TxnKey(txn::KeyAnomaly),
+    /// An anomaly of a workload room's own (a bank read whose total is
+    /// wrong, a lost set element, a lost write).
+    Workload(WorkloadAnomaly),
+}
+
+/// The anomalies with a type of their own in results.json, as serde
+/// writes them (internally tagged by `type`).
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+enum Tagged {
+    Register(RegisterAnomaly),
+    #[serde(rename = "txn-cycle")]
+    TxnCycle(txn::CycleAnomaly),
+    #[serde(rename = "txn-read")]
+    TxnRead(txn::ReadAnomaly),
+    #[serde(rename = "txn-single")]
+    TxnSingle(txn::TxnAnomaly),
     #[serde(rename = "txn-key")]
     TxnKey(txn::KeyAnomaly),
+}
+
+/// The `type`s [`Tagged`] reads.
+const TAGGED: &[&str] = &["register", "txn-cycle", "txn-read", "txn-single", "txn-key"];
+
+impl Serialize for Anomaly {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let tagged = match self.clone() {
+            Anomaly::Register(a) => Tagged::Register(a),
+            Anomaly::TxnCycle(a) => Tagged::TxnCycle(a),
+            Anomaly::TxnRead(a) => Tagged::TxnRead(a),
+            Anomaly::TxnSingle(a) => Tagged::TxnSingle(a),
+            Anomaly::TxnKey(a) => Tagged::TxnKey(a),
+            Anomaly::Workload(a) => return a.serialize(s),
+        };
+        tagged.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Anomaly {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(d)?;
+        let kind = value
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| D::Error::missing_field("type"))?;
+        if TAGGED.contains(&kind) {
+            let tagged: Tagged = serde_json::from_value(value).map_err(D::Error::custom)?;
+            Ok(match tagged {
+                Tagged::Register(a) => Anomaly::Register(a),
+                Tagged::TxnCycle(a) => Anomaly::TxnCycle(a),
+                Tagged::TxnRead(a) => Anomaly::TxnRead(a),
+                Tagged::TxnSingle(a) => Anomaly::TxnSingle(a),
+                Tagged::TxnKey(a) => Anomaly::TxnKey(a),
+            })
+        } else {
+            serde_json::from_value(value)
+                .map(Anomaly::Workload)
+                .map_err(D::Error::custom)
+        }
+    }
+}
+
+/// An anomaly a workload room reports in its own terms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkloadAnomaly {
+    /// The room's anomaly type (`bank`, `set`, `lost-write`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Its class (`wrong-total`, `negative-balance`, `lost`, `stale`,
+    /// `unexpected`, ...).
+    pub anomaly: String,
+    /// What it is about, for a one-line list (`read at line 812`,
+    /// `element 41`).
+    pub subject: String,
+    pub explanation: String,
+    /// Listed, but allowed by the model the run is held to (it does not
+    /// count against the verdict).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allowed: bool,
+    /// The room's facts about it (the read and its total, the transfers in
+    /// flight; an element's acknowledgement and the read that missed it).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Anomaly {
@@ -248,6 +333,7 @@ impl Anomaly {
             Anomaly::TxnRead(a) => &a.explanation,
             Anomaly::TxnSingle(a) => &a.explanation,
             Anomaly::TxnKey(a) => &a.explanation,
+            Anomaly::Workload(a) => &a.explanation,
         }
     }
 
@@ -260,6 +346,7 @@ impl Anomaly {
             Anomaly::TxnRead(a) => &a.anomaly,
             Anomaly::TxnSingle(a) => &a.anomaly,
             Anomaly::TxnKey(a) => &a.anomaly,
+            Anomaly::Workload(a) => &a.anomaly,
         }
     }
 
@@ -279,6 +366,7 @@ impl Anomaly {
             Anomaly::TxnRead(a) => format!("key {}", txn::key_text(&a.key)),
             Anomaly::TxnSingle(a) => format!("key {}", txn::key_text(&a.key)),
             Anomaly::TxnKey(a) => format!("key {}", txn::key_text(&a.key)),
+            Anomaly::Workload(a) => a.subject.clone(),
         }
     }
 }
@@ -290,6 +378,7 @@ impl CheckerSummary {
     /// listed, and allowed).
     pub fn decides(&self, a: &Anomaly) -> bool {
         match (&self.txn, a) {
+            (_, Anomaly::Workload(w)) => !w.allowed,
             (_, Anomaly::Register(_)) | (None, _) => true,
             (Some(t), a) => txn::models::ruled_out([a.class()]).contains(&t.model),
         }
@@ -369,9 +458,9 @@ pub enum Outcome {
 }
 
 /// One completed op, as the statistics need it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpSample {
-    pub f: &'static str,
+    pub f: String,
     pub outcome: Outcome,
     /// Nanoseconds since the run's start.
     pub invoked_ns: u64,
@@ -524,6 +613,7 @@ mod tests {
             elapsed_ms: 1.0,
             anomalies: vec![cycle("G2-item"), cycle("G-single-item")],
             undecided: Vec::new(),
+            model: None,
             txn: Some(TxnSummary {
                 model,
                 counts: Default::default(),
@@ -547,7 +637,7 @@ mod tests {
 
     fn op(f: &'static str, outcome: Outcome, invoked_ms: u64, latency_ms: u64) -> OpSample {
         OpSample {
-            f,
+            f: f.to_string(),
             outcome,
             invoked_ns: invoked_ms * 1_000_000,
             completed_ns: (invoked_ms + latency_ms) * 1_000_000,

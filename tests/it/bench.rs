@@ -239,7 +239,7 @@ fn open_loop_latency_counts_the_wait_for_a_busy_client() {
     use chaos::client::AnyClient;
     use chaos::client::etcd::EtcdClient;
     use chaos::engine::workload::{ClientState, ClientTask, Counters, Step, record};
-    use chaos::experiment::{ClientKind, OpMix, ReadMode, Workload};
+    use chaos::experiment::{ClientKind, ReadMode, Workload};
     use chaos::seed::Seed;
     use tokio::time::Instant;
 
@@ -251,7 +251,7 @@ fn open_loop_latency_counts_the_wait_for_a_busy_client() {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let recorder = tokio::spawn(record(rx, history));
         let workload = Workload {
-            kind: chaos::experiment::WorkloadKind::Register,
+            kind: chaos::experiment::WorkloadKind::register(),
             client: ClientKind::Etcd,
             endpoints: vec!["stub".into()],
             keys: 4,
@@ -260,13 +260,11 @@ fn open_loop_latency_counts_the_wait_for_a_busy_client() {
             rate: 100,
             timeout: Duration::from_secs(5),
             read_mode: ReadMode::Linearizable,
-            mix: OpMix {
-                read: 50,
-                write: 30,
-                cas: 20,
-                append: 0,
-            },
-            txn_ops: (1, 4),
+            mix: [("read", 50), ("write", 30), ("cas", 20)]
+                .into_iter()
+                .map(|(f, w)| (f.to_string(), w))
+                .collect(),
+            params: serde_json::Value::Null,
         };
         let start = Instant::now();
         let task = ClientTask {
@@ -302,7 +300,7 @@ fn open_loop_latency_counts_the_wait_for_a_busy_client() {
             not_started,
         });
         let done = s.ops.total();
-        assert_eq!(events.len() as u64, 2 * done);
+        assert_eq!(events.lines().count() as u64, 2 * done);
         // About 20 done; the rest of the 100 due were never started.
         assert!((5..=25).contains(&done), "{s:#?}");
         assert_eq!(done + not_started, 100, "{s:#?}");

@@ -253,7 +253,11 @@ fn the_console_check_catches_errors() {
 fn the_kept_etcd_run_report_in_chromium() {
     let (run, page, dom) = report_loaded(&kept_run());
     let files = chaos::runfiles::read(run.path()).unwrap();
-    let history = files.history.unwrap().register().unwrap().clone();
+    let history = chaos::history::parse(
+        files.history.as_deref().unwrap(),
+        chaos::history::Format::Chaos,
+    )
+    .unwrap();
     // One bar per op (this history is under the sampling limit), one view
     // per invalid key, each with its op that cannot be placed.
     assert!(history.operations.len() <= timeline::MAX_OPS);
@@ -352,9 +356,10 @@ fn kept_txn_run() -> PathBuf {
 fn the_kept_etcd_list_append_run_report_in_chromium() {
     let (run, page, dom) = report_loaded(&kept_txn_run());
     let files = chaos::runfiles::read(run.path()).unwrap();
-    let Some(chaos::runfiles::HistoryFile::Txn { history, lines }) = &files.history else {
-        panic!("a list-append history");
-    };
+    let text = files.history.as_deref().expect("a history");
+    let history = &chaos::checker::txn::parse(text, chaos::checker::txn::TxnFormat::Chaos)
+        .expect("a list-append history");
+    let lines = &html::txn::LineFacts::from_jsonl(text);
     let c = &files.results.checker;
     assert_eq!(files.results.verdict, chaos::results::Verdict::Invalid);
     // One bar per sampled transaction in the timeline.

@@ -322,7 +322,7 @@ fn bad_cases() -> Vec<(&'static str, String, &'static str)> {
                 "mix = { read = 1, write = 1, cas = 1 }",
                 "mix = { read = 0, write = 0 }",
             ),
-            "no operation has a positive weight",
+            "no op has a positive weight",
         ),
         (
             "missing compose file",

@@ -10,7 +10,7 @@ use chaos::histgen::{self, Corruption, GenConfig, Values};
 use chaos::history::{self, Format, History};
 use chaos::html::{self, RunInput, anomaly, timeline};
 use chaos::results::Results;
-use chaos::results::build::{self, Checked};
+use chaos::results::build;
 use chaos::runfiles;
 
 use super::chaos;
@@ -44,17 +44,16 @@ pub fn copy_run(from: &Path) -> tempfile::TempDir {
 /// The page, the results and the history of the kept run.
 fn kept_page() -> (String, Results, History) {
     let f = runfiles::read(&kept_run()).unwrap();
+    let history =
+        chaos::history::parse(f.history.as_deref().unwrap(), chaos::history::Format::Chaos)
+            .unwrap();
     let page = html::render_run(&RunInput {
         results: &f.results,
-        history: f.history.as_ref().map(|h| h.as_input()),
+        history: Some(html::RunHistory::Register(&history)),
         plan: f.plan.as_ref(),
         notes: &f.notes,
     });
-    (
-        page,
-        f.results,
-        f.history.unwrap().register().unwrap().clone(),
-    )
+    (page, f.results, history)
 }
 
 /// Every `http` in a page is an SVG namespace, never something to fetch.
@@ -125,9 +124,12 @@ fn past_twenty_anomalies_the_rest_are_listed_in_words() {
     let ten = results.checker.anomalies.clone();
     results.checker.anomalies.extend(ten.iter().cloned());
     results.checker.anomalies.extend(ten);
+    let history =
+        chaos::history::parse(f.history.as_deref().unwrap(), chaos::history::Format::Chaos)
+            .unwrap();
     let page = html::render_run(&RunInput {
         results: &results,
-        history: f.history.as_ref().map(|h| h.as_input()),
+        history: Some(html::RunHistory::Register(&history)),
         plan: f.plan.as_ref(),
         notes: &[],
     });
@@ -437,10 +439,12 @@ pub fn simulated_run(ops: usize) -> (Results, History, serde_json::Value) {
         11,
         "compose/etcd.yml",
         &["n1", "n2", "n3"],
-        Checked::Register {
-            history: &history,
-            report: &report,
-        },
+        &history
+            .ops
+            .iter()
+            .map(|op| chaos::history::to_line(op) + "\n")
+            .collect::<String>(),
+        build::checker_summary(&report, 0.0),
     );
     let plan = serde_json::to_value(&plan).unwrap();
     (results, history, plan)

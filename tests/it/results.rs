@@ -23,13 +23,13 @@ fn errors(doc: &serde_json::Value) -> Vec<String> {
 pub fn sample(verdict: Verdict) -> Results {
     let samples = [
         OpSample {
-            f: "read",
+            f: "read".into(),
             outcome: Outcome::Ok,
             invoked_ns: 1_000_000,
             completed_ns: 3_000_000,
         },
         OpSample {
-            f: "write",
+            f: "write".into(),
             outcome: Outcome::Info,
             invoked_ns: 5_000_000,
             completed_ns: 1_005_000_000,
@@ -113,6 +113,7 @@ pub fn sample(verdict: Verdict) -> Results {
                 key: "9".into(),
                 reason: "budget of 60s exceeded".into(),
             }],
+            model: None,
             txn: None,
         },
         logs: BTreeMap::from([("etcd1".into(), "logs/etcd1.log".into())]),
@@ -353,6 +354,7 @@ fn list_append_results_with_every_anomaly_validate() {
             Anomaly::TxnRead(_) => "read",
             Anomaly::TxnSingle(_) => "single",
             Anomaly::TxnKey(_) => "key",
+            Anomaly::Workload(_) => "workload",
         })
         .collect();
     assert_eq!(

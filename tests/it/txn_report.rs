@@ -10,7 +10,7 @@ use chaos::checker::txn::{self, ConsistencyModel, TxnCheckOptions, TxnHistory, T
 use chaos::history::Kind;
 use chaos::html::txn::{LineFacts, TxnInput};
 use chaos::html::{self, RunHistory, RunInput, timeline};
-use chaos::results::build::{self, Checked};
+use chaos::results::build;
 use chaos::results::{Anomaly, Results};
 use chaos::txngen::{self, Gadget, Isolation, TxnGenConfig};
 
@@ -56,10 +56,11 @@ pub fn simulated_txn_run(
         5,
         "compose/etcd.yml",
         &["n1"],
-        Checked::Txn {
-            lines: &lines,
-            report: &report,
-        },
+        &lines
+            .iter()
+            .map(|l| chaos::checker::txn::jsonl::to_line(l) + "\n")
+            .collect::<String>(),
+        build::txn_checker_summary(&report, 0.0),
     );
     let facts = LineFacts::from_lines(&lines);
     let plan = serde_json::to_value(&plan).unwrap();
