@@ -434,17 +434,23 @@ pub fn render_text(plan: &Plan, experiment: &Experiment) -> String {
         );
     }
     let _ = writeln!(out);
+    let keys = if w.kind.room().caps().keys {
+        format!(
+            ", {} keys at a time, each retired after ~{} ops",
+            w.keys, w.key_ops
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "workload: {} client {} over {} ({} reads), {} ops/s, {} keys at a time, \
-         each retired after ~{} ops, timeout {}",
+        "workload: {} {} client {} over {} ({} reads), {} ops/s{keys}, timeout {}",
+        w.kind.name(),
         w.clients,
         w.client.name(),
         w.endpoints.join(", "),
         w.read_mode.name(),
         w.rate,
-        w.keys,
-        w.key_ops,
         Human(w.timeout)
     );
     if let Some(line) = w
@@ -461,16 +467,18 @@ pub fn render_text(plan: &Plan, experiment: &Experiment) -> String {
             .map(|f| format!("{} {f}", c.ops.get(*f).copied().unwrap_or(0)))
             .collect::<Vec<_>>()
             .join(", ");
-        let first = &c.first;
+        let keys = if w.kind.room().caps().keys {
+            format!("; keys k{}..k{}", c.first_key, c.last_key)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  client {:>3} -> {:<10} {:>6} ops: {counts}; keys k{}..k{}; first: {}",
+            "  client {:>3} -> {:<10} {:>6} ops: {counts}{keys}; first: {}",
             c.client,
             c.endpoint,
             c.expected_ops,
-            c.first_key,
-            c.last_key,
-            first.join(", ")
+            c.first.join(", ")
         );
     }
     out

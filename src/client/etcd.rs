@@ -9,7 +9,7 @@
 //! transaction comparing the value. Classification: a connection refused is
 //! `fail` (nothing was sent); any other transport error, a timeout or a server
 //! error after sending is `info` for writes and CAS, and `fail` for reads
-//! (a read changes nothing).
+//! (a read changes nothing). The bank workload's accounts: [`bank`]; the set's elements: [`set`].
 
 use std::time::Duration;
 
@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{Completion, Request, TxnCompletion, TxnMop};
+
+mod bank;
+mod set;
 
 /// A client of one etcd member, reached through its published port.
 #[derive(Debug, Clone)]

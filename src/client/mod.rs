@@ -59,6 +59,20 @@ impl AnyClient {
                 Ok(mops) => self.txn(&mops).await.outcome(&mops),
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },
+            "bank" => match crate::workload::bank::BankOp::of(op) {
+                Ok(bank_op) => match self {
+                    AnyClient::Etcd(c) => c.bank(&bank_op).await,
+                    AnyClient::Surreal(c) => c.bank(&bank_op).await,
+                },
+                Err(e) => Outcome::Fail(format!("not run: {e}")),
+            },
+            "set" => match crate::workload::set::SetOp::of(op) {
+                Ok(set_op) => match self {
+                    AnyClient::Etcd(c) => c.set(&set_op).await,
+                    AnyClient::Surreal(c) => c.set(&set_op).await,
+                },
+                Err(e) => Outcome::Fail(format!("not run: {e}")),
+            },
             other => Outcome::Fail(format!("not run: this client does not serve `{other}`")),
         }
     }

@@ -35,6 +35,9 @@ use surrealdb::types::{ErrorDetails, QueryError};
 
 use super::{Completion, Request, TxnCompletion, TxnMop};
 
+mod bank;
+mod set;
+
 /// Where registers live and how to sign in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SurrealConfig {
@@ -111,8 +114,13 @@ impl SurrealClient {
     pub async fn define(address: &str, config: &SurrealConfig) -> Result<(), SurrealSetupError> {
         let db = session(address, config).await?;
         let text = format!(
-            "DEFINE TABLE IF NOT EXISTS {} SCHEMALESS; DEFINE TABLE IF NOT EXISTS {LIST_TABLE} SCHEMALESS;",
-            ident(&config.table)
+            "DEFINE TABLE IF NOT EXISTS {} SCHEMALESS; DEFINE TABLE IF NOT EXISTS {LIST_TABLE} SCHEMALESS; \
+             DEFINE TABLE IF NOT EXISTS {} SCHEMALESS; DEFINE TABLE IF NOT EXISTS {} SCHEMALESS; \
+             DEFINE INDEX IF NOT EXISTS element_r ON {} FIELDS r;",
+            ident(&config.table),
+            bank::BANK_TABLE,
+            set::SET_TABLE,
+            set::SET_TABLE
         );
         run_setup(address, config, &db, "DEFINE TABLE", text).await
     }
@@ -350,6 +358,8 @@ pub const LIST_TABLE: &str = "list";
 pub fn table_of<'a>(workload: &str, config: &'a SurrealConfig) -> &'a str {
     match workload {
         "list-append" => LIST_TABLE,
+        "bank" => bank::BANK_TABLE,
+        "set" => set::SET_TABLE,
         _ => config.table.as_str(),
     }
 }

@@ -114,8 +114,56 @@ pub enum ConnectError {
     },
     #[error("{0}")]
     Surreal(#[from] SurrealSetupError),
+    #[error("setting up the {workload} workload: {error}")]
+    Setup { workload: String, error: String },
     #[error("cancelled while connecting")]
     Cancelled,
+}
+
+/// Run the workload's set-up ops (the bank's accounts) through the first
+/// client, each retried every half second until it is `ok` or
+/// `cluster.ready_timeout` has passed (then its last error).
+pub async fn setup(
+    experiment: &Experiment,
+    clients: &[(String, AnyClient)],
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), ConnectError> {
+    let w = &experiment.workload;
+    let room = w.kind.room();
+    let Some((_, client)) = clients.first() else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + experiment.cluster.ready_timeout;
+    for op in room.setup(w) {
+        loop {
+            let outcome = match tokio::time::timeout(
+                w.timeout.max(Duration::from_secs(5)),
+                client.call(room.caps().name, &op),
+            )
+            .await
+            {
+                Ok(o) => o,
+                Err(_) => crate::workload::Outcome::Info("timed out".into()),
+            };
+            match outcome {
+                crate::workload::Outcome::Ok(_) => break,
+                other if Instant::now() >= deadline => {
+                    return Err(ConnectError::Setup {
+                        workload: room.caps().name.into(),
+                        error: other.error().unwrap_or("").to_string(),
+                    });
+                }
+                other => {
+                    tracing::debug!(error = ?other.error(), "set-up not done yet; trying again")
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = cancel.cancelled() => return Err(ConnectError::Cancelled),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// (service, `HOST:PORT`) of each of the workload's endpoints: the host

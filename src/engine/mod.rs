@@ -386,6 +386,10 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
         Err(connect::ConnectError::Cancelled) => return Err(EngineError::Cancelled),
         other => other?,
     };
+    match connect::setup(&experiment, &clients, &cancel).await {
+        Err(connect::ConnectError::Cancelled) => return Err(EngineError::Cancelled),
+        other => other?,
+    }
     let resolver = connect::resolver(&experiment, &cluster, &prefix).await;
     let mut session = FaultSession::open(
         cluster.clone(),

@@ -175,8 +175,8 @@ impl ClientKind {
     /// the validator checks an experiment's pair against.
     pub fn serves(self) -> &'static [&'static str] {
         match self {
-            ClientKind::Etcd => &["register", "list-append"],
-            ClientKind::Surrealdb => &["register", "list-append"],
+            ClientKind::Etcd => &["register", "list-append", "bank", "set"],
+            ClientKind::Surrealdb => &["register", "list-append", "bank", "set"],
         }
     }
 

@@ -677,29 +677,106 @@ fn overview(p: Pictures, bands: &[Band], plan: &PlanInfo, r: &Results) -> Markup
         @if !axis.timed {
             p.note { "The history has no times: the x axis is the position in the history, and there are no latency or throughput plots." }
         } @else {
-            h2 #latency { "Latency" }
-            p.legend {
-                @for f in plots::FUNCTIONS.iter().filter(|f| samples.iter().any(|s| s.f == **f)) {
-                    @let (c, m) = plots::style_of(f);
-                    span.sw.mk style=(format!("color:{c}")) { (marker_glyph(m)) } (plots::function_label(f)) " "
-                }
-                "· filled: ok, hollow: fail or info · "
-                b { "thick line: p50" } ", " "thin line: p99 of ok " (what) " per time bin "
-                (page::fault_legend())
-            }
-            @if samples.len() > plots::MAX_POINTS {
-                p.note {
-                    "Drawn: " (plots::thin(&samples, plots::bin_width(axis.end, 600), axis.end, 1e-3).1)
-                    " of " (samples.len()) " " (what) ": those slower than the p99 of their time bin (up to a tenth of the points), and an even sample of the rest. The lines count every one."
-                }
-            }
-            div.figure { (plot(plots::latency(&samples, axis.end, bands))) }
-            h2 #throughput { "Throughput" }
-            p.legend { (page::outcome_legend()) " · " (what) " completed, stacked, per second, by completion time " (page::fault_legend()) }
-            div.figure { (plot(plots::throughput(&samples, axis.end, bands))) }
-            (recovery(r, &samples, plan))
+            (time_plots(&samples, axis.end, bands, plan, r, what))
         }
     }
+}
+
+/// Latency, throughput and recovery over a run of `end` seconds.
+fn time_plots(
+    samples: &[crate::results::OpSample],
+    end: f64,
+    bands: &[Band],
+    plan: &PlanInfo,
+    r: &Results,
+    what: &str,
+) -> Markup {
+    html! {
+        h2 #latency { "Latency" }
+        p.legend {
+            @for f in plots::FUNCTIONS.iter().filter(|f| samples.iter().any(|s| s.f == **f)) {
+                @let (c, m) = plots::style_of(f);
+                span.sw.mk style=(format!("color:{c}")) { (marker_glyph(m)) } (plots::function_label(f)) " "
+            }
+            "· filled: ok, hollow: fail or info · "
+            b { "thick line: p50" } ", " "thin line: p99 of ok " (what) " per time bin "
+            (page::fault_legend())
+        }
+        @if samples.len() > plots::MAX_POINTS {
+            p.note {
+                "Drawn: " (plots::thin(samples, plots::bin_width(end, 600), end, 1e-3).1)
+                " of " (samples.len()) " " (what) ": those slower than the p99 of their time bin (up to a tenth of the points), and an even sample of the rest. The lines count every one."
+            }
+        }
+        div.figure { (plot(plots::latency(samples, end, bands))) }
+        h2 #throughput { "Throughput" }
+        p.legend { (page::outcome_legend()) " · " (what) " completed, stacked, per second, by completion time " (page::fault_legend()) }
+        div.figure { (plot(plots::throughput(samples, end, bands))) }
+        (recovery(r, samples, plan))
+    }
+}
+
+/// What a workload room draws of its run (bank, set: workloads without a
+/// timeline of their own here), for [`render_room_run`].
+pub struct RoomView {
+    /// The room's pictures and words, first on the page (e.g. the bank's
+    /// total over time).
+    pub pictures: Markup,
+    /// One section per anomaly, in the order of results.json's.
+    pub sections: Vec<Markup>,
+    /// Every completed op ([`crate::results::OpSample`]): the latency,
+    /// throughput and recovery plots.
+    pub samples: Vec<crate::results::OpSample>,
+}
+
+/// The report of a run whose workload room draws its own pictures: the
+/// common header, the room's pictures, latency, throughput and recovery,
+/// the faults, the anomalies (the room's sections), details and logs.
+pub fn render_room_run(
+    results: &Results,
+    plan: Option<&serde_json::Value>,
+    notes: &[String],
+    view: RoomView,
+) -> String {
+    let r = results;
+    let mut notes = notes.to_vec();
+    let plan: PlanInfo = match plan {
+        Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+            notes.push(format!(
+                "plan.json was not understood ({e}); shown without it"
+            ));
+            PlanInfo::default()
+        }),
+        None => PlanInfo::default(),
+    };
+    let bands = bands(&r.faults);
+    let anomalies = ordered(r);
+    let end = view
+        .samples
+        .iter()
+        .map(|s| s.completed_ns as f64 / 1e9)
+        .fold(r.duration_s.min(1e9), f64::max)
+        .max(1e-3);
+    let overview = html! {
+        (view.pictures)
+        @if view.samples.is_empty() {
+            p.note { "No completed operation: no latency or throughput plots." }
+        } @else {
+            (time_plots(&view.samples, end, &bands, &plan, r, "operations"))
+        }
+    };
+    let body = body(r, &notes, Some(overview), &view.sections, &anomalies, &plan);
+    page::document_with(&title(r), body, "{}", "{}", "history.jsonl")
+}
+
+/// The fault windows of a run as the plots shade them.
+pub fn fault_bands(r: &Results) -> Vec<Band> {
+    bands(&r.faults)
+}
+
+/// `plot`'s SVG, or a note saying why it could not be drawn.
+pub fn figure(svg: Result<String, plots::PlotError>) -> Markup {
+    html! { div.figure { (plot(svg)) } }
 }
 
 fn marker_glyph(m: plots::Marker) -> &'static str {

@@ -556,6 +556,98 @@ pub fn recovery(samples: &[OpSample], heals: &[Heal]) -> Result<String, PlotErro
     Ok(buf)
 }
 
+/// One value a workload read at a time, for [`values`]: a bank read's
+/// total, a set read's size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Seconds since the run's start.
+    pub at: f64,
+    pub value: f64,
+    /// Drawn in the anomaly colour.
+    pub bad: bool,
+}
+
+/// A value over time (a bank's total as each read saw it, a set's size):
+/// one point per read at its completion, bad ones red, the value it must
+/// have (`expected`) as a dashed line, fault windows shaded.
+pub fn values(
+    points: &[Point],
+    expected: Option<f64>,
+    end: f64,
+    bands: &[Band],
+    y_desc: &str,
+) -> Result<String, PlotError> {
+    let fail = failed("values");
+    let height = 260;
+    let (lo, hi) = points
+        .iter()
+        .map(|p| p.value)
+        .chain(expected)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo).abs() * 0.1).max(1.0);
+    let (y0, y1) = (lo - pad, hi + pad);
+    let mut buf = String::new();
+    {
+        let root = area(&mut buf, height);
+        let mut chart = ChartBuilder::on(&root)
+            .margin_top(6)
+            .margin_right(RIGHT)
+            .x_label_area_size(38)
+            .y_label_area_size(LEFT)
+            .build_cartesian_2d(0f64..end.max(1e-9), y0..y1)
+            .map_err(&fail)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(14)
+            .y_labels(6)
+            .x_label_formatter(&|x| format!("{} s", trim(*x)))
+            .y_label_formatter(&|y| trim(*y))
+            .x_desc("time since the run's start (completion)")
+            .y_desc(y_desc)
+            .label_style(font(12.0))
+            .axis_desc_style(font(12.0))
+            .light_line_style(RGBColor(238, 238, 238))
+            .bold_line_style(RGBColor(220, 220, 220))
+            .draw()
+            .map_err(&fail)?;
+        draw_bands(&mut chart, bands, end, y0, y1, "values")?;
+        if let Some(e) = expected {
+            chart
+                .draw_series(std::iter::once(DashedPathElement::new(
+                    vec![(0.0, e), (end, e)],
+                    6,
+                    4,
+                    rgb(colour::OK).stroke_width(1),
+                )))
+                .map_err(&fail)?;
+        }
+        let good = rgb(colour::OK);
+        let bad = rgb(colour::ANOMALY);
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .filter(|p| !p.bad)
+                    .map(|p| Circle::new((p.at, p.value), 2, good.filled())),
+            )
+            .map_err(&fail)?;
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .filter(|p| p.bad)
+                    .map(|p| Circle::new((p.at, p.value), 4, bad.filled())),
+            )
+            .map_err(&fail)?;
+        root.present().map_err(&fail)?;
+    }
+    Ok(buf)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,8 @@ pub mod colour {
     pub const HEAL: &str = "#009E73";
     /// The linearizable prefix of an anomaly.
     pub const PREFIX: &str = "#009E73";
+    /// A value a workload's checker flags (a bank read's wrong total).
+    pub const ANOMALY: &str = "#000000";
 }
 
 /// `a < b` and so on, for text and attributes.

@@ -353,6 +353,7 @@ pub fn checker_summary(report: &CheckReport, elapsed_ms: f64) -> CheckerSummary 
         undecided,
         model: None,
         txn: None,
+        figures: None,
     }
 }
 
@@ -414,6 +415,7 @@ pub fn txn_checker_summary(report: &TxnReport, elapsed_ms: f64) -> CheckerSummar
             .collect(),
         undecided,
         model: Some(report.model.as_str().to_string()),
+        figures: None,
         txn: Some(TxnSummary {
             model: report.model,
             counts: report.counts,

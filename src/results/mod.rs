@@ -218,6 +218,10 @@ pub struct CheckerSummary {
     /// List-append runs: the transaction checker's verdicts by model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txn: Option<TxnSummary>,
+    /// A workload room's own figures (a bank's total and reads checked, a
+    /// set's elements by outcome and their latency to visibility).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<serde_json::Value>,
 }
 
 /// An anomaly, explained: one variant per kind of anomaly, tagged by
@@ -614,6 +618,7 @@ mod tests {
             anomalies: vec![cycle("G2-item"), cycle("G-single-item")],
             undecided: Vec::new(),
             model: None,
+            figures: None,
             txn: Some(TxnSummary {
                 model,
                 counts: Default::default(),

@@ -18,16 +18,22 @@
 //!
 //! Rooms: [`register`] (read, write and compare-and-set registers, one key
 //! per op: linearizability per key), [`list_append`] (transactions of
-//! appends and reads: Elle's analysis against a consistency model).
+//! appends and reads: Elle's analysis against a consistency model),
+//! [`bank`] (transfers between accounts: every read sees the total),
+//! [`set`] (unique adds, reads of the whole set: lost, stale and
+//! unexpected elements). A lost write has one definition: [`lost`].
 //!
 //! Pure: no tokio, Docker, file system or clock (the purity test holds
 //! every room to it). A room may use the pure core (experiment, seed,
 //! history, checker, results, html); nothing in the pure core below it
 //! may name a room.
 
+pub mod bank;
 pub mod list_append;
+pub mod lost;
 pub mod op;
 pub mod register;
+pub mod set;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -66,6 +72,8 @@ pub struct Capabilities {
     pub unit: &'static str,
     /// `chaos bench` can load a cluster with it.
     pub bench: bool,
+    /// Its ops work on keys that rotate (`workload.keys`, `key_ops`).
+    pub keys: bool,
 }
 
 /// A field of `[workload]` a room refused: the field's path below
@@ -180,6 +188,14 @@ pub trait Workload: Sync {
         None
     }
 
+    /// Ops a client runs once before the workload starts (creating the
+    /// bank's accounts), retried until each is `ok`; they are not part of
+    /// the history.
+    fn setup(&self, w: &WorkloadConfig) -> Vec<Invocation> {
+        let _ = w;
+        Vec::new()
+    }
+
     /// Does this op change nothing (so that one that got no answer did not
     /// happen)?
     fn read_only(&self, op: &Invocation) -> bool;
@@ -199,7 +215,12 @@ pub trait Workload: Sync {
 }
 
 /// Every workload chaos knows: one line each.
-pub static REGISTRY: &[&dyn Workload] = &[&register::Register, &list_append::ListAppend];
+pub static REGISTRY: &[&dyn Workload] = &[
+    &register::Register,
+    &list_append::ListAppend,
+    &bank::Bank,
+    &set::Set,
+];
 
 /// The room of `workload.kind = name`.
 pub fn by_name(name: &str) -> Option<&'static dyn Workload> {

@@ -185,6 +185,114 @@ pub fn last_time_ns(text: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// One history line read back, for a room's checker.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ReadLine {
+    /// The 1-based line of the file.
+    #[serde(skip)]
+    pub line: usize,
+    #[serde(default)]
+    pub time_ns: Option<u64>,
+    pub process: u64,
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    pub f: String,
+    #[serde(default)]
+    pub key: Option<u64>,
+    #[serde(default)]
+    pub value: serde_json::Value,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub node: Option<String>,
+    #[serde(default, rename = "final")]
+    pub final_read: bool,
+}
+
+/// One op of a history: its invocation and, if it came, its completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paired {
+    pub invoke: ReadLine,
+    pub complete: Option<ReadLine>,
+}
+
+impl Paired {
+    /// How it ended: `ok`, `fail`, `info`, or `info` when it never
+    /// completed (it may have happened).
+    pub fn outcome(&self) -> Kind {
+        self.complete.as_ref().map_or(Kind::Info, |c| c.kind)
+    }
+
+    /// When it was invoked (seconds), if the history has times.
+    pub fn start_s(&self) -> Option<f64> {
+        self.invoke.time_ns.map(|t| t as f64 / 1e9)
+    }
+
+    /// When it completed (seconds); `None` if it never did or has no time.
+    pub fn end_s(&self) -> Option<f64> {
+        self.complete
+            .as_ref()
+            .and_then(|c| c.time_ns)
+            .map(|t| t as f64 / 1e9)
+    }
+
+    /// "line 12" or "lines 12-40": where it is in the file.
+    pub fn lines(&self) -> String {
+        match &self.complete {
+            Some(c) => format!("lines {}-{}", self.invoke.line, c.line),
+            None => format!("line {} (never completed)", self.invoke.line),
+        }
+    }
+}
+
+/// Read a history's lines and pair each invocation with its process's next
+/// completion (a process has at most one op open), in invocation order.
+/// A completion without an open invocation, or an invocation while its
+/// process has one open, is an error naming the line.
+pub fn paired(text: &str) -> Result<Vec<Paired>, HistoryError> {
+    let mut ops: Vec<Paired> = Vec::new();
+    let mut open: BTreeMap<u64, usize> = BTreeMap::new();
+    for (n, raw) in text.lines().enumerate() {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            continue;
+        }
+        let mut l: ReadLine = serde_json::from_str(raw).map_err(|e| HistoryError::Malformed {
+            line: n + 1,
+            reason: e.to_string(),
+        })?;
+        l.line = n + 1;
+        match l.kind {
+            Kind::Invoke => {
+                if let Some(&i) = open.get(&l.process) {
+                    return Err(HistoryError::Malformed {
+                        line: n + 1,
+                        reason: format!(
+                            "process {} invokes again while its op of line {} is open",
+                            l.process, ops[i].invoke.line
+                        ),
+                    });
+                }
+                open.insert(l.process, ops.len());
+                ops.push(Paired {
+                    invoke: l,
+                    complete: None,
+                });
+            }
+            _ => {
+                let Some(i) = open.remove(&l.process) else {
+                    return Err(HistoryError::Malformed {
+                        line: n + 1,
+                        reason: format!("process {} completes an op it never invoked", l.process),
+                    });
+                };
+                ops[i].complete = Some(l);
+            }
+        }
+    }
+    Ok(ops)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ mod surrealdb_image;
 mod swarm;
 mod txn;
 mod txn_report;
+mod workloads;
 
 use std::process::{Command, Output};
 

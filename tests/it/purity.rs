@@ -28,6 +28,7 @@ const CORE: &[&str] = &[
     "src/shrink/search.rs",
     "src/shrink/file.rs",
     "src/bench",
+    "src/workload",
 ];
 
 const FORBIDDEN: &[&str] = &[
@@ -273,6 +274,49 @@ fn the_layer_check_catches_a_violation() {
     assert!(offending("src/x.rs", "use crate::client::AnyClient;", LAYERS[0].2).is_empty());
     assert_eq!(
         offending("src/x.rs", "use crate::cli::Outcome;", LAYERS[0].2).len(),
+        1
+    );
+}
+
+/// The workload rooms' own modules: only a room itself and the clients
+/// (which decode a room's ops into their requests) name them; everything
+/// else asks a room through the `Workload` trait and the registry.
+const ROOMS: &[&str] = &[
+    "crate::workload::register",
+    "crate::workload::list_append",
+    "crate::workload::bank",
+    "crate::workload::set",
+];
+
+#[test]
+fn only_rooms_and_clients_name_a_room() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let mut violations = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(root).unwrap().display().to_string();
+        if rel.starts_with("src/workload/")
+            || rel.starts_with("src/client/")
+            || rel.ends_with("/tests.rs")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for v in offending(&rel, code, ROOMS) {
+            violations.push(v);
+        }
+    }
+    assert!(files.len() > 50, "only {} files", files.len());
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+    assert_eq!(
+        offending(
+            "src/x.rs",
+            "use crate::workload::register::OpStream;",
+            ROOMS
+        )
+        .len(),
         1
     );
 }

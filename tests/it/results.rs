@@ -115,6 +115,7 @@ pub fn sample(verdict: Verdict) -> Results {
             }],
             model: None,
             txn: None,
+            figures: None,
         },
         logs: BTreeMap::from([("etcd1".into(), "logs/etcd1.log".into())]),
         notes: vec!["a note".into()],

@@ -66,6 +66,7 @@ static CAPS: Capabilities = Capabilities {
     ],
     unit: "transaction",
     bench: false,
+    keys: true,
 };
 
 /// The room's fields of `[workload]`.
@@ -208,6 +209,100 @@ impl Generator for TxnGenerator {
     }
 }
 
+/// The appends the final reads lost ([`crate::workload::lost`]): an
+/// append known (acknowledged, or seen by a read) that the final read of
+/// its key, after the recovery, does not hold. An anomaly under every
+/// model: without real-time order an append missing from a read is
+/// allowed, one missing for good is not.
+pub fn lost_writes(text: &str) -> Result<Vec<crate::results::Anomaly>, HistoryError> {
+    use std::collections::BTreeMap;
+
+    use crate::history::Kind;
+    use crate::workload::lost::{Fate, Seen, fate};
+
+    struct Read {
+        start: u64,
+        line: usize,
+        final_read: bool,
+        list: Vec<u64>,
+    }
+    let at = |t: Option<u64>, line: usize| t.unwrap_or(line as u64);
+    let mut appends: BTreeMap<(u64, u64), (u64, usize, Option<u64>)> = BTreeMap::new();
+    let mut reads: BTreeMap<u64, Vec<Read>> = BTreeMap::new();
+    for op in crate::workload::op::paired(text)? {
+        if op.invoke.f != "txn" {
+            continue;
+        }
+        let Some(c) = op.complete.as_ref().filter(|c| c.kind == Kind::Ok) else {
+            continue;
+        };
+        let mops: Vec<MicroOp> =
+            serde_json::from_value(c.value.clone()).map_err(|e| HistoryError::Malformed {
+                line: c.line,
+                reason: format!("a transaction's micro-ops: {e}"),
+            })?;
+        let end = at(c.time_ns, c.line);
+        for m in mops {
+            match m {
+                MicroOp::Append(Key::Int(k), e) => {
+                    appends.insert((k, e), (end, op.invoke.line, Some(end)));
+                }
+                MicroOp::Read(Key::Int(k), Some(list)) => {
+                    reads.entry(k).or_default().push(Read {
+                        start: at(op.invoke.time_ns, op.invoke.line),
+                        line: op.invoke.line,
+                        final_read: op.invoke.final_read,
+                        list,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut lost = Vec::new();
+    for ((k, e), (known, line, ack)) in &appends {
+        let Some(rs) = reads.get(k) else { continue };
+        let mut after: Vec<&Read> = rs.iter().filter(|r| r.start > *known).collect();
+        after.sort_by_key(|r| (r.final_read, r.start, r.line));
+        let seen: Vec<Seen> = after
+            .iter()
+            .map(|r| Seen {
+                present: r.list.contains(e),
+                final_read: r.final_read,
+            })
+            .collect();
+        if fate(&seen) != Fate::Lost {
+            continue;
+        }
+        let last = after.last().expect("a lost write has a final read");
+        lost.push(crate::results::Anomaly::Workload(crate::results::WorkloadAnomaly {
+            kind: "lost-write".into(),
+            anomaly: "lost-write".into(),
+            subject: format!("key {k}, element {e}"),
+            explanation: format!(
+                "the append of {e} to key {k} (the transaction of line {line}) was acknowledged{}, \
+                 and the final read of key {k} (line {}, after the recovery) read {} without it: \
+                 a lost write, an anomaly under every model",
+                ack.map(|t| format!(" at {:.3} s", t as f64 / 1e9)).unwrap_or_default(),
+                last.line,
+                crate::checker::txn::history::list_text(&last.list),
+            ),
+            allowed: false,
+            details: serde_json::json!({
+                "key": k,
+                "element": e,
+                "append_line": line,
+                "final_read_line": last.line,
+                "final_read": last.list,
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        }));
+    }
+    Ok(lost)
+}
+
 /// `checker.model` (or the default) as the checker's type.
 fn model_of(name: Option<&str>) -> ConsistencyModel {
     name.and_then(|m| m.parse().ok()).unwrap_or_default()
@@ -334,8 +429,21 @@ impl Workload for ListAppend {
             ..Default::default()
         };
         let report = txn::check(&history, &options);
+        let mut summary = crate::results::build::txn_checker_summary(&report, 0.0);
+        let lost = lost_writes(input.history)?;
+        if !lost.is_empty() {
+            summary.verdict = crate::results::Verdict::Invalid;
+            if let Some(t) = summary.txn.as_mut()
+                && !t.anomaly_types.iter().any(|a| a == "lost-write")
+            {
+                t.anomaly_types.push("lost-write".into());
+            }
+            summary
+                .anomalies
+                .extend(lost.into_iter().take(input.max_cases.max(1)));
+        }
         Ok(Checked {
-            summary: crate::results::build::txn_checker_summary(&report, 0.0),
+            summary,
             ops: history.txns.len(),
         })
     }
@@ -382,6 +490,42 @@ mod tests {
         assert!(ListAppend.read_only(&invocation(&[TxnMop::Read { key: 1 }])));
         let failed = Outcome::Info("x".into());
         assert_eq!(ListAppend.completed(&op, &failed), op.value);
+    }
+
+    #[test]
+    fn an_acknowledged_append_missing_from_the_final_read_is_a_lost_write() {
+        let line = |t: u64, p: u64, kind: &str, v: Json, fin: bool| {
+            json!({"time_ns": t, "process": p, "type": kind, "f": "txn", "value": v, "final": fin})
+                .to_string()
+                + "\n"
+        };
+        let append = json!([["append", 1, 7]]);
+        let read = |l: Json| json!([["r", 1, l]]);
+        let history = |last: Json, fin: bool| {
+            [
+                line(0, 0, "invoke", append.clone(), false),
+                line(10, 0, "ok", append.clone(), false),
+                line(20, 1, "invoke", read(Json::Null), false),
+                line(30, 1, "ok", read(json!([7])), false),
+                line(40, 2, "invoke", read(Json::Null), fin),
+                line(50, 2, "ok", read(last), fin),
+            ]
+            .concat()
+        };
+        let lost = lost_writes(&history(json!([]), true)).unwrap();
+        assert_eq!(lost.len(), 1);
+        assert_eq!(lost[0].class(), "lost-write");
+        assert!(
+            lost[0]
+                .explanation()
+                .contains("final read of key 1 (line 5"),
+            "{}",
+            lost[0].explanation()
+        );
+        // Seen by the final read: nothing lost; missed only by a read that
+        // is not final: not lost either.
+        assert!(lost_writes(&history(json!([7]), true)).unwrap().is_empty());
+        assert!(lost_writes(&history(json!([]), false)).unwrap().is_empty());
     }
 
     #[test]

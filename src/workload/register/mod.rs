@@ -45,6 +45,7 @@ static CAPS: Capabilities = Capabilities {
     anomalies: &["stale-read", "never-written", "impossible-cas", "other"],
     unit: "op",
     bench: true,
+    keys: true,
 };
 
 /// A register operation as sent to the database.
