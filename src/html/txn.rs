@@ -359,7 +359,7 @@ pub fn section(
                 (anomaly.class()) " on " (anomaly.subject()) " "
                 span.badge.(if matches!(standing, Standing::RulesOut(_)) { "out" } else { "ok" }) { (badge) }
             }
-            p.what { (describe(anomaly.class())) " Rules out: " (if ruled.is_empty() { "none of the six models".to_string() } else { ruled.join(", ") }) "." }
+            p.what { (describe(anomaly.class())) " Rules out: " (if ruled.is_empty() { "none of the seven models".to_string() } else { ruled.join(", ") }) "." }
             @match anomaly {
                 Anomaly::TxnCycle(c) => {
                     p.legend {

@@ -102,7 +102,7 @@ fn surrealdb_list_append_end_to_end() {
     let r = run(experiment, 1, duration, results.path());
     assert_valid_run(&r, experiment, 1, duration, 300);
     let txn = &r.results["checker"]["txn"];
-    assert_eq!(txn["model"], "snapshot-isolation");
+    assert_eq!(txn["model"], "strong-snapshot-isolation");
     assert!(
         txn["graph"]["edges"]["wr"].as_u64().unwrap() > 100,
         "{experiment}: {txn}"
@@ -118,7 +118,7 @@ fn surrealdb_list_append_end_to_end() {
     for name in anomaly_names(&r) {
         assert!(
             r.stdout
-                .contains("found, and allowed by snapshot-isolation"),
+                .contains("found, and allowed by strong-snapshot-isolation"),
             "{experiment}: {name} listed without saying it is allowed\n{}",
             r.stdout
         );

@@ -1,7 +1,7 @@
 //! Consistency models and anomalies: which anomaly implies which, which
 //! model forbids which, and so which models a set of anomalies rules out.
 //!
-//! Owns [`ConsistencyModel`] (the six models chaos reports on) and the
+//! Owns [`ConsistencyModel`] (the seven models chaos reports on) and the
 //! tables behind them, written out from Elle's `elle.consistency-model`
 //! (its sources: Adya; Adya, Liskov and O'Neil; Bailis et al.; Cerone,
 //! Bernardi and Gotsman; Fekete et al.; Daudjee and Salem): the implication
@@ -36,6 +36,10 @@ pub enum ConsistencyModel {
     #[default]
     StrictSerializable,
     Serializable,
+    /// Snapshot isolation with real-time order: a transaction sees every
+    /// transaction that committed before it began (SurrealDB's documented
+    /// "snapshot isolation ... with immediate consistency after a commit").
+    StrongSnapshotIsolation,
     SnapshotIsolation,
     RepeatableRead,
     ReadCommitted,
@@ -43,9 +47,10 @@ pub enum ConsistencyModel {
 }
 
 impl ConsistencyModel {
-    pub const ALL: [ConsistencyModel; 6] = [
+    pub const ALL: [ConsistencyModel; 7] = [
         ConsistencyModel::StrictSerializable,
         ConsistencyModel::Serializable,
+        ConsistencyModel::StrongSnapshotIsolation,
         ConsistencyModel::SnapshotIsolation,
         ConsistencyModel::RepeatableRead,
         ConsistencyModel::ReadCommitted,
@@ -56,6 +61,7 @@ impl ConsistencyModel {
         match self {
             ConsistencyModel::StrictSerializable => "strict-serializable",
             ConsistencyModel::Serializable => "serializable",
+            ConsistencyModel::StrongSnapshotIsolation => "strong-snapshot-isolation",
             ConsistencyModel::SnapshotIsolation => "snapshot-isolation",
             ConsistencyModel::RepeatableRead => "repeatable-read",
             ConsistencyModel::ReadCommitted => "read-committed",
@@ -68,6 +74,7 @@ impl ConsistencyModel {
         match self {
             ConsistencyModel::StrictSerializable => "PL-SS",
             ConsistencyModel::Serializable => "PL-3",
+            ConsistencyModel::StrongSnapshotIsolation => "strong-snapshot-isolation",
             ConsistencyModel::SnapshotIsolation => "PL-SI",
             ConsistencyModel::RepeatableRead => "PL-2.99",
             ConsistencyModel::ReadCommitted => "PL-2",
@@ -86,7 +93,8 @@ impl fmt::Display for ConsistencyModel {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown consistency model `{0}`; expected strict-serializable, serializable, \
-     snapshot-isolation, repeatable-read, read-committed or read-uncommitted"
+     strong-snapshot-isolation, snapshot-isolation, repeatable-read, read-committed or \
+     read-uncommitted"
 )]
 pub struct UnknownModel(pub String);
 
@@ -359,7 +367,7 @@ pub fn prohibited(model: ConsistencyModel) -> BTreeSet<&'static str> {
     reach(IMPLIES, direct, true)
 }
 
-/// The models among the six that these anomalies rule out.
+/// The models among the seven that these anomalies rule out.
 pub fn ruled_out<'a>(anomalies: impl IntoIterator<Item = &'a str>) -> BTreeSet<ConsistencyModel> {
     let mut all: BTreeSet<&'static str> = BTreeSet::new();
     for a in anomalies {
@@ -377,7 +385,7 @@ pub fn ruled_out<'a>(anomalies: impl IntoIterator<Item = &'a str>) -> BTreeSet<C
         .collect()
 }
 
-/// Elle's boundary over the six: `not`, the weakest models ruled out (none
+/// Elle's boundary over the seven: `not`, the weakest models ruled out (none
 /// of them implies another ruled-out one), and `also_not`, the rest.
 pub fn boundary(
     ruled_out: &BTreeSet<ConsistencyModel>,
@@ -454,12 +462,12 @@ mod tests {
             (
                 &["G-nonadjacent-item"],
                 &[SnapshotIsolation, RepeatableRead],
-                &[StrictSerializable, Serializable],
+                &[StrictSerializable, Serializable, StrongSnapshotIsolation],
             ),
             (
                 &["G-single-item"],
                 &[SnapshotIsolation, RepeatableRead],
-                &[StrictSerializable, Serializable],
+                &[StrictSerializable, Serializable, StrongSnapshotIsolation],
             ),
             (
                 &["G1c"],
@@ -467,6 +475,7 @@ mod tests {
                 &[
                     StrictSerializable,
                     Serializable,
+                    StrongSnapshotIsolation,
                     SnapshotIsolation,
                     RepeatableRead,
                 ],
@@ -477,6 +486,7 @@ mod tests {
                 &[
                     StrictSerializable,
                     Serializable,
+                    StrongSnapshotIsolation,
                     SnapshotIsolation,
                     RepeatableRead,
                     ReadCommitted,
@@ -488,24 +498,39 @@ mod tests {
                 &[
                     StrictSerializable,
                     Serializable,
+                    StrongSnapshotIsolation,
                     SnapshotIsolation,
                     RepeatableRead,
                 ],
             ),
             (&["G2-item-realtime"], &[StrictSerializable], &[]),
-            (&["G-single-item-realtime"], &[StrictSerializable], &[]),
-            (&["G0-process"], &[StrictSerializable], &[]),
-            (&["G1c-realtime"], &[StrictSerializable], &[]),
+            // Strong snapshot isolation forbids real-time (and process)
+            // G1 and G-nonadjacent, not G2-item-realtime (write skew).
+            (
+                &["G-single-item-realtime"],
+                &[StrongSnapshotIsolation],
+                &[StrictSerializable],
+            ),
+            (
+                &["G0-process"],
+                &[StrongSnapshotIsolation],
+                &[StrictSerializable],
+            ),
+            (
+                &["G1c-realtime"],
+                &[StrongSnapshotIsolation],
+                &[StrictSerializable],
+            ),
             (
                 &["lost-update"],
                 &[SnapshotIsolation, RepeatableRead],
-                &[StrictSerializable, Serializable],
+                &[StrictSerializable, Serializable, StrongSnapshotIsolation],
             ),
             // internal breaks serializable and SI, not repeatable read.
             (
                 &["internal"],
                 &[SnapshotIsolation],
-                &[StrictSerializable, Serializable],
+                &[StrictSerializable, Serializable, StrongSnapshotIsolation],
             ),
             (
                 &["duplicate-elements"],
@@ -513,6 +538,7 @@ mod tests {
                 &[
                     StrictSerializable,
                     Serializable,
+                    StrongSnapshotIsolation,
                     SnapshotIsolation,
                     RepeatableRead,
                     ReadCommitted,
@@ -524,6 +550,7 @@ mod tests {
                 &[
                     StrictSerializable,
                     Serializable,
+                    StrongSnapshotIsolation,
                     SnapshotIsolation,
                     RepeatableRead,
                 ],

@@ -44,6 +44,7 @@ static CAPS: Capabilities = Capabilities {
     models: &[
         "strict-serializable",
         "serializable",
+        "strong-snapshot-isolation",
         "snapshot-isolation",
         "repeatable-read",
         "read-committed",
