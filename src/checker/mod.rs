@@ -389,6 +389,7 @@ fn partition(history: &History, options: &CheckOptions) -> Vec<Job> {
             complete: op.complete,
             input: history.input(op),
             output: history.output(op),
+            error: op.complete.and_then(|c| history.ops[c].error.as_deref()),
         };
         let is_kv = op.f.is_kv();
         let key = if is_kv {
@@ -435,22 +436,27 @@ fn partition(history: &History, options: &CheckOptions) -> Vec<Job> {
     jobs
 }
 
-/// Compile one call into a part (fail ops need no model).
+/// Compile one call into a part (a fail op needs no model, unless the
+/// model keeps it as evidence: [`Model::compile_failed`]; it then counts as
+/// an op that happened).
 fn compile<M: Model>(
     model: &mut M,
     ops: &mut Vec<Compiled<M::Op>>,
     call: &Call<'_>,
 ) -> Result<(), (String, String)> {
-    if call.outcome == crate::history::Outcome::Fail {
-        return Ok(());
-    }
-    let op = model
-        .compile(call)
-        .map_err(|reason| (model.name().to_string(), reason))?;
+    let (op, outcome) = if call.outcome == crate::history::Outcome::Fail {
+        match model.compile_failed(call) {
+            None => return Ok(()),
+            Some(op) => (op, crate::history::Outcome::Ok),
+        }
+    } else {
+        (model.compile(call), call.outcome)
+    };
+    let op = op.map_err(|reason| (model.name().to_string(), reason))?;
     ops.push(Compiled {
         op,
         id: call.id,
-        outcome: call.outcome,
+        outcome,
         invoke: call.invoke,
         complete: call.complete,
     });
@@ -486,9 +492,46 @@ fn check_job(history: &History, job: &mut Job, options: &CheckOptions) -> KeyRep
             reason: Some(reason),
             ..report
         },
-        Ok(Part::Register(model, ops)) => run_model(history, ops, options, model, report),
-        Ok(Part::Kv(model, ops)) => run_model(history, ops, options, model, report),
+        Ok(Part::Register(model, ops)) => with_evidence(history, ops, options, model, report),
+        Ok(Part::Kv(model, ops)) => with_evidence(history, ops, options, model, report),
     }
+}
+
+/// Check a key in two steps when it has ops that are evidence only
+/// ([`ValueFacts::excludes`]: a cas refused on its compare): first without
+/// them, with every reduction (more constraints can only make a history
+/// invalid, so an invalid or undecided answer there stands), then, if that
+/// is valid, with them, the reductions they defeat switched off.
+fn with_evidence<M: Model>(
+    history: &History,
+    ops: Vec<Compiled<M::Op>>,
+    options: &CheckOptions,
+    model: M,
+    report: KeyReport,
+) -> KeyReport {
+    let is_evidence = |c: &Compiled<M::Op>| {
+        model
+            .value_facts(&c.op)
+            .is_some_and(|f| f.excludes.is_some())
+    };
+    if !ops.iter().any(is_evidence) {
+        return run_model(history, ops, options, model.clone(), report);
+    }
+    let without: Vec<Compiled<M::Op>> = ops.iter().filter(|c| !is_evidence(c)).cloned().collect();
+    let first = run_model(history, without, options, model.clone(), report.clone());
+    if first.verdict != Verdict::Valid {
+        return first;
+    }
+    let mut second = run_model(history, ops, options, model, report);
+    second.configurations += first.configurations;
+    if second.verdict == Verdict::Unknown {
+        second.reason = Some(format!(
+            "linearizable without the compare-and-sets refused on their compare; with them, \
+             {}",
+            second.reason.as_deref().unwrap_or("not decided")
+        ));
+    }
+    second
 }
 
 fn run_model<M: Model>(
@@ -499,6 +542,28 @@ fn run_model<M: Model>(
     mut report: KeyReport,
 ) -> KeyReport {
     report.model = model.name().to_string();
+    // A refused cas ("not this value") makes any value matter: the
+    // reductions that reason only about what ops observe are off here.
+    let negative = ops.iter().any(|c| {
+        model
+            .value_facts(&c.op)
+            .is_some_and(|f| f.excludes.is_some())
+    });
+    let reductions = if negative {
+        Reductions {
+            drop_unobserved_info: false,
+            dead_states: false,
+            useless_info: false,
+            ..options.reductions
+        }
+    } else {
+        options.reductions
+    };
+    let options = &CheckOptions {
+        reductions,
+        clock: options.clock.clone(),
+        ..*options
+    };
     let mut prepared = prepare::prepare(ops, model, &options.reductions);
     report.info_dropped = prepared.dropped_info as u64;
     report.info_confirmed = prepared.confirmed_info as u64;

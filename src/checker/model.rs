@@ -37,6 +37,8 @@ pub struct Call<'a> {
     pub complete: Option<usize>,
     pub input: &'a Value,
     pub output: &'a Value,
+    /// Why a `fail` or `info` op ended so, if the history says.
+    pub error: Option<&'a str>,
 }
 
 /// What an op of a value-semantics model requires and leaves (value ids).
@@ -46,6 +48,12 @@ pub struct ValueFacts {
     pub observes: Option<u32>,
     /// The op leaves the state at this value (else it leaves it unchanged).
     pub writes: Option<u32>,
+    /// The op is only possible when the state is NOT this value (a cas
+    /// refused on its compare). A partition with such an op is searched
+    /// without the reductions that reason only about what ops observe
+    /// (dropping unobserved indeterminate ops, dead states, useless info):
+    /// any other value can matter to it.
+    pub excludes: Option<u32>,
 }
 
 /// A sequential specification.
@@ -66,6 +74,16 @@ pub trait Model: Clone + Send {
     /// Translate one operation of the history. Called for every operation
     /// of a partition, in history order, before [`Model::init`].
     fn compile(&mut self, call: &Call<'_>) -> Result<Self::Op, String>;
+
+    /// A `fail` op that is still evidence (a compare-and-set refused
+    /// because the value differed: at some point in its window the
+    /// register did not hold what it expected), as an op that happened and
+    /// changed nothing; `None` (the default) for a `fail` op that simply
+    /// did not happen.
+    fn compile_failed(&mut self, call: &Call<'_>) -> Option<Result<Self::Op, String>> {
+        let _ = call;
+        None
+    }
 
     /// The initial state.
     fn init(&mut self) -> Self::State;

@@ -501,6 +501,9 @@ pub fn describe(class: &str) -> &'static str {
             "Lost update: transactions read the same version of a key and each appended to it."
         }
         "dirty-update" => "Dirty update: a committed append was made over an aborted one.",
+        "own-append-order" => {
+            "Own append order: a read holds a transaction's appends to one key out of the order it made them (chaos's check; a reorder makes no dependency cycle)."
+        }
         "future-read" => "A transaction read its own append before making it.",
         "garbage-read" => "A read saw an element nobody appended.",
         _ => "An anomaly of the list-append checker.",

@@ -101,6 +101,9 @@ struct OracleOp {
     key: Key,
     input: Value,
     output: Value,
+    /// A cas refused on its compare: it happened, and the register did not
+    /// hold what it expected.
+    refused: bool,
 }
 
 /// The sequential specification, written again from the README, not
@@ -120,7 +123,11 @@ fn oracle_step(state: &OracleState, op: &OracleOp) -> Option<OracleState> {
                 let Value::List(items) = &op.input else {
                     return None;
                 };
-                (items[0] == *v).then(|| OracleState::Register(items[1].clone()))
+                if op.refused {
+                    (items[0] != *v).then(|| state.clone())
+                } else {
+                    (items[0] == *v).then(|| OracleState::Register(items[1].clone()))
+                }
             }
             _ => None,
         },
@@ -159,7 +166,18 @@ fn oracle(history: &History) -> bool {
     let mut kv = false;
     for o in &history.operations {
         kv |= o.f.is_kv();
+        // A cas that failed on its compare is evidence: the register did
+        // not hold its expected value at some point in its window.
+        let refused = o.outcome == Outcome::Fail
+            && o.f == Function::Cas
+            && o.complete.is_some_and(|c| {
+                history.ops[c]
+                    .error
+                    .as_deref()
+                    .is_none_or(|e| e.starts_with("compare failed"))
+            });
         let (resp, keep) = match (o.outcome, o.complete) {
+            (Outcome::Fail, Some(c)) if refused => (Some(c), true),
             (Outcome::Fail, _) => (None, false),
             (Outcome::Ok, Some(c)) => (Some(c), true),
             // A read that did not return constrains nothing.
@@ -173,6 +191,7 @@ fn oracle(history: &History) -> bool {
                 key: o.key.clone(),
                 input: history.input(o).clone(),
                 output: history.output(o).clone(),
+                refused,
             });
         }
     }
@@ -339,6 +358,15 @@ fn random_history(rng: &mut ChaCha20Rng) -> History {
             p.input.clone()
         };
         ops.push(op(i, pid[s], p.outcome, p.f, p.key.clone(), out));
+        if p.outcome == Kind::Fail {
+            // Refused on its compare (evidence), or before anything was
+            // compared (nothing), or said by no error (Jepsen's: evidence).
+            ops.last_mut().unwrap().error = match rng.random_range(0..3) {
+                0 => Some("compare failed: the register did not hold it".into()),
+                1 => Some("connection refused".into()),
+                _ => None,
+            };
+        }
         if p.outcome == Kind::Info {
             pid[s] += 100;
         }
@@ -821,4 +849,49 @@ fn chaos_check_reads_kv_as_one_state_with_no_split() {
     ]);
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("key all keys (kv (one state)"), "{stdout}");
+}
+
+#[test]
+fn a_cas_refused_on_its_compare_is_evidence() {
+    // write 1, then cas 1->2 refused on its compare, then read 1, one
+    // after another: the register held 1 throughout, so the refusal is
+    // impossible. Dropping the refusal as "did not happen" (Knossos and
+    // Porcupine's chaos-format reading) passes it; chaos does not.
+    let line = |i: u64, kind: &str, f: &str, value: &str, error: &str| {
+        format!(
+            r#"{{"index":{i},"process":0,"type":"{kind}","f":"{f}","key":1,"value":{value}{error}}}"#
+        )
+    };
+    let refused = ",\"error\":\"compare failed: register did not hold 1\"";
+    let text = [
+        line(0, "invoke", "write", "1", ""),
+        line(1, "ok", "write", "1", ""),
+        line(2, "invoke", "cas", "[1,2]", ""),
+        line(3, "fail", "cas", "[1,2]", refused),
+        line(4, "invoke", "read", "null", ""),
+        line(5, "ok", "read", "1", ""),
+    ]
+    .join("\n");
+    let h = history::parse(&text, Format::Chaos).unwrap();
+    let r = check(&h);
+    assert_eq!(r.verdict, Verdict::Invalid, "{r}");
+    let shown = checker::render(&r);
+    assert!(shown.contains("refused"), "{shown}");
+    // A cas that failed before anything was compared (a refused
+    // connection) is no evidence: the same history is valid.
+    let text = text.replace(refused, ",\"error\":\"connection refused\"");
+    let h = history::parse(&text, Format::Chaos).unwrap();
+    assert_eq!(check(&h).verdict, Verdict::Valid);
+    // And a refusal while another value was there is fine.
+    let text = [
+        line(0, "invoke", "write", "1", ""),
+        line(1, "ok", "write", "1", ""),
+        line(2, "invoke", "cas", "[3,2]", ""),
+        line(3, "fail", "cas", "[3,2]", refused),
+        line(4, "invoke", "read", "null", ""),
+        line(5, "ok", "read", "1", ""),
+    ]
+    .join("\n");
+    let h = history::parse(&text, Format::Chaos).unwrap();
+    assert_eq!(check(&h).verdict, Verdict::Valid);
 }

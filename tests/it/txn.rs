@@ -1146,3 +1146,40 @@ fn elle_published_histories() {
         assert_eq!(r.verdict_for(model), Verdict::Valid, "{model}");
     }
 }
+
+#[test]
+fn a_transaction_s_own_appends_seen_out_of_order_are_caught() {
+    // T1 appends 1, 2, 3 to :x; a later read sees [2 1 3]: no dependency
+    // cycle (every edge agrees: T1 wrote all three), so Elle's method
+    // passes it; the own-append-order check does not, under every model.
+    let events = vec![
+        (
+            1,
+            "invoke",
+            "[[:append :x 1] [:append :x 2] [:append :x 3]]",
+        ),
+        (1, "ok", "[[:append :x 1] [:append :x 2] [:append :x 3]]"),
+        (2, "invoke", "[[:r :x nil]]"),
+        (2, "ok", "[[:r :x [2 1 3]]]"),
+    ];
+    let r = check_with(&edn(&events), OrderEdges::Realtime);
+    assert_eq!(r.anomaly_types, ["own-append-order"], "{r}");
+    assert_eq!(r.not, [RU], "{r}");
+    assert_eq!(r.verdict, Verdict::Invalid);
+    let text = r.to_string();
+    assert!(
+        text.contains("appended [1 2 3] to key :x in that order"),
+        "{text}"
+    );
+    // In order, with another transaction's element between them, or only
+    // some of them seen: no own-append-order.
+    for read in ["[1 2 3]", "[1 2]", "[1 3]", "[2 3]"] {
+        let value: &'static str = Box::leak(format!("[[:r :x {read}]]").into_boxed_str());
+        let ok = vec![events[0], events[1], events[2], (2, "ok", value)];
+        let r = check_with(&edn(&ok), OrderEdges::Realtime);
+        assert!(
+            !r.anomaly_types.iter().any(|a| a == "own-append-order"),
+            "{read}: {r}"
+        );
+    }
+}

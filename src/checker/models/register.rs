@@ -19,6 +19,19 @@ pub enum RegisterOp {
     Write(u32),
     /// Set `.1` if the register held `.0`.
     Cas(u32, u32),
+    /// A compare-and-set of `.0` to `.1` refused because the register did
+    /// not hold `.0`: possible only when it held something else; changes
+    /// nothing.
+    CasFailed(u32, u32),
+}
+
+/// Is a `fail` cas with this error a refusal on the compare (evidence), or
+/// a failure before anything was compared? No error (Jepsen's histories
+/// give none: their clients answer `:fail` exactly when the compare fails)
+/// or chaos's clients' "compare failed" is a refusal; any other error (a
+/// refused connection) is not.
+pub fn refused_on_compare(error: Option<&str>) -> bool {
+    error.is_none_or(|e| e.starts_with("compare failed"))
 }
 
 /// The register and CAS register models: one type, which names itself
@@ -114,6 +127,16 @@ impl Model for Register {
         }
     }
 
+    fn compile_failed(&mut self, call: &Call<'_>) -> Option<Result<RegisterOp, String>> {
+        if call.f != Function::Cas || !refused_on_compare(call.error) {
+            return None;
+        }
+        Some(self.compile(call).map(|op| match op {
+            RegisterOp::Cas(from, to) => RegisterOp::CasFailed(from, to),
+            other => other,
+        }))
+    }
+
     fn init(&mut self) -> u32 {
         0
     }
@@ -124,6 +147,7 @@ impl Model for Register {
             RegisterOp::Read(v) => (*state == v).then_some(v),
             RegisterOp::Write(v) => Some(v),
             RegisterOp::Cas(from, to) => (*state == from).then_some(to),
+            RegisterOp::CasFailed(from, _) => (*state != from).then_some(*state),
         }
     }
 
@@ -131,12 +155,13 @@ impl Model for Register {
     fn enabled(&mut self, state: &u32, op: &RegisterOp) -> bool {
         match *op {
             RegisterOp::Read(v) | RegisterOp::Cas(v, _) => *state == v,
+            RegisterOp::CasFailed(v, _) => *state != v,
             RegisterOp::Write(_) => true,
         }
     }
 
     fn is_read_only(&self, op: &RegisterOp) -> bool {
-        matches!(op, RegisterOp::Read(_))
+        matches!(op, RegisterOp::Read(_) | RegisterOp::CasFailed(..))
     }
 
     fn describe_op(&self, op: &RegisterOp) -> String {
@@ -144,6 +169,12 @@ impl Model for Register {
             RegisterOp::Read(v) => format!("read {}", self.show(v)),
             RegisterOp::Write(v) => format!("write {}", self.show(v)),
             RegisterOp::Cas(a, b) => format!("cas {} -> {}", self.show(a), self.show(b)),
+            RegisterOp::CasFailed(a, b) => format!(
+                "cas {} -> {} refused (the register did not hold {})",
+                self.show(a),
+                self.show(b),
+                self.show(a)
+            ),
         }
     }
 
@@ -155,20 +186,31 @@ impl Model for Register {
         "the register"
     }
 
+    /// A refused cas observes "not this value" (`excludes`): a key with one
+    /// is searched without the reductions that reason only about what ops
+    /// observe (see [`ValueFacts::excludes`]).
     #[inline]
     fn value_facts(&self, op: &RegisterOp) -> Option<ValueFacts> {
         Some(match *op {
+            RegisterOp::CasFailed(a, _) => ValueFacts {
+                observes: None,
+                writes: None,
+                excludes: Some(a),
+            },
             RegisterOp::Read(v) => ValueFacts {
                 observes: Some(v),
                 writes: None,
+                excludes: None,
             },
             RegisterOp::Write(v) => ValueFacts {
                 observes: None,
                 writes: Some(v),
+                excludes: None,
             },
             RegisterOp::Cas(a, b) => ValueFacts {
                 observes: Some(a),
                 writes: Some(b),
+                excludes: None,
             },
         })
     }

@@ -122,6 +122,17 @@ pub(crate) enum Finding {
         failed: u32,
         committed: u32,
     },
+    /// A read saw two elements one transaction appended to one key in the
+    /// opposite order from the one it appended them in (chaos's own: a
+    /// reorder makes no dependency cycle, so Elle's method passes it).
+    OwnAppendOrder {
+        writer: u32,
+        reader: u32,
+        mop: u32,
+        key: KeyId,
+        /// The writer's elements of this key, in the order it appended them.
+        appended: Vec<u64>,
+    },
     /// An `ok` read saw an element that no transaction appended.
     GarbageRead {
         reader: u32,
@@ -143,6 +154,7 @@ impl Finding {
             Finding::IncompatibleOrder { .. } => "incompatible-order",
             Finding::LostUpdate { .. } => "lost-update",
             Finding::DirtyUpdate { .. } => "dirty-update",
+            Finding::OwnAppendOrder { .. } => "own-append-order",
             Finding::GarbageRead { .. } => "garbage-read",
         }
     }
@@ -432,6 +444,7 @@ pub(crate) fn analyze(h: &TxnHistory) -> Result<Analysis, Unanalyzable> {
     aborted_and_garbage_reads(h, &mut a);
     intermediate_reads(h, &mut a);
     internal_and_future_reads(h, &mut a);
+    own_append_order(h, &mut a);
     lost_updates(h, &mut a);
     dirty_updates(h, &mut a);
     Ok(a)
@@ -616,6 +629,49 @@ fn intermediate_reads(h: &TxnHistory, a: &mut Analysis) {
                 element: last,
                 writer: w.txn,
             });
+        }
+    }
+    a.findings.extend(found);
+}
+
+/// Own append order: a transaction's appends to one key must appear, in
+/// every read that holds two or more of them, in the order it made them.
+/// One finding per (writer, key): the first read that shows them reordered.
+fn own_append_order(h: &TxnHistory, a: &mut Analysis) {
+    let mut found = Vec::new();
+    for t in 0..h.txns.len() {
+        let appends = a.appends_of(t);
+        if appends.len() < 2 {
+            continue;
+        }
+        // The writer's elements per key, in its order.
+        let mut by_key: Vec<(KeyId, Vec<u64>)> = Vec::new();
+        for x in appends {
+            match by_key.iter_mut().find(|(k, _)| *k == x.key) {
+                Some((_, v)) => v.push(x.element),
+                None => by_key.push((x.key, vec![x.element])),
+            }
+        }
+        for (key, mine) in by_key.into_iter().filter(|(_, v)| v.len() >= 2) {
+            for r in a.reads_of(key) {
+                let seen: Vec<u64> = h
+                    .elements(r.span)
+                    .iter()
+                    .copied()
+                    .filter(|e| mine.contains(e))
+                    .collect();
+                let rank = |e: &u64| mine.iter().position(|m| m == e);
+                if seen.windows(2).any(|w| rank(&w[0]) > rank(&w[1])) {
+                    found.push(Finding::OwnAppendOrder {
+                        writer: t as u32,
+                        reader: r.txn,
+                        mop: r.mop,
+                        key,
+                        appended: mine.clone(),
+                    });
+                    break;
+                }
+            }
         }
     }
     a.findings.extend(found);

@@ -684,6 +684,36 @@ impl Explainer<'_> {
                     explanation,
                 })
             }
+            Finding::OwnAppendOrder {
+                writer,
+                reader,
+                mop,
+                key,
+                appended,
+            } => {
+                let tw = self.txn_ref(*writer, "T1".into());
+                let tr = self.txn_ref(*reader, "T2".into());
+                let read = self.read_of(*reader, *mop);
+                let explanation = format!(
+                    "own-append-order: {} appended {} to key {} in that order, but {} read {} \
+                     (micro-op {}), which holds them in another order; a transaction's own \
+                     appends to one key take effect in the order it made them, in any \
+                     execution",
+                    tw.label(),
+                    short_list(appended),
+                    self.key_text(*key),
+                    tr.label(),
+                    short_list(&read),
+                    mop + 1
+                );
+                Anomaly::Key(KeyAnomaly {
+                    anomaly: name,
+                    key: self.key(*key),
+                    txns: vec![tw, tr],
+                    values: vec![appended.clone(), read],
+                    explanation,
+                })
+            }
             Finding::LostUpdate { key, read, txns } => {
                 let refs: Vec<TxnRef> = txns
                     .iter()

@@ -172,6 +172,9 @@ const IMPLIES: &[(&str, &[&str])] = &[
     ("GSIa", &["GSI"]),
     ("GSIb", &["GSI"]),
     ("incompatible-order", &["G1a"]),
+    // Ours: a transaction's own appends to a key seen out of its order
+    // leave no version order that agrees with the transaction itself.
+    ("own-append-order", &["cyclic-versions"]),
     ("future-read", &["G1c"]),
     ("dirty-update", &["G1a"]),
     ("lost-update", &["write-skew", "G2-item"]),

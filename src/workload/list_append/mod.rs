@@ -64,6 +64,8 @@ static CAPS: Capabilities = Capabilities {
         "incompatible-order",
         "lost-update",
         "dirty-update",
+        "own-append-order",
+        "lost-write",
     ],
     unit: "transaction",
     bench: false,
