@@ -1,0 +1,4 @@
+//! tmp
+pub fn main(_a: &[String]) -> i32 {
+    0
+}
