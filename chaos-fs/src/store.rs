@@ -6,8 +6,8 @@
 //! The FUSE layer (`fs`) maps kernel requests onto it; the property tests
 //! drive it directly on a temporary directory and compare it with `model`.
 //!
-//! Layout: a tree of nodes (`NodeId`, the FUSE inode number; the root is
-//! 1) loaded from the backing directory at start. A file node's synced
+//! Layout: a tree of nodes (`NodeId`, the FUSE inode number; `ROOT` is the
+//! root) loaded from the backing directory at start. A file node's synced
 //! content lives in its backing inode (an open `File`, kept across renames
 //! and unlinks) or, while no durable name ever reached the backing
 //! directory (Strict mode), in memory; its unsynced writes are extents in
@@ -354,6 +354,11 @@ impl Store {
         Some(self.dir_path(n.parent).join(&n.name))
     }
 
+    /// A node's visible parent directory.
+    pub fn lookup_parent(&self, id: NodeId) -> io::Result<NodeId> {
+        Ok(self.node(id)?.parent)
+    }
+
     /// Looks a name up in a directory.
     pub fn lookup(&self, dir: NodeId, name: &OsStr) -> io::Result<NodeId> {
         self.children(dir)?
@@ -558,11 +563,11 @@ impl Store {
                     mem.resize(end, 0);
                 }
                 mem[*s as usize..end].copy_from_slice(d);
-            } else if let Some(h) = &f.handle {
-                if let Err(e) = h.write_all_at(d, *s) {
-                    f.overlay = extents;
-                    return Err(e);
-                }
+            } else if let Some(h) = &f.handle
+                && let Err(e) = h.write_all_at(d, *s)
+            {
+                f.overlay = extents;
+                return Err(e);
             }
             f.synced_len = f.synced_len.max(end as u64);
         }
