@@ -10,6 +10,7 @@
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::sync::Arc;
@@ -353,8 +354,19 @@ fn serve(args: &[String]) -> Result<i32, String> {
 
     let mut child = None;
     if !o.command.is_empty() {
-        let c = Process::new(&o.command[0])
-            .args(&o.command[1..])
+        let mut p = Process::new(&o.command[0]);
+        p.args(&o.command[1..]);
+        // SAFETY: only async-signal-safe calls between fork and exec: the
+        // child starts with no signal blocked (ours are, for sigwait).
+        unsafe {
+            p.pre_exec(|| {
+                let mut empty: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut empty);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+        let c = p
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", o.command[0]))?;
         child = Some(c.id() as libc::pid_t);

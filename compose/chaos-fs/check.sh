@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# compose/chaos-fs/check.sh: chaos-fs in a container, by hand, end to end
+# (docs/images.md, "Disk and clock faults in the images"). Two checks, each
+# printing what it saw; exit 0 only if both hold:
+#   power-loss: write through chaos-fs, fsync part, freeze, docker kill,
+#     start again: exactly the synced part is there (and a torn freeze
+#     keeps a prefix of the last unsynced write);
+#   errors: EIO and ENOSPC seen from inside the container, and gone after
+#     `chaos-fs ctl clear`.
+# Uses the local etcd image (any image with chaos-fs and chaos-entrypoint
+# does) with `sleep infinity` as the "database"; container and volume are
+# named chaosfs-check-<pid> and removed at the end.
+#
+#   bash compose/chaos-fs/check.sh [IMAGE]      (default chaos/etcd:3.4-local)
+set -euo pipefail
+IMAGE="${1:-chaos/etcd:3.4-local}"
+NAME="chaosfs-check-$$"
+fails=0
+say()  { printf '[check] %s\n' "$*"; }
+pass() { printf '[check] PASS %s\n' "$*"; }
+fail() { printf '[check] FAIL %s\n' "$*"; fails=$((fails + 1)); }
+cleanup() { docker rm -f "$NAME" >/dev/null 2>&1 || true; docker volume rm -f "$NAME" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+ex() { docker exec "$NAME" "$@"; }
+ctl() { docker exec "$NAME" chaos-fs ctl "$@"; }
+wait_serving() {
+  for _ in $(seq 100); do
+    ctl status >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  docker logs "$NAME" >&2; return 1
+}
+
+say "container $NAME from $IMAGE, /data on volume $NAME under chaos-fs (lazy)"
+docker run -d --name "$NAME" --network none \
+  --device /dev/fuse --cap-add SYS_ADMIN --security-opt apparmor:unconfined \
+  -e CHAOS_FS=lazy -v "$NAME:/data" \
+  --entrypoint /usr/local/bin/chaos-entrypoint "$IMAGE" sleep infinity >/dev/null
+wait_serving
+
+# --- power loss: the synced part survives, nothing else -------------------
+ex sh -c 'printf synced- | dd of=/data/f conv=fsync status=none'           # write + fsync
+ex sh -c 'printf unsynced | dd of=/data/f bs=1 seek=7 conv=notrunc status=none'  # write, no fsync
+ex sh -c 'printf new | dd of=/data/g status=none'                           # new file, no fsync
+before="$(ex cat /data/f)"; say "before the crash, readers see f='$before' g='$(ex cat /data/g)'"
+say "status: $(ctl status)"
+say "freeze: $(ctl freeze)"
+docker kill "$NAME" >/dev/null
+docker start "$NAME" >/dev/null
+wait_serving
+after="$(ex cat /data/f)"; g="$(ex cat /data/g)"
+say "after power loss and restart: f='$after' g='$g' (g exists: created durably, its data was not synced)"
+[ "$before" = "synced-unsynced" ] && [ "$after" = "synced-" ] && [ -z "$g" ] \
+  && pass "power loss kept exactly the fsynced bytes" || fail "power loss: f='$after' g='$g'"
+
+# --- torn: a prefix of the last unsynced write survives ------------------
+# One write(2) of 4096 bytes (dd bs=4096): the last unsynced write.
+ex sh -c 'head -c 4096 /dev/zero | tr "\0" T | dd of=/data/t bs=4096 count=1 status=none'
+t="$(ctl freeze --torn --seed 7)"; say "freeze --torn: $t"
+docker kill "$NAME" >/dev/null; docker start "$NAME" >/dev/null; wait_serving
+n="$(ex sh -c 'tr -cd T < /data/t | wc -c')"; size="$(ex stat -c %s /data/t)"
+want="$(printf '%s' "$t" | sed -n 's/.*"written":\([0-9]*\).*/\1/p')"
+say "after the torn crash: /data/t holds $n T's in $size bytes (freeze said written=$want)"
+[ -n "$want" ] && [ "$n" = "$want" ] && [ "$size" = "$want" ] && [ "$n" -gt 0 ] && [ "$n" -lt 4096 ] \
+  && pass "a torn prefix ($n of 4096 bytes) survived, nothing after it" || fail "torn: $n bytes, freeze said $want"
+
+# --- EIO and ENOSPC from inside, gone after clear -------------------------
+say "io-error: $(ctl io-error --share 1 --ops read --path f --seed 1)"
+if out="$(ex cat /data/f 2>&1)"; then fail "read of f under io-error succeeded: $out"; else say "cat /data/f: $out"; fi
+ex cat /data/g >/dev/null && pass "a path outside the glob reads fine" || fail "g failed under a glob for f"
+say "disk-full: $(ctl disk-full)"
+if out="$(ex sh -c 'echo x > /data/h' 2>&1)"; then fail "create under disk-full succeeded"; else say "echo x > /data/h: $out"; fi
+enospc="$out"
+if out="$(ex sh -c 'printf more | dd of=/data/g conv=notrunc oflag=append status=none' 2>&1)"; then fail "write under disk-full succeeded"; else say "append to /data/g: $out"; fi
+enospc="$enospc $out"
+say "df: $(ex df -P /data | tail -n 1)"
+st="$(ctl status)"; say "status: $st"
+case "$enospc" in *"No space left"*"No space left"*) pass "ENOSPC seen inside on a create and a write";; *) fail "ENOSPC not seen: $enospc";; esac
+say "clear: $(ctl clear)"
+ex cat /data/f >/dev/null && ex sh -c 'echo x > /data/h && echo more >> /data/g' \
+  && pass "after clear: reads, creates and writes work again" || fail "faults still act after clear"
+
+# --- a clean stop writes everything through -------------------------------
+ex sh -c 'printf kept | dd of=/data/s status=none'
+docker stop -t 10 "$NAME" >/dev/null
+say "logs at stop: $(docker logs "$NAME" 2>&1 | grep 'clean shutdown' | tail -n 1)"
+docker start "$NAME" >/dev/null; wait_serving
+[ "$(ex cat /data/s)" = kept ] && pass "docker stop (SIGTERM) flushed unsynced data, as an OS would" || fail "stop lost data"
+
+[ "$fails" = 0 ] && say "all checks passed" || say "$fails check(s) failed"
+exit "$fails"
