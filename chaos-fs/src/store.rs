@@ -502,6 +502,21 @@ impl Store {
             .filter(|(s, d)| **s + d.len() as u64 >= offset)
             .map(|(s, _)| *s)
             .collect();
+        // The common case, an append to (or an overwrite inside) one
+        // extent: grow it in place instead of copying it (a WAL's unsynced
+        // tail would otherwise be copied whole on every write).
+        if let [s] = touching[..]
+            && s <= offset
+        {
+            let d = f.overlay.get_mut(&s).expect("a touching extent");
+            let stop = (end - s) as usize;
+            if d.len() < stop {
+                d.resize(stop, 0);
+            }
+            d[(offset - s) as usize..stop].copy_from_slice(data);
+            f.size = f.size.max(end);
+            return self.wrote(id, offset, data.len());
+        }
         let mut start = offset;
         let mut stop = end;
         for s in &touching {
@@ -516,10 +531,14 @@ impl Store {
         merged[(offset - start) as usize..(end - start) as usize].copy_from_slice(data);
         f.overlay.insert(start, merged);
         f.size = f.size.max(end);
+        self.wrote(id, offset, data.len())
+    }
+
+    fn wrote(&mut self, id: NodeId, offset: u64, len: usize) -> io::Result<()> {
         let n = self.node_mut(id)?;
         n.mtime = SystemTime::now();
         n.ctime = n.mtime;
-        self.last_write = Some((id, offset, data.len() as u64));
+        self.last_write = Some((id, offset, len as u64));
         Ok(())
     }
 
