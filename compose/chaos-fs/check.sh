@@ -88,5 +88,27 @@ say "logs at stop: $(docker logs "$NAME" 2>&1 | grep 'clean shutdown' | tail -n 
 docker start "$NAME" >/dev/null; wait_serving
 [ "$(ex cat /data/s)" = kept ] && pass "docker stop (SIGTERM) flushed unsynced data, as an OS would" || fail "stop lost data"
 
+# --- strict mode: a new name is durable only after its directory's fsync --
+docker rm -f "$NAME" >/dev/null
+say "the same volume under chaos-fs in strict mode"
+docker run -d --name "$NAME" --network none \
+  --device /dev/fuse --cap-add SYS_ADMIN --security-opt apparmor:unconfined \
+  -e CHAOS_FS=strict -v "$NAME:/data" \
+  --entrypoint /usr/local/bin/chaos-entrypoint "$IMAGE" sleep infinity >/dev/null
+wait_serving
+# (a directory fsync makes every earlier entry durable too, so the entries
+# meant to be lost come after it)
+ex sh -c 'printf two | dd of=/data/n2 conv=fsync status=none && sync /data'   # file and directory fsynced
+ex sh -c 'printf one | dd of=/data/n1 conv=fsync status=none'                 # file fsynced, directory not
+ex rm /data/f                                                                  # unlink, directory not fsynced
+say "status: $(ctl status | sed -n 's/.*"pending":\({[^}]*}\).*/pending \1/p')"
+ctl freeze >/dev/null; docker kill "$NAME" >/dev/null; docker start "$NAME" >/dev/null; wait_serving
+seen="$(ex sh -c 'ls /data | tr "\n" " "')"; say "after power loss: ls /data: $seen; n2='$(ex cat /data/n2 2>&1)'"
+case " $seen " in
+  *" n1 "*) fail "strict: n1 survived without a directory fsync";;
+  *" n2 "*" f "*|*" f "*" n2 "*) [ "$(ex cat /data/n2)" = two ] && pass "strict: only the entries made durable by sync /data survived (n2; f's unlink was undone, n1 lost)" || fail "strict: n2 content";;
+  *) fail "strict: n2 or f missing: $seen";;
+esac
+
 [ "$fails" = 0 ] && say "all checks passed" || say "$fails check(s) failed"
 exit "$fails"
