@@ -32,6 +32,8 @@ for _ in $(seq 60); do healthy && break; sleep 1; done
 healthy || { say "not healthy"; docker logs --tail 20 "$(cid)"; exit 1; }
 say "up and healthy; $(docker logs "$(cid)" 2>&1 | grep -o 'Sync mode: [^"]*' | head -n 1)"
 
+setup="$(curl -s -m 5 -u root:root -H 'Accept: application/json' -d 'DEFINE NAMESPACE IF NOT EXISTS t; USE NS t; DEFINE DATABASE IF NOT EXISTS t;' "http://127.0.0.1:$PORT/sql")"
+case "$setup" in *'"status":"ERR"'*) say "setup failed: $setup"; exit 1;; esac
 acked=0
 for i in $(seq 1 "$N"); do
   out="$(sql "CREATE k:$i SET v = $i")"
