@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # prepare.sh for the surrealdb image: put a compiled `surreal` binary into
 # the build context ($CHAOS_IMAGE_CONTEXT), from the cache when it has one
-# for this exact server/ crate, else by a release build (about 50 min on 2 idle cores).
+# for this exact server/ crate, else by a release build (about 50 min on 2
+# idle cores); then chaos-fs and chaos-entrypoint
+# (../shared/chaos-fs-prepare.sh).
 #
 # Needs a Linux host with cargo whose glibc is not newer than the base
 # image's (the Dockerfile runs the binary and fails the build otherwise).
@@ -37,3 +39,5 @@ else
 fi
 cp "$bin" "$CHAOS_IMAGE_CONTEXT/surreal"
 rm -rf "$CHAOS_IMAGE_CONTEXT/server"
+# chaos-fs and chaos-entrypoint (compose/images/shared).
+bash "$HERE/../shared/chaos-fs-prepare.sh"
