@@ -111,15 +111,28 @@ pub fn render(r: &Results, run_dir: &str) -> String {
     }
     let c = &r.checker;
     let _ = writeln!(out);
-    match &c.txn {
-        None => {
+    match (&c.txn, &c.figures) {
+        (None, Some(figures)) => {
+            let _ = writeln!(
+                out,
+                "checker: {}{} ({:.1}ms): {}",
+                w.kind,
+                c.model
+                    .as_deref()
+                    .map(|m| format!(" held to {m}"))
+                    .unwrap_or_default(),
+                c.elapsed_ms,
+                figures_text(figures)
+            );
+        }
+        (None, None) => {
             let _ = writeln!(
                 out,
                 "checker: {} keys: {} valid, {} invalid, {} unknown ({:.1}ms)",
                 c.keys, c.keys_valid, c.keys_invalid, c.keys_unknown, c.elapsed_ms
             );
         }
-        Some(t) => {
+        (Some(t), _) => {
             let _ = writeln!(
                 out,
                 "checker: list-append held to {}: {} transactions ({} ok, {} fail, {} info) on {} keys ({:.1}ms)",
@@ -144,12 +157,16 @@ pub fn render(r: &Results, run_dir: &str) -> String {
         .filter(|a| !allowed(a))
         .chain(c.anomalies.iter().filter(|a| allowed(a)))
     {
-        if let (true, false, Some(t)) = (allowed(a), heading_allowed, &c.txn) {
+        let model = c
+            .txn
+            .as_ref()
+            .map(|t| t.model.to_string())
+            .or_else(|| c.model.clone());
+        if let (true, false, Some(model)) = (allowed(a), heading_allowed, model) {
             heading_allowed = true;
             let _ = writeln!(
                 out,
-                "  found, and allowed by {} (they rule out stronger models only):",
-                t.model
+                "  found, and allowed by {model} (they rule out stronger models only):"
             );
         }
         match a {
@@ -191,6 +208,37 @@ pub fn render(r: &Results, run_dir: &str) -> String {
     let _ = writeln!(out, "run directory: {run_dir}");
     let _ = writeln!(out, "rerun: {}", r.rerun);
     out
+}
+
+/// A workload room's figures in one line: `reads_checked 812, bad_reads 0,
+/// transfers {ok 402, fail 88, info 3}` (empty values left out).
+pub fn figures_text(figures: &serde_json::Value) -> String {
+    fn one(v: &serde_json::Value) -> String {
+        match v {
+            serde_json::Value::Object(m) => {
+                let inner: Vec<String> = m
+                    .iter()
+                    .filter(|(_, v)| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
+                    .map(|(k, v)| format!("{k} {}", one(v)))
+                    .collect();
+                format!("{{{}}}", inner.join(", "))
+            }
+            serde_json::Value::Number(n) => match n.as_f64() {
+                Some(f) if n.as_u64().is_none() && n.as_i64().is_none() => format!("{f:.1}"),
+                _ => n.to_string(),
+            },
+            other => other.to_string(),
+        }
+    }
+    match figures {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .filter(|(_, v)| !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
+            .map(|(k, v)| format!("{k} {}", one(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => one(other),
+    }
 }
 
 /// The models a list-append history rules out, in Elle's terms.

@@ -456,11 +456,11 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     });
     let check_started = std::time::Instant::now();
     let room = experiment.workload.kind.room();
-    let text = Arc::new(driven.recorded);
-    let samples = crate::workload::op::samples(&text)?;
+    let history_text = Arc::new(driven.recorded);
+    let samples = crate::workload::op::samples(&history_text)?;
     progress.event(RunEvent::Phase(Phase::Checking { ops: samples.len() }));
     let checked = {
-        let text = text.clone();
+        let text = history_text.clone();
         let workload = experiment.workload.clone();
         let model = experiment
             .checker
@@ -522,7 +522,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     let page = room
         .page(&crate::workload::PageInput {
             results: &results,
-            history: Some(&text),
+            history: Some(&history_text),
             plan: plan_value.as_ref(),
             notes: &[],
         })

@@ -567,6 +567,8 @@ fn details(r: &Results, plan: &PlanInfo) -> Markup {
             @if let Some(t) = &r.checker.txn {
                 dt { "checker" } dd { "list-append (Elle's analysis): " (t.counts.transactions) " transactions, " (t.counts.micro_ops) " micro-ops over " (t.counts.keys) " keys, in " (format!("{:.0}", r.checker.elapsed_ms)) " ms" }
                 dt { "graph" } dd { (t.graph.vertices) " transactions; edges ww " (t.graph.edges.ww) ", wr " (t.graph.edges.wr) ", rw " (t.graph.edges.rw) ", realtime " (t.graph.edges.realtime) ", process " (t.graph.edges.process) "; " (t.graph.cyclic_components) " cyclic components (largest " (t.graph.largest_component) ")" }
+            } @else if let Some(f) = &r.checker.figures {
+                dt { "checker" } dd { (r.workload.kind) @if let Some(m) = &r.checker.model { " held to " (m) } ": " (crate::report::figures_text(f)) ", in " (format!("{:.0}", r.checker.elapsed_ms)) " ms" }
             } @else {
                 dt { "checker" } dd { (r.checker.keys) " keys: " (r.checker.keys_valid) " valid, " (r.checker.keys_invalid) " invalid, " (r.checker.keys_unknown) " unknown, in " (format!("{:.0}", r.checker.elapsed_ms)) " ms" }
             }

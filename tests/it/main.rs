@@ -1,6 +1,6 @@
 //! The one integration test binary: a module per area. The Docker tests
-//! (`docker`, `run`, `append`, `surreal`, `surrealdb_image`, `daemon`,
-//! `shrink`, `engine`, `bench`) are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
+//! (`docker`, `run`, `append`, `workload_runs`, `surreal`, `surrealdb_image`,
+//! `daemon`, `shrink`, `engine`, `bench`) are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
 //! browser tests (`browser`: the report pages in headless Chromium)
 //! another, switched on by `CHAOS_BROWSER_TESTS=1`; the Swarm tests
 //! (`swarm`: the three-node Docker-in-Docker test bed, `chaos run` and
@@ -29,6 +29,7 @@ mod surrealdb_image;
 mod swarm;
 mod txn;
 mod txn_report;
+mod workload_runs;
 mod workloads;
 
 use std::process::{Command, Output};

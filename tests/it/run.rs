@@ -122,20 +122,18 @@ pub(crate) fn check_common(r: &Run, experiment: &str, seed: u64, duration: &str)
         "{experiment}: chaos report made a different page from the run's files"
     );
     std::fs::remove_file(&again).unwrap();
-    // The recorded history re-checks to the same verdict (a list-append
-    // history against the run's model).
-    let mut check = Command::new(env!("CARGO_BIN_EXE_chaos"));
-    check
+    // The run directory re-checks to the same verdict (its workload's
+    // checker, the model and parameters the run recorded).
+    let check = Command::new(env!("CARGO_BIN_EXE_chaos"))
         .args(["check", "--json"])
-        .arg(r.dir.join("history.jsonl"));
-    if let Some(model) = r.results["checker"]["txn"]["model"].as_str() {
-        check.args(["--model", model]);
-    }
-    let check = check.output().unwrap();
+        .arg(&r.dir)
+        .output()
+        .unwrap();
     assert_eq!(
         check.status.code(),
         r.code,
-        "{experiment}: chaos check disagrees"
+        "{experiment}: chaos check RUN_DIR disagrees: {}",
+        String::from_utf8_lossy(&check.stdout)
     );
 }
 

@@ -1,6 +1,7 @@
 //! The tests that need the SurrealDB server image (Docker group:
 //! `CHAOS_DOCKER_TESTS=1`): `chaos run` of the local SurrealDB experiments
-//! end to end, registers and list-append, and the CRUD demonstration.
+//! end to end, registers, list-append, bank and set, and the CRUD
+//! demonstration.
 //!
 //! They live in this one module so that CI can run every other test while
 //! the image's long first build goes on (`.ci/run`: phase 1 is `cargo test
@@ -120,6 +121,29 @@ fn surrealdb_list_append_end_to_end() {
             r.stdout
                 .contains("found, and allowed by strong-snapshot-isolation"),
             "{experiment}: {name} listed without saying it is allowed\n{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn surrealdb_bank_and_set_survive_kills() {
+    let _guard = docker_group("surrealdb_bank_and_set_survive_kills");
+    let results = tempfile::tempdir().unwrap();
+    let duration = "20s";
+    for (experiment, kind) in [
+        ("experiments/surrealdb-local-bank-kill.toml", "bank"),
+        ("experiments/surrealdb-local-set-kill.toml", "set"),
+    ] {
+        let r = run(experiment, 1, duration, results.path());
+        assert_valid_run(&r, experiment, 1, duration, 200);
+        assert_eq!(r.results["workload"]["kind"], kind);
+        // The kill was real: some ops did not succeed.
+        let ops = &r.results["workload"]["ops"];
+        assert!(
+            ops["fail"].as_u64().unwrap() + ops["info"].as_u64().unwrap() > 0,
+            "{experiment}: every op succeeded although the server was killed\n{}",
             r.stdout
         );
     }
