@@ -105,6 +105,8 @@ pub enum ImageError {
     Missing(Vec<MissingImage>),
     #[error(transparent)]
     Docker(#[from] DockerError),
+    #[error("{0}")]
+    Unfit(String),
     #[error("building {image}: cannot run {script}: {error}")]
     Spawn {
         image: String,
@@ -286,6 +288,61 @@ fn forward_lines(
             }
         }
     });
+}
+
+/// Refuse, before the cluster is touched, a service an overlay would put on
+/// chaos-fs or libfaketime whose image cannot take it: no image named
+/// literally in the compose file, an image without chaos-fs (label
+/// `org.chaos.fs`), or one whose clock libfaketime cannot shift (label
+/// `org.chaos.clock` other than `libfaketime`: it says why). Images not
+/// built yet are left to [`missing`].
+pub async fn refuse_unfit(
+    cluster: &ComposeCluster,
+    needs: &BTreeMap<String, crate::experiment::overlay::Needs>,
+) -> Result<(), ImageError> {
+    let mut problems = Vec::new();
+    for (service, n) in needs {
+        let Some(image) = cluster.model().and_then(|m| m.images.get(service)) else {
+            problems.push(format!(
+                "{service}: its image is not named literally in the compose file, so chaos \
+                 cannot tell whether it has chaos-fs and libfaketime; name one of chaos's local \
+                 images (compose/images/)"
+            ));
+            continue;
+        };
+        let Some(labels) = cluster.image_labels(image).await? else {
+            continue;
+        };
+        if n.chaos_fs.is_some() && labels.get("org.chaos.fs").map(String::as_str) != Some("chaos-fs")
+        {
+            problems.push(format!(
+                "{service}: its image {image} has no chaos-fs (label org.chaos.fs), so a disk \
+                 fault cannot reach its data; use chaos's local images (compose/images/build.sh: \
+                 etcd, surrealdb), not a public one"
+            ));
+        }
+        if n.faketime {
+            match labels.get("org.chaos.clock").map(String::as_str) {
+                Some("libfaketime") => {}
+                Some(why) => problems.push(format!(
+                    "{service}: its image {image} cannot take a clock fault: {}",
+                    why.strip_prefix("unsupported: ").unwrap_or(why)
+                )),
+                None => problems.push(format!(
+                    "{service}: its image {image} has no libfaketime (label org.chaos.clock), so a \
+                     clock fault cannot shift its clock"
+                )),
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ImageError::Unfit(format!(
+            "refused before touching the cluster:\n  {}",
+            problems.join("\n  ")
+        )))
+    }
 }
 
 #[cfg(test)]

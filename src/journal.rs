@@ -67,6 +67,10 @@ pub enum FaultKind {
     Partition,
     Netem,
     Restart,
+    PowerLoss,
+    DiskFull,
+    IoError,
+    IoDelay,
 }
 
 impl FaultKind {
@@ -79,6 +83,10 @@ impl FaultKind {
             Fault::Partition { .. } => FaultKind::Partition,
             Fault::Netem { .. } => FaultKind::Netem,
             Fault::Restart { .. } => FaultKind::Restart,
+            Fault::PowerLoss { .. } => FaultKind::PowerLoss,
+            Fault::DiskFull { .. } => FaultKind::DiskFull,
+            Fault::IoError { .. } => FaultKind::IoError,
+            Fault::IoDelay { .. } => FaultKind::IoDelay,
         }
     }
 
@@ -91,6 +99,10 @@ impl FaultKind {
             FaultKind::Partition => "partition",
             FaultKind::Netem => "netem",
             FaultKind::Restart => "restart",
+            FaultKind::PowerLoss => "power-loss",
+            FaultKind::DiskFull => "disk-full",
+            FaultKind::IoError => "io-error",
+            FaultKind::IoDelay => "io-delay",
         }
     }
 }

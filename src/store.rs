@@ -30,6 +30,9 @@ pub mod files {
     pub const EXPERIMENT: &str = "experiment.toml";
     pub const REPLAY: &str = "replay.json";
     pub const PLAN: &str = "plan.json";
+    /// The compose override laid over the project's file for this run
+    /// (faults that need chaos-fs or libfaketime in their targets).
+    pub const OVERRIDE: &str = "compose.override.yml";
     pub const HISTORY: &str = "history.jsonl";
     pub const JOURNAL: &str = "journal.jsonl";
     pub const RESULTS: &str = "results.json";

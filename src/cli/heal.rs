@@ -142,6 +142,12 @@ pub fn render(target: &ProjectRef, r: &RecoveryReport) -> String {
     for (service, n) in &s.rules_deleted {
         did.push(format!("deleted {n} chaos iptables rule(s) in {service}"));
     }
+    if !s.chaos_fs_cleared.is_empty() {
+        did.push(format!(
+            "cleared chaos-fs faults in {}",
+            s.chaos_fs_cleared.join(", ")
+        ));
+    }
     if !s.netem_removed.is_empty() {
         did.push(format!("removed netem from {}", s.netem_removed.join(", ")));
     }

@@ -36,8 +36,15 @@ impl ComposeCli {
         }
     }
 
-    /// The full argument list for `compose -p PROJECT -f FILE <args>`.
-    pub fn args(self, project: &str, file: &Path, rest: &[&str]) -> Vec<String> {
+    /// The full argument list for `compose -p PROJECT -f FILE [-f OVERRIDE...]
+    /// <args>`.
+    pub fn args(
+        self,
+        project: &str,
+        file: &Path,
+        overrides: &[PathBuf],
+        rest: &[&str],
+    ) -> Vec<String> {
         let (_, prefix) = self.program();
         let mut args: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
         args.extend([
@@ -46,6 +53,10 @@ impl ComposeCli {
             "-f".to_string(),
             file.display().to_string(),
         ]);
+        for o in overrides {
+            args.push("-f".to_string());
+            args.push(o.display().to_string());
+        }
         args.extend(rest.iter().map(|s| s.to_string()));
         args
     }
@@ -84,11 +95,12 @@ impl ComposeCli {
         self,
         project: &str,
         file: &Path,
+        overrides: &[PathBuf],
         rest: &[&str],
         env: &[(String, String)],
     ) -> Result<(), DockerError> {
         let (program, _) = self.program();
-        let args = self.args(project, file, rest);
+        let args = self.args(project, file, overrides, rest);
         let shown = format!("{program} {}", args.join(" "));
         tracing::debug!(command = %shown, "compose");
         let out = tokio::process::Command::new(program)
@@ -222,11 +234,15 @@ mod tests {
     fn compose_args_for_both_clis() {
         let f = Path::new("/x/etcd.yml");
         assert_eq!(
-            ComposeCli::V1.args("p", f, &["up", "-d"]),
+            ComposeCli::V1.args("p", f, &[], &["up", "-d"]),
             ["-p", "p", "-f", "/x/etcd.yml", "up", "-d"]
         );
         assert_eq!(
-            ComposeCli::V2.args("p", f, &["down", "-v"]),
+            ComposeCli::V1.args("p", f, &[PathBuf::from("/r/o.yml")], &["up", "-d"]),
+            ["-p", "p", "-f", "/x/etcd.yml", "-f", "/r/o.yml", "up", "-d"]
+        );
+        assert_eq!(
+            ComposeCli::V2.args("p", f, &[], &["down", "-v"]),
             ["compose", "-p", "p", "-f", "/x/etcd.yml", "down", "-v"]
         );
     }

@@ -372,6 +372,9 @@ pub struct ComposeCluster {
     model: Option<ComposeModel>,
     cli: std::sync::Arc<OnceCell<ComposeCli>>,
     compose_env: Vec<(String, String)>,
+    /// Compose files laid over the project's (`-f` after it): the run's
+    /// override that puts services on chaos-fs or libfaketime.
+    overrides: Vec<std::path::PathBuf>,
     backend: Backend,
 }
 
@@ -419,6 +422,7 @@ impl ComposeCluster {
             model: Some(model),
             cli: Default::default(),
             compose_env: Vec::new(),
+            overrides: Vec::new(),
             backend: Backend::Compose,
         })
     }
@@ -452,6 +456,7 @@ impl ComposeCluster {
             model: Some(model),
             cli: Default::default(),
             compose_env: Vec::new(),
+            overrides: Vec::new(),
             backend: Backend::Swarm(std::sync::Arc::new(engines)),
         })
     }
@@ -537,6 +542,7 @@ impl ComposeCluster {
             model: None,
             cli: Default::default(),
             compose_env: Vec::new(),
+            overrides: Vec::new(),
             backend: Backend::Compose,
         })
     }
@@ -591,8 +597,20 @@ impl ComposeCluster {
             .as_ref()
             .ok_or_else(|| DockerError::NoComposeFile(self.project.clone()))?;
         let cli = self.cli.get_or_try_init(ComposeCli::detect).await?;
-        cli.run(&self.project, &model.path, args, &self.compose_env)
-            .await
+        cli.run(
+            &self.project,
+            &model.path,
+            &self.overrides,
+            args,
+            &self.compose_env,
+        )
+        .await
+    }
+
+    /// Lay a compose file over the project's for `up` (the run's override).
+    pub fn with_override(mut self, file: std::path::PathBuf) -> Self {
+        self.overrides.push(file);
+        self
     }
 
     /// The compose CLI in use.
@@ -1242,6 +1260,24 @@ impl ComposeCluster {
 
     /// Is an image present locally?
     /// On a Swarm: present on every node.
+    /// The labels of a local image (`None` when the engine lacks it).
+    pub async fn image_labels(
+        &self,
+        image: &str,
+    ) -> Result<Option<BTreeMap<String, String>>, DockerError> {
+        match self.docker.inspect_image(image).await {
+            Ok(i) => Ok(Some(
+                i.config
+                    .and_then(|c| c.labels)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect(),
+            )),
+            Err(e) if status_code(&e) == Some(404) => Ok(None),
+            Err(e) => Err(DockerError::api(format!("inspecting image {image}"))(e)),
+        }
+    }
+
     pub async fn has_image(&self, image: &str) -> Result<bool, DockerError> {
         Ok(self.nodes_without_image(image).await?.is_empty())
     }

@@ -34,9 +34,9 @@ pub async fn cluster(
     compose_file: &Path,
     extra: &[String],
     progress: &dyn ProgressSink,
-) -> Result<ComposeCluster, EngineError> {
+) -> Result<Connected, EngineError> {
     progress.event(RunEvent::Phase(Phase::Preflight));
-    let cluster = ComposeCluster::connect_to(&experiment.cluster, compose_file)
+    let mut cluster = ComposeCluster::connect_to(&experiment.cluster, compose_file)
         .await
         .map_err(EngineError::docker("connecting to the Docker engine"))?
         .with_env(&experiment.cluster.env);
@@ -46,7 +46,42 @@ pub async fn cluster(
             .map_err(EngineError::docker("looking for the images"))?;
         images::refuse_local(missing)?;
     }
-    Ok(cluster)
+    // The layers the faults need in their targets' containers.
+    let needs = crate::experiment::overlay::needs(experiment);
+    let mut overlay = None;
+    if !needs.is_empty() {
+        images::refuse_unfit(&cluster, &needs).await?;
+        let version = compose_version(compose_file);
+        let text = crate::experiment::overlay::override_yaml(&needs, version.as_deref())
+            .expect("needs are not empty");
+        let dir = crate::journal::state_dir().join("overrides");
+        let path = dir.join(format!("{}.override.yml", experiment.cluster.project));
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| crate::store::write_atomic(&path, text.as_bytes()))
+            .map_err(EngineError::store(format!("writing {}", path.display())))?;
+        cluster = cluster.with_override(path);
+        overlay = Some(text);
+    }
+    Ok(Connected { cluster, overlay })
+}
+
+/// The cluster, and the compose override laid over it for this run, if
+/// any (kept in the run directory as `compose.override.yml`).
+pub struct Connected {
+    pub cluster: ComposeCluster,
+    pub overlay: Option<String>,
+}
+
+/// The `version:` of a compose file, if it has one (read leniently: a file
+/// compose cannot read fails later, with compose's own words).
+fn compose_version(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).ok()?;
+    match &doc["version"] {
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// Bring the cluster up, or, when the experiment says `up = false`, wait

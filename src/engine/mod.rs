@@ -301,7 +301,10 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     } else {
         Vec::new()
     };
-    let cluster = connect::cluster(
+    let connect::Connected {
+        cluster,
+        overlay: compose_override,
+    } = connect::cluster(
         &experiment,
         &loaded.compose_file,
         &helper,
@@ -364,6 +367,9 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     )?;
     let plan_text = plan::plan_json(&plan, &loaded.path, opts.duration);
     write(files::PLAN, plan_text.as_bytes())?;
+    if let Some(text) = &compose_override {
+        write(files::OVERRIDE, text.as_bytes())?;
+    }
     let mut log = run_dir
         .lines(files::LOG)
         .map_err(EngineError::store("creating chaos.log"))?;
@@ -403,6 +409,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     // The run's clock starts once the session is ready (its helpers made).
     let start = Instant::now();
     session.nemesis().set_start(start);
+    session.nemesis().set_seed(opts.seed.0);
 
     // 4-5. Drive, heal, recover, final reads.
     let driven = drive(
@@ -481,6 +488,14 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
         .map_err(|_| EngineError::Panicked("the checker"))??
     };
     let check_ms = check_started.elapsed().as_secs_f64() * 1000.0;
+    let mut checked = checked;
+    if status == Status::Completed {
+        let gone = unrecovered(&cluster, &driven.faults, started_ms).await;
+        if !gone.is_empty() {
+            checked.summary.verdict = results::Verdict::Invalid;
+            checked.summary.anomalies.extend(gone);
+        }
+    }
     let status = if status == Status::Completed && cancel.is_cancelled() {
         notes.push("the run was interrupted while its history was checked".into());
         Status::Interrupted
@@ -548,6 +563,56 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
         run_dir: run_dir.path().to_path_buf(),
         report: text,
     })
+}
+
+/// The nodes a disk fault struck that are not running, or not healthy,
+/// at the end of the run (after the heal and the recovery): an anomaly
+/// each, with the end of the node's log ([`results::build::did_not_come_back`]).
+async fn unrecovered(
+    cluster: &ComposeCluster,
+    faults: &[FaultOutcome],
+    started_ms: u64,
+) -> Vec<results::Anomaly> {
+    let mut out = Vec::new();
+    let mut seen = BTreeSet::new();
+    let Ok(containers) = cluster.containers().await else {
+        return out;
+    };
+    for f in faults.iter().filter(|f| f.fault.fault.needs_chaos_fs()) {
+        for service in &f.targets {
+            if !seen.insert(service.clone()) {
+                continue;
+            }
+            let state = match containers.get(service) {
+                None => "gone (no container)".to_string(),
+                Some(c) if c.state != crate::docker::State::Running => {
+                    format!("{} ({})", c.state.name(), c.status)
+                }
+                Some(c) if c.health == crate::docker::Health::Unhealthy => {
+                    format!("running but unhealthy ({})", c.status)
+                }
+                Some(_) => continue,
+            };
+            let tail = match containers.get(service) {
+                Some(c) => {
+                    let since = (started_ms / 1000) as i64 - 1;
+                    match cluster.logs_since(&cluster.scoped_info(c), since).await {
+                        Ok(bytes) => {
+                            let text = String::from_utf8_lossy(&bytes);
+                            let lines: Vec<&str> = text.lines().collect();
+                            lines[lines.len().saturating_sub(15)..].join("\n")
+                        }
+                        Err(_) => String::new(),
+                    }
+                }
+                None => String::new(),
+            };
+            out.push(results::build::did_not_come_back(
+                service, &f.fault, &state, &tail,
+            ));
+        }
+    }
+    out
 }
 
 /// Each service's container log since the run started, into

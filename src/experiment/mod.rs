@@ -9,6 +9,7 @@
 //! The field-by-field reference is `docs/experiments.md`.
 
 pub mod endpoint;
+pub mod overlay;
 mod raw;
 pub mod spans;
 mod validate;
@@ -86,6 +87,29 @@ pub struct Cluster {
     /// then the stack's name).
     #[serde(skip_serializing_if = "Orchestrator::is_compose")]
     pub orchestrator: Orchestrator,
+    /// chaos-fs's mode under the data of the services a disk fault targets
+    /// (`cluster.chaos_fs`): `lazy` (LazyFS's rules: metadata durable at
+    /// once, file data at its fsync) or `strict` (directory entries too
+    /// wait for the directory's fsync).
+    pub chaos_fs: ChaosFsMode,
+}
+
+/// `cluster.chaos_fs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ChaosFsMode {
+    #[default]
+    Lazy,
+    Strict,
+}
+
+impl ChaosFsMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChaosFsMode::Lazy => "lazy",
+            ChaosFsMode::Strict => "strict",
+        }
+    }
 }
 
 /// The cluster back end: `[cluster] orchestrator`.
@@ -404,7 +428,40 @@ pub enum Fault {
         #[serde(serialize_with = "ser_duration")]
         grace: Duration,
     },
+    /// A power loss through chaos-fs: every target's file system stops
+    /// serving at one instant (with `torn`, a prefix of its last unsynced
+    /// write survives first), then the containers are killed: what was not
+    /// synced is gone. Heal: start them on what was durable.
+    PowerLoss { torn: bool },
+    /// Writes and creates fail with ENOSPC (after `after_bytes` more
+    /// bytes); heal: clear.
+    DiskFull {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        after_bytes: Option<u64>,
+    },
+    /// EIO on `share` percent of the chosen operations (under a path
+    /// glob); heal: clear.
+    IoError {
+        share: f64,
+        ops: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+    },
+    /// The chosen operations (fsync above all) delayed by `delay` plus up
+    /// to `jitter`; heal: clear.
+    IoDelay {
+        #[serde(serialize_with = "ser_duration")]
+        delay: Duration,
+        #[serde(serialize_with = "ser_duration")]
+        jitter: Duration,
+        ops: Vec<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+    },
 }
+
+/// The operations chaos-fs can fail or delay (`ops = [...]`).
+pub const IO_OPS: &[&str] = &["read", "write", "fsync", "open", "create"];
 
 impl Fault {
     pub fn name(&self) -> &'static str {
@@ -416,7 +473,29 @@ impl Fault {
             Fault::Partition { .. } => "partition",
             Fault::Netem { .. } => "netem",
             Fault::Restart { .. } => "restart",
+            Fault::PowerLoss { .. } => "power-loss",
+            Fault::DiskFull { .. } => "disk-full",
+            Fault::IoError { .. } => "io-error",
+            Fault::IoDelay { .. } => "io-delay",
         }
+    }
+
+    /// A clock fault: its targets' database must run with libfaketime
+    /// (the run's compose override preloads it).
+    pub fn needs_faketime(&self) -> bool {
+        false
+    }
+
+    /// A disk fault: its targets must run on chaos-fs (the run's compose
+    /// override puts them there).
+    pub fn needs_chaos_fs(&self) -> bool {
+        matches!(
+            self,
+            Fault::PowerLoss { .. }
+                | Fault::DiskFull { .. }
+                | Fault::IoError { .. }
+                | Fault::IoDelay { .. }
+        )
     }
 
     /// A one-line description with its parameters.
@@ -436,6 +515,29 @@ impl Fault {
                 "netem delay {}±{} loss {loss}%",
                 duration::format(*delay),
                 duration::format(*jitter)
+            ),
+            Fault::PowerLoss { torn: false } => "power-loss".to_string(),
+            Fault::PowerLoss { torn: true } => "power-loss (torn write)".to_string(),
+            Fault::DiskFull { after_bytes: None } => "disk-full".to_string(),
+            Fault::DiskFull {
+                after_bytes: Some(n),
+            } => format!("disk-full after {n} bytes"),
+            Fault::IoError { share, ops, path } => format!(
+                "io-error {share}% of {}{}",
+                ops.join(","),
+                path.as_ref().map(|p| format!(" under {p}")).unwrap_or_default()
+            ),
+            Fault::IoDelay {
+                delay,
+                jitter,
+                ops,
+                path,
+            } => format!(
+                "io-delay {}±{} on {}{}",
+                duration::format(*delay),
+                duration::format(*jitter),
+                ops.join(","),
+                path.as_ref().map(|p| format!(" under {p}")).unwrap_or_default()
             ),
         }
     }

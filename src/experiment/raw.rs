@@ -44,6 +44,9 @@ pub struct RawCluster {
     pub components: BTreeMap<String, Vec<String>>,
     pub up: Option<bool>,
     pub down: Option<bool>,
+    /// `lazy` (default) or `strict`: chaos-fs's mode under the data of the
+    /// services a disk fault targets.
+    pub chaos_fs: Option<String>,
     pub ready_timeout: Option<String>,
     pub recovery: Option<String>,
     #[serde(default)]
@@ -121,6 +124,17 @@ pub struct RawNemesis {
     pub delay: Option<String>,
     pub jitter: Option<String>,
     pub loss: Option<f64>,
+    /// power-loss: a prefix of the last unsynced write survives.
+    pub torn: Option<bool>,
+    /// disk-full: ENOSPC after this many more bytes.
+    pub after_bytes: Option<u64>,
+    /// io-error: percent of the chosen operations that fail.
+    pub share: Option<f64>,
+    /// io-error, io-delay: the operations (read, write, fsync, open, create).
+    pub ops: Option<Vec<String>>,
+    /// io-error, io-delay: only files under this glob (relative to the
+    /// data directory).
+    pub path: Option<String>,
 }
 
 /// One exact fault: `{ at = "5s", duration = "4s", services = ["etcd1"] }`

@@ -271,6 +271,19 @@ impl<'a> Validator<'a> {
             },
             env: self.env(raw.env)?,
             orchestrator,
+            chaos_fs: match raw.chaos_fs.as_deref() {
+                None | Some("lazy") => ChaosFsMode::Lazy,
+                Some("strict") => ChaosFsMode::Strict,
+                Some(other) => {
+                    return Err(self.err(
+                        "cluster.chaos_fs",
+                        format!(
+                            "unknown mode `{other}`; expected `lazy` or `strict`{}",
+                            did_you_mean(other, &["lazy", "strict"])
+                        ),
+                    ));
+                }
+            },
         })
     }
 
@@ -618,6 +631,42 @@ impl<'a> Validator<'a> {
         Ok(DurationRange { min, max })
     }
 
+    /// `ops = [...]` of an io fault: names chaos-fs knows, or the default.
+    fn io_ops(&self, field: &str, ops: Option<&[String]>, default: &[&str]) -> Checked<Vec<String>> {
+        let Some(ops) = ops else {
+            return Ok(default.iter().map(|s| s.to_string()).collect());
+        };
+        if ops.is_empty() {
+            return Err(self.err(field, format!("empty; expected some of: {}", IO_OPS.join(", "))));
+        }
+        for (i, op) in ops.iter().enumerate() {
+            if !IO_OPS.contains(&op.as_str()) {
+                return Err(self.err(
+                    &format!("{field}[{i}]"),
+                    format!(
+                        "unknown operation `{op}`; expected some of: {}{}",
+                        IO_OPS.join(", "),
+                        did_you_mean(op, IO_OPS)
+                    ),
+                ));
+            }
+        }
+        Ok(ops.to_vec())
+    }
+
+    /// `path = "..."` of an io fault: a glob relative to the data
+    /// directory, no `..`.
+    fn io_path(&self, field: &str, path: Option<&str>) -> Checked<Option<String>> {
+        match path {
+            None => Ok(None),
+            Some(p) if p.is_empty() || p.split('/').any(|c| c == "..") => Err(self.err(
+                field,
+                format!("`{p}` is not a glob under the data directory; expected e.g. `wal/*`"),
+            )),
+            Some(p) => Ok(Some(p.to_string())),
+        }
+    }
+
     fn nemesis(
         &self,
         i: usize,
@@ -626,7 +675,8 @@ impl<'a> Validator<'a> {
         run: Duration,
     ) -> Checked<Nemesis> {
         let at = |f: &str| format!("nemesis[{i}].{f}");
-        let kinds = "kill, stop, pause, disconnect, partition, netem, restart";
+        let kinds = "kill, stop, pause, disconnect, partition, netem, restart, power-loss, \
+                     disk-full, io-error, io-delay";
         // Parameters that belong to other kinds are refused, not ignored.
         let only_for = |field: &str, present: bool, kind: &str| -> Checked<()> {
             if present && raw.fault != kind {
@@ -642,8 +692,26 @@ impl<'a> Validator<'a> {
         };
         only_for("partition", raw.partition.is_some(), "partition")?;
         only_for("network", raw.network.is_some(), "disconnect")?;
-        only_for("delay", raw.delay.is_some(), "netem")?;
-        only_for("jitter", raw.jitter.is_some(), "netem")?;
+        let io = |field: &str, present: bool, kinds: &[&str]| -> Checked<()> {
+            if present && !kinds.contains(&raw.fault.as_str()) {
+                return Err(self.err(
+                    &at(field),
+                    format!(
+                        "`{field}` applies to `fault = \"{}\"` only, not `{}`",
+                        kinds.join("\" or \""),
+                        raw.fault
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        io("delay", raw.delay.is_some(), &["netem", "io-delay"])?;
+        io("jitter", raw.jitter.is_some(), &["netem", "io-delay"])?;
+        io("torn", raw.torn.is_some(), &["power-loss"])?;
+        io("after_bytes", raw.after_bytes.is_some(), &["disk-full"])?;
+        io("share", raw.share.is_some(), &["io-error"])?;
+        io("ops", raw.ops.is_some(), &["io-error", "io-delay"])?;
+        io("path", raw.path.is_some(), &["io-error", "io-delay"])?;
         only_for("loss", raw.loss.is_some(), "netem")?;
         if raw.grace.is_some() && raw.fault != "stop" && raw.fault != "restart" {
             return Err(self.err(
@@ -719,13 +787,84 @@ impl<'a> Validator<'a> {
                     loss,
                 }
             }
+            "power-loss" => Fault::PowerLoss {
+                torn: raw.torn.unwrap_or(false),
+            },
+            "disk-full" => Fault::DiskFull {
+                after_bytes: raw.after_bytes,
+            },
+            "io-error" => {
+                let share = raw.share.ok_or_else(|| {
+                    self.err(
+                        &at("fault"),
+                        "io-error needs `share`: the percent of the chosen operations that fail, e.g. `share = 20`",
+                    )
+                })?;
+                if !(share > 0.0 && share <= 100.0) {
+                    return Err(self.err(
+                        &at("share"),
+                        format!("{share} is out of range; expected a percentage above 0, at most 100"),
+                    ));
+                }
+                Fault::IoError {
+                    share,
+                    ops: self.io_ops(&at("ops"), raw.ops.as_deref(), &["write", "fsync"])?,
+                    path: self.io_path(&at("path"), raw.path.as_deref())?,
+                }
+            }
+            "io-delay" => {
+                let delay = match &raw.delay {
+                    Some(d) => self.positive_duration(&at("delay"), d)?,
+                    None => {
+                        return Err(self.err(
+                            &at("fault"),
+                            "io-delay needs `delay`, e.g. `delay = \"200ms\"`",
+                        ));
+                    }
+                };
+                let jitter = match &raw.jitter {
+                    Some(d) => self.duration(&at("jitter"), d)?,
+                    None => Duration::ZERO,
+                };
+                Fault::IoDelay {
+                    delay,
+                    jitter,
+                    ops: self.io_ops(&at("ops"), raw.ops.as_deref(), &["fsync"])?,
+                    path: self.io_path(&at("path"), raw.path.as_deref())?,
+                }
+            }
             other => {
+                let names: Vec<&str> = kinds.split(", ").map(str::trim).collect();
                 return Err(self.err(
                     &at("fault"),
-                    format!("unknown fault `{other}`; expected one of: {kinds}"),
+                    format!(
+                        "unknown fault `{other}`; expected one of: {kinds}{}",
+                        did_you_mean(other, &names)
+                    ),
                 ));
             }
         };
+        if (fault.needs_chaos_fs() || fault.needs_faketime()) && !cluster.up {
+            return Err(self.err(
+                &at("fault"),
+                format!(
+                    "`{}` needs its targets started with chaos's compose override (chaos-fs or \
+                     libfaketime in the container), so chaos must bring the cluster up: \
+                     set `cluster.up = true`",
+                    fault.name()
+                ),
+            ));
+        }
+        if fault.needs_chaos_fs() && !cluster.orchestrator.is_compose() {
+            return Err(self.err(
+                &at("fault"),
+                format!(
+                    "`{}` runs the target's data through chaos-fs, which needs the FUSE device, \
+                     and a Swarm service cannot take a device; run it on a compose cluster",
+                    fault.name()
+                ),
+            ));
+        }
         let timing = match (&raw.faults, &raw.targets, &raw.schedule) {
             (Some(faults), None, None) => {
                 Timing::Explicit(self.explicit(i, &fault, faults, cluster, run)?)

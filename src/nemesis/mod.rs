@@ -19,6 +19,8 @@
 //! | partition | iptables `INPUT -s <peer> -j DROP` in each node's namespace, from a helper container, tagged `chaos:<project>:f<id>` | delete exactly the rules with that tag |
 //! | netem | `tc qdisc replace ... root netem` on each interface | delete the root netem qdisc |
 //! | restart | one target after another: SIGTERM, grace, SIGKILL, start, wait until healthy | start any target not running |
+//! | power-loss | `chaos-fs ctl freeze [--torn]` in every target at once (nothing more reaches its disk), then SIGKILL: what was not synced is gone | start |
+//! | disk-full, io-error, io-delay | `chaos-fs ctl disk-full` / `io-error` / `io-delay` in each target | `chaos-fs ctl clear` |
 //!
 //! # The API the runner uses
 //!
@@ -96,6 +98,88 @@ pub use recover::{
     JournalRecovery, RecoveryReport, SweepReport, heal_journal, recover, recover_in, sweep, undo,
 };
 
+/// The `chaos-fs ctl` words that apply a disk fault (`None` for other
+/// faults). Pure.
+pub fn chaos_fs_command(fault: &Fault, seed: u64) -> Option<Vec<String>> {
+    let words = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let scope = |ops: &[String], path: &Option<String>| {
+        let mut v = vec!["--ops".to_string(), ops.join(",")];
+        if let Some(p) = path {
+            v.push("--path".into());
+            v.push(p.clone());
+        }
+        v
+    };
+    Some(match fault {
+        Fault::PowerLoss { torn: false } => words(&["freeze"]),
+        Fault::PowerLoss { torn: true } => {
+            let mut v = words(&["freeze", "--torn", "--seed"]);
+            v.push(seed.to_string());
+            v
+        }
+        Fault::DiskFull { after_bytes } => {
+            let mut v = words(&["disk-full"]);
+            if let Some(n) = after_bytes {
+                v.push("--after-bytes".into());
+                v.push(n.to_string());
+            }
+            v
+        }
+        Fault::IoError { share, ops, path } => {
+            let mut v = words(&["io-error", "--share"]);
+            v.push(format!("{share}%"));
+            v.extend(scope(ops, path));
+            v.push("--seed".into());
+            v.push(seed.to_string());
+            v
+        }
+        Fault::IoDelay {
+            delay,
+            jitter,
+            ops,
+            path,
+        } => {
+            let mut v = words(&["io-delay", "--delay"]);
+            v.push(format!("{}ms", delay.as_millis()));
+            v.push("--jitter".into());
+            v.push(format!("{}ms", jitter.as_millis()));
+            v.extend(scope(ops, path));
+            v.push("--seed".into());
+            v.push(seed.to_string());
+            v
+        }
+        _ => return None,
+    })
+}
+
+/// Run `chaos-fs ctl WORDS...` in a target; its one-line JSON answer, or
+/// an error that says what chaos-fs said (or that it is not running).
+pub(crate) async fn chaos_fs_ctl(
+    cluster: &ComposeCluster,
+    target: &Scoped,
+    words: &[String],
+) -> Result<String, NemesisError> {
+    let mut cmd: Vec<&str> = vec!["/usr/local/bin/chaos-fs", "ctl"];
+    cmd.extend(words.iter().map(String::as_str));
+    let out = cluster.exec(&target.id, &cmd).await?;
+    if out.ok() {
+        return Ok(format!("{}: {}", target.service, out.stdout.trim()));
+    }
+    let said = format!("{} {}", out.stdout.trim(), out.stderr.trim());
+    Err(NemesisError::ChaosFs {
+        service: target.service.clone(),
+        command: words.join(" "),
+        message: match out.code {
+            3 => format!(
+                "chaos-fs is not running there (was the container started with the run's \
+                 compose override?): {}",
+                said.trim()
+            ),
+            _ => said.trim().to_string(),
+        },
+    })
+}
+
 /// The containers an intent names, as the scope guard knows them.
 fn scoped_targets(intent: &Intent) -> Vec<Scoped> {
     intent
@@ -116,6 +200,12 @@ pub enum NemesisError {
     Docker(#[from] DockerError),
     #[error(transparent)]
     Journal(#[from] JournalError),
+    #[error("{service}: chaos-fs ctl {command}: {message}")]
+    ChaosFs {
+        service: String,
+        command: String,
+        message: String,
+    },
     #[error("cannot resolve the {role} of `{component}`: {message}")]
     Resolve {
         role: String,
@@ -247,6 +337,9 @@ pub struct Nemesis {
     /// call. Only chaos's own faults change addresses during a run, and each
     /// one re-lists when it is done.
     snapshot: Option<BTreeMap<String, ContainerInfo>>,
+    /// The run's seed: the draws inside a fault (chaos-fs's errors and
+    /// delays, a torn write's length) come from its stream `fault/<id>`.
+    seed: u64,
 }
 
 impl std::fmt::Debug for Nemesis {
@@ -348,7 +441,21 @@ impl Nemesis {
             helpers: Helpers::default(),
             keep_helpers: false,
             snapshot: None,
+            seed: 0,
         }
+    }
+
+    /// The run's seed, for the draws inside faults (before any apply).
+    pub fn set_seed(&mut self, seed: u64) {
+        self.seed = seed;
+    }
+
+    /// The seed of fault `id`'s own draws.
+    fn fault_seed(&self, id: u64) -> u64 {
+        use rand::RngCore;
+        crate::seed::Seed(self.seed)
+            .stream(&format!("fault/{id}"))
+            .next_u64()
     }
 
     pub fn cluster(&self) -> &ComposeCluster {
@@ -619,7 +726,9 @@ impl Nemesis {
         self.applied.insert(fault.id, intent.clone());
         tracing::info!(fault = fault.id, kind = intent.kind.name(), targets = ?intent.targets, "applying");
 
-        let (effective, errors) = self.act(&fault.fault, &intent, &mut notes).await;
+        let (effective, errors) = self
+            .act(&fault.fault, &intent, self.fault_seed(fault.id), &mut notes)
+            .await;
         let done = self.now();
         self.relist().await;
         if intent.kind == FaultKind::Restart {
@@ -667,6 +776,7 @@ impl Nemesis {
         &self,
         fault: &Fault,
         intent: &Intent,
+        seed: u64,
         notes: &mut Vec<String>,
     ) -> (Option<Duration>, Vec<String>) {
         let c = &self.cluster;
@@ -796,6 +906,43 @@ impl Nemesis {
                 .await;
                 (Some(self.now()), errs(rs))
             }
+            Fault::PowerLoss { .. } => {
+                // Every target's disk stops at once, then every process
+                // dies: the database never sees a write after the freeze.
+                let freeze = chaos_fs_command(fault, seed).unwrap_or_default();
+                let freeze = &freeze;
+                let rs = join_all(
+                    scoped
+                        .iter()
+                        .map(|t| async move { chaos_fs_ctl(c, t, freeze).await }),
+                )
+                .await;
+                let effective = self.now();
+                let mut errors = Vec::new();
+                for r in rs {
+                    match r {
+                        Ok(out) => notes.push(out),
+                        Err(e) => errors.push(e.to_string()),
+                    }
+                }
+                let rs = join_all(scoped.iter().map(|t| async move {
+                    c.signal(t, "SIGKILL").await.map_err(NemesisError::from)
+                }))
+                .await;
+                errors.extend(errs(rs));
+                (Some(effective), errors)
+            }
+            Fault::DiskFull { .. } | Fault::IoError { .. } | Fault::IoDelay { .. } => {
+                let cmd = chaos_fs_command(fault, seed).unwrap_or_default();
+                let cmd = &cmd;
+                let rs = join_all(
+                    scoped
+                        .iter()
+                        .map(|t| async move { chaos_fs_ctl(c, t, cmd).await.map(|_| ()) }),
+                )
+                .await;
+                (Some(self.now()), errs(rs))
+            }
         }
     }
 
@@ -836,7 +983,7 @@ impl Nemesis {
         self.applied.remove(&id);
         if matches!(
             intent.kind,
-            FaultKind::Kill | FaultKind::Stop | FaultKind::Restart
+            FaultKind::Kill | FaultKind::Stop | FaultKind::Restart | FaultKind::PowerLoss
         ) {
             self.refresh_helpers(&intent).await;
         }

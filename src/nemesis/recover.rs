@@ -47,6 +47,54 @@ pub async fn undo(
         Err(e) => errors.push(e.to_string()),
     };
     match intent.kind {
+        FaultKind::DiskFull | FaultKind::IoError | FaultKind::IoDelay => {
+            let clear = vec!["clear".to_string()];
+            let clear = &clear;
+            let rs = join_all(intent.targets.iter().map(|t| async move {
+                let Some(c) = scoped(cluster, &t.container, t.engine.as_deref()).await? else {
+                    return Ok(Some(format!("{}: container gone", t.service)));
+                };
+                let (state, _) = cluster.inspect_state(&c).await?;
+                if state != State::Running {
+                    // chaos-fs's faults live in its memory: gone with it.
+                    return Ok(None);
+                }
+                super::chaos_fs_ctl(cluster, &c, clear)
+                    .await
+                    .map(|_| Some(format!("cleared chaos-fs faults in {}", t.service)))
+            }))
+            .await;
+            rs.into_iter().for_each(&mut note);
+        }
+        FaultKind::PowerLoss => {
+            // Killed: start it. Still running (chaos died between the
+            // freeze and the kill): lift the freeze, nothing was lost.
+            let clear = vec!["clear".to_string()];
+            let clear = &clear;
+            let rs = join_all(intent.targets.iter().map(|t| async move {
+                let Some(c) = scoped(cluster, &t.container, t.engine.as_deref()).await? else {
+                    return Ok(Some(format!("{}: container gone", t.service)));
+                };
+                let (state, _) = cluster.inspect_state(&c).await?;
+                Ok(match state {
+                    State::Running | State::Restarting => {
+                        super::chaos_fs_ctl(cluster, &c, clear).await?;
+                        Some(format!("lifted chaos-fs's freeze in {}", t.service))
+                    }
+                    State::Paused => {
+                        cluster.unpause(&c).await?;
+                        super::chaos_fs_ctl(cluster, &c, clear).await?;
+                        Some(format!("unpaused {} and lifted its freeze", t.service))
+                    }
+                    _ => {
+                        cluster.start(&c).await?;
+                        Some(format!("started {}", t.service))
+                    }
+                })
+            }))
+            .await;
+            rs.into_iter().for_each(&mut note);
+        }
         FaultKind::Kill | FaultKind::Stop | FaultKind::Restart | FaultKind::Pause => {
             let rs = join_all(intent.targets.iter().map(|t| async move {
                 let Some(c) = scoped(cluster, &t.container, t.engine.as_deref()).await? else {
@@ -218,6 +266,8 @@ pub struct SweepReport {
     /// Service and how many chaos rules were deleted in it.
     pub rules_deleted: Vec<(String, usize)>,
     pub netem_removed: Vec<String>,
+    /// Services whose chaos-fs had a fault set or was frozen, cleared.
+    pub chaos_fs_cleared: Vec<String>,
     pub helpers_removed: usize,
     /// Rule and netem cleanup was skipped: the helper image is missing
     /// (then chaos cannot have added any).
@@ -233,6 +283,7 @@ impl SweepReport {
             && self.started.is_empty()
             && self.rules_deleted.is_empty()
             && self.netem_removed.is_empty()
+            && self.chaos_fs_cleared.is_empty()
             && self.helpers_removed == 0)
     }
 }
@@ -289,6 +340,34 @@ pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
                 Err(e) => report.errors.push(e.to_string()),
             },
             _ => {}
+        }
+    }
+    // 2b. chaos-fs faults (disk-full, io-error, io-delay, a freeze) in
+    // every running container that runs chaos-fs.
+    let rs = join_all(
+        containers
+            .values()
+            .filter(|c| c.state == State::Running)
+            .map(|c| async move {
+                let s = cluster.scoped_info(c);
+                let status = vec!["status".to_string()];
+                let Ok(out) = super::chaos_fs_ctl(cluster, &s, &status).await else {
+                    return Ok(None); // no chaos-fs there
+                };
+                if !chaos_fs_busy(&out) {
+                    return Ok(None);
+                }
+                super::chaos_fs_ctl(cluster, &s, &["clear".to_string()])
+                    .await
+                    .map(|_| Some(c.service.clone()))
+            }),
+    )
+    .await;
+    for r in rs {
+        match r {
+            Ok(Some(service)) => report.chaos_fs_cleared.push(service),
+            Ok(None) => {}
+            Err(e) => report.errors.push(e.to_string()),
         }
     }
     // 3. Rules and qdiscs, in every container's namespace.
@@ -349,6 +428,19 @@ pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
         report.errors.push(e.to_string());
     }
     report
+}
+
+/// Does a `chaos-fs ctl status` answer (`service: {json}`) show a fault
+/// set or a freeze? Pure.
+pub fn chaos_fs_busy(answer: &str) -> bool {
+    let json = answer.split_once(": ").map_or(answer, |(_, j)| j);
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return false;
+    };
+    v["frozen"] == true
+        || v["faults"]
+            .as_object()
+            .is_some_and(|f| f.values().any(|x| !x.is_null()))
 }
 
 /// What `chaos heal` did: each active journal, then the sweep.

@@ -307,6 +307,43 @@ fn fault_record(f: &FaultOutcome, samples: &[OpSample]) -> FaultRecord {
     }
 }
 
+/// A node a disk fault struck that had not come back when the run ended
+/// (not running, or running but unhealthy, after the heal and the
+/// recovery): a result of its own kind (`"type": "node"`, class
+/// `did-not-come-back`), with the end of its log: a database that cannot
+/// start on what it had made durable, or refuses to serve it, failed its
+/// users as surely as one that lost a write.
+pub fn did_not_come_back(
+    service: &str,
+    fault: &PlannedFault,
+    state: &str,
+    log_tail: &str,
+) -> Anomaly {
+    let mut details = serde_json::Map::new();
+    details.insert("service".into(), service.into());
+    details.insert("fault".into(), fault.id.into());
+    details.insert("state".into(), state.into());
+    details.insert("log_tail".into(), log_tail.into());
+    Anomaly::Workload(super::WorkloadAnomaly {
+        kind: "node".into(),
+        anomaly: "did-not-come-back".into(),
+        subject: format!("node {service}"),
+        explanation: format!(
+            "after fault #{} ({}) was healed and the cluster had its recovery time, {service} \
+             is {state}: it did not come back on what it had made durable{}",
+            fault.id,
+            fault.fault.describe(),
+            if log_tail.trim().is_empty() {
+                String::new()
+            } else {
+                format!(". The end of its log:\n{}", log_tail.trim_end())
+            }
+        ),
+        allowed: false,
+        details,
+    })
+}
+
 /// The checker's report in the results format.
 pub fn checker_summary(report: &CheckReport, elapsed_ms: f64) -> CheckerSummary {
     let mut anomalies = Vec::new();

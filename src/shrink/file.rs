@@ -41,8 +41,40 @@ fn fault_fields(fault: &Fault) -> Table {
             t.insert("jitter".into(), dur(*jitter));
             t.insert("loss".into(), Value::Float(*loss));
         }
+        Fault::PowerLoss { torn } => {
+            t.insert("torn".into(), Value::Boolean(*torn));
+        }
+        Fault::DiskFull { after_bytes } => {
+            if let Some(n) = after_bytes {
+                t.insert("after_bytes".into(), Value::Integer(*n as i64));
+            }
+        }
+        Fault::IoError { share, ops, path } => {
+            t.insert("share".into(), Value::Float(*share));
+            t.insert("ops".into(), strings(ops));
+            if let Some(p) = path {
+                t.insert("path".into(), Value::String(p.clone()));
+            }
+        }
+        Fault::IoDelay {
+            delay,
+            jitter,
+            ops,
+            path,
+        } => {
+            t.insert("delay".into(), dur(*delay));
+            t.insert("jitter".into(), dur(*jitter));
+            t.insert("ops".into(), strings(ops));
+            if let Some(p) = path {
+                t.insert("path".into(), Value::String(p.clone()));
+            }
+        }
     }
     t
+}
+
+fn strings(v: &[String]) -> Value {
+    Value::Array(v.iter().cloned().map(Value::String).collect())
 }
 
 fn targets_fields(targets: &PlannedTargets, t: &mut Table) {
