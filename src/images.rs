@@ -313,7 +313,8 @@ pub async fn refuse_unfit(
         let Some(labels) = cluster.image_labels(image).await? else {
             continue;
         };
-        if n.chaos_fs.is_some() && labels.get("org.chaos.fs").map(String::as_str) != Some("chaos-fs")
+        if n.chaos_fs.is_some()
+            && labels.get("org.chaos.fs").map(String::as_str) != Some("chaos-fs")
         {
             problems.push(format!(
                 "{service}: its image {image} has no chaos-fs (label org.chaos.fs), so a disk \

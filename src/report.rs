@@ -108,6 +108,9 @@ pub fn render(r: &Results, run_dir: &str) -> String {
         if let Some(e) = &f.error {
             let _ = writeln!(out, "        error: {e}");
         }
+        for o in &f.observed {
+            let _ = writeln!(out, "        seen: {o}");
+        }
     }
     let c = &r.checker;
     let _ = writeln!(out);

@@ -1,5 +1,6 @@
 //! `chaos up EXPERIMENT`: bring the experiment's compose project up and wait
-//! until every service is healthy.
+//! until every service is healthy, with the compose override its faults
+//! need (chaos-fs, libfaketime), as `chaos run` lays it.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,8 +51,18 @@ pub fn run(args: &UpArgs) -> CliResult {
             args.wait_lock,
         )
         .await?;
-        let c = target.connect().await?;
+        let mut c = target.connect().await?;
         cluster::ensure_images(&c, &[], args.build_images).await?;
+        // The layers the experiment's faults need (chaos-fs, libfaketime),
+        // as a run would lay them.
+        if let Some((path, _)) =
+            crate::engine::connect::overlay(&loaded.experiment, &c, &loaded.compose_file)
+                .await
+                .map_err(|e| CliError::environment(anyhow::anyhow!(e)))?
+        {
+            eprintln!("up: with the compose override {}", path.display());
+            c = c.with_override(path);
+        }
         eprintln!(
             "up: {} (waiting up to {timeout:?} for health)",
             target.describe()

@@ -159,10 +159,9 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
     let project = experiment.cluster.project.clone();
     let _lock = ProjectLock::acquire(&project, &opts.rerun, opts.wait_lock).await?;
 
-    let cluster =
-        connect::cluster(&experiment, &loaded.compose_file, &[], progress.as_ref())
-            .await?
-            .cluster;
+    let cluster = connect::cluster(&experiment, &loaded.compose_file, &[], progress.as_ref())
+        .await?
+        .cluster;
     let restart_service = match &opts.restart {
         RestartChoice::FirstEndpoint => experiment.workload.endpoints.first().cloned(),
         RestartChoice::Service(s) => Some(s.clone()),

@@ -46,23 +46,40 @@ pub async fn cluster(
             .map_err(EngineError::docker("looking for the images"))?;
         images::refuse_local(missing)?;
     }
-    // The layers the faults need in their targets' containers.
-    let needs = crate::experiment::overlay::needs(experiment);
-    let mut overlay = None;
-    if !needs.is_empty() {
-        images::refuse_unfit(&cluster, &needs).await?;
-        let version = compose_version(compose_file);
-        let text = crate::experiment::overlay::override_yaml(&needs, version.as_deref())
-            .expect("needs are not empty");
-        let dir = crate::journal::state_dir().join("overrides");
-        let path = dir.join(format!("{}.override.yml", experiment.cluster.project));
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| crate::store::write_atomic(&path, text.as_bytes()))
-            .map_err(EngineError::store(format!("writing {}", path.display())))?;
-        cluster = cluster.with_override(path);
-        overlay = Some(text);
-    }
+    let overlay = match overlay(experiment, &cluster, compose_file).await? {
+        Some((path, text)) => {
+            cluster = cluster.with_override(path);
+            Some(text)
+        }
+        None => None,
+    };
     Ok(Connected { cluster, overlay })
+}
+
+/// The compose override the experiment's faults need (chaos-fs,
+/// libfaketime in their targets), checked against the images and written
+/// under the state directory (`overrides/<project>.override.yml`): its path
+/// and text, or `None` when the faults need nothing. `chaos run` and
+/// `chaos up` lay it over the project's compose file.
+pub async fn overlay(
+    experiment: &Experiment,
+    cluster: &ComposeCluster,
+    compose_file: &Path,
+) -> Result<Option<(std::path::PathBuf, String)>, EngineError> {
+    let needs = crate::experiment::overlay::needs(experiment);
+    if needs.is_empty() {
+        return Ok(None);
+    }
+    images::refuse_unfit(cluster, &needs).await?;
+    let version = compose_version(compose_file);
+    let text = crate::experiment::overlay::override_yaml(&needs, version.as_deref())
+        .expect("needs are not empty");
+    let dir = crate::journal::state_dir().join("overrides");
+    let path = dir.join(format!("{}.override.yml", experiment.cluster.project));
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| crate::store::write_atomic(&path, text.as_bytes()))
+        .map_err(EngineError::store(format!("writing {}", path.display())))?;
+    Ok(Some((path, text)))
 }
 
 /// The cluster, and the compose override laid over it for this run, if

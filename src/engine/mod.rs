@@ -246,14 +246,15 @@ impl Faults for NemesisFaults<'_> {
             .map_err(|e| format!("{e:#}"))?;
         Ok(Applied {
             targets: applied.targets.into_iter().map(|t| t.service).collect(),
+            observed: applied.notes,
         })
     }
 
-    async fn heal(&mut self, id: u64) -> Result<(), String> {
+    async fn heal(&mut self, id: u64) -> Result<Vec<String>, String> {
         self.nemesis
             .heal(id)
             .await
-            .map(|_| ())
+            .map(|h| h.actions)
             .map_err(|e| format!("{e:#}"))
     }
 

@@ -19,6 +19,9 @@ use crate::results::build::FaultOutcome;
 pub struct Applied {
     /// The services it struck (roles resolved).
     pub targets: Vec<String>,
+    /// What was seen of it as it was applied (chaos-fs's answer: the bytes
+    /// still unsynced at a power loss), for the results.
+    pub observed: Vec<String>,
 }
 
 /// What the runner needs from a nemesis: apply a planned fault, heal it, and
@@ -27,7 +30,9 @@ pub struct Applied {
 #[allow(async_fn_in_trait)]
 pub trait Faults {
     async fn apply(&mut self, fault: &PlannedFault) -> Result<Applied, String>;
-    async fn heal(&mut self, id: u64) -> Result<(), String>;
+    /// Heal one fault; what was seen of it as it was healed (chaos-fs's
+    /// count of the errors it injected), for the results.
+    async fn heal(&mut self, id: u64) -> Result<Vec<String>, String>;
     /// Heal every fault still applied; returns the errors.
     async fn heal_all(&mut self) -> Vec<String>;
 }
@@ -80,6 +85,7 @@ pub async fn drive_faults<F: Faults>(
                         targets: applied.targets.clone(),
                     });
                     events[i].targets = applied.targets;
+                    events[i].observed.extend(applied.observed);
                     active.insert(i);
                 }
                 Err(e) => {
@@ -92,8 +98,9 @@ pub async fn drive_faults<F: Faults>(
             }
         } else if active.remove(&i) {
             match faults.heal(fault.id).await {
-                Ok(()) => {
+                Ok(observed) => {
                     events[i].healed_at = Some(start.elapsed());
+                    events[i].observed.extend(observed);
                     progress.event(RunEvent::FaultHealed { id: fault.id });
                 }
                 Err(e) => {
@@ -165,12 +172,13 @@ mod tests {
             self.applied.insert(fault.id);
             Ok(Applied {
                 targets: vec!["n1".into()],
+                observed: Vec::new(),
             })
         }
-        async fn heal(&mut self, id: u64) -> Result<(), String> {
+        async fn heal(&mut self, id: u64) -> Result<Vec<String>, String> {
             self.log.push(format!("heal {id}"));
             self.applied.remove(&id);
-            Ok(())
+            Ok(Vec::new())
         }
         async fn heal_all(&mut self) -> Vec<String> {
             self.log.push("heal all".into());

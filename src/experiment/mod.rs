@@ -525,7 +525,9 @@ impl Fault {
             Fault::IoError { share, ops, path } => format!(
                 "io-error {share}% of {}{}",
                 ops.join(","),
-                path.as_ref().map(|p| format!(" under {p}")).unwrap_or_default()
+                path.as_ref()
+                    .map(|p| format!(" under {p}"))
+                    .unwrap_or_default()
             ),
             Fault::IoDelay {
                 delay,
@@ -537,7 +539,9 @@ impl Fault {
                 duration::format(*delay),
                 duration::format(*jitter),
                 ops.join(","),
-                path.as_ref().map(|p| format!(" under {p}")).unwrap_or_default()
+                path.as_ref()
+                    .map(|p| format!(" under {p}"))
+                    .unwrap_or_default()
             ),
         }
     }

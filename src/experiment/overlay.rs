@@ -154,7 +154,9 @@ endpoints = ["e1"]
     fn strict_mode_follows_the_cluster() {
         let text = format!("{BASE}[[nemesis]]\nfault = \"io-error\"\nshare = 10\ntargets = {{ services = [\"o1\"] }}\nschedule = {{ start = \"5s\", interval = \"5s\", duration = \"1s\" }}\n")
             .replace("project = \"p\"", "project = \"p\"\nchaos_fs = \"strict\"");
-        let e = crate::experiment::parse(&text, "t.toml").unwrap().experiment;
+        let e = crate::experiment::parse(&text, "t.toml")
+            .unwrap()
+            .experiment;
         let yaml = override_yaml(&needs(&e), None).unwrap();
         assert!(yaml.contains("CHAOS_FS: \"strict\""), "{yaml}");
         assert!(!yaml.contains("version"), "{yaml}");

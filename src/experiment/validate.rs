@@ -632,12 +632,20 @@ impl<'a> Validator<'a> {
     }
 
     /// `ops = [...]` of an io fault: names chaos-fs knows, or the default.
-    fn io_ops(&self, field: &str, ops: Option<&[String]>, default: &[&str]) -> Checked<Vec<String>> {
+    fn io_ops(
+        &self,
+        field: &str,
+        ops: Option<&[String]>,
+        default: &[&str],
+    ) -> Checked<Vec<String>> {
         let Some(ops) = ops else {
             return Ok(default.iter().map(|s| s.to_string()).collect());
         };
         if ops.is_empty() {
-            return Err(self.err(field, format!("empty; expected some of: {}", IO_OPS.join(", "))));
+            return Err(self.err(
+                field,
+                format!("empty; expected some of: {}", IO_OPS.join(", ")),
+            ));
         }
         for (i, op) in ops.iter().enumerate() {
             if !IO_OPS.contains(&op.as_str()) {
@@ -803,7 +811,9 @@ impl<'a> Validator<'a> {
                 if !(share > 0.0 && share <= 100.0) {
                     return Err(self.err(
                         &at("share"),
-                        format!("{share} is out of range; expected a percentage above 0, at most 100"),
+                        format!(
+                            "{share} is out of range; expected a percentage above 0, at most 100"
+                        ),
                     ));
                 }
                 Fault::IoError {

@@ -59,9 +59,18 @@ pub async fn undo(
                     // chaos-fs's faults live in its memory: gone with it.
                     return Ok(None);
                 }
-                super::chaos_fs_ctl(cluster, &c, clear)
+                // What the fault did, before it goes.
+                let status = super::chaos_fs_ctl(cluster, &c, &["status".to_string()])
                     .await
-                    .map(|_| Some(format!("cleared chaos-fs faults in {}", t.service)))
+                    .ok()
+                    .map(|s| chaos_fs_effect(&s))
+                    .unwrap_or_default();
+                super::chaos_fs_ctl(cluster, &c, clear).await.map(|_| {
+                    Some(format!(
+                        "cleared chaos-fs's faults in {}{status}",
+                        t.service
+                    ))
+                })
             }))
             .await;
             rs.into_iter().for_each(&mut note);
@@ -428,6 +437,34 @@ pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
         report.errors.push(e.to_string());
     }
     report
+}
+
+/// What a `chaos-fs ctl status` answer says the faults did, in words
+/// (` (it had injected 12 errors)`), or nothing. Pure.
+pub fn chaos_fs_effect(answer: &str) -> String {
+    let json = answer.split_once(": ").map_or(answer, |(_, j)| j);
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
+        return String::new();
+    };
+    let f = &v["faults"];
+    let mut parts = Vec::new();
+    if let Some(n) = f["io_error"]["injected"].as_u64() {
+        parts.push(format!("{n} I/O error(s) injected"));
+    }
+    if let Some(n) = f["disk_full"]["injected"].as_u64() {
+        parts.push(format!("{n} ENOSPC error(s) injected"));
+    }
+    if let (Some(n), Some(ms)) = (
+        f["io_delay"]["delayed"].as_u64(),
+        f["io_delay"]["total_ms"].as_f64(),
+    ) {
+        parts.push(format!("{n} operation(s) delayed, {ms:.0} ms in all"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
 }
 
 /// Does a `chaos-fs ctl status` answer (`service: {json}`) show a fault

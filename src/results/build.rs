@@ -34,6 +34,9 @@ pub struct FaultOutcome {
     pub healed_at: Option<Duration>,
     /// Why it was not applied or not healed.
     pub error: Option<String>,
+    /// What was seen of it as it was applied and healed (chaos-fs's
+    /// answers: bytes unsynced at a power loss, errors injected).
+    pub observed: Vec<String>,
 }
 
 impl FaultOutcome {
@@ -45,6 +48,7 @@ impl FaultOutcome {
             targets: Vec::new(),
             healed_at: None,
             error: None,
+            observed: Vec::new(),
         }
     }
 }
@@ -304,6 +308,7 @@ fn fault_record(f: &FaultOutcome, samples: &[OpSample]) -> FaultRecord {
             .healed_at
             .and_then(|h| recovery_ms(samples, h.as_nanos() as u64)),
         error: f.error.clone(),
+        observed: f.observed.clone(),
     }
 }
 

@@ -147,6 +147,11 @@ pub struct FaultRecord {
     pub recovery_ms: Option<u64>,
     /// Why it was not applied or not healed, if so.
     pub error: Option<String>,
+    /// What was seen of the fault as it was applied and healed, in words
+    /// (chaos-fs's answers: the bytes unsynced at a power loss, the errors
+    /// it injected).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<String>,
 }
 
 /// Ok / fail / info counts.

@@ -1029,3 +1029,154 @@ fn docker_up_status_down_through_the_cli() {
     let st = t.chaos(&["status", exp_s]);
     assert!(text(&st).contains("no containers"), "{}", text(&st));
 }
+
+// --- disk faults (chaos-fs) ---------------------------------------------------
+
+/// `compose/chaos-fs/check.sh` in a container of the etcd image: power loss
+/// keeps exactly the synced bytes (and a torn freeze a prefix of the last
+/// unsynced write), EIO and ENOSPC are seen from inside and gone after
+/// `clear`, an fsync is delayed, a clean stop flushes, strict mode keeps
+/// only what a directory fsync made durable. The script fails on any of
+/// them (exit 1, a FAIL line).
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn docker_chaos_fs_keeps_exactly_what_was_synced_and_injects_errors() {
+    let _group = crate::docker_group("docker_chaos_fs_check");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/chaos-fs/check.sh");
+    let out = sh("bash", &[script.to_str().unwrap()]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(!said.contains("[check] FAIL"), "{said}");
+    for pass in [
+        "PASS power loss kept exactly the fsynced bytes",
+        "EIO",
+        "ENOSPC",
+    ] {
+        assert!(said.contains(pass), "no `{pass}` in:\n{said}");
+    }
+}
+
+/// The experiment of this project with `up = true` (disk faults need chaos
+/// to bring the services up with its compose override).
+fn disk_experiment(t: &TestCluster, file: &str, nemesis: &str) -> PathBuf {
+    let path = t.experiment(file, nemesis);
+    let body = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("up = false", "up = true");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+/// chaos-fs's status in a service's container (`chaos-fs ctl status`).
+fn chaos_fs_status(t: &TestCluster, service: &str) -> serde_json::Value {
+    let out = sh(
+        "docker",
+        &["exec", &t.container(service), "chaos-fs", "ctl", "status"],
+    );
+    assert!(out.status.success(), "{service}: {}", text(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)))
+}
+
+/// SIGKILL of `chaos run` while each disk fault is applied, then `chaos
+/// heal`: no fault mode left, no freeze, every member running on its data
+/// and healthy. Each fault's effect is seen in chaos-fs first.
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn docker_sigkill_during_each_disk_fault_then_chaos_heal_leaves_nothing() {
+    let _group = crate::docker_group("docker_sigkill_disk_faults");
+    let t = TestCluster::up("disk");
+    let faults = [
+        ("disk-full", "fault = \"disk-full\"\n"),
+        (
+            "io-error",
+            "fault = \"io-error\"\nshare = 50\nops = [\"write\", \"fsync\"]\n",
+        ),
+        (
+            "io-delay",
+            "fault = \"io-delay\"\ndelay = \"100ms\"\nops = [\"fsync\"]\n",
+        ),
+        ("power-loss", "fault = \"power-loss\"\n"),
+    ];
+    for (kind, fields) in faults {
+        let exp = disk_experiment(
+            &t,
+            &format!("{kind}.toml"),
+            &format!(
+                "[[nemesis]]\n{fields}targets = {{ services = [\"etcd2\"] }}\nschedule = {{ start = \"500ms\", interval = \"5s\", duration = \"60s\", count = 1 }}\n"
+            ),
+        );
+        let results = t.dir.path().join(format!("results-{kind}"));
+        kill_when_applied(
+            &t,
+            &[
+                "run",
+                exp.to_str().unwrap(),
+                "--seed",
+                "1",
+                "--results-dir",
+                results.to_str().unwrap(),
+            ],
+            &results,
+        );
+        // The run laid its override: etcd2 runs on chaos-fs.
+        let run = std::fs::read_dir(results.join("docker-test"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let overlay = std::fs::read_to_string(run.join("compose.override.yml")).unwrap();
+        assert!(
+            overlay.contains("etcd2:") && overlay.contains("CHAOS_FS"),
+            "{overlay}"
+        );
+        // The fault outlived chaos.
+        match kind {
+            "power-loss" => assert_ne!(status(&t.container("etcd2")), "running", "{kind}"),
+            _ => {
+                let s = chaos_fs_status(&t, "etcd2");
+                let key = kind.replace('-', "_");
+                assert!(!s["faults"][&key].is_null(), "{kind}: {s}");
+            }
+        }
+        let out = t.chaos(&["heal", exp.to_str().unwrap()]);
+        assert!(out.status.success(), "{kind}: {}", text(&out));
+        assert!(text(&out).contains("fault 1"), "{kind}: {}", text(&out));
+        t.wait_healthy();
+        for s in NODES {
+            assert_eq!(status(&t.container(s)), "running", "{kind}: {s}");
+        }
+        let s = chaos_fs_status(&t, "etcd2");
+        assert_eq!(s["frozen"], false, "{kind}: {s}");
+        for f in ["disk_full", "io_error", "io_delay"] {
+            assert!(s["faults"][f].is_null(), "{kind}: {f} left: {s}");
+        }
+    }
+}
+
+/// `chaos run` of the power-loss experiment and its no-fsync control,
+/// short: etcd with fsync keeps every acknowledged write through three
+/// members losing power at once; without fsync it loses some (or does not
+/// come back), and the checker says so.
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn docker_power_loss_of_every_etcd_member_and_the_no_fsync_control() {
+    let _group = crate::docker_group("docker_power_loss_runs");
+    let results = tempfile::tempdir().unwrap();
+    let duration = "25s";
+    let experiment = "experiments/etcd-power-loss.toml";
+    let r = crate::run::run(experiment, 1, duration, results.path());
+    crate::run::assert_valid_run(&r, experiment, 1, duration, 300);
+    let faults = r.results["faults"].as_array().unwrap();
+    assert!(
+        faults
+            .iter()
+            .any(|f| f["kind"] == "power-loss" && !f["applied_at_ms"].is_null()),
+        "{faults:?}"
+    );
+    assert!(r.dir.join("compose.override.yml").is_file());
+    let control = "experiments/etcd-power-loss-nofsync.toml";
+    let r = crate::run::run(control, 1, duration, results.path());
+    assert_eq!(r.code, Some(1), "{control}: expected flagged\n{}", r.stdout);
+    crate::run::check_common(&r, control, 1, duration);
+}

@@ -278,7 +278,7 @@ fn bad_cases() -> Vec<(&'static str, String, &'static str)> {
         (
             "parameter of another fault",
             r("fault = \"kill\"", "fault = \"kill\"\ndelay = \"10ms\""),
-            "applies to `fault = \"netem\"` only",
+            "applies to `fault = \"netem\" or \"io-delay\"` only",
         ),
         (
             "unknown role",

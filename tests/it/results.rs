@@ -78,6 +78,7 @@ pub fn sample(verdict: Verdict) -> Results {
                 healed_at_ms: Some(9),
                 recovery_ms: recovery_ms(&samples, 9_000_000),
                 error: None,
+                observed: Vec::new(),
             },
             FaultRecord {
                 id: 2,
@@ -92,6 +93,7 @@ pub fn sample(verdict: Verdict) -> Results {
                 healed_at_ms: None,
                 recovery_ms: None,
                 error: Some("the leader could not be resolved".into()),
+                observed: Vec::new(),
             },
         ],
         workload: workload_stats(&samples, &windows, 60_000_000_000),
