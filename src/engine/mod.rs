@@ -491,7 +491,13 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     let check_ms = check_started.elapsed().as_secs_f64() * 1000.0;
     let mut checked = checked;
     if status == Status::Completed {
-        let gone = unrecovered(&cluster, &driven.faults, started_ms).await;
+        let gone = unrecovered(
+            &cluster,
+            &driven.faults,
+            started_ms,
+            experiment.cluster.ready_timeout,
+        )
+        .await;
         if !gone.is_empty() {
             checked.summary.verdict = results::Verdict::Invalid;
             checked.summary.anomalies.extend(gone);
@@ -573,9 +579,18 @@ async fn unrecovered(
     cluster: &ComposeCluster,
     faults: &[FaultOutcome],
     started_ms: u64,
+    ready_timeout: Duration,
 ) -> Vec<results::Anomaly> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
+    if !faults.iter().any(|f| f.fault.fault.needs_chaos_fs()) {
+        return out;
+    }
+    // Give the nodes the experiment's own start-up budget: only a node
+    // that is still not running and healthy after it did not come back.
+    if cluster.wait_healthy(ready_timeout).await.is_ok() {
+        return out;
+    }
     let Ok(containers) = cluster.containers().await else {
         return out;
     };
@@ -589,8 +604,17 @@ async fn unrecovered(
                 Some(c) if c.state != crate::docker::State::Running => {
                     format!("{} ({})", c.state.name(), c.status)
                 }
-                Some(c) if c.health == crate::docker::Health::Unhealthy => {
-                    format!("running but unhealthy ({})", c.status)
+                Some(c)
+                    if matches!(
+                        c.health,
+                        crate::docker::Health::Unhealthy | crate::docker::Health::Starting
+                    ) =>
+                {
+                    format!(
+                        "running but not healthy within {} ({})",
+                        crate::duration::format(ready_timeout),
+                        c.status
+                    )
                 }
                 Some(_) => continue,
             };

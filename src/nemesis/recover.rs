@@ -54,10 +54,24 @@ pub async fn undo(
                 let Some(c) = scoped(cluster, &t.container, t.engine.as_deref()).await? else {
                     return Ok(Some(format!("{}: container gone", t.service)));
                 };
-                let (state, _) = cluster.inspect_state(&c).await?;
-                if state != State::Running {
-                    // chaos-fs's faults live in its memory: gone with it.
-                    return Ok(None);
+                let (state, status) = cluster.inspect_state(&c).await?;
+                match state {
+                    State::Running => {}
+                    State::Paused => {
+                        cluster.unpause(&c).await?;
+                    }
+                    State::Restarting => return Ok(None),
+                    _ => {
+                        // The database gave up under the fault (etcd exits
+                        // on a failed WAL write) and chaos-fs, its parent,
+                        // with it: its faults died with it. Start it again,
+                        // as the disk has room again.
+                        cluster.start(&c).await?;
+                        return Ok(Some(format!(
+                            "{} had stopped during the fault ({status}): started",
+                            t.service
+                        )));
+                    }
                 }
                 // What the fault did, before it goes.
                 let status = super::chaos_fs_ctl(cluster, &c, &["status".to_string()])
