@@ -71,6 +71,11 @@ pub enum FaultKind {
     DiskFull,
     IoError,
     IoDelay,
+    Loss,
+    Bandwidth,
+    Cpu,
+    Memory,
+    Clock,
 }
 
 impl FaultKind {
@@ -87,6 +92,11 @@ impl FaultKind {
             Fault::DiskFull { .. } => FaultKind::DiskFull,
             Fault::IoError { .. } => FaultKind::IoError,
             Fault::IoDelay { .. } => FaultKind::IoDelay,
+            Fault::Loss { .. } => FaultKind::Loss,
+            Fault::Bandwidth { .. } => FaultKind::Bandwidth,
+            Fault::Cpu { .. } => FaultKind::Cpu,
+            Fault::Memory { .. } => FaultKind::Memory,
+            Fault::Clock { .. } => FaultKind::Clock,
         }
     }
 
@@ -103,6 +113,11 @@ impl FaultKind {
             FaultKind::DiskFull => "disk-full",
             FaultKind::IoError => "io-error",
             FaultKind::IoDelay => "io-delay",
+            FaultKind::Loss => "loss",
+            FaultKind::Bandwidth => "bandwidth",
+            FaultKind::Cpu => "cpu",
+            FaultKind::Memory => "memory",
+            FaultKind::Clock => "clock",
         }
     }
 }
@@ -156,7 +171,7 @@ pub struct LinkRecord {
 
 /// The iptables rules a partition adds in one container's namespace: drop
 /// what it receives from these sources, tagged with `tag`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleRecord {
     pub service: String,
     pub container: String,
@@ -165,8 +180,28 @@ pub struct RuleRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
     pub tag: String,
-    /// Source service to its addresses.
+    /// Source service to its addresses (a loss with no cut: empty, every
+    /// source but the loopback).
     pub drop_from: BTreeMap<String, Vec<String>>,
+    /// A loss: the share of those packets dropped (0 to 1); absent: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+}
+
+/// A container's resource limits before a cpu or memory fault changed
+/// them (the engine's HostConfig values; 0 is "none"): what the heal
+/// restores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitRecord {
+    pub service: String,
+    pub container: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub nano_cpus: i64,
+    pub memory: i64,
+    pub memory_swap: i64,
 }
 
 /// A role target and what it resolved to.
@@ -195,6 +230,8 @@ pub struct Intent {
     pub links: Vec<LinkRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<RuleRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<LimitRecord>,
 }
 
 /// The fault took effect (or failed part way: `error`).
@@ -368,6 +405,15 @@ impl Journal {
     }
 }
 
+/// The directory a clock fault's target reads its libfaketime offset from
+/// (`faketime` inside it), under the state dir: the run's compose
+/// override mounts it at `/run/chaos` in the container, so chaos moves the
+/// clock by writing a file, and `chaos heal` after a crash finds it by the
+/// project and service alone.
+pub fn clock_dir(state: &Path, project: &str, service: &str) -> PathBuf {
+    state.join("clock").join(project).join(service)
+}
+
 /// Where chaos keeps state that must outlive a run: the active index.
 pub fn state_dir() -> PathBuf {
     let env = |k: &str| {
@@ -532,6 +578,7 @@ mod tests {
             }],
             links: vec![],
             rules: vec![],
+            limits: vec![],
         }
     }
 
@@ -586,6 +633,7 @@ mod tests {
             engine: Some("chaos-swarm-2".to_string()),
             tag: "chaos:p:f4".to_string(),
             drop_from: BTreeMap::from([("etcd2".to_string(), vec!["172.20.0.3".to_string()])]),
+            probability: None,
         });
         let r = Record::Intent(i);
         let line = serde_json::to_string(&r).unwrap();
@@ -595,6 +643,33 @@ mod tests {
         assert!(line.contains("\"engine\":\"chaos-swarm-2\""), "{line}");
         assert_eq!(line.matches("\"engine\"").count(), 1, "{line}");
         assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
+    }
+
+    #[test]
+    fn a_limit_record_round_trips_and_old_intents_have_none() {
+        let mut i = intent(5);
+        i.kind = FaultKind::Memory;
+        i.limits.push(LimitRecord {
+            service: "etcd1".to_string(),
+            container: "abc".to_string(),
+            engine: None,
+            cpu_quota: 0,
+            cpu_period: 0,
+            nano_cpus: 0,
+            memory: 0,
+            memory_swap: 0,
+        });
+        let r = Record::Intent(i);
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.contains("\"kind\":\"memory\""), "{line}");
+        assert_eq!(serde_json::from_str::<Record>(&line).unwrap(), r);
+        // A journal written before limits were journaled still reads.
+        let old = serde_json::to_string(&Record::Intent(intent(6))).unwrap();
+        assert!(!old.contains("limits"), "{old}");
+        let Record::Intent(back) = serde_json::from_str::<Record>(&old).unwrap() else {
+            panic!()
+        };
+        assert!(back.limits.is_empty());
     }
 
     #[test]

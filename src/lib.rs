@@ -76,4 +76,5 @@ pub mod seed;
 pub mod shrink;
 pub mod store;
 pub mod txngen;
+pub mod warnings;
 pub mod workload;

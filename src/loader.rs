@@ -80,6 +80,7 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
             message,
         })?;
     parsed.check_services(&compose_services)?;
+    parsed.check_networks(&compose_networks(&compose_text))?;
     Ok(Loaded {
         path: path.to_path_buf(),
         text,
@@ -109,6 +110,40 @@ pub fn compose_services(text: &str) -> Result<BTreeSet<String>, String> {
     Ok(names)
 }
 
+/// The networks each service of a compose file joins, as the file names
+/// them (`networks:` as a list or a mapping; none: `default`). A file that
+/// does not parse gives nothing ([`compose_services`] has said why).
+pub fn compose_networks(text: &str) -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
+        return out;
+    };
+    let Some(services) = doc.get("services").and_then(|s| s.as_mapping()) else {
+        return out;
+    };
+    for (name, service) in services {
+        let Some(name) = name.as_str() else { continue };
+        let nets: BTreeSet<String> = match service.get("networks") {
+            Some(serde_yaml::Value::Sequence(v)) => v
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect(),
+            Some(serde_yaml::Value::Mapping(m)) => m
+                .keys()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect(),
+            _ => BTreeSet::from(["default".to_string()]),
+        };
+        // `network_mode: host` or `container:...`: on no compose network.
+        if service.get("network_mode").is_some() {
+            out.insert(name.to_string(), BTreeSet::new());
+        } else {
+            out.insert(name.to_string(), nets);
+        }
+    }
+    out
+}
+
 /// A path as a person wants to read it: `a/b/../c` as `a/c`, and relative
 /// to the working directory when it is below it.
 pub fn tidy_path(path: &Path) -> PathBuf {
@@ -135,6 +170,18 @@ pub fn tidy_path(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_networks_of_each_service() {
+        let text = "services:\n  a:\n    image: x\n  b:\n    networks: [front, back]\n  c:\n    networks:\n      back:\n        aliases: [cc]\n";
+        let n = compose_networks(text);
+        assert_eq!(n["a"], BTreeSet::from(["default".to_string()]));
+        assert_eq!(
+            n["b"],
+            BTreeSet::from(["back".to_string(), "front".to_string()])
+        );
+        assert_eq!(n["c"], BTreeSet::from(["back".to_string()]));
+    }
 
     #[test]
     fn reads_service_names() {

@@ -256,15 +256,13 @@ fn explicit_targets(fault: &Fault, t: &ExplicitTargets, experiment: &Experiment)
         (ExplicitTargets::Drops(drops), _) => PlannedTargets::Partition {
             drops: drops.clone(),
         },
-        (ExplicitTargets::Services(s), Fault::Partition { partition }) => {
-            PlannedTargets::Partition {
-                drops: isolate(
-                    &s[0],
-                    peers_of(experiment, &s[0]),
-                    *partition == PartitionKind::OneWay,
-                ),
-            }
-        }
+        (ExplicitTargets::Services(s), f) if f.cut().is_some() => PlannedTargets::Partition {
+            drops: isolate(
+                &s[0],
+                peers_of(experiment, &s[0]),
+                f.cut() == Some(PartitionKind::OneWay),
+            ),
+        },
         (ExplicitTargets::Services(s), _) => PlannedTargets::Services(s.clone()),
     }
 }
@@ -303,7 +301,7 @@ fn choose_targets(
             chosen
         }
     };
-    let Fault::Partition { partition } = *fault else {
+    let Some(partition) = fault.cut() else {
         return PlannedTargets::Services(services);
     };
     let drops = match partition {

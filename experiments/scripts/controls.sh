@@ -5,7 +5,10 @@
 # that what flags it is the fault, not the configuration alone. Not a CI step
 # (it takes long); its figures go in docs/findings.md.
 #
-#   experiments/scripts/controls.sh [-n SEEDS] [-d DURATION] [-o OUT] [--no-baseline] CONTROL...
+#   experiments/scripts/controls.sh [-n SEEDS] [-d DURATION] [-o OUT] [-p SUFFIX] [--no-baseline] CONTROL...
+#
+# -p SUFFIX: each control (and its copy without faults) on a compose project
+# of its own (own-project.py), to run beside CI or another campaign.
 #
 # Prints one line per run and, per control, "flagged F of N with the fault;
 # flagged B of N without it". Takes the machine's Docker lock
@@ -18,6 +21,7 @@ seeds=10
 duration=""
 out=/tmp/chaos-controls
 baseline=1
+suffix=""
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -25,11 +29,12 @@ while [ $# -gt 0 ]; do
         -d) duration=$2; shift 2 ;;
         -o) out=$2; shift 2 ;;
         --no-baseline) baseline=0; shift ;;
-        -*) echo "usage: $0 [-n SEEDS] [-d DURATION] [-o OUT] [--no-baseline] CONTROL..." >&2; exit 2 ;;
+        -p) suffix=$2; shift 2 ;;
+        -*) echo "usage: $0 [-n SEEDS] [-d DURATION] [-o OUT] [-p SUFFIX] [--no-baseline] CONTROL..." >&2; exit 2 ;;
         *) args+=("$1"); shift ;;
     esac
 done
-[ ${#args[@]} -gt 0 ] || { echo "usage: $0 [-n SEEDS] [-d DURATION] [-o OUT] [--no-baseline] CONTROL..." >&2; exit 2; }
+[ ${#args[@]} -gt 0 ] || { echo "usage: $0 [-n SEEDS] [-d DURATION] [-o OUT] [-p SUFFIX] [--no-baseline] CONTROL..." >&2; exit 2; }
 chaos=${CHAOS_BIN:-./target/release/chaos}
 [ -x "$chaos" ] || { echo "build first: cargo build --release (or set CHAOS_BIN)" >&2; exit 2; }
 mkdir -p "$out"
@@ -67,15 +72,21 @@ run_one() { # EXPERIMENT SEED VARIANT CONTROL
     printf '%-40s %-9s seed %-3s exit %s %-8s %s\n' "$control" "$variant" "$seed" "$code" "$verdict" "$anomalies"
 }
 
-for exp in "${args[@]}"; do
-    name="$(basename "$exp" .toml)"
+for original in "${args[@]}"; do
+    name="$(basename "$original" .toml)"
+    exp="$original"
+    if [ -n "$suffix" ]; then
+        exp="$(dirname "$original")/.$name-$suffix.toml"
+        python3 "$(dirname "$0")/own-project.py" "$original" "$exp" "$suffix"
+    fi
     nofault="$(dirname "$exp")/.$name-nofault.toml"
     [ "$baseline" = 1 ] && strip_faults "$exp" "$nofault"
     for seed in $(seq 1 "$seeds"); do
         run_one "$exp" "$seed" fault "$name"
         [ "$baseline" = 1 ] && run_one "$nofault" "$seed" no-fault "$name"
     done
-    [ "$baseline" = 1 ] && rm -f "$nofault"
+    if [ "$baseline" = 1 ]; then rm -f "$nofault"; fi
+    if [ -n "$suffix" ]; then rm -f "$exp"; fi
     f=$(awk -F'\t' -v c="$name" '$1==c && $2=="fault" && $4==1' "$summary" | wc -l)
     b=$(awk -F'\t' -v c="$name" '$1==c && $2=="no-fault" && $4==1' "$summary" | wc -l)
     if [ "$baseline" = 1 ]; then

@@ -3,7 +3,11 @@
 # the figures in docs/performance.md and docs/findings.md. Not a CI step (it
 # takes long).
 #
-#   experiments/scripts/many-seeds.sh [-n SEEDS] [-d DURATION] [-o OUT] EXPERIMENT...
+#   experiments/scripts/many-seeds.sh [-n SEEDS] [-d DURATION] [-o OUT] [-p SUFFIX] EXPERIMENT...
+#
+# -p SUFFIX runs each experiment as a copy on a compose project of its own
+# (`<project>-SUFFIX`, ports chosen by the engine: own-project.py), so that
+# the campaign can run beside CI or another campaign.
 #
 # Defaults: 10 seeds (1..10), each experiment's own duration, output under
 # /tmp/chaos-many-seeds. Prints one line per run and a summary per
@@ -18,12 +22,14 @@ cd "$(dirname "$0")/../.."
 seeds=10
 duration=""
 out=/tmp/chaos-many-seeds
-while getopts "n:d:o:" opt; do
+suffix=""
+while getopts "n:d:o:p:" opt; do
     case $opt in
         n) seeds=$OPTARG ;;
         d) duration=$OPTARG ;;
         o) out=$OPTARG ;;
-        *) echo "usage: $0 [-n SEEDS] [-d DURATION] [-o OUT] EXPERIMENT..." >&2; exit 2 ;;
+        p) suffix=$OPTARG ;;
+        *) echo "usage: $0 [-n SEEDS] [-d DURATION] [-o OUT] [-p SUFFIX] EXPERIMENT..." >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -35,7 +41,12 @@ mkdir -p "$out"
 summary="$out/summary.tsv"
 printf 'experiment\tseed\texit\tverdict\tok\tfail\tinfo\tinvalid_keys\tfaults\tanomalies\tnot\trun_dir\n' > "$summary"
 
-for exp in "$@"; do
+for original in "$@"; do
+    exp="$original"
+    if [ -n "$suffix" ]; then
+        exp="$(dirname "$original")/.$(basename "$original" .toml)-$suffix.toml"
+        python3 "$(dirname "$0")/own-project.py" "$original" "$exp" "$suffix"
+    fi
     for seed in $(seq 1 "$seeds"); do
         args=(run "$exp" --seed "$seed" --results-dir "$out/results" --wait-lock)
         [ -n "$duration" ] && args+=(--duration "$duration")
@@ -52,8 +63,9 @@ for exp in "$@"; do
             line=$(printf 'error\t0\t0\t0\t0\t0\t-\t-')
             tail -3 "$out/last.err" >&2
         fi
-        printf '%s\t%s\t%s\t%s\t%s\n' "$(basename "$exp" .toml)" "$seed" "$code" "$line" "$dir" | tee -a "$summary"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$(basename "$original" .toml)" "$seed" "$code" "$line" "$dir" | tee -a "$summary"
     done
+    if [ -n "$suffix" ]; then rm -f "$exp"; fi
 done
 
 echo

@@ -250,6 +250,11 @@ fn check_run_dir(
     let elapsed = started.elapsed();
     let mut summary = checked.summary;
     summary.elapsed_ms = ms(elapsed);
+    // What the run saw of its nodes is not in the history: carried over.
+    crate::results::build::add_node_anomalies(
+        &mut summary,
+        crate::results::build::node_anomalies(&files.results.checker),
+    );
     Ok(RunDirReport {
         run_dir: dir.display().to_string(),
         workload: room.caps().name.to_string(),

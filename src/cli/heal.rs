@@ -148,6 +148,18 @@ pub fn render(target: &ProjectRef, r: &RecoveryReport) -> String {
             s.chaos_fs_cleared.join(", ")
         ));
     }
+    if !s.tbf_removed.is_empty() {
+        did.push(format!(
+            "removed a bandwidth limit (tbf) from {}",
+            s.tbf_removed.join(", ")
+        ));
+    }
+    if !s.clocks_reset.is_empty() {
+        did.push(format!(
+            "set the clock back to the real one in {}",
+            s.clocks_reset.join(", ")
+        ));
+    }
     if !s.netem_removed.is_empty() {
         did.push(format!("removed netem from {}", s.netem_removed.join(", ")));
     }

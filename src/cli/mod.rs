@@ -296,6 +296,31 @@ pub fn choose_seed(flag: Option<u64>, file: Option<u64>) -> crate::seed::Seed {
 
 /// Write `text` to standard output. A reader that went away (`chaos plan
 /// ... | head`) is not an error: the output is simply cut short.
+/// Print a plan's warnings and notes ([`crate::warnings`]) to stderr;
+/// with `strict`, a warning refuses the plan (exit 2) before anything is
+/// touched.
+pub fn plan_warnings(
+    experiment: &crate::experiment::Experiment,
+    plan: &crate::plan::Plan,
+    strict: bool,
+) -> Result<(), CliError> {
+    let found = crate::warnings::check(experiment, plan);
+    for w in &found {
+        eprintln!("chaos: {}", w.line());
+    }
+    let warnings = found
+        .iter()
+        .filter(|w| w.level == crate::warnings::Level::Warning)
+        .count();
+    if strict && warnings > 0 {
+        return Err(CliError::input(anyhow::anyhow!(
+            "{}: {warnings} warning(s), refused with --strict",
+            experiment.name
+        )));
+    }
+    Ok(())
+}
+
 pub fn print_stdout(text: &str) -> Result<(), CliError> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();

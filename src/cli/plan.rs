@@ -29,6 +29,13 @@ pub struct PlanArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Refuse (exit 2) a plan that draws warnings (two faults undoing each
+    /// other on one target, a majority of a component down at once, an op
+    /// timeout longer than the run, no fault at all); they are printed to
+    /// stderr either way.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub fn run(args: &PlanArgs) -> CliResult {
@@ -38,6 +45,7 @@ pub fn run(args: &PlanArgs) -> CliResult {
     }
     let seed = super::choose_seed(args.seed, loaded.experiment.seed);
     let plan = plan::plan(&loaded.experiment, seed);
+    super::plan_warnings(&loaded.experiment, &plan, args.strict)?;
     let text = if args.json {
         format!(
             "{}\n",

@@ -51,6 +51,11 @@ pub struct RunArgs {
     /// project, instead of stopping (exit 4) with its pid and command.
     #[arg(long)]
     pub wait_lock: bool,
+
+    /// Refuse (exit 2, nothing touched) a plan that draws warnings; they
+    /// are printed either way (see `chaos plan --strict`).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub fn run(args: &RunArgs) -> CliResult {
@@ -58,6 +63,13 @@ pub fn run(args: &RunArgs) -> CliResult {
     let loaded = loader::load(&args.experiment).map_err(CliError::input)?;
     let seed = super::choose_seed(args.seed, loaded.experiment.seed);
     eprintln!("chaos: {} with seed {seed}", loaded.experiment.name);
+    {
+        let mut planned = loaded.experiment.clone();
+        if let Some(d) = args.duration {
+            planned.duration = d;
+        }
+        super::plan_warnings(&planned, &crate::plan::plan(&planned, seed), args.strict)?;
+    }
     let runtime = cluster::runtime()?;
     let target = ProjectRef::of(&loaded);
     let display = Arc::new(RunDisplay::new());

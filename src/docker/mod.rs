@@ -348,6 +348,27 @@ pub struct Scoped {
     pub node: Option<String>,
 }
 
+/// A container's CPU and memory limits, as the engine's HostConfig holds
+/// them (0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub cpu_quota: i64,
+    pub cpu_period: i64,
+    pub nano_cpus: i64,
+    pub memory: i64,
+    pub memory_swap: i64,
+}
+
+/// The limits to change (`None`: leave as it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LimitUpdate {
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub nano_cpus: Option<i64>,
+    pub memory: Option<i64>,
+    pub memory_swap: Option<i64>,
+}
+
 /// What a command run inside a container printed, and its exit code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
@@ -972,6 +993,58 @@ impl ComposeCluster {
             .unpause_container(&c.id)
             .await
             .map_err(DockerError::api(format!("unpause {}", c.service)))
+    }
+
+    /// A container's CPU and memory limits as the engine holds them (0:
+    /// none), and whether the kernel's OOM killer ended its last run.
+    pub async fn limits(&self, c: &Scoped) -> Result<(Limits, bool), DockerError> {
+        let i = self
+            .engine(c)?
+            .inspect_container(&c.id, None)
+            .await
+            .map_err(DockerError::api(format!("inspect {}", c.service)))?;
+        let h = i.host_config.unwrap_or_default();
+        let oom = i.state.and_then(|s| s.oom_killed).unwrap_or(false);
+        Ok((
+            Limits {
+                cpu_quota: h.cpu_quota.unwrap_or(0),
+                cpu_period: h.cpu_period.unwrap_or(0),
+                nano_cpus: h.nano_cpus.unwrap_or(0),
+                memory: h.memory.unwrap_or(0),
+                memory_swap: h.memory_swap.unwrap_or(0),
+            },
+            oom,
+        ))
+    }
+
+    /// Change a running container's limits (the engine's update API);
+    /// `None` leaves a value as it is.
+    pub async fn update_limits(&self, c: &Scoped, u: LimitUpdate) -> Result<(), DockerError> {
+        let body = bollard::models::ContainerUpdateBody {
+            cpu_quota: u.cpu_quota,
+            cpu_period: u.cpu_period,
+            nano_cpus: u.nano_cpus,
+            memory: u.memory,
+            memory_swap: u.memory_swap,
+            ..Default::default()
+        };
+        self.engine(c)?
+            .update_container(&c.id, body)
+            .await
+            .map_err(DockerError::api(format!(
+                "update the limits of {}",
+                c.service
+            )))
+    }
+
+    /// The memory of the engine's host, in bytes.
+    pub async fn host_memory(&self, c: &Scoped) -> Result<i64, DockerError> {
+        let info = self
+            .engine(c)?
+            .info()
+            .await
+            .map_err(DockerError::api("docker info".to_string()))?;
+        Ok(info.mem_total.unwrap_or(0))
     }
 
     /// Wait until a container is no longer running, at most `timeout`;

@@ -159,9 +159,17 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
     let project = experiment.cluster.project.clone();
     let _lock = ProjectLock::acquire(&project, &opts.rerun, opts.wait_lock).await?;
 
-    let cluster = connect::cluster(&experiment, &loaded.compose_file, &[], progress.as_ref())
-        .await?
-        .cluster;
+    let connected =
+        connect::cluster(&experiment, &loaded.compose_file, &[], progress.as_ref()).await?;
+    if connected.overlay.is_some() {
+        notes.push(
+            "the experiment's faults need chaos-fs or libfaketime in their targets, so its \
+             compose override was laid: what is measured runs through that layer (no fault \
+             applied; libfaketime's offset is +0)"
+                .to_string(),
+        );
+    }
+    let cluster = connected.cluster;
     let restart_service = match &opts.restart {
         RestartChoice::FirstEndpoint => experiment.workload.endpoints.first().cloned(),
         RestartChoice::Service(s) => Some(s.clone()),

@@ -72,9 +72,21 @@ pub async fn overlay(
     }
     images::refuse_unfit(cluster, &needs).await?;
     let version = compose_version(compose_file);
-    let text = crate::experiment::overlay::override_yaml(&needs, version.as_deref())
+    let state = crate::journal::state_dir();
+    let project = &experiment.cluster.project;
+    let clock_dir = |service: &str| crate::journal::clock_dir(&state, project, service);
+    // A clock fault's targets start on the real clock: "+0" in the file
+    // their libfaketime reads (a crash of chaos mid-fault is healed by
+    // `chaos heal`, which writes it again).
+    for (service, _) in needs.iter().filter(|(_, n)| n.faketime) {
+        let dir = clock_dir(service);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| crate::store::write_atomic(&dir.join("faketime"), b"+0\n"))
+            .map_err(EngineError::store(format!("writing {}", dir.display())))?;
+    }
+    let text = crate::experiment::overlay::override_yaml(&needs, version.as_deref(), &clock_dir)
         .expect("needs are not empty");
-    let dir = crate::journal::state_dir().join("overrides");
+    let dir = state.join("overrides");
     let path = dir.join(format!("{}.override.yml", experiment.cluster.project));
     std::fs::create_dir_all(&dir)
         .and_then(|()| crate::store::write_atomic(&path, text.as_bytes()))

@@ -498,10 +498,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
             experiment.cluster.ready_timeout,
         )
         .await;
-        if !gone.is_empty() {
-            checked.summary.verdict = results::Verdict::Invalid;
-            checked.summary.anomalies.extend(gone);
-        }
+        results::build::add_node_anomalies(&mut checked.summary, gone);
     }
     let status = if status == Status::Completed && cancel.is_cancelled() {
         notes.push("the run was interrupted while its history was checked".into());

@@ -458,6 +458,105 @@ pub enum Fault {
         #[serde(skip_serializing_if = "Option::is_none")]
         path: Option<String>,
     },
+    /// Drop `loss` percent of the packets a target receives (iptables
+    /// `statistic`), from the peers of a partition's cut (`partition`) or
+    /// from everyone (clients included); heal: delete exactly those rules.
+    Loss {
+        loss: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        partition: Option<PartitionKind>,
+    },
+    /// Limit the rate a target sends at (`tc` `tbf` on each interface);
+    /// heal: delete the qdisc.
+    Bandwidth {
+        /// Bits per second.
+        rate: u64,
+    },
+    /// Limit the target to a fraction of a core (the engine's CPU quota);
+    /// heal: the quota it started with.
+    Cpu { cpus: f64 },
+    /// A memory limit (swap included); heal: the limit it started with (see
+    /// docs/nemesis.md for a container that started with none).
+    Memory { bytes: u64 },
+    /// Shift the wall clock the target's database reads (libfaketime,
+    /// preloaded by the run's compose override); heal: the real clock.
+    Clock { clock: ClockShape },
+}
+
+/// How a clock fault moves the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "shape", rename_all = "kebab-case")]
+pub enum ClockShape {
+    /// A jump by `offset_ms` (negative: backwards), held.
+    Offset { offset_ms: i64 },
+    /// The clock runs `factor` times as fast as the real one (from the
+    /// fault's start, so it starts without a jump).
+    Rate { factor: f64 },
+    /// The clock jumps by `offset_ms` and back every `period_ms`.
+    Strobe { offset_ms: i64, period_ms: u64 },
+}
+
+impl ClockShape {
+    pub const NAMES: [&'static str; 3] = ["offset", "rate", "strobe"];
+
+    /// The clock's offset from the real one, in seconds, `elapsed` after
+    /// the fault was applied. Pure.
+    pub fn offset_at(&self, elapsed: Duration) -> f64 {
+        match *self {
+            ClockShape::Offset { offset_ms } => offset_ms as f64 / 1e3,
+            ClockShape::Rate { factor } => (factor - 1.0) * elapsed.as_secs_f64(),
+            ClockShape::Strobe {
+                offset_ms,
+                period_ms,
+            } => {
+                let n = elapsed.as_millis() as u64 / period_ms.max(1);
+                if n.is_multiple_of(2) {
+                    offset_ms as f64 / 1e3
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+
+    /// Does the offset move over time (chaos rewrites it as it goes)?
+    pub fn moves(&self) -> bool {
+        !matches!(self, ClockShape::Offset { .. })
+    }
+}
+
+/// A signed duration in milliseconds as the experiment file spells it:
+/// `+30s`, `-5m`, `-1.5s`. Pure.
+pub fn format_offset(ms: i64) -> String {
+    let d = duration::format(Duration::from_millis(ms.unsigned_abs()));
+    if ms < 0 {
+        format!("-{d}")
+    } else {
+        format!("+{d}")
+    }
+}
+
+/// `"+30s"`, `"-5m"`, `"30s"` to signed milliseconds. Pure.
+pub fn parse_offset(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    let (sign, rest) = match t.strip_prefix('-') {
+        Some(r) => (-1, r),
+        None => (1, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let d = duration::parse(rest).map_err(|e| {
+        format!("`{text}`: {e}; expected a signed duration such as `+30s` or `-5m`")
+    })?;
+    if d.is_zero() {
+        return Err(format!(
+            "`{text}` is no shift; expected a signed duration such as `+30s` or `-5m`"
+        ));
+    }
+    if d > Duration::from_secs(10 * 365 * 24 * 3600) {
+        return Err(format!(
+            "`{text}` is out of range; expected at most ten years"
+        ));
+    }
+    Ok(sign * d.as_millis() as i64)
 }
 
 /// The operations chaos-fs can fail or delay (`ops = [...]`).
@@ -477,13 +576,28 @@ impl Fault {
             Fault::DiskFull { .. } => "disk-full",
             Fault::IoError { .. } => "io-error",
             Fault::IoDelay { .. } => "io-delay",
+            Fault::Loss { .. } => "loss",
+            Fault::Bandwidth { .. } => "bandwidth",
+            Fault::Cpu { .. } => "cpu",
+            Fault::Memory { .. } => "memory",
+            Fault::Clock { .. } => "clock",
+        }
+    }
+
+    /// The cut a fault acts along: a partition's, or a loss between the
+    /// groups of a partition.
+    pub fn cut(&self) -> Option<PartitionKind> {
+        match self {
+            Fault::Partition { partition } => Some(*partition),
+            Fault::Loss { partition, .. } => *partition,
+            _ => None,
         }
     }
 
     /// A clock fault: its targets' database must run with libfaketime
     /// (the run's compose override preloads it).
     pub fn needs_faketime(&self) -> bool {
-        false
+        matches!(self, Fault::Clock { .. })
     }
 
     /// A disk fault: its targets must run on chaos-fs (the run's compose
@@ -543,8 +657,120 @@ impl Fault {
                     .map(|p| format!(" under {p}"))
                     .unwrap_or_default()
             ),
+            Fault::Loss {
+                loss,
+                partition: None,
+            } => format!("loss {loss}%"),
+            Fault::Loss {
+                loss,
+                partition: Some(p),
+            } => format!("loss {loss}% across {}", p.name()),
+            Fault::Bandwidth { rate } => format!("bandwidth {}", format_rate(*rate)),
+            Fault::Cpu { cpus } => format!("cpu {cpus} of a core"),
+            Fault::Memory { bytes } => format!("memory limit {}", format_bytes(*bytes)),
+            Fault::Clock {
+                clock: ClockShape::Offset { offset_ms },
+            } => format!("clock {}", format_offset(*offset_ms)),
+            Fault::Clock {
+                clock: ClockShape::Rate { factor },
+            } => format!("clock rate x{factor}"),
+            Fault::Clock {
+                clock:
+                    ClockShape::Strobe {
+                        offset_ms,
+                        period_ms,
+                    },
+            } => format!(
+                "clock strobe {} every {}",
+                format_offset(*offset_ms),
+                duration::format(Duration::from_millis(*period_ms))
+            ),
         }
     }
+}
+
+/// A rate in bits per second, as `tc` and the experiment file spell it
+/// (`1mbit`, `256kbit`, `1500bit`: the largest unit that divides it).
+/// Pure.
+pub fn format_rate(bits: u64) -> String {
+    for (unit, n) in [
+        ("gbit", 1_000_000_000),
+        ("mbit", 1_000_000),
+        ("kbit", 1_000),
+    ] {
+        if bits >= n && bits.is_multiple_of(n) {
+            return format!("{}{unit}", bits / n);
+        }
+    }
+    format!("{bits}bit")
+}
+
+/// `"1mbit"`, `"256kbit"`, `"1.5mbit"`, `"800bit"` (SI units, as `tc`) to
+/// bits per second. Pure.
+pub fn parse_rate(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let units = [("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3), ("bit", 1.0)];
+    for (unit, scale) in units {
+        if let Some(n) = t.strip_suffix(unit) {
+            let n: f64 = n.trim().parse().map_err(|_| {
+                format!("`{text}` is not a rate; expected a number and a unit, e.g. `1mbit`")
+            })?;
+            let bits = (n * scale).round();
+            if !(bits >= 8.0 && bits.is_finite() && bits <= 1e12) {
+                return Err(format!(
+                    "`{text}` is out of range; expected from 8bit to 1000gbit"
+                ));
+            }
+            return Ok(bits as u64);
+        }
+    }
+    Err(format!(
+        "`{text}` has no unit; expected bit, kbit, mbit or gbit (bits per second, as tc), \
+         e.g. `1mbit`"
+    ))
+}
+
+/// Bytes in the largest binary unit that divides them (`64MiB`). Pure.
+pub fn format_bytes(bytes: u64) -> String {
+    for (unit, n) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+        if bytes >= n && bytes.is_multiple_of(n) {
+            return format!("{}{unit}", bytes / n);
+        }
+    }
+    format!("{bytes}B")
+}
+
+/// `"256MiB"`, `"1GiB"`, `"512m"`, `"64k"`, `"1g"` (binary units, as
+/// Docker's `--memory`) to bytes. Pure.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_lowercase();
+    let units: [(&str, u64); 10] = [
+        ("gib", 1 << 30),
+        ("mib", 1 << 20),
+        ("kib", 1 << 10),
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1 << 30),
+        ("m", 1 << 20),
+        ("k", 1 << 10),
+        ("b", 1),
+    ];
+    for (unit, scale) in units {
+        if let Some(n) = t.strip_suffix(unit) {
+            let n: f64 = n.trim().parse().map_err(|_| {
+                format!("`{text}` is not a size; expected a number and a unit, e.g. `256MiB`")
+            })?;
+            let bytes = (n * scale as f64).round();
+            if !(bytes.is_finite() && (0.0..=1e15).contains(&bytes)) {
+                return Err(format!("`{text}` is out of range"));
+            }
+            return Ok(bytes as u64);
+        }
+    }
+    Err(format!(
+        "`{text}` has no unit; expected KiB, MiB or GiB (or k, m, g, as Docker), e.g. `256MiB`"
+    ))
 }
 
 /// The shapes of a network partition.
@@ -684,18 +910,29 @@ pub fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
 }
 
 /// Levenshtein distance.
+/// Edit distance with adjacent transpositions counted as one edit (the
+/// optimal string alignment distance): `garce` is one edit from `grace`.
 fn edit_distance(a: &[char], b: &[char]) -> usize {
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, x) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(x != y))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j - 1] + cost)
+                .min(d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// A TOML input file (an experiment, a campaign) that failed to parse or
@@ -776,15 +1013,55 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
     match toml::from_str(text) {
         Ok(raw) => Ok((raw, spans)),
         Err(e) => {
-            let field = e.span().and_then(|s| spans.path_at(&s).map(str::to_string));
+            let mut field = e.span().and_then(|s| spans.path_at(&s).map(str::to_string));
+            let mut position = e.span().map(|s| spans.line_col(s.start));
+            // serde points an unknown field at its table: name the field's
+            // whole path (`workload.read_mod`), at its own line.
+            if let Some(word) = e
+                .message()
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split_once('`'))
+                .map(|(w, _)| w)
+            {
+                let at_key = e
+                    .span()
+                    .and_then(|s| spans.key_path_after(s.start, word))
+                    .map(str::to_string);
+                let whole = match (&field, at_key) {
+                    (_, Some(k)) => k,
+                    (Some(f), None) if f.ends_with(&format!(".{word}")) || f == word => f.clone(),
+                    (Some(f), None) => format!("{f}.{word}"),
+                    (None, None) => word.to_string(),
+                };
+                if let Some(s) = spans.span_of(&whole) {
+                    position = Some(spans.line_col(s.start));
+                }
+                field = Some(whole);
+            }
             Err(ExperimentError {
                 file: file.to_string(),
-                position: e.span().map(|s| spans.line_col(s.start)),
+                position,
                 field,
-                message: e.message().trim().to_string(),
+                message: with_suggestion(e.message().trim()),
             })
         }
     }
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown
+/// variant") with a "did you mean" from those it lists. Pure.
+pub fn with_suggestion(message: &str) -> String {
+    let Some(rest) = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))
+    else {
+        return message.to_string();
+    };
+    let Some((word, expected)) = rest.split_once('`') else {
+        return message.to_string();
+    };
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    format!("{message}{}", did_you_mean(word, &candidates))
 }
 
 /// The text of an experiment file with `cluster.compose_file` set to
@@ -892,6 +1169,60 @@ impl Parsed {
                         }
                     }
                     ExplicitTargets::Role { .. } => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A `disconnect` from a named network strikes only services on it:
+    /// checked against the networks the compose file gives each service
+    /// (`networks` maps a service to its networks as the file names them;
+    /// a service without `networks:` is on `default`). A component or a
+    /// role is checked for every node it may strike.
+    pub fn check_networks(
+        &self,
+        networks: &BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<(), ExperimentError> {
+        let exp = &self.experiment;
+        for (n, nemesis) in exp.nemeses.iter().enumerate() {
+            let Fault::Disconnect { network: Some(net) } = &nemesis.fault else {
+                continue;
+            };
+            let mut struck: Vec<&String> = Vec::new();
+            match &nemesis.timing {
+                Timing::Scheduled { targets, .. } => match targets {
+                    TargetSelector::Services(s) | TargetSelector::OneOf(s) => struck.extend(s),
+                    TargetSelector::SomeOf { set, .. } => struck.extend(set),
+                    TargetSelector::Component(c) | TargetSelector::Role { component: c, .. } => {
+                        struck.extend(exp.cluster.components.get(c).into_iter().flatten())
+                    }
+                },
+                Timing::Explicit(faults) => {
+                    for f in faults {
+                        match &f.targets {
+                            ExplicitTargets::Services(s) => struck.extend(s),
+                            ExplicitTargets::Role { component, .. } => struck.extend(
+                                exp.cluster.components.get(component).into_iter().flatten(),
+                            ),
+                            ExplicitTargets::Drops(_) => {}
+                        }
+                    }
+                }
+            }
+            for service in struck {
+                let Some(on) = networks.get(service) else {
+                    continue;
+                };
+                if !on.contains(net) {
+                    return Err(self.error_at(
+                        &format!("nemesis[{n}].network"),
+                        format!(
+                            "`{service}` is not on network `{net}`; the compose file puts it on: {}{}",
+                            on.iter().cloned().collect::<Vec<_>>().join(", "),
+                            did_you_mean(net, &on.iter().map(String::as_str).collect::<Vec<_>>())
+                        ),
+                    ));
                 }
             }
         }

@@ -69,8 +69,14 @@ pub fn needs(experiment: &Experiment) -> BTreeMap<String, Needs> {
 
 /// The override's YAML (`None` when nothing is needed). `version` is the
 /// project file's `version:` (compose v1 refuses files of different
-/// versions together), if it has one.
-pub fn override_yaml(needs: &BTreeMap<String, Needs>, version: Option<&str>) -> Option<String> {
+/// versions together), if it has one. `clock_dir` gives a clock fault's
+/// target the host directory mounted at `/run/chaos`, where chaos writes
+/// its libfaketime offset.
+pub fn override_yaml(
+    needs: &BTreeMap<String, Needs>,
+    version: Option<&str>,
+    clock_dir: &dyn Fn(&str) -> std::path::PathBuf,
+) -> Option<String> {
     if needs.is_empty() {
         return None;
     }
@@ -85,6 +91,12 @@ pub fn override_yaml(needs: &BTreeMap<String, Needs>, version: Option<&str>) -> 
     out.push_str("services:\n");
     for (service, n) in needs {
         out.push_str(&format!("  {service}:\n"));
+        if n.faketime {
+            out.push_str(&format!(
+                "    volumes: [{:?}]\n",
+                format!("{}:/run/chaos", clock_dir(service).display())
+            ));
+        }
         if n.chaos_fs.is_some() {
             out.push_str("    devices: [\"/dev/fuse\"]\n");
             out.push_str("    cap_add: [\"SYS_ADMIN\"]\n");
@@ -123,6 +135,32 @@ endpoints = ["e1"]
             .experiment
     }
 
+    fn no_clock(_: &str) -> std::path::PathBuf {
+        panic!("no clock fault here")
+    }
+
+    #[test]
+    fn a_clock_fault_preloads_libfaketime_with_its_offset_directory() {
+        let e = parse(
+            "[[nemesis]]\nfault = \"clock\"\noffset = \"-30s\"\ntargets = { services = [\"o1\"] }\n\
+             schedule = { start = \"5s\", interval = \"5s\", duration = \"1s\" }\n",
+        );
+        let n = needs(&e);
+        assert_eq!(n.keys().collect::<Vec<_>>(), ["o1"]);
+        let yaml = override_yaml(&n, None, &|s| format!("/state/clock/p/{s}").into()).unwrap();
+        assert!(
+            yaml.contains("  o1:\n    volumes: [\"/state/clock/p/o1:/run/chaos\"]\n"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("CHAOS_FAKETIME: \"1\""), "{yaml}");
+        assert!(!yaml.contains("/dev/fuse"), "{yaml}");
+        let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(
+            v["services"]["o1"]["volumes"][0],
+            "/state/clock/p/o1:/run/chaos"
+        );
+    }
+
     #[test]
     fn only_disk_and_clock_faults_get_an_override() {
         let e = parse(
@@ -130,7 +168,7 @@ endpoints = ["e1"]
              schedule = { start = \"5s\", interval = \"5s\", duration = \"1s\" }\n",
         );
         assert!(needs(&e).is_empty());
-        assert_eq!(override_yaml(&needs(&e), Some("2.4")), None);
+        assert_eq!(override_yaml(&needs(&e), Some("2.4"), &no_clock), None);
     }
 
     #[test]
@@ -141,7 +179,7 @@ endpoints = ["e1"]
         );
         let n = needs(&e);
         assert_eq!(n.keys().collect::<Vec<_>>(), ["e1", "e2", "e3"]);
-        let yaml = override_yaml(&n, Some("2.4")).unwrap();
+        let yaml = override_yaml(&n, Some("2.4"), &no_clock).unwrap();
         assert!(yaml.contains("version: \"2.4\"\n"), "{yaml}");
         assert!(yaml.contains("  e2:\n    devices: [\"/dev/fuse\"]\n    cap_add: [\"SYS_ADMIN\"]\n    security_opt: [\"apparmor:unconfined\"]\n    environment:\n      CHAOS_FS: \"lazy\"\n"), "{yaml}");
         assert!(!yaml.contains("o1"));
@@ -157,7 +195,7 @@ endpoints = ["e1"]
         let e = crate::experiment::parse(&text, "t.toml")
             .unwrap()
             .experiment;
-        let yaml = override_yaml(&needs(&e), None).unwrap();
+        let yaml = override_yaml(&needs(&e), None, &no_clock).unwrap();
         assert!(yaml.contains("CHAOS_FS: \"strict\""), "{yaml}");
         assert!(!yaml.contains("version"), "{yaml}");
     }

@@ -135,6 +135,20 @@ pub struct RawNemesis {
     /// io-error, io-delay: only files under this glob (relative to the
     /// data directory).
     pub path: Option<String>,
+    /// bandwidth: the rate a target may send at (`"1mbit"`).
+    pub rate: Option<String>,
+    /// cpu: the fraction of a core the target may use.
+    pub cpus: Option<f64>,
+    /// memory: the target's memory limit (`"256MiB"`).
+    pub memory: Option<String>,
+    /// clock: how the clock moves (`offset`, `rate`, `strobe`).
+    pub clock: Option<String>,
+    /// clock offset and strobe: the shift (`"+30s"`, `"-5m"`).
+    pub offset: Option<String>,
+    /// clock rate: how many times as fast as the real clock.
+    pub factor: Option<f64>,
+    /// clock strobe: how long each half of the strobe lasts.
+    pub period: Option<String>,
 }
 
 /// One exact fault: `{ at = "5s", duration = "4s", services = ["etcd1"] }`

@@ -71,6 +71,22 @@ impl SpanIndex {
         }
     }
 
+    /// The path of the field named `key` whose value is the first to start
+    /// at or after `offset` (a key's own span: what a parser points at for
+    /// an unknown field, just before its value).
+    pub fn key_path_after(&self, offset: usize, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .filter(|(p, s)| {
+                s.start >= offset
+                    && (p == key
+                        || p.ends_with(&format!(".{key}"))
+                        || p.ends_with(&format!("]{key}")))
+            })
+            .min_by_key(|(_, s)| s.start)
+            .map(|(p, _)| p.as_str())
+    }
+
     /// The innermost field whose value contains the byte range.
     pub fn path_at(&self, span: &Range<usize>) -> Option<&str> {
         self.entries

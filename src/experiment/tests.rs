@@ -375,7 +375,7 @@ fn swarm_nodes_take_a_tls_dir_for_tcp_and_an_ssh_config_for_ssh() {
     assert_eq!(f, "cluster.nodes.n2.docker", "{m}");
     assert!(m.contains("ssh://[user@]host[:port]"), "{m}");
     let (f, m) = case("tls_dir", "tls");
-    assert_eq!(f, "cluster.nodes.n1", "{m}");
+    assert_eq!(f, "cluster.nodes.n1.tls", "{m}");
     assert!(m.contains("unknown field `tls`"), "{m}");
 }
 

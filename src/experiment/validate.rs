@@ -675,6 +675,115 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The shape of a clock fault: `clock = "offset"` (the default) with
+    /// `offset`, `"rate"` with `factor`, `"strobe"` with `offset` and
+    /// `period`; a field of another shape is refused.
+    fn clock_shape(&self, i: usize, raw: &RawNemesis) -> Checked<super::ClockShape> {
+        use super::ClockShape;
+        let at = |f: &str| format!("nemesis[{i}].{f}");
+        let shape = raw.clock.as_deref().unwrap_or("offset");
+        if !ClockShape::NAMES.contains(&shape) {
+            return Err(self.err(
+                &at("clock"),
+                format!(
+                    "unknown clock shape `{shape}`; expected one of: {}{}",
+                    ClockShape::NAMES.join(", "),
+                    did_you_mean(shape, &ClockShape::NAMES)
+                ),
+            ));
+        }
+        let refuse = |field: &str, present: bool, shapes: &str| -> Checked<()> {
+            if present {
+                return Err(self.err(
+                    &at(field),
+                    format!("`{field}` applies to `clock = {shapes}` only, not `\"{shape}\"`"),
+                ));
+            }
+            Ok(())
+        };
+        let offset = |required: bool| -> Checked<i64> {
+            match raw.offset.as_deref() {
+                Some(t) => super::parse_offset(t).map_err(|m| self.err(&at("offset"), m)),
+                None if required => Err(self.err(
+                    &at("fault"),
+                    format!(
+                        "a `{shape}` clock fault needs `offset`, a signed duration such as \
+                         `offset = \"+30s\"` or `\"-5m\"`"
+                    ),
+                )),
+                None => Ok(0),
+            }
+        };
+        Ok(match shape {
+            "offset" => {
+                refuse("factor", raw.factor.is_some(), "\"rate\"")?;
+                refuse("period", raw.period.is_some(), "\"strobe\"")?;
+                ClockShape::Offset {
+                    offset_ms: offset(true)?,
+                }
+            }
+            "rate" => {
+                refuse("offset", raw.offset.is_some(), "\"offset\" or \"strobe\"")?;
+                refuse("period", raw.period.is_some(), "\"strobe\"")?;
+                let Some(factor) = raw.factor else {
+                    return Err(self.err(
+                        &at("fault"),
+                        "a `rate` clock fault needs `factor`: how many times as fast as the real \
+                         clock, e.g. `factor = 2.0` (or `0.5`, half as fast)",
+                    ));
+                };
+                if !(factor > 0.0 && factor <= 100.0 && factor != 1.0) {
+                    return Err(self.err(
+                        &at("factor"),
+                        format!("{factor} is out of range; expected above 0, at most 100, not 1"),
+                    ));
+                }
+                ClockShape::Rate { factor }
+            }
+            _ => {
+                refuse("factor", raw.factor.is_some(), "\"rate\"")?;
+                let period = match raw.period.as_deref() {
+                    Some(p) => self.positive_duration(&at("period"), p)?,
+                    None => {
+                        return Err(self.err(
+                            &at("fault"),
+                            "a `strobe` clock fault needs `period`, how long each half lasts, \
+                             e.g. `period = \"1s\"`",
+                        ));
+                    }
+                };
+                if period < Duration::from_millis(100) {
+                    return Err(self.err(
+                        &at("period"),
+                        "shorter than 100ms; chaos moves the clock every 50ms",
+                    ));
+                }
+                ClockShape::Strobe {
+                    offset_ms: offset(true)?,
+                    period_ms: period.as_millis() as u64,
+                }
+            }
+        })
+    }
+
+    /// A partition kind by name, with a "did you mean".
+    fn partition_kind(&self, field: &str, text: &str) -> Checked<PartitionKind> {
+        let names: Vec<_> = PartitionKind::ALL.iter().map(|k| k.name()).collect();
+        PartitionKind::ALL
+            .into_iter()
+            .find(|k| k.name() == text)
+            .ok_or_else(|| {
+                self.err(
+                    field,
+                    format!(
+                        "unknown partition `{text}`; expected one of: {}{}",
+                        names.join(", "),
+                        did_you_mean(text, &names)
+                    ),
+                )
+            })
+    }
+
     fn nemesis(
         &self,
         i: usize,
@@ -684,7 +793,7 @@ impl<'a> Validator<'a> {
     ) -> Checked<Nemesis> {
         let at = |f: &str| format!("nemesis[{i}].{f}");
         let kinds = "kill, stop, pause, disconnect, partition, netem, restart, power-loss, \
-                     disk-full, io-error, io-delay";
+                     disk-full, io-error, io-delay, loss, bandwidth, cpu, memory, clock";
         // Parameters that belong to other kinds are refused, not ignored.
         let only_for = |field: &str, present: bool, kind: &str| -> Checked<()> {
             if present && raw.fault != kind {
@@ -698,7 +807,7 @@ impl<'a> Validator<'a> {
             }
             Ok(())
         };
-        only_for("partition", raw.partition.is_some(), "partition")?;
+
         only_for("network", raw.network.is_some(), "disconnect")?;
         let io = |field: &str, present: bool, kinds: &[&str]| -> Checked<()> {
             if present && !kinds.contains(&raw.fault.as_str()) {
@@ -720,7 +829,15 @@ impl<'a> Validator<'a> {
         io("share", raw.share.is_some(), &["io-error"])?;
         io("ops", raw.ops.is_some(), &["io-error", "io-delay"])?;
         io("path", raw.path.is_some(), &["io-error", "io-delay"])?;
-        only_for("loss", raw.loss.is_some(), "netem")?;
+        io("partition", raw.partition.is_some(), &["partition", "loss"])?;
+        io("loss", raw.loss.is_some(), &["netem", "loss"])?;
+        only_for("rate", raw.rate.is_some(), "bandwidth")?;
+        only_for("cpus", raw.cpus.is_some(), "cpu")?;
+        only_for("memory", raw.memory.is_some(), "memory")?;
+        only_for("clock", raw.clock.is_some(), "clock")?;
+        only_for("offset", raw.offset.is_some(), "clock")?;
+        only_for("factor", raw.factor.is_some(), "clock")?;
+        only_for("period", raw.period.is_some(), "clock")?;
         if raw.grace.is_some() && raw.fault != "stop" && raw.fault != "restart" {
             return Err(self.err(
                 &at("grace"),
@@ -753,20 +870,77 @@ impl<'a> Validator<'a> {
                         ),
                     ));
                 };
-                let kind = PartitionKind::ALL
-                    .into_iter()
-                    .find(|k| k.name() == text)
-                    .ok_or_else(|| {
-                        self.err(
-                            &at("partition"),
-                            format!(
-                                "unknown partition `{text}`; expected one of: {}",
-                                names.join(", ")
-                            ),
-                        )
-                    })?;
-                Fault::Partition { partition: kind }
+                Fault::Partition {
+                    partition: self.partition_kind(&at("partition"), text)?,
+                }
             }
+            "loss" => {
+                let Some(loss) = raw.loss else {
+                    return Err(self.err(
+                        &at("fault"),
+                        "loss needs `loss`: the percent of packets dropped, e.g. `loss = 20`",
+                    ));
+                };
+                if !(loss > 0.0 && loss <= 100.0) {
+                    return Err(self.err(
+                        &at("loss"),
+                        format!(
+                            "{loss} is out of range; expected a percentage above 0, at most 100"
+                        ),
+                    ));
+                }
+                let partition = match raw.partition.as_deref() {
+                    Some(text) => Some(self.partition_kind(&at("partition"), text)?),
+                    None => None,
+                };
+                Fault::Loss { loss, partition }
+            }
+            "bandwidth" => {
+                let Some(text) = raw.rate.as_deref() else {
+                    return Err(self.err(
+                        &at("fault"),
+                        "bandwidth needs `rate`: what a target may send, e.g. `rate = \"1mbit\"`",
+                    ));
+                };
+                let rate = super::parse_rate(text).map_err(|m| self.err(&at("rate"), m))?;
+                Fault::Bandwidth { rate }
+            }
+            "cpu" => {
+                let Some(cpus) = raw.cpus else {
+                    return Err(self.err(
+                        &at("fault"),
+                        "cpu needs `cpus`: the fraction of a core left to the target, e.g. `cpus = 0.2`",
+                    ));
+                };
+                // The engine's CPU quota is at least 1 ms per 100 ms period.
+                if !(0.01..=64.0).contains(&cpus) {
+                    return Err(self.err(
+                        &at("cpus"),
+                        format!("{cpus} is out of range; expected from 0.01 to 64 (cores)"),
+                    ));
+                }
+                Fault::Cpu { cpus }
+            }
+            "memory" => {
+                let Some(text) = raw.memory.as_deref() else {
+                    return Err(self.err(
+                        &at("fault"),
+                        "memory needs `memory`: the limit, e.g. `memory = \"128MiB\"`",
+                    ));
+                };
+                let bytes = super::parse_bytes(text).map_err(|m| self.err(&at("memory"), m))?;
+                // The engine refuses limits under 6 MiB.
+                if bytes < 6 << 20 {
+                    return Err(self.err(
+                        &at("memory"),
+                        format!("`{text}` is below the engine's minimum; expected at least 6MiB"),
+                    ));
+                }
+                Fault::Memory { bytes }
+            }
+            "clock" => Fault::Clock {
+                clock: self.clock_shape(i, &raw)?,
+            },
             "netem" => {
                 let delay = match &raw.delay {
                     Some(d) => self.duration(&at("delay"), d)?,
@@ -865,6 +1039,13 @@ impl<'a> Validator<'a> {
                 ),
             ));
         }
+        if fault.needs_faketime() && !cluster.orchestrator.is_compose() {
+            return Err(self.err(
+                &at("fault"),
+                "`clock` preloads libfaketime through chaos's compose override, which a Swarm \
+                 stack does not take; run it on a compose cluster",
+            ));
+        }
         if fault.needs_chaos_fs() && !cluster.orchestrator.is_compose() {
             return Err(self.err(
                 &at("fault"),
@@ -950,10 +1131,7 @@ impl<'a> Validator<'a> {
             if f.component.is_some() && f.role.is_none() {
                 return Err(self.err(&at("component"), "`component` goes with `role`"));
             }
-            let partition = match fault {
-                Fault::Partition { partition } => Some(*partition),
-                _ => None,
-            };
+            let partition = fault.cut();
             let targets = if let Some(set) = &f.services {
                 if set.is_empty() {
                     return Err(self.err(&at("services"), "empty; expected at least one service"));
@@ -1158,7 +1336,7 @@ impl<'a> Validator<'a> {
         cluster: &Cluster,
     ) -> Checked<()> {
         let field = format!("nemesis[{i}].targets");
-        let Fault::Partition { partition } = fault else {
+        let Some(partition) = fault.cut() else {
             return Ok(());
         };
         let component_of = |s: &str| {

@@ -21,6 +21,10 @@
 //! | restart | one target after another: SIGTERM, grace, SIGKILL, start, wait until healthy | start any target not running |
 //! | power-loss | `chaos-fs ctl freeze [--torn]` in every target at once (nothing more reaches its disk), then SIGKILL: what was not synced is gone | start |
 //! | disk-full, io-error, io-delay | `chaos-fs ctl disk-full` / `io-error` / `io-delay` in each target | `chaos-fs ctl clear` |
+//! | loss | iptables `INPUT [-s <peer>] -m statistic --probability p -j DROP`, from the helper, tagged as a partition's | read the rules' counters, delete exactly those rules |
+//! | bandwidth | `tc qdisc replace ... root tbf rate R` on each interface | delete the root tbf qdisc |
+//! | clock | write the libfaketime offset file the target's database reads (mounted from the state dir by the run's override); rate and strobe: rewritten every 50 ms by a task | stop the task, write `+0.000` |
+//! | cpu, memory | the engine's update API (CPU quota, memory limit), the limits before journaled first | the journaled limits (see [`cpu_restore`], [`memory_restore`]) |
 //!
 //! # The API the runner uses
 //!
@@ -85,10 +89,11 @@ use futures_util::future::join_all;
 use tokio::time::Instant;
 
 use crate::docker::{ComposeCluster, ContainerInfo, DockerError, Health, Scoped, State};
+use crate::docker::{LimitUpdate, Limits};
 use crate::experiment::{Fault, PartitionKind};
 use crate::journal::{
-    AppliedRecord, FaultKind, HealedRecord, Intent, Journal, JournalError, LinkRecord, Record,
-    RoleRecord, RuleRecord, TargetRecord, utc_now,
+    AppliedRecord, FaultKind, HealedRecord, Intent, Journal, JournalError, LimitRecord, LinkRecord,
+    Record, RoleRecord, RuleRecord, TargetRecord, utc_now,
 };
 use crate::plan::{self, Plan, PlannedFault, PlannedTargets};
 use crate::roles::RoleResolver;
@@ -150,6 +155,131 @@ pub fn chaos_fs_command(fault: &Fault, seed: u64) -> Option<Vec<String>> {
         }
         _ => return None,
     })
+}
+
+/// How often chaos moves a clock that moves (rate, strobe).
+pub const CLOCK_TICK: Duration = Duration::from_millis(50);
+
+/// The libfaketime offset file's content for a clock `secs` seconds off
+/// the real one (`+30.000`, `-300.000`, `+0.000`). Pure.
+pub fn faketime_line(secs: f64) -> String {
+    format!("{secs:+.3}\n")
+}
+
+/// Write a target's clock offset where its libfaketime reads it
+/// ([`crate::journal::clock_dir`]), atomically.
+pub fn write_clock(project: &str, service: &str, secs: f64) -> std::io::Result<()> {
+    let dir = crate::journal::clock_dir(&crate::journal::state_dir(), project, service);
+    std::fs::create_dir_all(&dir)?;
+    crate::store::write_atomic(&dir.join("faketime"), faketime_line(secs).as_bytes())
+}
+
+/// A clock fault that moves: the task that moves it, and the switch that
+/// stops it before the heal writes the real clock back.
+struct ClockTicker {
+    stopped: Arc<std::sync::Mutex<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ClockTicker {
+    fn stop(self) {
+        *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.task.abort();
+    }
+}
+
+/// The CPU period chaos sets with a quota: the kernel's default, 100 ms.
+pub const CPU_PERIOD_US: i64 = 100_000;
+
+/// The update that leaves a container `cpus` of a core. A container
+/// started with `cpus:` (NanoCpus) is limited the same way (the engine
+/// refuses a quota beside it); otherwise a quota per 100 ms period. Pure.
+pub fn cpu_update(cpus: f64, before: &Limits) -> LimitUpdate {
+    if before.nano_cpus > 0 {
+        LimitUpdate {
+            nano_cpus: Some((cpus * 1e9).round() as i64),
+            ..Default::default()
+        }
+    } else {
+        LimitUpdate {
+            cpu_period: Some(CPU_PERIOD_US),
+            cpu_quota: Some(((cpus * CPU_PERIOD_US as f64).round() as i64).max(1_000)),
+            ..Default::default()
+        }
+    }
+}
+
+/// The update back to the CPU limits a container started with: its
+/// NanoCpus, or its quota and period, or no quota at all (the engine
+/// resets a quota only with -1; 0 would leave it). Pure.
+pub fn cpu_restore(before: &Limits) -> LimitUpdate {
+    if before.nano_cpus > 0 {
+        return LimitUpdate {
+            nano_cpus: Some(before.nano_cpus),
+            ..Default::default()
+        };
+    }
+    LimitUpdate {
+        cpu_quota: Some(if before.cpu_quota > 0 {
+            before.cpu_quota
+        } else {
+            -1
+        }),
+        cpu_period: (before.cpu_period > 0).then_some(before.cpu_period),
+        ..Default::default()
+    }
+}
+
+/// The update that limits a container's memory to `bytes`, swap included
+/// (the engine refuses a memory limit above the swap limit, so both go
+/// together). Pure.
+pub fn memory_update(bytes: u64) -> LimitUpdate {
+    LimitUpdate {
+        memory: Some(bytes as i64),
+        memory_swap: Some(bytes as i64),
+        ..Default::default()
+    }
+}
+
+/// The update back to the memory a container started with. The engine
+/// cannot lift a memory limit once set (0 leaves it; -1 is refused as
+/// under its 6 MiB minimum), so a container that started with none gets
+/// the host's whole memory as its limit, and twice that for memory and
+/// swap together: what it could use before. (A swap limit of -1 is
+/// recorded by the engine but not written to the kernel once a limit was
+/// set, and the kernel then refuses a memory limit above the old swap
+/// limit: checked on this engine, so the swap limit is written out.) One that started with a limit gets it back, with its swap
+/// limit (0, "twice the memory" in the engine's words, is written out).
+/// Pure.
+pub fn memory_restore(before: &Limits, host_memory: i64) -> LimitUpdate {
+    if before.memory <= 0 {
+        let memory = host_memory.max(6 << 20);
+        return LimitUpdate {
+            memory: Some(memory),
+            memory_swap: Some(memory.saturating_mul(2)),
+            ..Default::default()
+        };
+    }
+    let swap = match before.memory_swap {
+        0 => before.memory.saturating_mul(2),
+        s => s,
+    };
+    LimitUpdate {
+        memory: Some(before.memory),
+        memory_swap: Some(swap),
+        ..Default::default()
+    }
+}
+
+/// The limits a journal recorded.
+pub fn limits_of(l: &LimitRecord) -> Limits {
+    Limits {
+        cpu_quota: l.cpu_quota,
+        cpu_period: l.cpu_period,
+        nano_cpus: l.nano_cpus,
+        memory: l.memory,
+        memory_swap: l.memory_swap,
+    }
 }
 
 /// Run `chaos-fs ctl WORDS...` in a target; its one-line JSON answer, or
@@ -340,6 +470,8 @@ pub struct Nemesis {
     /// The run's seed: the draws inside a fault (chaos-fs's errors and
     /// delays, a torn write's length) come from its stream `fault/<id>`.
     seed: u64,
+    /// Clock faults that move (rate, strobe), by fault id.
+    clocks: BTreeMap<u64, ClockTicker>,
 }
 
 impl std::fmt::Debug for Nemesis {
@@ -360,11 +492,18 @@ pub fn netem_faults(plan: &Plan) -> Vec<u64> {
         .collect()
 }
 
-/// Does the plan need helper containers (partitions, netem)? Pure.
+/// Does the plan need helper containers (partitions, loss, bandwidth,
+/// netem)? Pure.
 pub fn needs_helpers(plan: &Plan) -> bool {
-    plan.faults
-        .iter()
-        .any(|f| matches!(f.fault, Fault::Partition { .. } | Fault::Netem { .. }))
+    plan.faults.iter().any(|f| {
+        matches!(
+            f.fault,
+            Fault::Partition { .. }
+                | Fault::Netem { .. }
+                | Fault::Loss { .. }
+                | Fault::Bandwidth { .. }
+        )
+    })
 }
 
 /// Checks to run before a run starts (and before `up`): the helper image is
@@ -442,6 +581,7 @@ impl Nemesis {
             keep_helpers: false,
             snapshot: None,
             seed: 0,
+            clocks: BTreeMap::new(),
         }
     }
 
@@ -594,6 +734,11 @@ impl Nemesis {
             targets: Vec::new(),
             links: Vec::new(),
             rules: Vec::new(),
+            limits: Vec::new(),
+        };
+        let probability = match &fault.fault {
+            Fault::Loss { loss, .. } => Some(loss / 100.0),
+            _ => None,
         };
         let services: Vec<String> = match (&fault.targets, &fault.fault) {
             (PlannedTargets::Services(s), _) => s.clone(),
@@ -608,12 +753,12 @@ impl Nemesis {
             }
             (PlannedTargets::Partition { .. }, _) => Vec::new(),
         };
-        if let Fault::Partition { partition } = &fault.fault {
+        if let Some(partition) = fault.fault.cut() {
             let drops = match &fault.targets {
                 PlannedTargets::Partition { drops } => drops.clone(),
                 PlannedTargets::Role { component, .. } => {
                     let peers = self.components.get(component).cloned().unwrap_or_default();
-                    plan::isolate(&services[0], &peers, *partition == PartitionKind::OneWay)
+                    plan::isolate(&services[0], &peers, partition == PartitionKind::OneWay)
                 }
                 PlannedTargets::Services(_) => {
                     return Err(NemesisError::BadTargets {
@@ -648,6 +793,7 @@ impl Nemesis {
                     engine: node.node.clone(),
                     tag: tag.clone(),
                     drop_from,
+                    probability,
                 });
             }
         } else {
@@ -657,6 +803,46 @@ impl Nemesis {
                     service: s.clone(),
                     container: c.id.clone(),
                     engine: c.node.clone(),
+                });
+            }
+        }
+        // A loss without a cut: every target drops a share of all it
+        // receives, as one tagged rule.
+        if let Fault::Loss {
+            partition: None, ..
+        } = &fault.fault
+        {
+            let tag = netns::rule_tag(self.cluster.project(), fault.id);
+            for t in &intent.targets {
+                intent.rules.push(RuleRecord {
+                    service: t.service.clone(),
+                    container: t.container.clone(),
+                    engine: t.engine.clone(),
+                    tag: tag.clone(),
+                    drop_from: BTreeMap::new(),
+                    probability,
+                });
+            }
+        }
+        // CPU and memory faults: the limits before, journaled before they
+        // change, are what the heal restores.
+        if matches!(fault.fault, Fault::Cpu { .. } | Fault::Memory { .. }) {
+            for t in &intent.targets {
+                let scoped = Scoped {
+                    id: t.container.clone(),
+                    service: t.service.clone(),
+                    node: t.engine.clone(),
+                };
+                let (l, _) = self.cluster.limits(&scoped).await?;
+                intent.limits.push(LimitRecord {
+                    service: t.service.clone(),
+                    container: t.container.clone(),
+                    engine: t.engine.clone(),
+                    cpu_quota: l.cpu_quota,
+                    cpu_period: l.cpu_period,
+                    nano_cpus: l.nano_cpus,
+                    memory: l.memory,
+                    memory_swap: l.memory_swap,
                 });
             }
         }
@@ -734,6 +920,12 @@ impl Nemesis {
         if intent.kind == FaultKind::Restart {
             self.refresh_helpers(&intent).await;
         }
+        if let Fault::Clock { clock } = &fault.fault
+            && clock.moves()
+        {
+            let ticker = self.clock_ticker(*clock, &intent);
+            self.clocks.insert(fault.id, ticker);
+        }
         let effective = effective.unwrap_or(done);
         let lag = effective.saturating_sub(planned_at);
         let error = (!errors.is_empty()).then(|| joined(&errors));
@@ -769,6 +961,32 @@ impl Nemesis {
             issue_lag: issued.saturating_sub(planned_at),
             notes,
         })
+    }
+
+    /// The task that moves a clock fault's clock every [`CLOCK_TICK`] until
+    /// it is stopped.
+    fn clock_ticker(&self, shape: crate::experiment::ClockShape, intent: &Intent) -> ClockTicker {
+        let stopped = Arc::new(std::sync::Mutex::new(false));
+        let project = self.cluster.project().to_string();
+        let services: Vec<String> = intent.targets.iter().map(|t| t.service.clone()).collect();
+        let flag = stopped.clone();
+        let task = tokio::spawn(async move {
+            let start = Instant::now();
+            loop {
+                tokio::time::sleep(CLOCK_TICK).await;
+                let secs = shape.offset_at(start.elapsed());
+                let stopped = flag.lock().unwrap_or_else(|e| e.into_inner());
+                if *stopped {
+                    return;
+                }
+                for s in &services {
+                    if let Err(e) = write_clock(&project, s, secs) {
+                        tracing::warn!(service = %s, "moving the clock: {e}");
+                    }
+                }
+            }
+        });
+        ClockTicker { stopped, task }
     }
 
     /// Do the fault. Returns when it took effect and the errors.
@@ -848,27 +1066,25 @@ impl Nemesis {
                 .await;
                 (Some(self.now()), errs(rs))
             }
-            Fault::Partition { .. } => {
+            Fault::Partition { .. } | Fault::Loss { .. } => {
                 let helpers = &self.helpers;
                 let rs = join_all(intent.rules.iter().map(|r| async move {
                     let ips: Vec<String> = r.drop_from.values().flatten().cloned().collect();
-                    if ips.is_empty() {
+                    // A cut with no address to drop drops nothing; a loss
+                    // without a cut (no sources) drops from everyone.
+                    if ips.is_empty() && (fault.cut().is_some() || r.probability.is_none()) {
                         return Ok(None);
                     }
+                    let script = match r.probability {
+                        Some(p) => netns::add_loss_script(&r.tag, &ips, p),
+                        None => netns::add_rules_script(&r.tag, &ips),
+                    };
                     let t = Scoped {
                         id: r.container.clone(),
                         service: r.service.clone(),
                         node: r.engine.clone(),
                     };
-                    match helpers
-                        .run(
-                            c,
-                            &t,
-                            "adding iptables rules",
-                            &netns::add_rules_script(&r.tag, &ips),
-                        )
-                        .await
-                    {
+                    match helpers.run(c, &t, "adding iptables rules", &script).await {
                         Ok(_) => Ok(None),
                         // A node that is down receives nothing anyway.
                         Err(NemesisError::NoNamespace { service, state }) => {
@@ -902,6 +1118,56 @@ impl Nemesis {
                 let script = &script;
                 let rs = join_all(scoped.iter().map(|t| async move {
                     helpers.run(c, t, "adding netem", script).await.map(|_| ())
+                }))
+                .await;
+                (Some(self.now()), errs(rs))
+            }
+            Fault::Clock { clock } => {
+                let secs = clock.offset_at(Duration::ZERO);
+                let mut errors = Vec::new();
+                for t in &scoped {
+                    match write_clock(c.project(), &t.service, secs) {
+                        Ok(()) => notes.push(format!(
+                            "{}: clock {} ({})",
+                            t.service,
+                            faketime_line(secs).trim(),
+                            fault.describe()
+                        )),
+                        Err(e) => {
+                            errors.push(format!("{}: writing its clock offset: {e}", t.service))
+                        }
+                    }
+                }
+                (Some(self.now()), errors)
+            }
+            Fault::Bandwidth { rate } => {
+                let script = netns::tbf_add_script(*rate);
+                let helpers = &self.helpers;
+                let script = &script;
+                let rs = join_all(scoped.iter().map(|t| async move {
+                    helpers
+                        .run(c, t, "adding a tbf qdisc", script)
+                        .await
+                        .map(|_| ())
+                }))
+                .await;
+                (Some(self.now()), errs(rs))
+            }
+            Fault::Cpu { .. } | Fault::Memory { .. } => {
+                let rs = join_all(intent.limits.iter().map(|l| async move {
+                    let t = Scoped {
+                        id: l.container.clone(),
+                        service: l.service.clone(),
+                        node: l.engine.clone(),
+                    };
+                    let update = match fault {
+                        Fault::Cpu { cpus } => cpu_update(*cpus, &limits_of(l)),
+                        Fault::Memory { bytes } => memory_update(*bytes),
+                        _ => unreachable!("matched above"),
+                    };
+                    c.update_limits(&t, update)
+                        .await
+                        .map_err(NemesisError::from)
                 }))
                 .await;
                 (Some(self.now()), errs(rs))
@@ -968,6 +1234,9 @@ impl Nemesis {
             .get(&id)
             .cloned()
             .ok_or(NemesisError::NotApplied(id))?;
+        if let Some(t) = self.clocks.remove(&id) {
+            t.stop();
+        }
         let result = undo(&self.cluster, &self.helpers, &intent).await;
         let at = self.now();
         let error = result.as_ref().err().map(|e| e.to_string());
@@ -983,7 +1252,11 @@ impl Nemesis {
         self.applied.remove(&id);
         if matches!(
             intent.kind,
-            FaultKind::Kill | FaultKind::Stop | FaultKind::Restart | FaultKind::PowerLoss
+            FaultKind::Kill
+                | FaultKind::Stop
+                | FaultKind::Restart
+                | FaultKind::PowerLoss
+                | FaultKind::Memory
         ) {
             self.refresh_helpers(&intent).await;
         }
@@ -1048,6 +1321,9 @@ impl Drop for Nemesis {
     /// until done. Then close the journal (leaving the active index if all
     /// is healed).
     fn drop(&mut self) {
+        for (_, t) in std::mem::take(&mut self.clocks) {
+            t.stop();
+        }
         let Some(journal) = self.journal.take() else {
             return;
         };
@@ -1181,6 +1457,93 @@ mod tests {
     use super::*;
 
     #[test]
+    fn clock_offsets_and_their_file() {
+        use crate::experiment::ClockShape;
+        assert_eq!(faketime_line(30.0), "+30.000\n");
+        assert_eq!(faketime_line(-300.0), "-300.000\n");
+        assert_eq!(faketime_line(0.0), "+0.000\n");
+        let jump = ClockShape::Offset { offset_ms: -5_000 };
+        assert_eq!(jump.offset_at(Duration::from_secs(9)), -5.0);
+        // A rate starts without a jump and drifts by (factor - 1) a second.
+        let fast = ClockShape::Rate { factor: 2.0 };
+        assert_eq!(fast.offset_at(Duration::ZERO), 0.0);
+        assert_eq!(fast.offset_at(Duration::from_secs(10)), 10.0);
+        let slow = ClockShape::Rate { factor: 0.5 };
+        assert_eq!(slow.offset_at(Duration::from_secs(10)), -5.0);
+        // Each step of the moving clock is at most (factor - 1) x the tick:
+        // continuous as far as a reader can tell.
+        let a = fast.offset_at(Duration::from_millis(1_000));
+        let b = fast.offset_at(Duration::from_millis(1_000) + CLOCK_TICK);
+        assert!((b - a - 0.05).abs() < 1e-9);
+        // A strobe alternates: shifted, real, shifted.
+        let strobe = ClockShape::Strobe {
+            offset_ms: 2_000,
+            period_ms: 500,
+        };
+        assert_eq!(strobe.offset_at(Duration::from_millis(100)), 2.0);
+        assert_eq!(strobe.offset_at(Duration::from_millis(600)), 0.0);
+        assert_eq!(strobe.offset_at(Duration::from_millis(1_100)), 2.0);
+        assert!(!jump.moves() && fast.moves() && strobe.moves());
+    }
+
+    #[test]
+    fn cpu_limits_and_their_restore() {
+        let none = Limits::default();
+        let u = cpu_update(0.2, &none);
+        assert_eq!(
+            (u.cpu_quota, u.cpu_period, u.nano_cpus),
+            (Some(20_000), Some(100_000), None)
+        );
+        // Never under the kernel's 1 ms quota.
+        assert_eq!(cpu_update(0.001, &none).cpu_quota, Some(1_000));
+        // No quota before: -1 lifts it (0 would leave it in place).
+        let r = cpu_restore(&none);
+        assert_eq!(
+            (r.cpu_quota, r.cpu_period, r.nano_cpus),
+            (Some(-1), None, None)
+        );
+        // A quota before is put back, with its period.
+        let q = Limits {
+            cpu_quota: 50_000,
+            cpu_period: 200_000,
+            ..Default::default()
+        };
+        let r = cpu_restore(&q);
+        assert_eq!((r.cpu_quota, r.cpu_period), (Some(50_000), Some(200_000)));
+        // Started with `cpus:`: the same knob both ways.
+        let n = Limits {
+            nano_cpus: 1_500_000_000,
+            ..Default::default()
+        };
+        let u = cpu_update(0.25, &n);
+        assert_eq!((u.nano_cpus, u.cpu_quota), (Some(250_000_000), None));
+        assert_eq!(cpu_restore(&n).nano_cpus, Some(1_500_000_000));
+    }
+
+    #[test]
+    fn memory_limits_and_their_restore() {
+        let u = memory_update(64 << 20);
+        assert_eq!((u.memory, u.memory_swap), (Some(64 << 20), Some(64 << 20)));
+        // None before: the host's memory, and twice that with swap.
+        let r = memory_restore(&Limits::default(), 24 << 30);
+        assert_eq!((r.memory, r.memory_swap), (Some(24 << 30), Some(48 << 30)));
+        // A limit before comes back, its swap written out.
+        let before = Limits {
+            memory: 512 << 20,
+            memory_swap: 0,
+            ..Default::default()
+        };
+        let r = memory_restore(&before, 24 << 30);
+        assert_eq!((r.memory, r.memory_swap), (Some(512 << 20), Some(1 << 30)));
+        let before = Limits {
+            memory: 512 << 20,
+            memory_swap: -1,
+            ..Default::default()
+        };
+        assert_eq!(memory_restore(&before, 1).memory_swap, Some(-1));
+    }
+
+    #[test]
     fn plans_that_need_netem_or_helpers() {
         use crate::experiment;
         let text = |fault: &str| {
@@ -1215,5 +1578,11 @@ schedule = {{ start = "1s", interval = "5s", duration = "2s" }}
         assert!(!needs_helpers(&p));
         let p = plan_of("fault = \"partition\"\npartition = \"isolate-one\"");
         assert!(needs_helpers(&p));
+        let p = plan_of("fault = \"loss\"\nloss = 20");
+        assert!(needs_helpers(&p) && netem_faults(&p).is_empty());
+        let p = plan_of("fault = \"bandwidth\"\nrate = \"1mbit\"");
+        assert!(needs_helpers(&p));
+        let p = plan_of("fault = \"cpu\"\ncpus = 0.2");
+        assert!(!needs_helpers(&p));
     }
 }

@@ -59,6 +59,67 @@ pub fn add_rules_script(tag: &str, sources: &[String]) -> String {
     s
 }
 
+/// Insert DROP rules at the top of INPUT that drop a share (`probability`,
+/// 0 to 1) of what the target receives: from each source address, or,
+/// with none, from everyone but the loopback (clients included).
+pub fn add_loss_script(tag: &str, sources: &[String], probability: f64) -> String {
+    let p = format!("{probability:.4}");
+    let stat = format!("-m statistic --mode random --probability {p}");
+    let mut s = String::from("set -e\n");
+    if sources.is_empty() {
+        s.push_str(&format!(
+            "iptables -w -I INPUT ! -i lo {stat} -m comment --comment {tag} -j DROP\n"
+        ));
+    }
+    for ip in sources {
+        s.push_str(&format!(
+            "iptables -w -I INPUT -s {ip} {stat} -m comment --comment {tag} -j DROP\n"
+        ));
+    }
+    s
+}
+
+/// Print `dropped N`: the packets the rules tagged exactly `tag` have
+/// dropped (their counters), before a heal deletes them.
+pub fn count_dropped_script(tag: &str) -> String {
+    format!(
+        "iptables -w -L INPUT -v -x -n | grep -E -- '/\\* {}( |\\*)' | awk '{{n+=$1}} END {{print \"dropped \" n+0}}'\n",
+        ere_escape(tag)
+    )
+}
+
+/// The `dropped N` of [`count_dropped_script`]'s output.
+pub fn dropped_count(out: &ExecOutput) -> Option<u64> {
+    out.stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("dropped "))
+        .find_map(|n| n.trim().parse().ok())
+}
+
+/// The burst a `tbf` of `rate_bits` per second needs: 20 ms of the rate,
+/// at least a few full frames (a smaller bucket than one packet passes
+/// nothing). Pure.
+pub fn tbf_burst_bytes(rate_bits: u64) -> u64 {
+    (rate_bits / 8 / 50).max(4 * 1514)
+}
+
+/// A token bucket on every interface but `lo`: what the target sends
+/// leaves at `rate_bits` per second at most.
+pub fn tbf_add_script(rate_bits: u64) -> String {
+    format!(
+        "set -e\nfor i in $(ls /sys/class/net); do [ \"$i\" = lo ] && continue; tc qdisc replace dev \"$i\" root tbf rate {rate_bits}bit burst {} latency 200ms; done\n",
+        tbf_burst_bytes(rate_bits)
+    )
+}
+
+/// Remove a root qdisc of `kind` (netem, tbf) from every interface that
+/// has one; print `removed N`.
+pub fn qdisc_del_script(kind: &str) -> String {
+    format!(
+        "n=0\nfor i in $(ls /sys/class/net); do if tc qdisc show dev \"$i\" root 2>/dev/null | grep -q '^qdisc {kind} '; then tc qdisc del dev \"$i\" root && n=$((n+1)); fi; done\necho \"removed $n\"\n"
+    )
+}
+
 /// Escape a literal for an extended regular expression.
 fn ere_escape(s: &str) -> String {
     let mut out = String::new();
@@ -124,10 +185,6 @@ pub fn netem_add_script(delay_ms: u64, jitter_ms: u64, loss_percent: f64) -> Str
         "set -e\nfor i in $(ls /sys/class/net); do [ \"$i\" = lo ] && continue; tc qdisc replace dev \"$i\" root netem{args}; done\n"
     )
 }
-
-/// Remove a root netem qdisc from every interface that has one; print
-/// `removed N`.
-pub const NETEM_DEL_SCRIPT: &str = "n=0\nfor i in $(ls /sys/class/net); do if tc qdisc show dev \"$i\" root 2>/dev/null | grep -q netem; then tc qdisc del dev \"$i\" root && n=$((n+1)); fi; done\necho \"removed $n\"\n";
 
 /// Does this kernel have netem? Tried on `lo` of a helper with no network,
 /// so that no target is touched.
@@ -419,6 +476,48 @@ mod tests {
         assert!(s.contains("root netem delay 50ms 10ms loss 1.5%"), "{s}");
         let s = netem_add_script(0, 0, 5.0);
         assert!(s.contains("root netem loss 5%"), "{s}");
+    }
+
+    #[test]
+    fn loss_scripts() {
+        let tag = rule_tag("p", 2);
+        let all = add_loss_script(&tag, &[], 0.2);
+        assert_eq!(
+            all,
+            "set -e\niptables -w -I INPUT ! -i lo -m statistic --mode random --probability 0.2000 \
+             -m comment --comment chaos:p:f2 -j DROP\n"
+        );
+        let some = add_loss_script(&tag, &["10.0.0.2".to_string()], 0.05);
+        assert!(
+            some.contains("-I INPUT -s 10.0.0.2 -m statistic --mode random --probability 0.0500 "),
+            "{some}"
+        );
+        assert!(!some.contains("! -i lo"), "{some}");
+        let count = count_dropped_script(&tag);
+        assert!(count.contains(r"'/\* chaos:p:f2( |\*)'"), "{count}");
+        let out = ExecOutput {
+            code: 0,
+            stdout: "dropped 41\nremoved 1\n".to_string(),
+            stderr: String::new(),
+        };
+        assert_eq!(dropped_count(&out), Some(41));
+        assert_eq!(removed_count(&out), 1);
+    }
+
+    #[test]
+    fn tbf_scripts_and_burst() {
+        // 20 ms of the rate, never under four full frames.
+        assert_eq!(tbf_burst_bytes(1_000_000), 6056);
+        assert_eq!(tbf_burst_bytes(100_000_000), 250_000);
+        let s = tbf_add_script(1_000_000);
+        assert!(
+            s.contains("root tbf rate 1000000bit burst 6056 latency 200ms"),
+            "{s}"
+        );
+        assert!(s.contains("[ \"$i\" = lo ] && continue"), "{s}");
+        let d = qdisc_del_script("tbf");
+        assert!(d.contains("grep -q '^qdisc tbf '"), "{d}");
+        assert!(d.contains("echo \"removed $n\""), "{d}");
     }
 
     #[test]

@@ -154,20 +154,29 @@ pub async fn undo(
             .await;
             rs.into_iter().for_each(&mut note);
         }
-        FaultKind::Partition => {
+        FaultKind::Partition | FaultKind::Loss => {
             let rs = join_all(intent.rules.iter().map(|r| async move {
                 let Some(c) = scoped(cluster, &r.container, r.engine.as_deref()).await? else {
                     return Ok(Some(format!("{}: container gone", r.service)));
                 };
-                let script = netns::delete_rules_script(&r.tag, false);
+                // What the rules dropped (their counters), then the rules.
+                let script = format!(
+                    "{}{}",
+                    netns::count_dropped_script(&r.tag),
+                    netns::delete_rules_script(&r.tag, false)
+                );
                 match helpers
                     .run(cluster, &c, "deleting iptables rules", &script)
                     .await
                 {
                     Ok(out) => {
                         let n = netns::removed_count(&out);
-                        Ok((n > 0)
-                            .then(|| format!("deleted {n} rule(s) {} in {}", r.tag, r.service)))
+                        let dropped = netns::dropped_count(&out)
+                            .map(|d| format!(" (they had dropped {d} packet(s))"))
+                            .unwrap_or_default();
+                        Ok((n > 0).then(|| {
+                            format!("deleted {n} rule(s) {} in {}{dropped}", r.tag, r.service)
+                        }))
                     }
                     // No namespace: the rules died with it.
                     Err(NemesisError::NoNamespace { .. }) => Ok(None),
@@ -177,24 +186,93 @@ pub async fn undo(
             .await;
             rs.into_iter().for_each(&mut note);
         }
-        FaultKind::Netem => {
+        FaultKind::Netem | FaultKind::Bandwidth => {
+            let qdisc = if intent.kind == FaultKind::Netem {
+                "netem"
+            } else {
+                "tbf"
+            };
             let rs = join_all(intent.targets.iter().map(|t| async move {
                 let Some(c) = scoped(cluster, &t.container, t.engine.as_deref()).await? else {
                     return Ok(Some(format!("{}: container gone", t.service)));
                 };
                 match helpers
-                    .run(cluster, &c, "deleting netem", netns::NETEM_DEL_SCRIPT)
+                    .run(
+                        cluster,
+                        &c,
+                        &format!("deleting {qdisc}"),
+                        &netns::qdisc_del_script(qdisc),
+                    )
                     .await
                 {
                     Ok(out) => {
                         let n = netns::removed_count(&out);
                         Ok((n > 0).then(|| {
-                            format!("removed netem from {n} interface(s) of {}", t.service)
+                            format!("removed {qdisc} from {n} interface(s) of {}", t.service)
                         }))
                     }
                     Err(NemesisError::NoNamespace { .. }) => Ok(None),
                     Err(e) => Err(e),
                 }
+            }))
+            .await;
+            rs.into_iter().for_each(&mut note);
+        }
+        FaultKind::Clock => {
+            // The real clock again: the heal jumps back by the offset in
+            // force, no further.
+            for t in &intent.targets {
+                note(
+                    super::write_clock(cluster.project(), &t.service, 0.0)
+                        .map(|()| Some(format!("set {}'s clock back to the real one", t.service)))
+                        .map_err(|e| NemesisError::Helper {
+                            service: t.service.clone(),
+                            purpose: "writing its clock offset".to_string(),
+                            detail: e.to_string(),
+                        }),
+                );
+            }
+        }
+        FaultKind::Cpu | FaultKind::Memory => {
+            let kind = intent.kind;
+            let rs = join_all(intent.limits.iter().map(|l| async move {
+                let Some(c) = scoped(cluster, &l.container, l.engine.as_deref()).await? else {
+                    return Ok(Some(format!("{}: container gone", l.service)));
+                };
+                let before = super::limits_of(l);
+                let (_, oom) = cluster.limits(&c).await?;
+                let restore = if kind == FaultKind::Cpu {
+                    super::cpu_restore(&before)
+                } else {
+                    let host = cluster.host_memory(&c).await?;
+                    super::memory_restore(&before, host)
+                };
+                cluster.update_limits(&c, restore).await?;
+                let mut what = format!(
+                    "restored the {} limits of {}",
+                    if kind == FaultKind::Cpu {
+                        "CPU"
+                    } else {
+                        "memory"
+                    },
+                    l.service
+                );
+                let (state, _) = cluster.inspect_state(&c).await?;
+                if oom {
+                    what.push_str(" (the kernel's OOM killer had ended it under the limit)");
+                }
+                match state {
+                    State::Running | State::Restarting => {}
+                    State::Paused => {
+                        cluster.unpause(&c).await?;
+                        what.push_str("; unpaused");
+                    }
+                    _ => {
+                        cluster.start(&c).await?;
+                        what.push_str(&format!("; it had stopped ({}): started", state.name()));
+                    }
+                }
+                Ok(Some(what))
             }))
             .await;
             rs.into_iter().for_each(&mut note);
@@ -289,6 +367,10 @@ pub struct SweepReport {
     /// Service and how many chaos rules were deleted in it.
     pub rules_deleted: Vec<(String, usize)>,
     pub netem_removed: Vec<String>,
+    /// Services whose bandwidth limit (`tbf`) was removed.
+    pub tbf_removed: Vec<String>,
+    /// Services whose clock offset file was set back to the real clock.
+    pub clocks_reset: Vec<String>,
     /// Services whose chaos-fs had a fault set or was frozen, cleared.
     pub chaos_fs_cleared: Vec<String>,
     pub helpers_removed: usize,
@@ -306,6 +388,8 @@ impl SweepReport {
             && self.started.is_empty()
             && self.rules_deleted.is_empty()
             && self.netem_removed.is_empty()
+            && self.tbf_removed.is_empty()
+            && self.clocks_reset.is_empty()
             && self.chaos_fs_cleared.is_empty()
             && self.helpers_removed == 0)
     }
@@ -393,6 +477,25 @@ pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
             Err(e) => report.errors.push(e.to_string()),
         }
     }
+    // 2c. Clock offsets: every offset file of the project that does not
+    // read the real clock.
+    let clocks = crate::journal::state_dir()
+        .join("clock")
+        .join(cluster.project());
+    for entry in std::fs::read_dir(&clocks).into_iter().flatten().flatten() {
+        let service = entry.file_name().to_string_lossy().into_owned();
+        let file = entry.path().join("faketime");
+        let now = std::fs::read_to_string(&file).unwrap_or_default();
+        if now.trim().trim_start_matches('+').parse::<f64>() == Ok(0.0) {
+            continue;
+        }
+        match super::write_clock(cluster.project(), &service, 0.0) {
+            Ok(()) => report.clocks_reset.push(service),
+            Err(e) => report
+                .errors
+                .push(format!("{}: resetting the clock: {e}", file.display())),
+        }
+    }
     // 3. Rules and qdiscs, in every container's namespace.
     let image = netns::helper_image();
     match cluster.has_image(&image).await {
@@ -401,9 +504,10 @@ pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
         Ok(true) => {
             let helpers = Helpers::default();
             let script = format!(
-                "{}\n{}",
+                "{}\n{}\n{}",
                 netns::delete_rules_script(netns::TAG_PREFIX, true),
-                netns::NETEM_DEL_SCRIPT.replace("removed ", "netem ")
+                netns::qdisc_del_script("netem").replace("removed ", "netem "),
+                netns::qdisc_del_script("tbf").replace("removed ", "tbf ")
             );
             let helpers = &helpers;
             let script = &script;
@@ -437,7 +541,16 @@ pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
                             .filter_map(|n| n.trim().parse::<usize>().ok())
                             .sum();
                         if q > 0 {
-                            report.netem_removed.push(service);
+                            report.netem_removed.push(service.clone());
+                        }
+                        let b: usize = out
+                            .stdout
+                            .lines()
+                            .filter_map(|l| l.strip_prefix("tbf "))
+                            .filter_map(|n| n.trim().parse::<usize>().ok())
+                            .sum();
+                        if b > 0 {
+                            report.tbf_removed.push(service);
                         }
                     }
                     Err(NemesisError::NoNamespace { .. }) => {}

@@ -349,6 +349,28 @@ pub fn did_not_come_back(
     })
 }
 
+/// Add what the run saw of its nodes (`"type": "node"` anomalies such as
+/// [`did_not_come_back`]) to a checker's summary: each counts against the
+/// verdict. One rule for the run that records them and for `chaos check
+/// RUN_DIR`, which re-checks the history and carries the recorded node
+/// anomalies over (a history cannot show them).
+pub fn add_node_anomalies(summary: &mut CheckerSummary, nodes: Vec<Anomaly>) {
+    if !nodes.is_empty() {
+        summary.verdict = Verdict::Invalid;
+        summary.anomalies.extend(nodes);
+    }
+}
+
+/// The node anomalies a summary holds (see [`add_node_anomalies`]).
+pub fn node_anomalies(summary: &CheckerSummary) -> Vec<Anomaly> {
+    summary
+        .anomalies
+        .iter()
+        .filter(|a| matches!(a, Anomaly::Workload(w) if w.kind == "node"))
+        .cloned()
+        .collect()
+}
+
 /// The checker's report in the results format.
 pub fn checker_summary(report: &CheckReport, elapsed_ms: f64) -> CheckerSummary {
     let mut anomalies = Vec::new();

@@ -69,6 +69,51 @@ fn fault_fields(fault: &Fault) -> Table {
                 t.insert("path".into(), Value::String(p.clone()));
             }
         }
+        Fault::Loss { loss, partition } => {
+            t.insert("loss".into(), Value::Float(*loss));
+            if let Some(p) = partition {
+                t.insert("partition".into(), Value::String(p.name().into()));
+            }
+        }
+        Fault::Bandwidth { rate } => {
+            t.insert(
+                "rate".into(),
+                Value::String(crate::experiment::format_rate(*rate)),
+            );
+        }
+        Fault::Cpu { cpus } => {
+            t.insert("cpus".into(), Value::Float(*cpus));
+        }
+        Fault::Memory { bytes } => {
+            t.insert(
+                "memory".into(),
+                Value::String(crate::experiment::format_bytes(*bytes)),
+            );
+        }
+        Fault::Clock { clock } => {
+            use crate::experiment::{ClockShape, format_offset};
+            match clock {
+                ClockShape::Offset { offset_ms } => {
+                    t.insert("clock".into(), Value::String("offset".into()));
+                    t.insert("offset".into(), Value::String(format_offset(*offset_ms)));
+                }
+                ClockShape::Rate { factor } => {
+                    t.insert("clock".into(), Value::String("rate".into()));
+                    t.insert("factor".into(), Value::Float(*factor));
+                }
+                ClockShape::Strobe {
+                    offset_ms,
+                    period_ms,
+                } => {
+                    t.insert("clock".into(), Value::String("strobe".into()));
+                    t.insert("offset".into(), Value::String(format_offset(*offset_ms)));
+                    t.insert(
+                        "period".into(),
+                        dur(std::time::Duration::from_millis(*period_ms)),
+                    );
+                }
+            }
+        }
     }
     t
 }

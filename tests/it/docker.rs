@@ -24,19 +24,19 @@ use chaos::nemesis::{self, Nemesis, NemesisError};
 use chaos::plan::{self, Plan, PlannedFault, PlannedTargets};
 use chaos::roles::FixedRoles;
 
-const NODES: [&str; 3] = ["etcd1", "etcd2", "etcd3"];
+pub(crate) const NODES: [&str; 3] = ["etcd1", "etcd2", "etcd3"];
 const PORTS: [(&str, &str); 3] = [
     ("CHAOS_ETCD1_PORT", "0"),
     ("CHAOS_ETCD2_PORT", "0"),
     ("CHAOS_ETCD3_PORT", "0"),
 ];
-const HELPER_IMAGE: &str = "chaos/nethelper:local";
+pub(crate) const HELPER_IMAGE: &str = "chaos/nethelper:local";
 
 fn compose_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("compose/etcd.yml")
 }
 
-fn sh(program: &str, args: &[&str]) -> Output {
+pub(crate) fn sh(program: &str, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -44,7 +44,7 @@ fn sh(program: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("{program} {args:?}: {e}"))
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -63,15 +63,15 @@ fn compose_cli() -> Vec<String> {
 
 /// A compose project of the etcd cluster, up for one test, down when
 /// dropped (also on panic).
-struct TestCluster {
-    project: String,
-    dir: tempfile::TempDir,
+pub(crate) struct TestCluster {
+    pub(crate) project: String,
+    pub(crate) dir: tempfile::TempDir,
     rt: tokio::runtime::Runtime,
     cluster: ComposeCluster,
 }
 
 impl TestCluster {
-    fn up(name: &str) -> TestCluster {
+    pub(crate) fn up(name: &str) -> TestCluster {
         let project = format!("chaos-test-{name}-{}", std::process::id());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -97,7 +97,7 @@ impl TestCluster {
         t
     }
 
-    fn block<F: std::future::Future>(&self, f: F) -> F::Output {
+    pub(crate) fn block<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
 
@@ -105,7 +105,7 @@ impl TestCluster {
         self.dir.path().join("state")
     }
 
-    fn container(&self, service: &str) -> String {
+    pub(crate) fn container(&self, service: &str) -> String {
         self.block(self.cluster.container(service)).unwrap().id
     }
 
@@ -113,14 +113,14 @@ impl TestCluster {
         format!("{}_cluster", self.project)
     }
 
-    fn wait_healthy(&self) {
+    pub(crate) fn wait_healthy(&self) {
         self.block(self.cluster.wait_healthy(Duration::from_secs(90)))
             .unwrap_or_else(|e| panic!("the cluster did not recover: {e}"));
     }
 
     /// A nemesis over this cluster with a journal of its own in the test's
     /// directory.
-    fn nemesis(&self, roles: Arc<FixedRoles>) -> Nemesis {
+    pub(crate) fn nemesis(&self, roles: Arc<FixedRoles>) -> Nemesis {
         static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let journal = Journal::create_in(
@@ -142,7 +142,7 @@ impl TestCluster {
 
     /// An experiment file for this project (for the CLI); `nemesis` is
     /// TOML for its `[[nemesis]]` tables.
-    fn experiment(&self, file: &str, nemesis: &str) -> PathBuf {
+    pub(crate) fn experiment(&self, file: &str, nemesis: &str) -> PathBuf {
         let path = self.dir.path().join(file);
         let body = format!(
             r#"name = "docker-test"
@@ -173,7 +173,7 @@ timeout = "1s"
     }
 
     /// The chaos binary, with this test's state dir and port overrides.
-    fn chaos_cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn chaos_cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_chaos"));
         c.args(args)
             .env("CHAOS_STATE_DIR", self.state_dir())
@@ -184,7 +184,7 @@ timeout = "1s"
         c
     }
 
-    fn chaos(&self, args: &[&str]) -> Output {
+    pub(crate) fn chaos(&self, args: &[&str]) -> Output {
         self.chaos_cmd(args)
             .output()
             .expect("the chaos binary runs")
@@ -227,7 +227,7 @@ fn nodes() -> Vec<String> {
     NODES.map(String::from).to_vec()
 }
 
-fn planned(id: u64, fault: Fault, targets: PlannedTargets) -> PlannedFault {
+pub(crate) fn planned(id: u64, fault: Fault, targets: PlannedTargets) -> PlannedFault {
     PlannedFault {
         id,
         nemesis: 0,
@@ -238,7 +238,7 @@ fn planned(id: u64, fault: Fault, targets: PlannedTargets) -> PlannedFault {
     }
 }
 
-fn services(s: &[&str]) -> PlannedTargets {
+pub(crate) fn services(s: &[&str]) -> PlannedTargets {
     PlannedTargets::Services(s.iter().map(|s| s.to_string()).collect())
 }
 
@@ -254,13 +254,13 @@ fn plan_of(faults: &[PlannedFault]) -> Plan {
 
 // --- observations, through the docker CLI ----------------------------------
 
-fn inspect(container: &str, format: &str) -> String {
+pub(crate) fn inspect(container: &str, format: &str) -> String {
     let o = sh("docker", &["inspect", "-f", format, container]);
     assert!(o.status.success(), "inspect {container}: {}", text(&o));
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-fn status(container: &str) -> String {
+pub(crate) fn status(container: &str) -> String {
     inspect(container, "{{.State.Status}}")
 }
 
@@ -309,7 +309,7 @@ fn eventually_reaches(t: &TestCluster, from: &str, to: &str) {
 
 /// The chaos-tagged iptables rules in a container's namespace, counted from
 /// a throwaway helper.
-fn chaos_rules(container: &str) -> usize {
+pub(crate) fn chaos_rules(container: &str) -> usize {
     let o = sh(
         "docker",
         &[
@@ -329,7 +329,7 @@ fn chaos_rules(container: &str) -> usize {
     String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
 }
 
-fn helpers_left(t: &TestCluster) -> usize {
+pub(crate) fn helpers_left(t: &TestCluster) -> usize {
     let filter = format!("label=io.chaos.helper.project={}", t.project);
     let o = sh("docker", &["ps", "-aq", "--filter", &filter]);
     String::from_utf8_lossy(&o.stdout)
@@ -339,7 +339,7 @@ fn helpers_left(t: &TestCluster) -> usize {
 
 /// Every node running, unpaused, on its compose network, no chaos rule, no
 /// helper container.
-fn assert_clean(t: &TestCluster, context: &str) {
+pub(crate) fn assert_clean(t: &TestCluster, context: &str) {
     assert_eq!(helpers_left(t), 0, "{context}: helper containers left");
     for s in NODES {
         let c = t.container(s);
@@ -807,7 +807,7 @@ fn docker_netem_is_refused_before_the_run_where_the_kernel_lacks_it() {
 
 /// Start `args` (a chaos command that applies faults), wait until its
 /// journal says fault 1 is applied, SIGKILL it.
-fn kill_when_applied(t: &TestCluster, args: &[&str], results: &Path) {
+pub(crate) fn kill_when_applied(t: &TestCluster, args: &[&str], results: &Path) {
     let mut child = t
         .chaos_cmd(args)
         .stdout(Stdio::piped())

@@ -221,6 +221,64 @@ fn bad_cases() -> Vec<(&'static str, String, &'static str)> {
             "unknown fault `explode`",
         ),
         (
+            "misspelt fault kind",
+            r("fault = \"kill\"", "fault = \"bandwith\""),
+            "did you mean `bandwidth`?",
+        ),
+        (
+            "unknown nemesis field: its whole path and a suggestion",
+            r("fault = \"kill\"", "fault = \"kill\"\ngarce = \"1s\""),
+            "nemesis[0].garce: unknown field `garce`",
+        ),
+        (
+            "unknown nemesis field: did you mean",
+            r("fault = \"kill\"", "fault = \"kill\"\ngarce = \"1s\""),
+            "did you mean `grace`?",
+        ),
+        (
+            "unknown workload field: its whole path",
+            r("clients = 3", "clients = 3\nread_mod = \"linearizable\""),
+            "workload.read_mod",
+        ),
+        (
+            "loss out of range",
+            r("fault = \"kill\"", "fault = \"loss\"\nloss = 120"),
+            "nemesis[0].loss: 120 is out of range",
+        ),
+        (
+            "loss without a share",
+            r("fault = \"kill\"", "fault = \"loss\""),
+            "loss needs `loss`",
+        ),
+        (
+            "bandwidth without a unit",
+            r("fault = \"kill\"", "fault = \"bandwidth\"\nrate = \"1000\""),
+            "nemesis[0].rate: `1000` has no unit",
+        ),
+        (
+            "cpu out of range",
+            r("fault = \"kill\"", "fault = \"cpu\"\ncpus = 0"),
+            "nemesis[0].cpus",
+        ),
+        (
+            "memory under the engine's minimum",
+            r("fault = \"kill\"", "fault = \"memory\"\nmemory = \"1MiB\""),
+            "expected at least 6MiB",
+        ),
+        (
+            "a rate on a kill",
+            r("fault = \"kill\"", "fault = \"kill\"\nrate = \"1mbit\""),
+            "`rate` applies to `fault = \"bandwidth\"` only",
+        ),
+        (
+            "disconnect from a network the target is not on",
+            r(
+                "fault = \"kill\"",
+                "fault = \"disconnect\"\nnetwork = \"backend\"",
+            ),
+            "nemesis[0].network: `n1` is not on network `backend`",
+        ),
+        (
             "unknown compose service",
             r("one_of = [\"n1\", \"n2\"]", "one_of = [\"n1\", \"n9\"]"),
             "unknown compose service `n9`",
@@ -450,6 +508,78 @@ fn bad_experiments_exit_2_with_a_pointed_message() {
         assert_eq!(err.trim().lines().count(), 1, "{what}: not one line: {err}");
         assert!(extra.is_empty(), "{what}: created {extra:?}");
     }
+}
+
+/// Run `chaos plan` (with `args`) on `text`: exit code and stderr.
+fn plan_with(text: &str, args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("compose.yml"), COMPOSE).unwrap();
+    let file = dir.path().join("exp.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chaos"))
+        .arg("plan")
+        .arg(&file)
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn plan_warns_and_strict_refuses() {
+    // The good file draws no warning.
+    let (code, err) = plan_with(GOOD, &["--strict", "--seed", "1"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    let exact = |fault: &str, at: &str, services: &str| {
+        format!(
+            "\n[[nemesis]]\nfault = \"{fault}\"\nfaults = [{{ at = \"{at}\", duration = \"5s\", services = [{services}] }}]\n"
+        )
+    };
+    let cases = [
+        (
+            "a pause of a killed container",
+            format!(
+                "{GOOD}{}{}",
+                exact("kill", "2s", "\"n1\""),
+                exact("pause", "4s", "\"n1\"")
+            ),
+            "both strike n1",
+        ),
+        (
+            "a majority down at once",
+            format!("{GOOD}{}", exact("stop", "2s", "\"n2\", \"n3\"")),
+            "members of `db` are down at once",
+        ),
+        (
+            "a timeout longer than the run",
+            GOOD.replacen("timeout = \"1s\"", "timeout = \"45s\"", 1),
+            "longer than the run",
+        ),
+    ];
+    for (what, text, expected) in cases {
+        let (code, err) = plan_with(&text, &["--seed", "1"]);
+        assert_eq!(code, Some(0), "{what}: a warning is not an error: {err}");
+        assert!(
+            err.contains("warning: ") && err.contains(expected),
+            "{what}: {err}"
+        );
+        let (code, err) = plan_with(&text, &["--seed", "1", "--strict"]);
+        assert_eq!(code, Some(2), "{what}: --strict: {err}");
+        assert!(err.contains("refused with --strict"), "{what}: {err}");
+    }
+    // No fault within a shortened run.
+    let (code, err) = plan_with(GOOD, &["--seed", "1", "--duration", "500ms", "--strict"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("the plan has no fault"), "{err}");
+    // A one-node component is exempt from the quorum warning.
+    let solo = format!("{GOOD}{}", exact("kill", "2s", "\"solo\""));
+    let (code, err) = plan_with(&solo, &["--seed", "1", "--strict"]);
+    assert_eq!(code, Some(0), "{err}");
 }
 
 #[test]

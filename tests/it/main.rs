@@ -17,6 +17,7 @@ mod daemon;
 mod docker;
 mod engine;
 mod experiments;
+mod grey_faults;
 mod history;
 mod purity;
 mod report;

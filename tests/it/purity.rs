@@ -29,6 +29,7 @@ const CORE: &[&str] = &[
     "src/shrink/file.rs",
     "src/bench",
     "src/workload",
+    "src/warnings.rs",
 ];
 
 const FORBIDDEN: &[&str] = &[
@@ -171,6 +172,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "runfiles.rs",
             "seed.rs",
             "store.rs",
+            "warnings.rs",
         ],
         &[
             "println!",
