@@ -260,8 +260,9 @@ pub fn check(experiment: &Experiment, plan: &Plan) -> Vec<Warning> {
                 .to_string(),
         ));
     }
-    out.sort();
-    out.reverse(); // warnings before notes, each kind together
+    // Warnings before notes; otherwise in the order found (by kind, then
+    // in time).
+    out.sort_by_key(|w| std::cmp::Reverse(w.level));
     out
 }
 

@@ -12,7 +12,7 @@
 #
 # Prints one line per run and, per control, "flagged F of N with the fault;
 # flagged B of N without it". Takes the machine's Docker lock
-# (/tmp/chaos-docker.lock) for each run, not for the whole script. Needs a
+# (/tmp/chaos-docker.lock, or $CHAOS_DOCKER_LOCK) for each run, not for the whole script. Needs a
 # chaos binary (CHAOS_BIN, default ./target/release/chaos) and the images.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -60,7 +60,7 @@ run_one() { # EXPERIMENT SEED VARIANT CONTROL
     log="$out/$(basename "$exp" .toml)-$variant-$seed.log"
     local a=(run "$exp" --seed "$seed" --results-dir "$out/results")
     [ -n "$duration" ] && a+=(--duration "$duration")
-    flock /tmp/chaos-docker.lock "$chaos" "${a[@]}" > "$log" 2>&1 || code=$?
+    flock "${CHAOS_DOCKER_LOCK:-/tmp/chaos-docker.lock}" "$chaos" "${a[@]}" > "$log" 2>&1 || code=$?
     local dir verdict anomalies
     dir="$(sed -n 's/^run directory: //p' "$log" | tail -n 1)"
     verdict="-"; anomalies="-"

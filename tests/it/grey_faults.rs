@@ -103,7 +103,11 @@ fn download_rate(t: &TestCluster, from: &str, to: &str) -> f64 {
     let mut w = said.split_whitespace();
     let bytes: f64 = w.next().and_then(|x| x.parse().ok()).unwrap_or(0.0);
     let secs: f64 = w.next().and_then(|x| x.parse().ok()).unwrap_or(0.0);
-    assert!(bytes > 700_000.0 && secs > 0.0, "download: {said} {}", text(&o));
+    assert!(
+        bytes > 700_000.0 && secs > 0.0,
+        "download: {said} {}",
+        text(&o)
+    );
     bytes * 8.0 / secs
 }
 
