@@ -995,14 +995,21 @@ impl ComposeCluster {
             .map_err(DockerError::api(format!("unpause {}", c.service)))
     }
 
+    /// One container, inspected through the engine that runs it.
+    async fn inspect(
+        &self,
+        c: &Scoped,
+    ) -> Result<bollard::models::ContainerInspectResponse, DockerError> {
+        self.engine(c)?
+            .inspect_container(&c.id, None)
+            .await
+            .map_err(DockerError::api(format!("inspect {}", c.service)))
+    }
+
     /// A container's CPU and memory limits as the engine holds them (0:
     /// none), and whether the kernel's OOM killer ended its last run.
     pub async fn limits(&self, c: &Scoped) -> Result<(Limits, bool), DockerError> {
-        let i = self
-            .engine(c)?
-            .inspect_container(&c.id, None)
-            .await
-            .map_err(DockerError::api(format!("inspect {}", c.service)))?;
+        let i = self.inspect(c).await?;
         let h = i.host_config.unwrap_or_default();
         let oom = i.state.and_then(|s| s.oom_killed).unwrap_or(false);
         Ok((
@@ -1076,11 +1083,7 @@ impl ComposeCluster {
 
     /// The state and start time of one container (fresh, not listed).
     pub async fn inspect_state(&self, c: &Scoped) -> Result<(State, String), DockerError> {
-        let i = self
-            .engine(c)?
-            .inspect_container(&c.id, None)
-            .await
-            .map_err(DockerError::api(format!("inspect {}", c.service)))?;
+        let i = self.inspect(c).await?;
         let st = i.state.unwrap_or_default();
         use bollard::models::ContainerStateStatusEnum as S;
         let state = match st.status {
@@ -1099,11 +1102,7 @@ impl ComposeCluster {
     /// The container's endpoints, with their aliases (inspect gives the
     /// aliases; the list does not always).
     pub async fn endpoints(&self, c: &Scoped) -> Result<BTreeMap<String, Endpoint>, DockerError> {
-        let i = self
-            .engine(c)?
-            .inspect_container(&c.id, None)
-            .await
-            .map_err(DockerError::api(format!("inspect {}", c.service)))?;
+        let i = self.inspect(c).await?;
         Ok(i.network_settings
             .and_then(|n| n.networks)
             .unwrap_or_default()

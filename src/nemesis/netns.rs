@@ -193,9 +193,15 @@ pub const NETEM_PROBE_SCRIPT: &str =
 
 /// The number in a script's `removed N` line.
 pub fn removed_count(out: &ExecOutput) -> usize {
+    prefixed_count(out, "removed ")
+}
+
+/// The sum of the numbers on a script's lines that start with `prefix`
+/// (`removed `, and the sweep's `netem `, `tbf `).
+pub fn prefixed_count(out: &ExecOutput, prefix: &str) -> usize {
     out.stdout
         .lines()
-        .filter_map(|l| l.strip_prefix("removed "))
+        .filter_map(|l| l.strip_prefix(prefix))
         .filter_map(|n| n.trim().parse::<usize>().ok())
         .sum()
 }

@@ -534,22 +534,10 @@ pub async fn sweep(cluster: &ComposeCluster) -> SweepReport {
                         if n > 0 {
                             report.rules_deleted.push((service.clone(), n));
                         }
-                        let q: usize = out
-                            .stdout
-                            .lines()
-                            .filter_map(|l| l.strip_prefix("netem "))
-                            .filter_map(|n| n.trim().parse::<usize>().ok())
-                            .sum();
-                        if q > 0 {
+                        if netns::prefixed_count(&out, "netem ") > 0 {
                             report.netem_removed.push(service.clone());
                         }
-                        let b: usize = out
-                            .stdout
-                            .lines()
-                            .filter_map(|l| l.strip_prefix("tbf "))
-                            .filter_map(|n| n.trim().parse::<usize>().ok())
-                            .sum();
-                        if b > 0 {
+                        if netns::prefixed_count(&out, "tbf ") > 0 {
                             report.tbf_removed.push(service);
                         }
                     }
