@@ -75,14 +75,13 @@ pub async fn overlay(
     let state = crate::journal::state_dir();
     let project = &experiment.cluster.project;
     let clock_dir = |service: &str| crate::journal::clock_dir(&state, project, service);
-    // A clock fault's targets start on the real clock: "+0" in the file
-    // their libfaketime reads (a crash of chaos mid-fault is healed by
+    // A clock fault's targets start on the real clock: offset 0 in the
+    // file their libfaketime reads (a crash of chaos mid-fault is healed by
     // `chaos heal`, which writes it again).
     for (service, _) in needs.iter().filter(|(_, n)| n.faketime) {
-        let dir = clock_dir(service);
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| crate::store::write_atomic(&dir.join("faketime"), b"+0\n"))
-            .map_err(EngineError::store(format!("writing {}", dir.display())))?;
+        let file = clock_dir(service).join("faketime");
+        crate::nemesis::write_clock_file(&file, 0.0)
+            .map_err(EngineError::store(format!("writing {}", file.display())))?;
     }
     let text = crate::experiment::overlay::override_yaml(&needs, version.as_deref(), &clock_dir)
         .expect("needs are not empty");

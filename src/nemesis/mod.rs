@@ -166,12 +166,24 @@ pub fn faketime_line(secs: f64) -> String {
     format!("{secs:+.3}\n")
 }
 
-/// Write a target's clock offset where its libfaketime reads it
-/// ([`crate::journal::clock_dir`]), atomically.
+/// The file a target's libfaketime reads its offset from
+/// ([`crate::journal::clock_dir`]).
+pub fn clock_file(project: &str, service: &str) -> PathBuf {
+    crate::journal::clock_dir(&crate::journal::state_dir(), project, service).join("faketime")
+}
+
+/// Write a clock offset into an offset file, atomically (its directory
+/// made if need be).
+pub fn write_clock_file(file: &std::path::Path, secs: f64) -> std::io::Result<()> {
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::store::write_atomic(file, faketime_line(secs).as_bytes())
+}
+
+/// Write a target's clock offset where its libfaketime reads it.
 pub fn write_clock(project: &str, service: &str, secs: f64) -> std::io::Result<()> {
-    let dir = crate::journal::clock_dir(&crate::journal::state_dir(), project, service);
-    std::fs::create_dir_all(&dir)?;
-    crate::store::write_atomic(&dir.join("faketime"), faketime_line(secs).as_bytes())
+    write_clock_file(&clock_file(project, service), secs)
 }
 
 /// A clock fault that moves: the task that moves it, and the switch that
@@ -967,8 +979,17 @@ impl Nemesis {
     /// it is stopped.
     fn clock_ticker(&self, shape: crate::experiment::ClockShape, intent: &Intent) -> ClockTicker {
         let stopped = Arc::new(std::sync::Mutex::new(false));
-        let project = self.cluster.project().to_string();
-        let services: Vec<String> = intent.targets.iter().map(|t| t.service.clone()).collect();
+        // The files once, not at every tick (apply wrote them already).
+        let files: Vec<(String, PathBuf)> = intent
+            .targets
+            .iter()
+            .map(|t| {
+                (
+                    t.service.clone(),
+                    clock_file(self.cluster.project(), &t.service),
+                )
+            })
+            .collect();
         let flag = stopped.clone();
         let task = tokio::spawn(async move {
             let start = Instant::now();
@@ -979,8 +1000,8 @@ impl Nemesis {
                 if *stopped {
                     return;
                 }
-                for s in &services {
-                    if let Err(e) = write_clock(&project, s, secs) {
+                for (s, file) in &files {
+                    if let Err(e) = write_clock_file(file, secs) {
                         tracing::warn!(service = %s, "moving the clock: {e}");
                     }
                 }
