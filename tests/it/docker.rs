@@ -847,6 +847,32 @@ pub(crate) fn kill_when_applied(t: &TestCluster, args: &[&str], results: &Path) 
     child.wait().unwrap();
 }
 
+/// `chaos run EXPERIMENT --seed 1 --results-dir RESULTS`, SIGKILLed once
+/// fault 1 is applied ([`kill_when_applied`]).
+pub(crate) fn kill_run_when_applied(t: &TestCluster, exp: &Path, results: &Path) {
+    kill_when_applied(
+        t,
+        &[
+            "run",
+            exp.to_str().unwrap(),
+            "--seed",
+            "1",
+            "--results-dir",
+            results.to_str().unwrap(),
+        ],
+        results,
+    );
+}
+
+/// One `[[nemesis]]` table of `fields` (`fault = ...` and its parameters)
+/// on etcd2, striking at 0.5 s and held for a minute: for the tests that
+/// SIGKILL chaos while a fault holds.
+pub(crate) fn held_on_etcd2(fields: &str) -> String {
+    format!(
+        "[[nemesis]]\n{fields}targets = {{ services = [\"etcd2\"] }}\nschedule = {{ start = \"500ms\", interval = \"5s\", duration = \"60s\", count = 1 }}\n"
+    )
+}
+
 /// Does a journal under `results` hold an `applied` record for fault 1?
 fn applied_in(results: &Path) -> bool {
     let Ok(exps) = std::fs::read_dir(results) else {
@@ -889,18 +915,7 @@ fn docker_sigkill_of_chaos_run_then_chaos_heal_leaves_nothing_behind_10_times() 
         for (what, exp) in [("pause", &pause_exp), ("partition", &partition_exp)] {
             let context = format!("round {round}, {what}");
             let results = t.dir.path().join(format!("results-{round}-{what}"));
-            kill_when_applied(
-                &t,
-                &[
-                    "run",
-                    exp.to_str().unwrap(),
-                    "--seed",
-                    "1",
-                    "--results-dir",
-                    results.to_str().unwrap(),
-                ],
-                &results,
-            );
+            kill_run_when_applied(&t, exp, &results);
             // The fault outlived chaos.
             match what {
                 "pause" => assert_eq!(status(&t.container("etcd2")), "paused", "{context}"),
@@ -1098,26 +1113,9 @@ fn docker_sigkill_during_each_disk_fault_then_chaos_heal_leaves_nothing() {
         ("power-loss", "fault = \"power-loss\"\n"),
     ];
     for (kind, fields) in faults {
-        let exp = disk_experiment(
-            &t,
-            &format!("{kind}.toml"),
-            &format!(
-                "[[nemesis]]\n{fields}targets = {{ services = [\"etcd2\"] }}\nschedule = {{ start = \"500ms\", interval = \"5s\", duration = \"60s\", count = 1 }}\n"
-            ),
-        );
+        let exp = disk_experiment(&t, &format!("{kind}.toml"), &held_on_etcd2(fields));
         let results = t.dir.path().join(format!("results-{kind}"));
-        kill_when_applied(
-            &t,
-            &[
-                "run",
-                exp.to_str().unwrap(),
-                "--seed",
-                "1",
-                "--results-dir",
-                results.to_str().unwrap(),
-            ],
-            &results,
-        );
+        kill_run_when_applied(&t, &exp, &results);
         // The run laid its override: etcd2 runs on chaos-fs.
         let run = std::fs::read_dir(results.join("docker-test"))
             .unwrap()

@@ -18,8 +18,8 @@ use chaos::plan::PlannedTargets;
 use chaos::roles::FixedRoles;
 
 use crate::docker::{
-    NODES, TestCluster, assert_clean, chaos_rules, inspect, kill_when_applied, planned, services,
-    sh, status, text,
+    NODES, TestCluster, assert_clean, chaos_rules, held_on_etcd2, inspect, kill_run_when_applied,
+    planned, services, sh, status, text,
 };
 
 /// `docker exec CONTAINER sh -c SCRIPT`.
@@ -279,25 +279,9 @@ fn docker_sigkill_during_each_grey_fault_then_chaos_heal_leaves_nothing() {
         ("memory", "fault = \"memory\"\nmemory = \"256MiB\"\n"),
     ];
     for (kind, fields) in faults {
-        let exp = t.experiment(
-            &format!("{kind}.toml"),
-            &format!(
-                "[[nemesis]]\n{fields}targets = {{ services = [\"etcd2\"] }}\nschedule = {{ start = \"500ms\", interval = \"5s\", duration = \"60s\", count = 1 }}\n"
-            ),
-        );
+        let exp = t.experiment(&format!("{kind}.toml"), &held_on_etcd2(fields));
         let results = t.dir.path().join(format!("results-{kind}"));
-        kill_when_applied(
-            &t,
-            &[
-                "run",
-                exp.to_str().unwrap(),
-                "--seed",
-                "1",
-                "--results-dir",
-                results.to_str().unwrap(),
-            ],
-            &results,
-        );
+        kill_run_when_applied(&t, &exp, &results);
         let e2 = t.container("etcd2");
         // The fault outlived chaos.
         match kind {
