@@ -1042,10 +1042,56 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(
                 file: file.to_string(),
                 position,
                 field,
-                message: with_suggestion(e.message().trim()),
+                message: in_file_terms(&with_suggestion(e.message().trim())),
             })
         }
     }
+}
+
+/// serde's Rust words in an error turned into the file's terms: `expected
+/// f64` says "expected a number", `u64` "a whole number, 0 or more", a
+/// sequence is an array and a map a table; a percentage written as a
+/// string (`"5%"` where a number goes) gets the mend. Pure.
+pub fn in_file_terms(message: &str) -> String {
+    const WORDS: &[(&str, &str)] = &[
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected u8", "expected a whole number, 0 or more"),
+        ("expected u16", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected a table"),
+        ("invalid type: sequence", "invalid type: array"),
+        ("invalid type: map", "invalid type: table"),
+    ];
+    let mut out = message.to_string();
+    for (rust, file) in WORDS {
+        if let Some(at) = out.find(rust) {
+            let end = at + rust.len();
+            // Whole words only: `expected u8` must not match `expected u80`.
+            if !out[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                out.replace_range(at..end, file);
+            }
+        }
+    }
+    if out.contains("expected a number") {
+        let percent = out
+            .strip_prefix("invalid type: string \"")
+            .and_then(|r| r.split_once('"'))
+            .and_then(|(v, _)| v.trim().strip_suffix('%'))
+            .filter(|n| n.trim().parse::<f64>().is_ok());
+        if let Some(n) = percent {
+            out.push_str(&format!(
+                " (a percentage is a bare number here: {})",
+                n.trim()
+            ));
+        }
+    }
+    out
 }
 
 /// serde's "unknown field `x`, expected one of `a`, `b`" (or "unknown

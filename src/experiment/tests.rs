@@ -420,3 +420,27 @@ fn bad_swarm_clusters_point_at_the_field_and_line() {
     let e = parse(&text, "m.toml").unwrap_err();
     assert_eq!(e.field.as_deref(), Some("cluster.nodes"), "{e}");
 }
+
+#[test]
+fn type_errors_speak_the_files_terms_not_rusts() {
+    let text = MINIMAL.replace("client = \"etcd\"", "client = \"etcd\"\nclients = \"four\"");
+    let err = parse(&text, "m.toml").unwrap_err().to_string();
+    assert!(err.contains("expected a whole number, 0 or more"), "{err}");
+    assert!(!err.contains("u64") && !err.contains("usize"), "{err}");
+
+    assert_eq!(
+        in_file_terms(r#"invalid type: string "5%", expected f64"#),
+        r#"invalid type: string "5%", expected a number (a percentage is a bare number here: 5)"#
+    );
+    assert_eq!(
+        in_file_terms("invalid type: map, expected a sequence"),
+        "invalid type: table, expected an array"
+    );
+    // Not a percentage, no mend; a word that only starts like a Rust type
+    // stays.
+    assert_eq!(
+        in_file_terms(r#"invalid type: string "x", expected f64"#),
+        r#"invalid type: string "x", expected a number"#
+    );
+    assert_eq!(in_file_terms("expected u80"), "expected u80");
+}
