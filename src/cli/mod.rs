@@ -40,6 +40,10 @@ Exit codes:
   4  environment or runtime failure: Docker unreachable, cluster unhealthy, project in use, I/O error
   130  interrupted: a signal stopped the run; its faults were healed and its results written
        (status \"interrupted\"); a second signal heals from the journal and exits at once
+`chaos run --seeds` (a sweep): 0 when every run met the experiment's `expect`, 1 when one
+did not (an anomaly where none was expected, or a known-bad control that found none),
+3 when one was undecided, 4 when one could not be carried out;
+`chaos runs` reads files only: 0 whatever the runs' verdicts;
 `chaos report` checks nothing: 0 when it wrote the page, whatever the run's verdict;
 `chaos check --html` exits as `chaos check` does (4 if the page cannot be written)";
 

@@ -39,7 +39,12 @@ pub struct RunArgs {
     /// a summary table, writes `<time>-sweep.json` beside the runs, and
     /// exits 1 if a run did not meet the experiment's `expect` (an anomaly
     /// where none was expected; for a known-bad control, a run without).
-    #[arg(long, value_name = "SEEDS", conflicts_with = "seed", allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "SEEDS",
+        conflicts_with = "seed",
+        allow_hyphen_values = true
+    )]
     pub seeds: Option<String>,
 
     /// Give each seed of a sweep fresh volumes: the project is taken down
@@ -221,9 +226,8 @@ pub(super) fn write_junit(
             CliError::environment(anyhow::anyhow!("cannot create {}: {e}", dir.display()))
         })?;
     }
-    crate::store::write_atomic(path, xml.as_bytes()).map_err(|e| {
-        CliError::environment(anyhow::anyhow!("cannot write {}: {e}", path.display()))
-    })
+    crate::store::write_atomic(path, xml.as_bytes())
+        .map_err(|e| CliError::environment(anyhow::anyhow!("cannot write {}: {e}", path.display())))
 }
 
 /// The time now, in Unix milliseconds.

@@ -120,7 +120,11 @@ pub fn run(args: &RunsArgs) -> CliResult {
             }
             Ok(Outcome::Success)
         }
-        Some(RunsCommand::Diff { a, b, json: as_json }) => {
+        Some(RunsCommand::Diff {
+            a,
+            b,
+            json: as_json,
+        }) => {
             let (fa, fb) = (
                 runfiles::read(a).map_err(read_error)?,
                 runfiles::read(b).map_err(read_error)?,

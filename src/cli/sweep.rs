@@ -53,10 +53,10 @@ pub fn run(args: &RunArgs, spec: &str) -> CliResult {
         }
     );
     let started_ms = unix_ms();
-    let path = args
-        .results_dir
-        .join(&experiment.name)
-        .join(format!("{}-sweep.json", crate::results::compact_utc(started_ms)));
+    let path = args.results_dir.join(&experiment.name).join(format!(
+        "{}-sweep.json",
+        crate::results::compact_utc(started_ms)
+    ));
     let mut record = Sweep {
         sweep_version: SWEEP_VERSION,
         experiment: experiment.name.clone(),
@@ -184,9 +184,8 @@ fn save(path: &PathBuf, record: &Sweep) -> Result<(), CliError> {
             CliError::environment(anyhow::anyhow!("cannot create {}: {e}", dir.display()))
         })?;
     }
-    crate::store::write_atomic(path, format!("{text}\n").as_bytes()).map_err(|e| {
-        CliError::environment(anyhow::anyhow!("cannot write {}: {e}", path.display()))
-    })
+    crate::store::write_atomic(path, format!("{text}\n").as_bytes())
+        .map_err(|e| CliError::environment(anyhow::anyhow!("cannot write {}: {e}", path.display())))
 }
 
 /// Run the seeds; returns the error that stopped the sweep, if one did

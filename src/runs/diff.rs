@@ -354,7 +354,11 @@ mod tests {
         assert!(d.plans_compared && d.plan.is_empty(), "{:?}", d.plan);
         assert!(d.kinds_only_a.is_empty() && d.kinds_only_b.is_empty());
         assert_eq!(d.kinds_both, ["stale-read"]);
-        assert!(d.figures.iter().all(|f| f.change_pct.is_none_or(|c| c == 0.0)));
+        assert!(
+            d.figures
+                .iter()
+                .all(|f| f.change_pct.is_none_or(|c| c == 0.0))
+        );
         let text = render(&d);
         assert!(text.contains("plan: the same"), "{text}");
         assert!(text.contains("verdict: invalid in both"), "{text}");
@@ -394,7 +398,11 @@ mod tests {
                 dir: "results/b",
             },
         );
-        assert!(d.plan.iter().any(|l| l.starts_with("experiment:")), "{:?}", d.plan);
+        assert!(
+            d.plan.iter().any(|l| l.starts_with("experiment:")),
+            "{:?}",
+            d.plan
+        );
         assert_eq!(d.kinds_only_a, ["stale-read"]);
         assert!(d.kinds_only_b.is_empty());
         let ok = &d.figures[0];

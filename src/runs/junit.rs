@@ -124,11 +124,7 @@ pub fn render(
     );
     x.push_str("    <properties>\n");
     for (k, v) in [("file", file), ("expect", expect.as_str())] {
-        let _ = writeln!(
-            x,
-            "      <property name=\"{k}\" value=\"{}\"/>",
-            escape(v)
-        );
+        let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", escape(v));
     }
     x.push_str("    </properties>\n");
     for c in &all {
@@ -167,13 +163,20 @@ mod tests {
     fn attr(xml: &str, tag: &str, name: &str) -> String {
         let start = xml.find(&format!("<{tag} ")).expect("the element is there");
         let rest = &xml[start..];
-        let at = rest.find(&format!(" {name}=\"")).expect("the attribute is there") + name.len() + 3;
+        let at = rest
+            .find(&format!(" {name}=\""))
+            .expect("the attribute is there")
+            + name.len()
+            + 3;
         rest[at..].split('"').next().unwrap().to_string()
     }
 
     #[test]
     fn escaping_keeps_xml_well_formed() {
-        assert_eq!(escape("a<b & \"c\" 'd'>"), "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
+        assert_eq!(
+            escape("a<b & \"c\" 'd'>"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
+        );
         assert_eq!(escape("x\u{1b}[31my\n"), "x[31my\n");
     }
 
@@ -188,19 +191,45 @@ mod tests {
                 error: "Docker <unreachable>".into(),
             },
         ];
-        let x = render("etcd-x", "experiments/x.toml", v, &runs, "2026-12-07T18:00:00.000Z");
+        let x = render(
+            "etcd-x",
+            "experiments/x.toml",
+            v,
+            &runs,
+            "2026-12-07T18:00:00.000Z",
+        );
         // seed 1, seed 3, seed 3: stale-read, seed 9.
         assert_eq!(attr(&x, "testsuite", "tests"), "4");
         assert_eq!(attr(&x, "testsuite", "failures"), "2");
         assert_eq!(attr(&x, "testsuite", "errors"), "1");
-        assert_eq!(attr(&x, "testsuite", "timestamp"), "2026-12-07T18:00:00.000");
-        assert!(x.contains("<testcase name=\"seed 1\" classname=\"chaos.etcd-x\""), "{x}");
-        assert!(x.contains("<failure type=\"not-as-expected\" message=\"anomalies found: stale-read\">"), "{x}");
+        assert_eq!(
+            attr(&x, "testsuite", "timestamp"),
+            "2026-12-07T18:00:00.000"
+        );
+        assert!(
+            x.contains("<testcase name=\"seed 1\" classname=\"chaos.etcd-x\""),
+            "{x}"
+        );
+        assert!(
+            x.contains(
+                "<failure type=\"not-as-expected\" message=\"anomalies found: stale-read\">"
+            ),
+            "{x}"
+        );
         assert!(x.contains("<testcase name=\"seed 3: stale-read\""), "{x}");
         assert!(x.contains("<failure type=\"anomaly\""), "{x}");
-        assert!(x.contains("<error type=\"chaos-failed\" message=\"Docker &lt;unreachable&gt;\">"), "{x}");
-        assert!(x.contains("<system-out>run directory: results/stale\nrerun: chaos run"), "{x}");
-        assert_eq!(x.matches("<testcase ").count(), x.matches("</testcase>").count());
+        assert!(
+            x.contains("<error type=\"chaos-failed\" message=\"Docker &lt;unreachable&gt;\">"),
+            "{x}"
+        );
+        assert!(
+            x.contains("<system-out>run directory: results/stale\nrerun: chaos run"),
+            "{x}"
+        );
+        assert_eq!(
+            x.matches("<testcase ").count(),
+            x.matches("</testcase>").count()
+        );
     }
 
     #[test]

@@ -213,9 +213,7 @@ impl Since {
     /// with `started_at` as text; `now_ms` is the current Unix time.
     pub fn cutoff(&self, now_ms: u64) -> String {
         match self {
-            Since::Ago(d) => {
-                crate::results::rfc3339(now_ms.saturating_sub(d.as_millis() as u64))
-            }
+            Since::Ago(d) => crate::results::rfc3339(now_ms.saturating_sub(d.as_millis() as u64)),
             Since::At(t) => t.clone(),
         }
     }
@@ -450,22 +448,41 @@ pub(crate) mod tests {
         let valid = summary("kill");
         assert_eq!(judge(Expect::Valid, &valid), Judgement::Met);
         assert_eq!(judge(Expect::Invalid, &invalid), Judgement::Met);
-        assert!(matches!(judge(Expect::Valid, &invalid), Judgement::NotMet(r) if r.contains("stale-read")));
-        assert!(matches!(judge(Expect::Invalid, &valid), Judgement::NotMet(r) if r.contains("known-bad")));
+        assert!(
+            matches!(judge(Expect::Valid, &invalid), Judgement::NotMet(r) if r.contains("stale-read"))
+        );
+        assert!(
+            matches!(judge(Expect::Invalid, &valid), Judgement::NotMet(r) if r.contains("known-bad"))
+        );
         let mut unknown = valid.clone();
         unknown.verdict = Verdict::Unknown;
-        assert!(matches!(judge(Expect::Valid, &unknown), Judgement::Undecided(_)));
+        assert!(matches!(
+            judge(Expect::Valid, &unknown),
+            Judgement::Undecided(_)
+        ));
         let mut cut = invalid.clone();
         cut.status = Status::Interrupted;
-        assert!(matches!(judge(Expect::Invalid, &cut), Judgement::Incomplete(_)));
+        assert!(matches!(
+            judge(Expect::Invalid, &cut),
+            Judgement::Incomplete(_)
+        ));
         assert!(!judge(Expect::Invalid, &cut).passed());
     }
 
     #[test]
     fn since_reads_durations_and_dates() {
-        assert_eq!(Since::parse("2h"), Ok(Since::Ago(Duration::from_secs(7200))));
-        assert_eq!(Since::parse("7d"), Ok(Since::Ago(Duration::from_secs(7 * 86_400))));
-        assert_eq!(Since::parse("2026-12-07"), Ok(Since::At("2026-12-07".into())));
+        assert_eq!(
+            Since::parse("2h"),
+            Ok(Since::Ago(Duration::from_secs(7200)))
+        );
+        assert_eq!(
+            Since::parse("7d"),
+            Ok(Since::Ago(Duration::from_secs(7 * 86_400)))
+        );
+        assert_eq!(
+            Since::parse("2026-12-07"),
+            Ok(Since::At("2026-12-07".into()))
+        );
         assert_eq!(
             Since::parse("2026-12-07T18:30"),
             Ok(Since::At("2026-12-07T18:30".into()))

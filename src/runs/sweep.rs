@@ -262,7 +262,10 @@ pub fn render_summary(sweep: &Sweep) -> String {
                 *by_verdict.entry(summary.verdict_text()).or_default() += 1;
                 met += u64::from(*m);
                 for k in &summary.anomaly_kinds {
-                    by_kind.entry(k.kind.clone()).or_default().push(summary.seed);
+                    by_kind
+                        .entry(k.kind.clone())
+                        .or_default()
+                        .push(summary.seed);
                 }
             }
         }
@@ -399,11 +402,22 @@ mod tests {
         );
         let text = render_summary(&s);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines[0].starts_with("seed  verdict  met  anomaly kinds"), "{text}");
-        assert!(lines[2].starts_with("3     invalid  no   stale-read"), "{text}");
-        assert!(lines[3].starts_with("3     error    no   the cluster did not come up"), "{text}");
         assert!(
-            text.contains("3 of 3 seeds run: 1 error, 1 invalid, 1 valid; 1 met the expectation (valid)"),
+            lines[0].starts_with("seed  verdict  met  anomaly kinds"),
+            "{text}"
+        );
+        assert!(
+            lines[2].starts_with("3     invalid  no   stale-read"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("3     error    no   the cluster did not come up"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "3 of 3 seeds run: 1 error, 1 invalid, 1 valid; 1 met the expectation (valid)"
+            ),
             "{text}"
         );
         assert!(text.contains("  stale-read: 1 run(s) (seeds 3)"), "{text}");

@@ -36,7 +36,10 @@ fn runs_lists_the_kept_runs_newest_first_and_filters_them() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(rows.len() >= 4, "{rows:#?}");
-    let times: Vec<&str> = rows.iter().map(|r| r["started_at"].as_str().unwrap()).collect();
+    let times: Vec<&str> = rows
+        .iter()
+        .map(|r| r["started_at"].as_str().unwrap())
+        .collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
@@ -46,7 +49,12 @@ fn runs_lists_the_kept_runs_newest_first_and_filters_them() {
         .expect("the kept stale-read run is listed");
     assert_eq!(stale["verdict"], "invalid");
     assert_eq!(stale["anomaly_kinds"][0]["kind"], "stale-read");
-    assert!(stale["run_dir"].as_str().unwrap().ends_with("20261129T211013Z-seed3"));
+    assert!(
+        stale["run_dir"]
+            .as_str()
+            .unwrap()
+            .ends_with("20261129T211013Z-seed3")
+    );
 
     let out = chaos(&[
         "runs",
@@ -59,7 +67,11 @@ fn runs_lists_the_kept_runs_newest_first_and_filters_them() {
     let table = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0));
     assert!(table.starts_with("started (UTC)"), "{table}");
-    assert_eq!(table.lines().count(), 2, "one invalid run after 21:20:\n{table}");
+    assert_eq!(
+        table.lines().count(),
+        2,
+        "one invalid run after 21:20:\n{table}"
+    );
     assert!(table.contains("etcd-append-serializable"), "{table}");
 
     let out = chaos(&[
@@ -87,7 +99,9 @@ fn runs_show_and_diff_a_kept_run() {
     let show = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(show.contains("verdict:     INVALID"), "{show}");
-    assert!(show.contains("rerun:       chaos run experiments/etcd-serializable-stale-reads.toml --seed 3"));
+    assert!(show.contains(
+        "rerun:       chaos run experiments/etcd-serializable-stale-reads.toml --seed 3"
+    ));
 
     let out = chaos(&["runs", "diff", &a, &b]);
     let diff = text(&out.stdout);
@@ -151,7 +165,10 @@ fn seeds_that_name_no_seeds_are_refused() {
         let out = chaos(&["run", "experiments/etcd-leader-kill.toml", "--seeds", seeds]);
         assert_eq!(out.status.code(), Some(2), "{seeds}");
         let err = text(&out.stderr);
-        assert!(err.contains(why) && err.contains("expected FIRST..LAST"), "{seeds}: {err}");
+        assert!(
+            err.contains(why) && err.contains("expected FIRST..LAST"),
+            "{seeds}: {err}"
+        );
     }
     let out = chaos(&[
         "run",
@@ -162,8 +179,16 @@ fn seeds_that_name_no_seeds_are_refused() {
         "3",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    let out = chaos(&["run", "experiments/etcd-leader-kill.toml", "--stop-on-anomaly"]);
-    assert_eq!(out.status.code(), Some(2), "--stop-on-anomaly needs --seeds");
+    let out = chaos(&[
+        "run",
+        "experiments/etcd-leader-kill.toml",
+        "--stop-on-anomaly",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--stop-on-anomaly needs --seeds"
+    );
 }
 
 fn read_json(path: &Path) -> Value {
@@ -195,13 +220,21 @@ fn a_sweep_of_two_seeds_then_runs_and_diff() {
     ]);
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stderr.contains("sweep of etcd-leader-kill with 2 seed(s), 1 to 2, fresh volumes for each"), "{stderr}");
+    assert!(
+        stderr.contains("sweep of etcd-leader-kill with 2 seed(s), 1 to 2, fresh volumes for each"),
+        "{stderr}"
+    );
     // A line per run as it ends, then the table.
     let line1 = stdout.find("seed 1: VALID").expect("seed 1's line");
     let line2 = stdout.find("seed 2: VALID").expect("seed 2's line");
-    let table = stdout.find("seed  verdict  met").expect("the summary table");
+    let table = stdout
+        .find("seed  verdict  met")
+        .expect("the summary table");
     assert!(line1 < line2 && line2 < table, "{stdout}");
-    assert!(stdout.contains("2 of 2 seeds run: 2 valid; 2 met the expectation (valid)"), "{stdout}");
+    assert!(
+        stdout.contains("2 of 2 seeds run: 2 valid; 2 met the expectation (valid)"),
+        "{stdout}"
+    );
 
     // sweep.json beside the runs.
     let dir = results.join("etcd-leader-kill");
@@ -210,7 +243,10 @@ fn a_sweep_of_two_seeds_then_runs_and_diff() {
         .map(|e| e.unwrap().path())
         .find(|p| p.to_string_lossy().ends_with("-sweep.json"))
         .expect("a sweep.json beside the runs");
-    assert!(stdout.contains(&format!("sweep: {}", sweep_file.display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("sweep: {}", sweep_file.display())),
+        "{stdout}"
+    );
     let sweep = read_json(&sweep_file);
     assert_eq!(sweep["seeds"], serde_json::json!([1, 2]));
     assert_eq!(sweep["fresh"], true);
@@ -221,12 +257,21 @@ fn a_sweep_of_two_seeds_then_runs_and_diff() {
         assert_eq!(r["seed"], seed);
         assert_eq!(r["verdict"], "valid");
         assert_eq!(r["met"], true);
-        assert!(Path::new(r["run_dir"].as_str().unwrap()).join("results.json").is_file());
+        assert!(
+            Path::new(r["run_dir"].as_str().unwrap())
+                .join("results.json")
+                .is_file()
+        );
     }
 
     // JUnit: a case per run, none failed.
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("<testsuite name=\"etcd-leader-kill\" tests=\"2\" failures=\"0\" errors=\"0\""), "{xml}");
+    assert!(
+        xml.contains(
+            "<testsuite name=\"etcd-leader-kill\" tests=\"2\" failures=\"0\" errors=\"0\""
+        ),
+        "{xml}"
+    );
     assert!(xml.contains("<testcase name=\"seed 1\"") && xml.contains("<testcase name=\"seed 2\""));
 
     // chaos runs: both, newest first.
@@ -235,10 +280,23 @@ fn a_sweep_of_two_seeds_then_runs_and_diff() {
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let seeds: Vec<u64> = rows.iter().map(|r| r["seed"].as_u64().unwrap()).collect();
     assert_eq!(seeds, [2, 1]);
-    let out = chaos(&["runs", "--results-dir", &results_s, "--experiment", "etcd-leader-kill"]);
+    let out = chaos(&[
+        "runs",
+        "--results-dir",
+        &results_s,
+        "--experiment",
+        "etcd-leader-kill",
+    ]);
     let listed = text(&out.stdout);
     assert_eq!(listed.lines().count(), 3, "{listed}");
-    assert!(listed.lines().nth(1).unwrap().contains("etcd-leader-kill  2"), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("etcd-leader-kill  2"),
+        "{listed}"
+    );
 
     // chaos runs diff: the plans differ in their seed.
     let (a, b) = (
