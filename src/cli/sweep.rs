@@ -11,7 +11,7 @@
 //! writes files and prints; the seeds, the table, `sweep.json`'s shape and
 //! the outcome are the pure [`crate::runs::sweep`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::cluster::{self, ProjectRef};
@@ -177,7 +177,7 @@ async fn fresh_volumes(target: &ProjectRef, file: &Path, wait: bool) -> Result<(
     Ok(())
 }
 
-fn save(path: &PathBuf, record: &Sweep) -> Result<(), CliError> {
+fn save(path: &Path, record: &Sweep) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(record).map_err(CliError::environment)?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| {
@@ -194,7 +194,7 @@ async fn drive(
     args: &RunArgs,
     loaded: &Loaded,
     fresh: bool,
-    path: &PathBuf,
+    path: &Path,
     record: &mut Sweep,
 ) -> Option<CliError> {
     let expect = loaded.experiment.expect;

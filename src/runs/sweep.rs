@@ -98,8 +98,8 @@ impl SweepRun {
     }
 }
 
-/// What a sweep comes to, worst first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a sweep comes to, worst first (the order compares them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SweepOutcome {
     /// A run was interrupted: the sweep stopped there.
     Interrupted,
@@ -159,18 +159,6 @@ impl Sweep {
             worst = worst.min(o);
         }
         worst
-    }
-}
-
-impl PartialOrd for SweepOutcome {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for SweepOutcome {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (*self as u8).cmp(&(*other as u8))
     }
 }
 
