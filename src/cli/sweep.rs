@@ -101,28 +101,26 @@ pub fn run(args: &RunArgs, spec: &str) -> CliResult {
     }
 }
 
-/// Fresh volumes for each seed? `--fresh`, `--no-fresh`, else whether a
-/// fault can leave a store damaged; only when chaos brings the cluster up.
+/// Fresh volumes for each seed? ([`sweep::fresh_volumes`]).
 fn fresh(args: &RunArgs, loaded: &Loaded) -> Result<bool, CliError> {
     let e = &loaded.experiment;
-    let wanted = args.fresh || (!args.no_fresh && e.can_damage_store());
-    if wanted && !e.cluster.up {
-        if args.fresh {
-            return Err(CliError::input(anyhow::anyhow!(
-                "{}: --fresh takes the project down before each seed, but the experiment says \
-                 `up = false` (chaos does not bring its cluster up); remove `up = false` or \
-                 drop --fresh",
-                loaded.path.display()
-            )));
+    match sweep::fresh_volumes(
+        args.fresh,
+        args.no_fresh,
+        e.can_damage_store(),
+        e.cluster.up,
+    ) {
+        Ok(sweep::Fresh::Yes) => Ok(true),
+        Ok(sweep::Fresh::No) => Ok(false),
+        Ok(sweep::Fresh::NotPossible(warning)) => {
+            eprintln!("chaos: {}: {warning}", e.name);
+            Ok(false)
         }
-        eprintln!(
-            "chaos: {}'s faults can leave a store damaged, but with `up = false` the seeds \
-             share its volumes",
-            e.name
-        );
-        return Ok(false);
+        Err(e) => Err(CliError::input(anyhow::anyhow!(
+            "{}: {e}",
+            loaded.path.display()
+        ))),
     }
-    Ok(wanted)
 }
 
 /// Print each distinct plan warning once, with the seeds it is about; with

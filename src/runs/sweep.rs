@@ -68,6 +68,47 @@ pub fn parse_seeds(text: &str, start: Option<u64>) -> Result<Vec<u64>, SeedsErro
     Ok((first..=last).collect())
 }
 
+/// Whether each seed of a sweep gets fresh volumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fresh {
+    /// Take the project down, volumes included, before each seed.
+    Yes,
+    /// Run every seed on the same cluster and volumes.
+    No,
+    /// The experiment's faults can damage a store, but chaos does not
+    /// bring its cluster up (`up = false`): the seeds share its volumes.
+    /// The warning in words.
+    NotPossible(String),
+}
+
+/// `--fresh` asks for fresh volumes, `--no-fresh` refuses them; without
+/// either, an experiment whose faults can leave a store damaged
+/// (`damaging`) gets them. Only a cluster chaos brings up (`up`) can be
+/// made fresh: `--fresh` without it is an error (the message).
+pub fn fresh_volumes(
+    fresh: bool,
+    no_fresh: bool,
+    damaging: bool,
+    up: bool,
+) -> Result<Fresh, String> {
+    let wanted = fresh || (!no_fresh && damaging);
+    match (wanted, up, fresh) {
+        (false, _, _) => Ok(Fresh::No),
+        (true, true, _) => Ok(Fresh::Yes),
+        (true, false, true) => Err(
+            "--fresh takes the project down before each seed, but the experiment says \
+             `up = false` (chaos does not bring its cluster up); remove `up = false` or drop \
+             --fresh"
+                .to_string(),
+        ),
+        (true, false, false) => Ok(Fresh::NotPossible(
+            "its faults can leave a store damaged, but with `up = false` the seeds share its \
+             volumes"
+                .to_string(),
+        )),
+    }
+}
+
 /// One seed of a sweep: the run's summary, or why it could not run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "lowercase")]
@@ -290,6 +331,23 @@ pub fn render_summary(sweep: &Sweep) -> String {
 mod tests {
     use super::*;
     use crate::runs::tests::summary;
+
+    #[test]
+    fn damaging_faults_get_fresh_volumes_unless_refused() {
+        assert_eq!(fresh_volumes(false, false, true, true), Ok(Fresh::Yes));
+        assert_eq!(fresh_volumes(false, false, false, true), Ok(Fresh::No));
+        assert_eq!(fresh_volumes(true, false, false, true), Ok(Fresh::Yes));
+        assert_eq!(fresh_volumes(false, true, true, true), Ok(Fresh::No));
+        assert!(
+            fresh_volumes(true, false, false, false)
+                .unwrap_err()
+                .contains("up = false")
+        );
+        assert!(matches!(
+            fresh_volumes(false, false, true, false),
+            Ok(Fresh::NotPossible(w)) if w.contains("share its volumes")
+        ));
+    }
 
     #[test]
     fn seeds_are_a_range_or_a_count() {
