@@ -25,6 +25,9 @@
 //! - [`html`]: the pages: a run's report.html, a history's anomaly page,
 //!   the daemon's index of runs.
 //! - [`roles`]: who holds a role (the leader) now: the resolver trait.
+//! - [`runs`]: past runs as rows: the list `chaos runs` prints, a run's
+//!   expectation met or not, seed sweeps, the difference of two runs,
+//!   JUnit XML.
 //! - [`bench`]: load benchmarks: HDR latency summaries, the objective, the
 //!   ramp's decisions, the cluster's goals, the bench report.
 //!
@@ -72,6 +75,7 @@ pub mod report;
 pub mod results;
 pub mod roles;
 pub mod runfiles;
+pub mod runs;
 pub mod seed;
 pub mod shrink;
 pub mod store;

@@ -88,8 +88,9 @@ fn read_text(path: &Path) -> Result<Option<String>, RunFilesError> {
     }
 }
 
-/// Read a run directory.
-pub fn read(dir: &Path) -> Result<RunFiles, RunFilesError> {
+/// Read a run directory's results.json (version 1 read as version 2),
+/// with what the reader noticed.
+pub fn read_results(dir: &Path) -> Result<(Results, Vec<String>), RunFilesError> {
     let results_path = dir.join(files::RESULTS);
     let text = read_text(&results_path)?.ok_or_else(|| RunFilesError::NotARun {
         dir: dir.to_path_buf(),
@@ -129,6 +130,16 @@ pub fn read(dir: &Path) -> Result<RunFiles, RunFilesError> {
             kind: results.workload.kind.clone(),
         });
     }
+    Ok((results, notes))
+}
+
+/// Read a run directory.
+pub fn read(dir: &Path) -> Result<RunFiles, RunFilesError> {
+    let (results, notes) = read_results(dir)?;
+    let malformed = |path: &Path, e: serde_json::Error| RunFilesError::Malformed {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
     let history = read_text(&dir.join(files::HISTORY))?;
     let plan_path = dir.join(files::PLAN);
     let plan = match read_text(&plan_path)? {
@@ -141,6 +152,38 @@ pub fn read(dir: &Path) -> Result<RunFiles, RunFilesError> {
         plan,
         notes,
     })
+}
+
+/// The run directories under `root` (those with a results.json), at most
+/// four levels down (`<root>/<experiment>/<run>/` is two), without
+/// descending into a run directory or a hidden one. Unordered.
+pub fn find(root: &Path) -> Result<Vec<PathBuf>, RunFilesError> {
+    fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), RunFilesError> {
+        if dir.join(files::RESULTS).is_file() {
+            out.push(dir.to_path_buf());
+            return Ok(());
+        }
+        if depth == 0 {
+            return Ok(());
+        }
+        let read = |e| RunFilesError::Read {
+            path: dir.to_path_buf(),
+            source: e,
+        };
+        for entry in std::fs::read_dir(dir).map_err(read)? {
+            let path = entry.map_err(read)?.path();
+            let hidden = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if path.is_dir() && !hidden {
+                walk(&path, depth - 1, out)?;
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(root, 4, &mut out)?;
+    Ok(out)
 }
 
 /// Make a version 1 results.json a version 2 one (`results/README.md`

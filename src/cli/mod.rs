@@ -18,9 +18,11 @@ pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod run;
+pub mod runs;
 pub mod shrink;
 pub mod signals;
 pub mod status;
+pub mod sweep;
 pub mod up;
 
 use std::fmt;
@@ -38,6 +40,10 @@ Exit codes:
   4  environment or runtime failure: Docker unreachable, cluster unhealthy, project in use, I/O error
   130  interrupted: a signal stopped the run; its faults were healed and its results written
        (status \"interrupted\"); a second signal heals from the journal and exits at once
+`chaos run --seeds` (a sweep): 0 when every run met the experiment's `expect`, 1 when one
+did not (an anomaly where none was expected, or a known-bad control that found none),
+3 when one was undecided, 4 when one could not be carried out;
+`chaos runs` reads files only: 0 whatever the runs' verdicts;
 `chaos report` checks nothing: 0 when it wrote the page, whatever the run's verdict;
 `chaos check --html` exits as `chaos check` does (4 if the page cannot be written)";
 
@@ -71,9 +77,20 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Run an experiment end to end: bring the cluster up, drive the workload
     /// while faults strike on schedule, heal, check the history, and write
-    /// results/<experiment>/<time>-seed<N>/.
+    /// results/<experiment>/<time>-seed<N>/. With `--seeds 1..20`, a seed
+    /// sweep: the seeds one after another, a line per run, a summary table
+    /// and <time>-sweep.json beside the runs (exit 1: a run did not meet
+    /// the experiment's `expect`).
     #[command(after_help = AFTER_HELP)]
     Run(run::RunArgs),
+    /// List the runs under a results directory, newest first (time,
+    /// experiment, seed, verdict, anomaly kinds, duration, run directory);
+    /// `runs show RUN` summarises one, `runs diff A B` says what differs
+    /// between two (plan, fault timeline, verdict, anomaly kinds,
+    /// throughput and latency). Reads files only; exit 0 whatever the
+    /// runs' verdicts.
+    #[command(after_help = AFTER_HELP)]
+    Runs(runs::RunsArgs),
     /// Check histories for linearizability (registers, key-value maps) or
     /// for a consistency model (list-append transactions: exit 1 when the
     /// history rules out --model), one verdict per file (`--html OUT` draws
@@ -337,6 +354,7 @@ pub fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Plan(args) => plan::run(&args),
         Command::Run(args) => run::run(&args),
+        Command::Runs(args) => runs::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Report(args) => report::run(&args),

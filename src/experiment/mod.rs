@@ -50,10 +50,57 @@ pub struct Experiment {
     pub duration: Duration,
     /// The seed written in the file, if any (`--seed` overrides it).
     pub seed: Option<u64>,
+    /// What a run should find (`expect`): `valid`, or `invalid` for a
+    /// known-bad control. A run that meets it passes in JUnit and in a
+    /// sweep's exit code; the verdict itself is unchanged.
+    #[serde(skip_serializing_if = "Expect::is_valid")]
+    pub expect: Expect,
     pub cluster: Cluster,
     pub workload: Workload,
     pub checker: CheckerConfig,
     pub nemeses: Vec<Nemesis>,
+}
+
+impl Experiment {
+    /// Whether one of its faults can leave a store damaged
+    /// ([`Fault::can_damage_store`]).
+    pub fn can_damage_store(&self) -> bool {
+        self.nemeses.iter().any(|n| n.fault.can_damage_store())
+    }
+}
+
+/// What an experiment's runs are expected to find: `expect` in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// A correct set-up: every run should be valid (the default).
+    #[default]
+    Valid,
+    /// A known-bad control: every run should find an anomaly (if one
+    /// does not, distrust the pipeline, or the seed).
+    Invalid,
+}
+
+impl Expect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Valid => "valid",
+            Expect::Invalid => "invalid",
+        }
+    }
+
+    /// `valid` or `invalid`.
+    pub fn parse(text: &str) -> Option<Expect> {
+        match text {
+            "valid" => Some(Expect::Valid),
+            "invalid" => Some(Expect::Invalid),
+            _ => None,
+        }
+    }
+
+    pub fn is_valid(&self) -> bool {
+        *self == Expect::Valid
+    }
 }
 
 /// The compose cluster the experiment runs against.
@@ -598,6 +645,16 @@ impl Fault {
     /// (the run's compose override preloads it).
     pub fn needs_faketime(&self) -> bool {
         matches!(self, Fault::Clock { .. })
+    }
+
+    /// A fault that can leave a store damaged for the next run on the same
+    /// volumes (a power loss, a full disk, I/O errors): a seed sweep gives
+    /// each seed fresh volumes unless told otherwise.
+    pub fn can_damage_store(&self) -> bool {
+        matches!(
+            self,
+            Fault::PowerLoss { .. } | Fault::DiskFull { .. } | Fault::IoError { .. }
+        )
     }
 
     /// A disk fault: its targets must run on chaos-fs (the run's compose

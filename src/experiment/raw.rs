@@ -13,6 +13,9 @@ pub struct RawExperiment {
     pub description: Option<String>,
     pub duration: String,
     pub seed: Option<i64>,
+    /// What a run should find: `valid` (the default) or `invalid` (a
+    /// known-bad control).
+    pub expect: Option<String>,
     pub cluster: RawCluster,
     pub workload: RawWorkload,
     pub checker: Option<RawChecker>,

@@ -443,4 +443,45 @@ fn type_errors_speak_the_files_terms_not_rusts() {
         r#"invalid type: string "x", expected a number"#
     );
     assert_eq!(in_file_terms("expected u80"), "expected u80");
+
+fn expect_is_valid_unless_a_control_says_invalid() {
+    let e = parse(MINIMAL, "m.toml").unwrap().experiment;
+    assert_eq!(e.expect, Expect::Valid);
+    let control = MINIMAL.replacen("duration", "expect = \"invalid\"\nduration", 1);
+    assert_eq!(
+        parse(&control, "m.toml").unwrap().experiment.expect,
+        Expect::Invalid
+    );
+    let bad = MINIMAL.replacen("duration", "expect = \"flagged\"\nduration", 1);
+    let err = parse(&bad, "m.toml").unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "expect: `flagged` is not an expectation; expected `valid` (the default) or `invalid`"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn power_loss_disk_full_and_io_errors_can_damage_a_store() {
+    let with = |fault: &str| {
+        let text = format!(
+            "{MINIMAL}[[nemesis]]\nfault = \"{fault}\"\ntargets = {{ component = \"db\" }}\n\
+             schedule = {{ interval = \"2s\", duration = \"1s\" }}\n"
+        );
+        parse(&text, "m.toml")
+            .unwrap()
+            .experiment
+            .can_damage_store()
+    };
+    assert!(with("power-loss"));
+    assert!(with("disk-full"));
+    assert!(!with("kill"));
+    assert!(!with("pause"));
+    assert!(
+        !parse(MINIMAL, "m.toml")
+            .unwrap()
+            .experiment
+            .can_damage_store()
+    );
 }

@@ -101,6 +101,18 @@ impl<'a> Validator<'a> {
             }
             Some(s) => Some(s as u64),
         };
+        let expect = match raw.expect.as_deref() {
+            None => Expect::Valid,
+            Some(text) => Expect::parse(text).ok_or_else(|| {
+                self.err(
+                    "expect",
+                    format!(
+                        "`{text}` is not an expectation; expected `valid` (the default) or \
+                         `invalid` (a known-bad control whose runs should find anomalies)"
+                    ),
+                )
+            })?,
+        };
         let cluster = self.cluster(raw.cluster)?;
         let workload = self.workload(raw.workload, workload_table, &cluster)?;
         let checker = match raw.checker.and_then(|c| c.model) {
@@ -152,6 +164,7 @@ impl<'a> Validator<'a> {
             checker,
             duration,
             seed,
+            expect,
             cluster,
             workload,
             nemeses,

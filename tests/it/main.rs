@@ -1,5 +1,5 @@
 //! The one integration test binary: a module per area. The Docker tests
-//! (`docker`, `run`, `append`, `workload_runs`, `surreal`, `surrealdb_image`,
+//! (`docker`, `run`, the sweep of `runs`, `append`, `workload_runs`, `surreal`, `surrealdb_image`,
 //! `daemon`, `shrink`, `engine`, `bench`) are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
 //! browser tests (`browser`: the report pages in headless Chromium)
 //! another, switched on by `CHAOS_BROWSER_TESTS=1`; the Swarm tests
@@ -23,6 +23,7 @@ mod purity;
 mod report;
 mod results;
 mod run;
+mod runs;
 mod shrink;
 mod support;
 mod surreal;

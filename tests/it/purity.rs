@@ -30,6 +30,7 @@ const CORE: &[&str] = &[
     "src/bench",
     "src/workload",
     "src/warnings.rs",
+    "src/runs",
 ];
 
 const FORBIDDEN: &[&str] = &[
@@ -170,6 +171,7 @@ const LAYERS: &[(&str, &[&str], &[&str])] = &[
             "results",
             "roles",
             "runfiles.rs",
+            "runs",
             "seed.rs",
             "store.rs",
             "warnings.rs",
