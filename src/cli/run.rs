@@ -13,7 +13,6 @@ use super::cluster::{self, ProjectRef};
 use super::progress::RunDisplay;
 use super::{CliError, CliResult, Outcome};
 use crate::engine::{self, EngineError, RunOptions};
-use crate::loader;
 use crate::results::{Status, Verdict};
 
 /// Arguments of `chaos run`.
@@ -60,7 +59,7 @@ pub struct RunArgs {
 
 pub fn run(args: &RunArgs) -> CliResult {
     // A bad file stops here, before anything is created or started.
-    let loaded = loader::load(&args.experiment).map_err(CliError::input)?;
+    let loaded = super::load_experiment(&args.experiment)?;
     let seed = super::choose_seed(args.seed, loaded.experiment.seed);
     eprintln!("chaos: {} with seed {seed}", loaded.experiment.name);
     {
