@@ -119,7 +119,7 @@ async fn check(args: &AdapterCheckArgs) -> Vec<Line> {
                 .unwrap_or_else(|| serde_json::json!({})),
         },
     };
-    let hello = match Adapter::probe(config("register")).await {
+    let hello = match Adapter::probe(config("")).await {
         Ok(h) => {
             lines.push(Line {
                 name: "protocol/hello".into(),

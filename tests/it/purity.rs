@@ -30,6 +30,8 @@ const CORE: &[&str] = &[
     "src/bench",
     "src/workload",
     "src/warnings.rs",
+    "src/client/process/protocol.rs",
+    "src/client/process/conformance.rs",
 ];
 
 const FORBIDDEN: &[&str] = &[
