@@ -23,7 +23,12 @@ use crate::workload::Outcome as OpOutcome;
 pub struct AdapterCheckArgs {
     /// The adapter: a program and its arguments (put `--` before them when
     /// an argument starts with `-`), run from the current directory.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<String>,
 
     /// A node the adapter may talk to, healthy (repeat the flag for more):
@@ -217,9 +222,10 @@ async fn check(args: &AdapterCheckArgs) -> Vec<Line> {
             name: format!("{w}/protocol"),
             result: match adapter.fatal() {
                 Some(e) => Err(e),
-                None if adapter.starts() > 1 => {
-                    Err(format!("the adapter died and was started {} times", adapter.starts()))
-                }
+                None if adapter.starts() > 1 => Err(format!(
+                    "the adapter died and was started {} times",
+                    adapter.starts()
+                )),
                 None => Ok(()),
             },
         });
@@ -241,8 +247,7 @@ async fn call(
         .endpoints
         .get(client as usize % args.endpoints.len().max(1))
         .map_or("node1", |e| e.node.as_str());
-    match tokio::time::timeout(args.timeout, adapter.call(client, node, workload, &step.op)).await
-    {
+    match tokio::time::timeout(args.timeout, adapter.call(client, node, workload, &step.op)).await {
         Ok(o) => o,
         Err(_) => OpOutcome::timed_out(
             crate::workload::by_name(workload).is_some_and(|r| r.read_only(&step.op)),

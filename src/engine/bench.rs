@@ -696,7 +696,9 @@ async fn measure_restart(
             {
                 let address = format!("127.0.0.1:{p}");
                 let client = match existing {
-                    Some(c) => connect::client_again(experiment, c, &service, &address, prefix).await,
+                    Some(c) => {
+                        connect::client_again(experiment, c, &service, &address, prefix).await
+                    }
                     None => connect::client_at(experiment, &address, prefix).await,
                 };
                 if let Ok(client) = client {

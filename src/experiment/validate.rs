@@ -413,10 +413,7 @@ impl<'a> Validator<'a> {
         table: &toml::Table,
         cluster: &Cluster,
     ) -> Checked<Workload> {
-        let Some(client) = ClientKind::ALL
-            .into_iter()
-            .find(|c| c.name() == raw.client)
-        else {
+        let Some(client) = ClientKind::ALL.into_iter().find(|c| c.name() == raw.client) else {
             let names: Vec<&str> = ClientKind::ALL.iter().map(|c| c.name()).collect();
             return Err(self.err(
                 "workload.client",

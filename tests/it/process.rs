@@ -65,8 +65,14 @@ const LONG: Duration = Duration::from_secs(10);
 async fn a_good_adapter_answers_each_op_by_its_id() {
     let adapter = Adapter::start(config(&["good"])).await.unwrap();
     assert_eq!(adapter.hello().serves, ["register", "list-append"]);
-    assert_eq!(call(&adapter, &read(1), LONG).await, Outcome::Ok(Json::Null));
-    assert_eq!(call(&adapter, &write(1, 5), LONG).await, Outcome::Ok(Json::Null));
+    assert_eq!(
+        call(&adapter, &read(1), LONG).await,
+        Outcome::Ok(Json::Null)
+    );
+    assert_eq!(
+        call(&adapter, &write(1, 5), LONG).await,
+        Outcome::Ok(Json::Null)
+    );
     assert_eq!(call(&adapter, &read(1), LONG).await, Outcome::Ok(json!(5)));
     let cas = Invocation::new("cas", Some(1), json!([4, 6]));
     assert_eq!(
@@ -90,9 +96,15 @@ async fn a_slow_reply_times_out_by_the_rule_and_its_late_answer_is_ignored() {
     let short = Duration::from_millis(150);
     // A read that timed out changed nothing: fail. A write may have: info.
     let r = call(&adapter, &read(1), short).await;
-    assert!(matches!(r, Outcome::Fail(ref e) if e.contains("timed out")), "{r:?}");
+    assert!(
+        matches!(r, Outcome::Fail(ref e) if e.contains("timed out")),
+        "{r:?}"
+    );
     let w = call(&adapter, &write(1, 7), short).await;
-    assert!(matches!(w, Outcome::Info(ref e) if e.contains("timed out")), "{w:?}");
+    assert!(
+        matches!(w, Outcome::Info(ref e) if e.contains("timed out")),
+        "{w:?}"
+    );
     // The next op gets its own answer, not a late one of those before.
     assert_eq!(call(&adapter, &read(1), LONG).await, Outcome::Ok(json!(7)));
     assert_eq!(adapter.fatal(), None, "late answers are no protocol error");
@@ -160,7 +172,10 @@ async fn an_adapter_that_dies_mid_op_is_restarted_and_its_op_resolved_by_the_rul
         "{w:?}"
     );
     // The next op starts it again; it answers.
-    assert_eq!(call(&adapter, &write(1, 4), LONG).await, Outcome::Ok(Json::Null));
+    assert_eq!(
+        call(&adapter, &write(1, 4), LONG).await,
+        Outcome::Ok(Json::Null)
+    );
     assert_eq!(call(&adapter, &read(1), LONG).await, Outcome::Ok(json!(4)));
     assert_eq!(adapter.starts(), 2);
     assert_eq!(adapter.fatal(), None);
@@ -211,10 +226,7 @@ async fn an_adapter_that_cannot_start_says_why() {
 async fn leader_requests_are_answered_or_refused_in_time() {
     let nodes = vec!["n1".to_string(), "n2".to_string()];
     let good = Adapter::start(config(&["good"])).await.unwrap();
-    assert_eq!(
-        good.leader("db", &nodes, LONG).await,
-        Ok("n2".to_string())
-    );
+    assert_eq!(good.leader("db", &nodes, LONG).await, Ok("n2".to_string()));
     let silent = Adapter::start(config(&["silent-leader"])).await.unwrap();
     let t = std::time::Instant::now();
     let e = silent
@@ -240,7 +252,12 @@ fn chaos(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn adapter_check_passes_the_reference_adapter_and_fails_the_broken_one() {
-    let out = chaos(&["adapter-check", "python3", "examples/adapters/memory.py", "--leader"]);
+    let out = chaos(&[
+        "adapter-check",
+        "python3",
+        "examples/adapters/memory.py",
+        "--leader",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
     for name in [
@@ -269,7 +286,12 @@ fn adapter_check_passes_the_reference_adapter_and_fails_the_broken_one() {
     }
     assert!(text.contains("ok    register/read-your-write"), "{text}");
 
-    let out = chaos(&["adapter-check", "python3", "tests/adapters/scripted.py", "exit-at-start"]);
+    let out = chaos(&[
+        "adapter-check",
+        "python3",
+        "tests/adapters/scripted.py",
+        "exit-at-start",
+    ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("FAIL  protocol/hello: "), "{text}");
@@ -324,7 +346,8 @@ fn a_leader_fault_is_refused_at_plan_time_for_an_adapter_without_leader() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
-        err.contains("exp.toml:24:11: nemesis[0].targets.role: a fault on a role needs an adapter that answers `leader`"),
+        err.contains("exp.toml:19:")
+            && err.contains(": nemesis[0].targets.role: a fault on a role needs an adapter that answers `leader`"),
         "{err}"
     );
     let path = leader_experiment(dir.path(), "good");
@@ -340,7 +363,10 @@ fn a_leader_fault_is_refused_at_plan_time_for_an_adapter_without_leader() {
     let out = chaos(&["plan", path.to_str().unwrap(), "--seed", "1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("workload.adapter.command: the adapter did not say hello"), "{err}");
+    assert!(
+        err.contains("workload.adapter.command: the adapter did not say hello"),
+        "{err}"
+    );
     assert!(err.contains("cannot connect to the database"), "{err}");
 }
 
@@ -376,6 +402,9 @@ fn a_whole_run_through_the_reference_adapter_is_valid() {
         "{faults:?}"
     );
     let history = std::fs::read_to_string(run.join("history.jsonl")).unwrap();
-    let oks = history.lines().filter(|l| l.contains(r#""type":"ok""#)).count();
+    let oks = history
+        .lines()
+        .filter(|l| l.contains(r#""type":"ok""#))
+        .count();
     assert!(oks > 200, "{oks} ok ops");
 }

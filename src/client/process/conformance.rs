@@ -97,8 +97,18 @@ pub fn checks(workload: &str) -> Vec<Check> {
                 steps: vec![step(
                     "txn",
                     None,
-                    json!([["r", 1, null], ["append", 1, 1], ["append", 1, 2], ["r", 1, null]]),
-                    Expect::Value(json!([["r", 1, []], ["append", 1, 1], ["append", 1, 2], ["r", 1, [1, 2]]])),
+                    json!([
+                        ["r", 1, null],
+                        ["append", 1, 1],
+                        ["append", 1, 2],
+                        ["r", 1, null]
+                    ]),
+                    Expect::Value(json!([
+                        ["r", 1, []],
+                        ["append", 1, 1],
+                        ["append", 1, 2],
+                        ["r", 1, [1, 2]]
+                    ])),
                 )],
             },
             Check {
@@ -222,7 +232,8 @@ pub fn concurrent(workload: &str, n: u64) -> Vec<Vec<Step>> {
             let mut all: Vec<u64> = vec![3, 5];
             all.extend(keys.clone());
             vec![
-                keys.map(|k| step("add", None, json!(k), Expect::Ok)).collect(),
+                keys.map(|k| step("add", None, json!(k), Expect::Ok))
+                    .collect(),
                 (0..n)
                     .map(|_| step("read", None, Json::Null, Expect::Value(json!(all))))
                     .collect(),
@@ -318,7 +329,10 @@ mod tests {
             Outcome::Ok(Json::Null), // the cas that must fail
         ];
         let e = judge_check(c, &outcomes).unwrap_err();
-        assert!(e.starts_with("step 2 (cas 2 [20,22]): expected fail"), "{e}");
+        assert!(
+            e.starts_with("step 2 (cas 2 [20,22]): expected fail"),
+            "{e}"
+        );
         outcomes[1] = Outcome::Fail("differs".into());
         let e = judge_check(c, &outcomes).unwrap_err();
         assert_eq!(e, "step 3 (read 2): no answer");

@@ -120,7 +120,12 @@ impl Adapter {
         let adapter = Adapter::new(config);
         {
             let mut running = adapter.inner.running.lock().await;
-            *running = Some(adapter.spawn().await.map_err(|reason| adapter.error(reason))?);
+            *running = Some(
+                adapter
+                    .spawn()
+                    .await
+                    .map_err(|reason| adapter.error(reason))?,
+            );
         }
         Ok(adapter)
     }
@@ -324,7 +329,10 @@ impl Adapter {
             )),
             Ok(Err(_)) => Err(match self.fatal() {
                 Some(f) => f,
-                None => self.exited(&mut running.child, "before answering init").await,
+                None => {
+                    self.exited(&mut running.child, "before answering init")
+                        .await
+                }
             }),
             Ok(Ok(a)) => match a.reply.kind {
                 protocol::ReplyType::Ok => Ok(running),
@@ -382,7 +390,10 @@ impl Adapter {
                 self.poison(why.clone());
                 return Err(why);
             }
-            tracing::warn!(starts = self.starts(), "the adapter died; starting it again");
+            tracing::warn!(
+                starts = self.starts(),
+                "the adapter died; starting it again"
+            );
             match self.spawn().await {
                 Ok(r) => *running = Some(r),
                 Err(e) => {
@@ -435,7 +446,11 @@ impl Adapter {
             Ok(a) => match protocol::outcome(workload, op, &a.reply) {
                 Ok(o) => o,
                 Err(reason) => {
-                    let e = LineError::new(a.line, &a.text, format!("the reply to request {id} ({}): {reason}", op.f));
+                    let e = LineError::new(
+                        a.line,
+                        &a.text,
+                        format!("the reply to request {id} ({}): {reason}", op.f),
+                    );
                     self.poison(e.to_string());
                     protocol::lost(read_only, &format!("a malformed reply: {e}"))
                 }
@@ -589,7 +604,11 @@ async fn read_replies(
                 break;
             }
         };
-        let waiter = inner.pending.lock().expect("pending lock").remove(&reply.id);
+        let waiter = inner
+            .pending
+            .lock()
+            .expect("pending lock")
+            .remove(&reply.id);
         match waiter {
             Some((g, tx)) if g == generation => {
                 let _ = tx.send(Answer {
@@ -604,7 +623,10 @@ async fn read_replies(
                     LineError::new(
                         line_no,
                         &text,
-                        format!("a reply to request {}, sent to an earlier start of the adapter", reply.id),
+                        format!(
+                            "a reply to request {}, sent to an earlier start of the adapter",
+                            reply.id
+                        ),
                     )
                     .to_string(),
                 );
@@ -649,7 +671,9 @@ pub struct ProcessClient {
 
 impl ProcessClient {
     pub async fn call(&self, workload: &str, op: &Invocation) -> Outcome {
-        self.adapter.call(self.client, &self.node, workload, op).await
+        self.adapter
+            .call(self.client, &self.node, workload, op)
+            .await
     }
 }
 

@@ -225,7 +225,9 @@ pub fn parse_line(line: u64, text: &str) -> Result<Option<FromAdapter>, LineErro
         Some(other) => Err(LineError::new(
             line,
             t,
-            format!("unknown `type` `{other}`; expected `hello`, or a reply's `ok`, `fail` or `info`"),
+            format!(
+                "unknown `type` `{other}`; expected `hello`, or a reply's `ok`, `fail` or `info`"
+            ),
         )),
         None => Err(LineError::new(
             line,
@@ -265,8 +267,14 @@ pub fn check_hello(hello: &Hello) -> Result<(), String> {
 pub fn outcome(workload: &str, op: &Invocation, reply: &Reply) -> Result<Outcome, String> {
     let error = || reply.error.clone().unwrap_or_default();
     match reply.kind {
-        ReplyType::Fail => Ok(Outcome::Fail(with_default(error(), "the adapter said fail"))),
-        ReplyType::Info => Ok(Outcome::Info(with_default(error(), "the adapter said info"))),
+        ReplyType::Fail => Ok(Outcome::Fail(with_default(
+            error(),
+            "the adapter said fail",
+        ))),
+        ReplyType::Info => Ok(Outcome::Info(with_default(
+            error(),
+            "the adapter said info",
+        ))),
         ReplyType::Ok => ok_value(workload, op, &reply.value).map(Outcome::Ok),
     }
 }
@@ -298,7 +306,9 @@ fn ok_value(workload: &str, op: &Invocation, value: &Json) -> Result<Json, Strin
         ("list-append", "txn") => {
             let asked = crate::workload::list_append::mops_of(op)?;
             let got = value.as_array().ok_or_else(|| {
-                format!("a txn's value must be its micro-ops with their reads filled in, not {value}")
+                format!(
+                    "a txn's value must be its micro-ops with their reads filled in, not {value}"
+                )
             })?;
             if got.len() != asked.len() {
                 return Err(format!(
@@ -514,7 +524,13 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.contains("`queue`"), "{e}");
-        assert!(check_hello(&Hello { serves: vec![], ..h }).is_err());
+        assert!(
+            check_hello(&Hello {
+                serves: vec![],
+                ..h
+            })
+            .is_err()
+        );
     }
 
     #[test]
@@ -549,21 +565,37 @@ mod tests {
     fn replies_become_outcomes_in_the_rooms_shape() {
         let read = register("read", Json::Null);
         assert_eq!(
-            outcome("register", &read, &reply(r#"{"id":1,"type":"ok","value":4}"#)),
+            outcome(
+                "register",
+                &read,
+                &reply(r#"{"id":1,"type":"ok","value":4}"#)
+            ),
             Ok(Outcome::Ok(json!(4)))
         );
         assert_eq!(
-            outcome("register", &read, &reply(r#"{"id":1,"type":"ok","value":null}"#)),
+            outcome(
+                "register",
+                &read,
+                &reply(r#"{"id":1,"type":"ok","value":null}"#)
+            ),
             Ok(Outcome::Ok(Json::Null))
         );
         assert!(
-            outcome("register", &read, &reply(r#"{"id":1,"type":"ok","value":"4"}"#))
-                .unwrap_err()
-                .contains("whole number")
+            outcome(
+                "register",
+                &read,
+                &reply(r#"{"id":1,"type":"ok","value":"4"}"#)
+            )
+            .unwrap_err()
+            .contains("whole number")
         );
         let write = register("write", json!(5));
         assert_eq!(
-            outcome("register", &write, &reply(r#"{"id":1,"type":"ok","value":"ignored"}"#)),
+            outcome(
+                "register",
+                &write,
+                &reply(r#"{"id":1,"type":"ok","value":"ignored"}"#)
+            ),
             Ok(Outcome::Ok(Json::Null))
         );
         assert_eq!(
@@ -610,14 +642,22 @@ mod tests {
 
         let bank = Invocation::new("read", None, json!({"accounts": 2}));
         assert_eq!(
-            outcome("bank", &bank, &reply(r#"{"id":1,"type":"ok","value":[3,null]}"#)),
+            outcome(
+                "bank",
+                &bank,
+                &reply(r#"{"id":1,"type":"ok","value":[3,null]}"#)
+            ),
             Ok(Outcome::Ok(json!([3, null])))
         );
         assert!(outcome("bank", &bank, &reply(r#"{"id":1,"type":"ok","value":[3]}"#)).is_err());
 
         let set = Invocation::new("read", None, Json::Null);
         assert_eq!(
-            outcome("set", &set, &reply(r#"{"id":1,"type":"ok","value":[3,1,3]}"#)),
+            outcome(
+                "set",
+                &set,
+                &reply(r#"{"id":1,"type":"ok","value":[3,1,3]}"#)
+            ),
             Ok(Outcome::Ok(json!([1, 3])))
         );
         assert!(outcome("set", &set, &reply(r#"{"id":1,"type":"ok","value":{}}"#)).is_err());
@@ -637,8 +677,13 @@ mod tests {
             Ok("n2".into())
         );
         assert!(leader(&reply(r#"{"id":1,"type":"ok","value":"n9"}"#), &nodes).is_err());
-        assert!(leader(&reply(r#"{"id":1,"type":"fail","error":"no quorum"}"#), &nodes)
+        assert!(
+            leader(
+                &reply(r#"{"id":1,"type":"fail","error":"no quorum"}"#),
+                &nodes
+            )
             .unwrap_err()
-            .contains("no quorum"));
+            .contains("no quorum")
+        );
     }
 }
