@@ -84,7 +84,15 @@ async fn a_good_adapter_answers_each_op_by_its_id() {
         .update_endpoints(vec![Endpoint::parse("n1", "127.0.0.1:2").unwrap()])
         .await;
     assert_eq!(call(&adapter, &read(1), LONG).await, Outcome::Ok(json!(5)));
-    let tail = adapter.stderr_tail().join("\n");
+    // Its stderr is read on its own: give the reader a moment.
+    let mut tail = String::new();
+    for _ in 0..50 {
+        tail = adapter.stderr_tail().join("\n");
+        if tail.contains(r#""port": 2"#) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
     assert!(tail.contains(r#""port": 2"#), "{tail}");
     assert_eq!(adapter.fatal(), None);
     assert_eq!(adapter.starts(), 1);

@@ -71,11 +71,23 @@ pub struct AdapterError {
     pub reason: String,
 }
 
+/// Requests waiting for their reply: id to (the adapter's start it was
+/// sent to, its waiter).
+type Waiters = HashMap<u64, (u64, oneshot::Sender<Answer>)>;
+
 /// A reply as the reader hands it over: the reply, and its line.
 struct Answer {
     reply: Reply,
     line: u64,
     text: String,
+}
+
+/// A process that said hello: its pipes, and how many lines it wrote.
+struct Hailed {
+    child: Child,
+    stdin: ChildStdin,
+    lines: tokio::io::Lines<BufReader<ChildStdout>>,
+    line_no: u64,
 }
 
 /// A started adapter process.
@@ -91,7 +103,7 @@ struct Inner {
     endpoints: Mutex<Vec<Endpoint>>,
     next_id: AtomicU64,
     /// Requests waiting for their reply: id to (generation, waiter).
-    pending: Mutex<HashMap<u64, (u64, oneshot::Sender<Answer>)>>,
+    pending: Mutex<Waiters>,
     running: tokio::sync::Mutex<Option<Running>>,
     hello: Mutex<Option<Hello>>,
     fatal: Mutex<Option<String>>,
@@ -197,7 +209,9 @@ impl Adapter {
     /// an experiment against before anything else is done.
     pub async fn probe(config: AdapterConfig) -> Result<Hello, AdapterError> {
         let adapter = Adapter::new(config);
-        let (mut child, stdin, _, _) = adapter
+        let Hailed {
+            mut child, stdin, ..
+        } = adapter
             .spawn_hello()
             .await
             .map_err(|reason| adapter.error(reason))?;
@@ -212,17 +226,7 @@ impl Adapter {
     }
 
     /// Start a process and read its hello.
-    async fn spawn_hello(
-        &self,
-    ) -> Result<
-        (
-            Child,
-            ChildStdin,
-            tokio::io::Lines<BufReader<ChildStdout>>,
-            u64,
-        ),
-        String,
-    > {
+    async fn spawn_hello(&self) -> Result<Hailed, String> {
         let config = &self.inner.config;
         let mut command = tokio::process::Command::new(&config.command[0]);
         command
@@ -284,14 +288,24 @@ impl Adapter {
         };
         protocol::check_hello(&hello)?;
         *self.inner.hello.lock().expect("hello lock") = Some(hello);
-        Ok((child, stdin, lines, line_no))
+        Ok(Hailed {
+            child,
+            stdin,
+            lines,
+            line_no,
+        })
     }
 
     /// Start a process: hello, reader, init. The caller holds `running`.
     async fn spawn(&self) -> Result<Running, String> {
         let config = &self.inner.config;
         let generation = self.inner.generations.fetch_add(1, Ordering::Relaxed) + 1;
-        let (child, stdin, lines, line_no) = self.spawn_hello().await?;
+        let Hailed {
+            child,
+            stdin,
+            lines,
+            line_no,
+        } = self.spawn_hello().await?;
         let alive = Arc::new(AtomicBool::new(true));
         tokio::spawn(read_replies(
             Arc::downgrade(&self.inner),
@@ -361,7 +375,7 @@ impl Adapter {
         }
     }
 
-    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (u64, oneshot::Sender<Answer>)>> {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Waiters> {
         self.inner.pending.lock().expect("pending lock")
     }
 
