@@ -380,7 +380,12 @@ async fn start_adapter(
         .collect();
     let config = AdapterConfig {
         command: spec.command.clone(),
-        dir: base.to_path_buf(),
+        // `exp.toml`'s directory is `` (the current one).
+        dir: if base.as_os_str().is_empty() {
+            Path::new(".").to_path_buf()
+        } else {
+            base.to_path_buf()
+        },
         init: process::protocol::Init {
             clients: w.clients,
             endpoints,
