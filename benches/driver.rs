@@ -96,6 +96,7 @@ fn workload(clients: u64) -> Workload {
             .map(|(f, w)| (f.to_string(), w))
             .collect(),
         params: serde_json::Value::Null,
+        adapter: None,
     }
 }
 

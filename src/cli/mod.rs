@@ -5,6 +5,7 @@
 //! [`CliError`]; only `main` turns them into a process exit code. This is the
 //! effectful shell: it may read files and talk to Docker, the core may not.
 
+pub mod adapter_check;
 pub mod bench;
 pub mod check;
 pub mod cluster;
@@ -149,6 +150,13 @@ pub enum Command {
     /// `status`, `pause`, `resume`, `stop`, `trigger`.
     #[command(after_help = AFTER_HELP)]
     Daemon(daemon::DaemonArgs),
+    /// Run the conformance suite against a process client's adapter
+    /// (docs/clients.md): its hello, read-your-write, a cas that fails when
+    /// the value differs, a transaction's atomicity, concurrent requests
+    /// answered by id, `leader` if it declares it. Exit 1 when a check
+    /// failed: do not trust such an adapter's verdicts.
+    #[command(after_help = AFTER_HELP)]
+    AdapterCheck(adapter_check::AdapterCheckArgs),
     /// Apply one planned fault through the journal and hold it (tests).
     #[command(hide = true)]
     NemesisApply(nemesis_apply::NemesisApplyArgs),
@@ -338,6 +346,47 @@ pub fn plan_warnings(
     Ok(())
 }
 
+/// Load an experiment ([`crate::loader::load`]) and, for a process
+/// client, start its adapter to read its hello and hold the experiment to
+/// it (the workload served, `leader` for faults on a role): an error at
+/// the field, before anything is touched (exit 2).
+pub fn load_experiment(path: &std::path::Path) -> Result<crate::loader::Loaded, CliError> {
+    let loaded = crate::loader::load(path).map_err(CliError::input)?;
+    let Some(spec) = &loaded.experiment.workload.adapter else {
+        return Ok(loaded);
+    };
+    let file = path.display().to_string();
+    let parsed = crate::experiment::parse(&loaded.text, &file).map_err(CliError::input)?;
+    let config = crate::client::process::AdapterConfig {
+        command: spec.command.clone(),
+        dir: path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .to_path_buf(),
+        init: crate::client::process::protocol::Init {
+            clients: 0,
+            endpoints: Vec::new(),
+            workload: String::new(),
+            read_mode: String::new(),
+            prefix: String::new(),
+            options: serde_json::Value::Null,
+        },
+    };
+    let hello = cluster::runtime()?
+        .block_on(crate::client::process::Adapter::probe(config))
+        .map_err(|e| {
+            CliError::input(parsed.error_at(
+                "workload.adapter.command",
+                format!("the adapter did not say hello: {}", e.reason),
+            ))
+        })?;
+    parsed
+        .check_adapter(&hello.facts())
+        .map_err(CliError::input)?;
+    Ok(loaded)
+}
+
 pub fn print_stdout(text: &str) -> Result<(), CliError> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
@@ -367,5 +416,6 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Replay(args) => replay::run(&args),
         Command::Shrink(args) => shrink::run(&args),
         Command::NemesisApply(args) => nemesis_apply::run(&args),
+        Command::AdapterCheck(args) => adapter_check::run(&args),
     }
 }

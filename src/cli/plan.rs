@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{CliError, CliResult, Outcome};
-use crate::loader;
+use super::{CliResult, Outcome};
 use crate::plan;
 
 /// Arguments of `chaos plan`.
@@ -39,7 +38,7 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: &PlanArgs) -> CliResult {
-    let mut loaded = loader::load(&args.experiment).map_err(CliError::input)?;
+    let mut loaded = super::load_experiment(&args.experiment)?;
     if let Some(d) = args.duration {
         loaded.experiment.duration = d;
     }

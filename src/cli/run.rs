@@ -16,7 +16,7 @@ use super::cluster::{self, ProjectRef};
 use super::progress::RunDisplay;
 use super::{CliError, CliResult, Outcome};
 use crate::engine::{self, EngineError, RunOptions};
-use crate::loader::{self, Loaded};
+use crate::loader::Loaded;
 use crate::results::{Status, Verdict};
 use crate::runs::{RunSummary, junit, sweep::SweepRun};
 use crate::seed::Seed;
@@ -105,7 +105,7 @@ pub fn run(args: &RunArgs) -> CliResult {
         return super::sweep::run(args, spec);
     }
     // A bad file stops here, before anything is created or started.
-    let loaded = loader::load(&args.experiment).map_err(CliError::input)?;
+    let loaded = super::load_experiment(&args.experiment)?;
     let seed = super::choose_seed(args.seed, loaded.experiment.seed);
     eprintln!("chaos: {} with seed {seed}", loaded.experiment.name);
     {

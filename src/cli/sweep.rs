@@ -20,7 +20,7 @@ use super::run::{RunArgs, engine_error, ensure_images, options, unix_ms, write_j
 use super::{CliError, CliResult, Outcome};
 use crate::engine::{self, EngineError};
 use crate::journal;
-use crate::loader::{self, Loaded};
+use crate::loader::Loaded;
 use crate::results::{Status, Verdict};
 use crate::runs::RunSummary;
 use crate::runs::sweep::{self, Sweep, SweepOutcome, SweepRun};
@@ -31,7 +31,7 @@ use crate::warnings::{self, Level};
 pub const SWEEP_VERSION: u32 = 1;
 
 pub fn run(args: &RunArgs, spec: &str) -> CliResult {
-    let loaded = loader::load(&args.experiment).map_err(CliError::input)?;
+    let loaded = super::load_experiment(&args.experiment)?;
     let experiment = &loaded.experiment;
     let seeds = sweep::parse_seeds(spec, experiment.seed).map_err(CliError::input)?;
     let fresh = fresh(args, &loaded)?;

@@ -5,7 +5,8 @@
 //!
 //! Shell: clients do network IO. They know their target's protocol and how
 //! its errors map to outcomes; they know nothing of plans, faults or the
-//! checker. Adapters: [`etcd`], [`surreal`]. Dispatch is an enum, not a trait object, so
+//! checker. Adapters: [`etcd`], [`surreal`], and [`process`] (a program of
+//! the user's that speaks chaos's JSON-lines protocol). Dispatch is an enum, not a trait object, so
 //! that async calls need no boxing. Each client declares the workloads
 //! whose ops it serves ([`crate::experiment::ClientKind::serves`]); [`AnyClient::call`] takes an op in the
 //! generic shape of [`crate::workload::op`] and hands it, decoded into the
@@ -13,6 +14,7 @@
 
 pub mod etcd;
 pub mod pd;
+pub mod process;
 pub mod surreal;
 
 pub use crate::workload::list_append::{TxnCompletion, TxnMop, read_only};
@@ -24,6 +26,8 @@ use crate::workload::{Invocation, Outcome, list_append};
 pub enum AnyClient {
     Etcd(etcd::EtcdClient),
     Surreal(surreal::SurrealClient),
+    /// One client on a run's shared adapter process.
+    Process(process::ProcessClient),
 }
 
 impl AnyClient {
@@ -33,6 +37,10 @@ impl AnyClient {
         match self {
             AnyClient::Etcd(c) => c.invoke(request).await,
             AnyClient::Surreal(c) => c.invoke(request).await,
+            AnyClient::Process(c) => {
+                let outcome = c.call("register", &request.invocation()).await;
+                completion_of(outcome)
+            }
         }
     }
 
@@ -42,6 +50,16 @@ impl AnyClient {
         match self {
             AnyClient::Etcd(c) => c.txn(mops).await,
             AnyClient::Surreal(c) => c.txn(mops).await,
+            AnyClient::Process(c) => {
+                let op = list_append::invocation(mops);
+                match c.call("list-append", &op).await {
+                    Outcome::Ok(v) => TxnCompletion::Ok {
+                        reads: txn_reads(&v),
+                    },
+                    Outcome::Fail(error) => TxnCompletion::Fail { error },
+                    Outcome::Info(error) => TxnCompletion::Info { error },
+                }
+            }
         }
     }
 
@@ -50,6 +68,10 @@ impl AnyClient {
     /// not serve, is a `fail` that says why (the validator refuses such
     /// pairs before a run, [`crate::experiment::ClientKind::serves`]).
     pub async fn call(&self, workload: &str, op: &Invocation) -> Outcome {
+        if let AnyClient::Process(c) = self {
+            // The adapter takes ops in the generic shape, as they are.
+            return c.call(workload, op).await;
+        }
         match workload {
             "register" => match Request::from_invocation(op) {
                 Ok(request) => self.invoke(&request).await.outcome(),
@@ -63,6 +85,7 @@ impl AnyClient {
                 Ok(bank_op) => match self {
                     AnyClient::Etcd(c) => c.bank(&bank_op).await,
                     AnyClient::Surreal(c) => c.bank(&bank_op).await,
+                    AnyClient::Process(c) => c.call("bank", op).await,
                 },
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },
@@ -70,10 +93,46 @@ impl AnyClient {
                 Ok(set_op) => match self {
                     AnyClient::Etcd(c) => c.set(&set_op).await,
                     AnyClient::Surreal(c) => c.set(&set_op).await,
+                    AnyClient::Process(c) => c.call("set", op).await,
                 },
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },
             other => Outcome::Fail(format!("not run: this client does not serve `{other}`")),
         }
     }
+
+    /// Why chaos stopped trusting this client's adapter (a process client
+    /// whose adapter broke the protocol), if it did: the run then ends in
+    /// an error, never a verdict.
+    pub fn fatal(&self) -> Option<String> {
+        match self {
+            AnyClient::Process(c) => c.adapter.fatal(),
+            _ => None,
+        }
+    }
+}
+
+/// A register op's outcome as a [`Completion`].
+fn completion_of(outcome: Outcome) -> Completion {
+    match outcome {
+        Outcome::Ok(v) => Completion::Ok { read: v.as_u64() },
+        Outcome::Fail(error) => Completion::Fail { error },
+        Outcome::Info(error) => Completion::Info { error },
+    }
+}
+
+/// What each micro-op of an ok transaction read (`None` for an append),
+/// from its value in the history's shape.
+fn txn_reads(value: &serde_json::Value) -> Vec<Option<Vec<u64>>> {
+    value
+        .as_array()
+        .map(|mops| {
+            mops.iter()
+                .map(|m| match (m[0].as_str(), m[2].as_array()) {
+                    (Some("r"), Some(l)) => Some(l.iter().filter_map(|x| x.as_u64()).collect()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -237,7 +237,8 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
     ));
     progress.event(RunEvent::Phase(Phase::Connecting));
     let prefix = format!("chaos/{}/{stamp}-{}/", experiment.name, opts.seed);
-    let clients = match connect::clients(&experiment, &cluster, &prefix, &cancel).await {
+    let base = loaded.path.parent().unwrap_or(std::path::Path::new("."));
+    let clients = match connect::clients(&experiment, &cluster, &prefix, base, &cancel).await {
         Err(connect::ConnectError::Cancelled) => return Err(EngineError::Cancelled),
         other => other?,
     };
@@ -259,7 +260,8 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
         faults: restart_fault.iter().cloned().collect(),
         clients: Vec::new(),
     };
-    let resolver = connect::resolver(&experiment, &cluster, &prefix).await;
+    let resolver = connect::resolver(&experiment, &cluster, &prefix, &clients).await;
+    let first_client = clients.first().map(|(_, c)| c.clone());
     let mut session = FaultSession::open(
         cluster.clone(),
         &run_dir,
@@ -313,6 +315,7 @@ pub async fn bench(loaded: &Loaded, opts: BenchOptions) -> Result<BenchOutcome, 
                     &experiment,
                     &cluster,
                     &prefix,
+                    first_client.as_ref(),
                     |client: AnyClient| task(PROBE_PROCESS, &fault_service(fault), client),
                     start,
                     &cancel,
@@ -640,6 +643,7 @@ async fn measure_restart(
     experiment: &Experiment,
     cluster: &ComposeCluster,
     prefix: &str,
+    existing: Option<&AnyClient>,
     probe_task: impl Fn(AnyClient) -> ClientTask,
     start: Instant,
     cancel: &CancellationToken,
@@ -648,7 +652,7 @@ async fn measure_restart(
     let service = fault_service(fault);
     let port_of = || async {
         cluster
-            .published_port(&service, connect::client_port(experiment.workload.client))
+            .published_port(&service, connect::client_port(&experiment.workload))
             .await
             .ok()
     };
@@ -691,7 +695,13 @@ async fn measure_restart(
                 && let Some(p) = port
             {
                 let address = format!("127.0.0.1:{p}");
-                if let Ok(client) = connect::client_at(experiment, &address, prefix).await {
+                let client = match existing {
+                    Some(c) => {
+                        connect::client_again(experiment, c, &service, &address, prefix).await
+                    }
+                    None => connect::client_at(experiment, &address, prefix).await,
+                };
+                if let Ok(client) = client {
                     task = Some(probe_task(client));
                 }
             }

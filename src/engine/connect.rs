@@ -19,9 +19,10 @@ use super::progress::{Phase, ProgressSink, RunEvent};
 use crate::client::AnyClient;
 use crate::client::etcd::{EtcdClient, EtcdLeader};
 use crate::client::pd::{self, PdRoles};
+use crate::client::process::{self, Adapter, AdapterConfig, AdapterLeader, ProcessClient};
 use crate::client::surreal::{SurrealClient, SurrealConfig, SurrealSetupError};
 use crate::docker::{ComposeCluster, DockerError};
-use crate::experiment::{ClientKind, Experiment, ReadMode};
+use crate::experiment::{ClientKind, Experiment, ReadMode, Workload};
 use crate::images;
 use crate::roles::{FixedRoles, RoleResolver};
 
@@ -158,11 +159,13 @@ pub async fn images(cluster: &ComposeCluster) -> Result<BTreeMap<String, String>
         .collect())
 }
 
-/// The port each client adapter talks to inside its container.
-pub fn client_port(kind: ClientKind) -> u16 {
-    match kind {
+/// The port the workload's clients talk to inside each endpoint's
+/// container (a process client's: `[workload.adapter] port`).
+pub fn client_port(w: &Workload) -> u16 {
+    match w.client {
         ClientKind::Etcd => 2379,
         ClientKind::Surrealdb => 8000,
+        ClientKind::Process => w.adapter.as_ref().map_or(0, |a| a.port),
     }
 }
 
@@ -179,6 +182,10 @@ pub enum ConnectError {
     Surreal(#[from] SurrealSetupError),
     #[error("setting up the {workload} workload: {error}")]
     Setup { workload: String, error: String },
+    #[error("{0}")]
+    Adapter(#[from] process::AdapterError),
+    #[error("the adapter's hello: {0}")]
+    Refused(String),
     #[error("cancelled while connecting")]
     Cancelled,
 }
@@ -240,7 +247,7 @@ pub async fn endpoint_addresses(
     let mut addresses = Vec::new();
     for service in &w.endpoints {
         let address = cluster
-            .published_address(service, client_port(w.client))
+            .published_address(service, client_port(w))
             .await
             .map_err(|source| ConnectError::Port {
                 service: service.clone(),
@@ -284,10 +291,16 @@ where
 /// published port. A SurrealDB node that answers its health check may
 /// still refuse connections for a moment: set-up is retried until
 /// `cluster.ready_timeout` has passed.
+///
+/// A process client starts its adapter once for all clients, from `base`
+/// (the experiment file's directory), and gives it the endpoints; it is
+/// tried again until `cluster.ready_timeout` has passed (its `init` may
+/// fail while the database is still opening).
 pub async fn clients(
     experiment: &Experiment,
     cluster: &ComposeCluster,
     prefix: &str,
+    base: &Path,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<Vec<(String, AnyClient)>, ConnectError> {
     let w = &experiment.workload;
@@ -328,8 +341,70 @@ pub async fn clients(
                 clients.push((service.clone(), AnyClient::Surreal(client)));
             }
         }
+        ClientKind::Process => {
+            let adapter = start_adapter(experiment, &addresses, prefix, base, cancel).await?;
+            for t in 0..w.clients as usize {
+                let (service, _) = &addresses[t % addresses.len()];
+                clients.push((
+                    service.clone(),
+                    AnyClient::Process(ProcessClient {
+                        adapter: adapter.clone(),
+                        client: t as u64,
+                        node: service.clone(),
+                    }),
+                ));
+            }
+        }
     }
     Ok(clients)
+}
+
+/// Start a process client's adapter, retried until `cluster.ready_timeout`,
+/// and hold its hello to the experiment (the workload it serves, `leader`
+/// for faults on a role).
+async fn start_adapter(
+    experiment: &Experiment,
+    addresses: &[(String, String)],
+    prefix: &str,
+    base: &Path,
+    cancel: &CancellationToken,
+) -> Result<Adapter, ConnectError> {
+    let w = &experiment.workload;
+    let spec = w
+        .adapter
+        .as_ref()
+        .expect("the validator gives a process client its adapter");
+    let endpoints = addresses
+        .iter()
+        .filter_map(|(service, address)| process::protocol::Endpoint::parse(service, address))
+        .collect();
+    let config = AdapterConfig {
+        command: spec.command.clone(),
+        // `exp.toml`'s directory is `` (the current one).
+        dir: if base.as_os_str().is_empty() {
+            Path::new(".").to_path_buf()
+        } else {
+            base.to_path_buf()
+        },
+        init: process::protocol::Init {
+            clients: w.clients,
+            endpoints,
+            workload: w.kind.name().to_string(),
+            read_mode: w.read_mode.name().to_string(),
+            prefix: prefix.to_string(),
+            options: if spec.options.is_null() {
+                serde_json::json!({})
+            } else {
+                spec.options.clone()
+            },
+        },
+    };
+    let deadline = Instant::now() + experiment.cluster.ready_timeout;
+    let adapter = retry_until(deadline, cancel, || Adapter::start(config.clone())).await?;
+    crate::experiment::check_adapter(experiment, &adapter.hello().facts(), |field, message| {
+        ConnectError::Refused(format!("{field}: {message}"))
+    })?;
+    Ok(adapter)
 }
 
 /// One client of the node at `address` (`127.0.0.1:PORT`), tried once:
@@ -351,18 +426,63 @@ pub async fn client_at(
         ClientKind::Surrealdb => AnyClient::Surreal(
             SurrealClient::connect(address, prefix, &SurrealConfig::new(w.timeout)).await?,
         ),
+        ClientKind::Process => {
+            return Err(ConnectError::Refused(
+                "a process client is not made alone: see `client_again`".into(),
+            ));
+        }
     })
+}
+
+/// A client of `service`, now at `address` (a restart moved its port):
+/// for a process client, the run's adapter told the endpoints anew (an
+/// `endpoints` message) and a client on it through `service`; for the
+/// others, a new client ([`client_at`]).
+pub async fn client_again(
+    experiment: &Experiment,
+    existing: &AnyClient,
+    service: &str,
+    address: &str,
+    prefix: &str,
+) -> Result<AnyClient, ConnectError> {
+    let AnyClient::Process(c) = existing else {
+        return client_at(experiment, address, prefix).await;
+    };
+    if let Some(now) = process::protocol::Endpoint::parse(service, address) {
+        let mut endpoints = c.adapter.endpoints();
+        match endpoints.iter_mut().find(|e| e.node == service) {
+            Some(e) => *e = now,
+            None => endpoints.push(now),
+        }
+        c.adapter.update_endpoints(endpoints).await;
+    }
+    Ok(AnyClient::Process(ProcessClient {
+        adapter: c.adapter.clone(),
+        client: c.client,
+        node: service.to_string(),
+    }))
 }
 
 /// The role resolver the nemesis gets for this experiment: the etcd leader
 /// for etcd; for SurrealDB, PD's answers where there is a `pd` component
 /// (the TiKV cluster), else none (the local image has no roles).
+///
+/// A process client's roles are its adapter's answers to `leader`
+/// requests (the adapter of `clients`).
 pub async fn resolver(
     experiment: &Experiment,
     cluster: &ComposeCluster,
     prefix: &str,
+    clients: &[(String, AnyClient)],
 ) -> Arc<dyn RoleResolver> {
     match experiment.workload.client {
+        ClientKind::Process => match clients.first() {
+            Some((_, AnyClient::Process(c))) => Arc::new(AdapterLeader {
+                adapter: c.adapter.clone(),
+                components: experiment.cluster.components.clone(),
+            }),
+            _ => Arc::new(FixedRoles::new()),
+        },
         ClientKind::Etcd => Arc::new(EtcdLeader::new(
             etcd_members(experiment, cluster, prefix).await,
         )),

@@ -184,6 +184,8 @@ pub enum EngineError {
     History(#[from] HistoryError),
     #[error("{0} panicked")]
     Panicked(&'static str),
+    #[error("the process client's adapter broke the protocol, so the run has no verdict: {0}")]
+    Adapter(String),
     #[error("cancelled before the run started (nothing was applied)")]
     Cancelled,
 }
@@ -389,7 +391,8 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
         results::compact_utc(started_ms),
         opts.seed
     );
-    let clients = match connect::clients(&experiment, &cluster, &prefix, &cancel).await {
+    let base = loaded.path.parent().unwrap_or(std::path::Path::new("."));
+    let clients = match connect::clients(&experiment, &cluster, &prefix, base, &cancel).await {
         Err(connect::ConnectError::Cancelled) => return Err(EngineError::Cancelled),
         other => other?,
     };
@@ -397,7 +400,7 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
         Err(connect::ConnectError::Cancelled) => return Err(EngineError::Cancelled),
         other => other?,
     }
-    let resolver = connect::resolver(&experiment, &cluster, &prefix).await;
+    let resolver = connect::resolver(&experiment, &cluster, &prefix, &clients).await;
     let mut session = FaultSession::open(
         cluster.clone(),
         &run_dir,
@@ -429,6 +432,11 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     // (`drive` already healed on its own paths; this is the last word).
     let finish = session.finish().await;
     let driven = driven?;
+    // An adapter that broke the protocol gave answers chaos cannot trust:
+    // no verdict, an error that names its line (the history stays on disk).
+    if let Some(why) = clients.iter().find_map(|(_, c)| c.fatal()) {
+        return Err(EngineError::Adapter(why));
+    }
     let mut notes = Vec::new();
     for e in &finish.errors {
         let note =

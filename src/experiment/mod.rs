@@ -231,6 +231,9 @@ pub const RESERVED_ENV_PREFIXES: &[&str] = &["COMPOSE_", "DOCKER_"];
 pub enum ClientKind {
     Etcd,
     Surrealdb,
+    /// An adapter program chaos starts and speaks JSON lines with
+    /// (`[workload.adapter]`, `docs/clients.md`).
+    Process,
 }
 
 impl ClientKind {
@@ -238,8 +241,12 @@ impl ClientKind {
         match self {
             ClientKind::Etcd => "etcd",
             ClientKind::Surrealdb => "surrealdb",
+            ClientKind::Process => "process",
         }
     }
+
+    /// Every client, in the order errors list them.
+    pub const ALL: [ClientKind; 3] = [ClientKind::Etcd, ClientKind::Surrealdb, ClientKind::Process];
 
     /// The workloads whose ops this client serves (`workload.kind`
     /// values): what [`crate::client::AnyClient::call`] can run, and what
@@ -248,6 +255,9 @@ impl ClientKind {
         match self {
             ClientKind::Etcd => &["register", "list-append", "bank", "set"],
             ClientKind::Surrealdb => &["register", "list-append", "bank", "set"],
+            // What the protocol can carry; the adapter's hello narrows it
+            // ([`Parsed::check_adapter`]).
+            ClientKind::Process => &["register", "list-append", "bank", "set"],
         }
     }
 
@@ -256,6 +266,9 @@ impl ClientKind {
         match self {
             ClientKind::Etcd => &[ReadMode::Linearizable, ReadMode::Serializable],
             ClientKind::Surrealdb => &[ReadMode::Linearizable],
+            // Passed to the adapter in `init`: what it means is the
+            // adapter's to say.
+            ClientKind::Process => &[ReadMode::Linearizable, ReadMode::Serializable],
         }
     }
 }
@@ -357,6 +370,31 @@ pub struct Workload {
     /// none).
     #[serde(skip_serializing_if = "serde_json::Value::is_null")]
     pub params: serde_json::Value,
+    /// `[workload.adapter]`, for `client = "process"` (and only then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterSpec>,
+}
+
+/// `[workload.adapter]`: the program a process client starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdapterSpec {
+    /// The program and its arguments; relative paths are relative to the
+    /// experiment file's directory, where it runs.
+    pub command: Vec<String>,
+    /// The port inside each endpoint's container the adapter talks to.
+    pub port: u16,
+    /// Handed to the adapter verbatim in its `init` message (an object).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub options: serde_json::Value,
+}
+
+/// What an adapter declares in its hello, as far as validation needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AdapterFacts {
+    /// The workloads whose ops it serves.
+    pub serves: Vec<String>,
+    /// It answers `leader` requests.
+    pub leader: bool,
 }
 
 impl Workload {
@@ -1278,6 +1316,16 @@ impl Parsed {
         Ok(())
     }
 
+    /// An experiment with `client = "process"` against what its adapter
+    /// declared in its hello: the workload must be one it serves, and a
+    /// fault that targets a role (`role = "leader"`) needs an adapter that
+    /// answers `leader` requests. The error points at the field.
+    pub fn check_adapter(&self, facts: &AdapterFacts) -> Result<(), ExperimentError> {
+        check_adapter(&self.experiment, facts, |field, message| {
+            self.error_at(field, message)
+        })
+    }
+
     /// A `disconnect` from a named network strikes only services on it:
     /// checked against the networks the compose file gives each service
     /// (`networks` maps a service to its networks as the file names them;
@@ -1331,6 +1379,60 @@ impl Parsed {
         }
         Ok(())
     }
+}
+
+/// [`Parsed::check_adapter`], with errors made by `err(field, message)`.
+pub fn check_adapter<E>(
+    exp: &Experiment,
+    facts: &AdapterFacts,
+    err: impl Fn(&str, String) -> E,
+) -> Result<(), E> {
+    if exp.workload.client != ClientKind::Process {
+        return Ok(());
+    }
+    let kind = exp.workload.kind.name();
+    if !facts.serves.iter().any(|s| s == kind) {
+        return Err(err(
+            "workload.kind",
+            format!(
+                "the adapter does not serve a {kind} workload; its hello says it serves: {}",
+                if facts.serves.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    facts.serves.join(", ")
+                }
+            ),
+        ));
+    }
+    if facts.leader {
+        return Ok(());
+    }
+    for (n, nemesis) in exp.nemeses.iter().enumerate() {
+        let field = match &nemesis.timing {
+            Timing::Scheduled {
+                targets: TargetSelector::Role { .. },
+                ..
+            } => format!("nemesis[{n}].targets.role"),
+            Timing::Explicit(faults) => {
+                match faults
+                    .iter()
+                    .position(|f| matches!(f.targets, ExplicitTargets::Role { .. }))
+                {
+                    Some(j) => format!("nemesis[{n}].faults[{j}].role"),
+                    None => continue,
+                }
+            }
+            Timing::Scheduled { .. } => continue,
+        };
+        return Err(err(
+            &field,
+            "a fault on a role needs an adapter that answers `leader` requests, and this \
+             adapter's hello does not declare `\"leader\": true` (docs/clients.md); target \
+             services instead, or add `leader` to the adapter"
+                .to_string(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

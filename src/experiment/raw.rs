@@ -97,6 +97,23 @@ pub struct RawWorkload {
     pub read_mode: Option<String>,
     /// Op name to weight; the room says which names it takes.
     pub mix: Option<BTreeMap<String, u64>>,
+    /// `[workload.adapter]`: the adapter command of `client = "process"`.
+    pub adapter: Option<RawAdapter>,
+}
+
+/// `[workload.adapter]`: the program chaos starts for `client =
+/// "process"` (`docs/clients.md`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdapter {
+    /// The program and its arguments, run from the experiment file's
+    /// directory.
+    pub command: Vec<String>,
+    /// The port inside each endpoint's container that the adapter talks
+    /// to (its published address is what the adapter is given).
+    pub port: u16,
+    /// Passed to the adapter verbatim in its `init` message.
+    pub options: Option<toml::Table>,
 }
 
 /// The fields of [`RawWorkload`], as the file spells them.
@@ -111,6 +128,7 @@ pub const COMMON_WORKLOAD_FIELDS: &[&str] = &[
     "timeout",
     "read_mode",
     "mix",
+    "adapter",
 ];
 
 #[derive(Debug, Deserialize)]

@@ -443,7 +443,9 @@ fn type_errors_speak_the_files_terms_not_rusts() {
         r#"invalid type: string "x", expected a number"#
     );
     assert_eq!(in_file_terms("expected u80"), "expected u80");
+}
 
+#[test]
 fn expect_is_valid_unless_a_control_says_invalid() {
     let e = parse(MINIMAL, "m.toml").unwrap().experiment;
     assert_eq!(e.expect, Expect::Valid);
@@ -484,4 +486,136 @@ fn power_loss_disk_full_and_io_errors_can_damage_a_store() {
             .experiment
             .can_damage_store()
     );
+}
+
+const PROCESS: &str = r#"
+name = "m"
+duration = "10s"
+[cluster]
+compose_file = "c.yml"
+project = "p"
+components = { db = ["a", "b", "c"] }
+[workload]
+client = "process"
+endpoints = ["a"]
+[workload.adapter]
+command = ["python3", "adapter.py", "--fast"]
+port = 5432
+options = { isolation = "serializable", retries = 2 }
+"#;
+
+#[test]
+fn a_process_client_names_its_adapter() {
+    let e = parse(PROCESS, "m.toml").unwrap().experiment;
+    assert_eq!(e.workload.client, ClientKind::Process);
+    let a = e.workload.adapter.as_ref().unwrap();
+    assert_eq!(a.command, ["python3", "adapter.py", "--fast"]);
+    assert_eq!(a.port, 5432);
+    assert_eq!(
+        a.options,
+        serde_json::json!({"isolation": "serializable", "retries": 2})
+    );
+    // Other clients have none, and their plan's JSON does not change.
+    let etcd = parse(MINIMAL, "m.toml").unwrap().experiment;
+    assert_eq!(etcd.workload.adapter, None);
+    assert!(!serde_json::to_string(&etcd).unwrap().contains("adapter"));
+}
+
+#[test]
+fn bad_adapters_point_at_the_field_and_line() {
+    let cases: &[(String, &str)] = &[
+        (
+            PROCESS.replace(
+                "[workload.adapter]\ncommand = [\"python3\", \"adapter.py\", \"--fast\"]\nport = 5432\noptions = { isolation = \"serializable\", retries = 2 }\n",
+                "",
+            ),
+            "m.toml:9:10: workload.client: a process client needs `[workload.adapter]`",
+        ),
+        (
+            PROCESS.replace("[\"python3\", \"adapter.py\", \"--fast\"]", "[]"),
+            "m.toml:12:11: workload.adapter.command: empty; expected the program",
+        ),
+        (
+            PROCESS.replace("[\"python3\", \"adapter.py\", \"--fast\"]", "[\" \"]"),
+            "workload.adapter.command[0]: empty",
+        ),
+        (
+            PROCESS.replace("port = 5432", "port = 0"),
+            "m.toml:13:8: workload.adapter.port: 0 is no port",
+        ),
+        (
+            PROCESS.replace("port = 5432", "port = 70000"),
+            "m.toml:13:8: workload.adapter.port:",
+        ),
+        (
+            PROCESS.replace("port = 5432", "port = 5432\nprot = 1"),
+            "workload.adapter.prot: unknown field `prot`",
+        ),
+        (
+            PROCESS.replace("client = \"process\"", "client = \"etcd\""),
+            "workload.adapter: `[workload.adapter]` goes with `client = \"process\"`, not with the etcd client",
+        ),
+        (
+            PROCESS.replace("client = \"process\"", "client = \"proces\""),
+            "workload.client: unknown client `proces`; expected one of: etcd, surrealdb, process; did you mean `process`?",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (text, want) in cases {
+        let e = parse(text, "m.toml").unwrap_err().to_string();
+        if !e.contains(want) {
+            wrong.push(format!("want {want}\n got {e}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn an_adapters_hello_decides_its_workload_and_leader_faults() {
+    let leader = format!(
+        "{PROCESS}[[nemesis]]\nfault = \"kill\"\ntargets = {{ role = \"leader\", component = \"db\" }}\n\
+         schedule = {{ interval = \"2s\", duration = \"1s\" }}\n"
+    );
+    let p = parse(&leader, "m.toml").unwrap();
+    let facts = |serves: &[&str], leader: bool| AdapterFacts {
+        serves: serves.iter().map(|s| s.to_string()).collect(),
+        leader,
+    };
+    assert_eq!(p.check_adapter(&facts(&["register"], true)), Ok(()));
+    let e = p
+        .check_adapter(&facts(&["register"], false))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("m.toml:17:") && e.contains(": nemesis[0].targets.role: a fault on a role needs an adapter that answers `leader`"),
+        "{e}"
+    );
+    let e = p
+        .check_adapter(&facts(&["list-append"], true))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("workload.kind: the adapter does not serve a register workload; its hello says it serves: list-append"),
+        "{e}"
+    );
+    // Exact faults on a role too; faults on services need no leader.
+    let exact = format!(
+        "{PROCESS}[[nemesis]]\nfault = \"kill\"\nfaults = [{{ at = \"1s\", duration = \"1s\", services = [\"a\"] }}, \
+         {{ at = \"3s\", duration = \"1s\", role = \"leader\", component = \"db\" }}]\n"
+    );
+    let p = parse(&exact, "m.toml").unwrap();
+    let e = p
+        .check_adapter(&facts(&["register"], false))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nemesis[0].faults[1].role"), "{e}");
+    let services = format!(
+        "{PROCESS}[[nemesis]]\nfault = \"kill\"\ntargets = {{ services = [\"a\"] }}\n\
+         schedule = {{ interval = \"2s\", duration = \"1s\" }}\n"
+    );
+    let p = parse(&services, "m.toml").unwrap();
+    assert_eq!(p.check_adapter(&facts(&["register"], false)), Ok(()));
+    // Another client's experiment is not an adapter's business.
+    let p = parse(MINIMAL, "m.toml").unwrap();
+    assert_eq!(p.check_adapter(&facts(&[], false)), Ok(()));
 }

@@ -426,16 +426,19 @@ impl<'a> Validator<'a> {
         table: &toml::Table,
         cluster: &Cluster,
     ) -> Checked<Workload> {
-        let client = match raw.client.as_str() {
-            "etcd" => ClientKind::Etcd,
-            "surrealdb" => ClientKind::Surrealdb,
-            other => {
-                return Err(self.err(
-                    "workload.client",
-                    format!("unknown client `{other}`; expected one of: etcd, surrealdb"),
-                ));
-            }
+        let Some(client) = ClientKind::ALL.into_iter().find(|c| c.name() == raw.client) else {
+            let names: Vec<&str> = ClientKind::ALL.iter().map(|c| c.name()).collect();
+            return Err(self.err(
+                "workload.client",
+                format!(
+                    "unknown client `{}`; expected one of: {}{}",
+                    raw.client,
+                    names.join(", "),
+                    did_you_mean(&raw.client, &names)
+                ),
+            ));
         };
+        let adapter = self.adapter(client, raw.adapter)?;
         if raw.endpoints.is_empty() {
             return Err(self.err(
                 "workload.endpoints",
@@ -591,6 +594,7 @@ impl<'a> Validator<'a> {
             read_mode,
             mix,
             params,
+            adapter,
         };
         room.validate(&workload)
             .map_err(|e| self.err(&format!("workload.{}", e.field), e.message))?;
@@ -607,6 +611,77 @@ impl<'a> Validator<'a> {
             ));
         }
         Ok(workload)
+    }
+
+    /// `[workload.adapter]`: required with `client = "process"`, refused
+    /// with any other client.
+    fn adapter(
+        &self,
+        client: ClientKind,
+        raw: Option<raw::RawAdapter>,
+    ) -> Checked<Option<AdapterSpec>> {
+        let Some(raw) = raw else {
+            if client == ClientKind::Process {
+                return Err(self.err(
+                    "workload.client",
+                    "a process client needs `[workload.adapter]` with `command = [\"program\", \
+                     \"arg\", ...]` and `port` (docs/clients.md)",
+                ));
+            }
+            return Ok(None);
+        };
+        if client != ClientKind::Process {
+            return Err(self.err(
+                "workload.adapter",
+                format!(
+                    "`[workload.adapter]` goes with `client = \"process\"`, not with the {} client",
+                    client.name()
+                ),
+            ));
+        }
+        match raw.command.first() {
+            None => {
+                return Err(self.err(
+                    "workload.adapter.command",
+                    "empty; expected the program and its arguments, e.g. \
+                     `[\"python3\", \"adapter.py\"]`",
+                ));
+            }
+            Some(program) if program.trim().is_empty() => {
+                return Err(self.err(
+                    "workload.adapter.command[0]",
+                    "empty; expected the program to run",
+                ));
+            }
+            Some(_) => {}
+        }
+        if let Some(i) = raw.command.iter().position(|a| a.contains('\0')) {
+            return Err(self.err(
+                &format!("workload.adapter.command[{i}]"),
+                "contains a NUL character",
+            ));
+        }
+        if raw.port == 0 {
+            return Err(self.err(
+                "workload.adapter.port",
+                "0 is no port; expected the port inside each endpoint's container that the \
+                 adapter talks to (1 to 65535)",
+            ));
+        }
+        let options = match raw.options {
+            None => serde_json::Value::Null,
+            Some(t) => serde_json::to_value(&t).map_err(|e| {
+                self.err(
+                    "workload.adapter.options",
+                    format!("cannot be given to the adapter as JSON: {e}"),
+                )
+            })?,
+        };
+        Ok(Some(AdapterSpec {
+            command: raw.command,
+            port: raw.port,
+            options,
+        }))
     }
 
     fn range(&self, field: &str, raw: &RawDurationRange) -> Checked<DurationRange> {

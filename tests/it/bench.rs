@@ -265,6 +265,7 @@ fn open_loop_latency_counts_the_wait_for_a_busy_client() {
                 .map(|(f, w)| (f.to_string(), w))
                 .collect(),
             params: serde_json::Value::Null,
+            adapter: None,
         };
         let start = Instant::now();
         let task = ClientTask {

@@ -19,6 +19,7 @@ mod engine;
 mod experiments;
 mod grey_faults;
 mod history;
+mod process;
 mod purity;
 mod report;
 mod results;

@@ -31,6 +31,8 @@ const CORE: &[&str] = &[
     "src/workload",
     "src/warnings.rs",
     "src/runs",
+    "src/client/process/protocol.rs",
+    "src/client/process/conformance.rs",
 ];
 
 const FORBIDDEN: &[&str] = &[
