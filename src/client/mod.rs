@@ -5,7 +5,7 @@
 //!
 //! Shell: clients do network IO. They know their target's protocol and how
 //! its errors map to outcomes; they know nothing of plans, faults or the
-//! checker. Adapters: [`etcd`], [`surreal`]. Dispatch is an enum, not a trait object, so
+//! checker. Adapters: [`etcd`], [`surreal`], [`postgres`]. Dispatch is an enum, not a trait object, so
 //! that async calls need no boxing. Each client declares the workloads
 //! whose ops it serves ([`crate::experiment::ClientKind::serves`]); [`AnyClient::call`] takes an op in the
 //! generic shape of [`crate::workload::op`] and hands it, decoded into the
@@ -13,6 +13,7 @@
 
 pub mod etcd;
 pub mod pd;
+pub mod postgres;
 pub mod surreal;
 
 pub use crate::workload::list_append::{TxnCompletion, TxnMop, read_only};
@@ -24,6 +25,7 @@ use crate::workload::{Invocation, Outcome, list_append};
 pub enum AnyClient {
     Etcd(etcd::EtcdClient),
     Surreal(surreal::SurrealClient),
+    Postgres(std::sync::Arc<postgres::PgClient>),
 }
 
 impl AnyClient {
@@ -33,6 +35,7 @@ impl AnyClient {
         match self {
             AnyClient::Etcd(c) => c.invoke(request).await,
             AnyClient::Surreal(c) => c.invoke(request).await,
+            AnyClient::Postgres(c) => c.invoke(request).await,
         }
     }
 
@@ -42,6 +45,7 @@ impl AnyClient {
         match self {
             AnyClient::Etcd(c) => c.txn(mops).await,
             AnyClient::Surreal(c) => c.txn(mops).await,
+            AnyClient::Postgres(c) => c.txn(mops).await,
         }
     }
 
@@ -63,6 +67,7 @@ impl AnyClient {
                 Ok(bank_op) => match self {
                     AnyClient::Etcd(c) => c.bank(&bank_op).await,
                     AnyClient::Surreal(c) => c.bank(&bank_op).await,
+                    AnyClient::Postgres(_) => not_served("bank"),
                 },
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },
@@ -70,10 +75,18 @@ impl AnyClient {
                 Ok(set_op) => match self {
                     AnyClient::Etcd(c) => c.set(&set_op).await,
                     AnyClient::Surreal(c) => c.set(&set_op).await,
+                    AnyClient::Postgres(_) => not_served("set"),
                 },
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },
-            other => Outcome::Fail(format!("not run: this client does not serve `{other}`")),
+            other => not_served(other),
         }
     }
+}
+
+/// The outcome of an op of a workload the client does not serve.
+fn not_served(workload: &str) -> Outcome {
+    Outcome::Fail(format!(
+        "not run: this client does not serve `{workload}`"
+    ))
 }

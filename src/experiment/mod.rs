@@ -184,6 +184,7 @@ pub const RESERVED_ENV_PREFIXES: &[&str] = &["COMPOSE_", "DOCKER_"];
 pub enum ClientKind {
     Etcd,
     Surrealdb,
+    Postgres,
 }
 
 impl ClientKind {
@@ -191,6 +192,7 @@ impl ClientKind {
         match self {
             ClientKind::Etcd => "etcd",
             ClientKind::Surrealdb => "surrealdb",
+            ClientKind::Postgres => "postgres",
         }
     }
 
@@ -201,6 +203,7 @@ impl ClientKind {
         match self {
             ClientKind::Etcd => &["register", "list-append", "bank", "set"],
             ClientKind::Surrealdb => &["register", "list-append", "bank", "set"],
+            ClientKind::Postgres => &["register", "list-append"],
         }
     }
 
@@ -209,6 +212,61 @@ impl ClientKind {
         match self {
             ClientKind::Etcd => &[ReadMode::Linearizable, ReadMode::Serializable],
             ClientKind::Surrealdb => &[ReadMode::Linearizable],
+            ClientKind::Postgres => &[ReadMode::Linearizable],
+        }
+    }
+
+    /// The isolation levels `workload.isolation` may name for this
+    /// target, the default first; empty: it has none to choose (the field
+    /// is refused).
+    pub fn isolations(self) -> &'static [Isolation] {
+        match self {
+            ClientKind::Postgres => &[
+                Isolation::Serializable,
+                Isolation::RepeatableRead,
+                Isolation::ReadCommitted,
+            ],
+            ClientKind::Etcd | ClientKind::Surrealdb => &[],
+        }
+    }
+
+    /// The workloads whose reads this target can send to other services
+    /// than its writes (`workload.read_endpoints`: a PostgreSQL replica);
+    /// empty: the field is refused.
+    pub fn read_endpoints_serve(self) -> &'static [&'static str] {
+        match self {
+            ClientKind::Postgres => &["register"],
+            ClientKind::Etcd | ClientKind::Surrealdb => &[],
+        }
+    }
+
+    /// The isolation levels a read endpoint cannot run (PostgreSQL refuses
+    /// serializable on a hot standby).
+    pub fn refused_on_read_endpoints(self) -> &'static [Isolation] {
+        match self {
+            ClientKind::Postgres => &[Isolation::Serializable],
+            ClientKind::Etcd | ClientKind::Surrealdb => &[],
+        }
+    }
+}
+
+/// The isolation level transactions run at (`workload.isolation`), where
+/// the target lets a client choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    Serializable,
+    RepeatableRead,
+    ReadCommitted,
+}
+
+impl Isolation {
+    /// As the experiment file spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::Serializable => "serializable",
+            Isolation::RepeatableRead => "repeatable-read",
+            Isolation::ReadCommitted => "read-committed",
         }
     }
 }
@@ -303,6 +361,17 @@ pub struct Workload {
     #[serde(serialize_with = "ser_duration")]
     pub timeout: Duration,
     pub read_mode: ReadMode,
+    /// `workload.isolation`: the level the client runs transactions at,
+    /// for a target that offers a choice ([`ClientKind::isolations`]);
+    /// `None` for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
+    /// `workload.read_endpoints`: services the reads go to instead of
+    /// `endpoints` (client `c` reads through `read_endpoints[c mod n]`,
+    /// writes through `endpoints[c mod m]`); empty: reads go with the
+    /// writes ([`ClientKind::read_endpoints_serve`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_endpoints: Vec<String>,
     /// Relative weights of the ops (micro-ops, for transactions) by name,
     /// as the workload's room allows them ([`crate::workload::Capabilities::mix`]).
     pub mix: BTreeMap<String, u64>,
