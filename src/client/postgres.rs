@@ -145,11 +145,23 @@ impl Failure {
                 severity: Some(db.severity().to_string()),
                 message: format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
             },
-            None => Failure {
-                sqlstate: None,
-                severity: None,
-                message: format!("{e:#}"),
-            },
+            None => {
+                let mut message = e.to_string();
+                let mut source = std::error::Error::source(e);
+                while let Some(cause) = source {
+                    let text = cause.to_string();
+                    if !message.contains(&text) {
+                        message.push_str(": ");
+                        message.push_str(&text);
+                    }
+                    source = cause.source();
+                }
+                Failure {
+                    sqlstate: None,
+                    severity: None,
+                    message,
+                }
+            }
         }
     }
 
@@ -173,14 +185,16 @@ impl Failure {
     /// deadlock 40P01), integrity (23), data (22), syntax or access (42),
     /// invalid transaction state (25: e.g. a write on a read-only
     /// standby), feature not supported (0A: e.g. serializable on a
-    /// standby).
+    /// standby), and a lock wait past `lock_timeout` (55P03). Not a
+    /// statement cancelled by `statement_timeout` (57014): that may strike
+    /// while a statement that commits by itself commits.
     pub fn rolled_back(&self) -> bool {
         const CLASSES: &[&str] = &["40", "23", "22", "42", "25", "0A"];
         self.answered()
-            && self
-                .sqlstate
-                .as_deref()
-                .is_some_and(|s| CLASSES.iter().any(|c| s.starts_with(c)))
+            && self.sqlstate.as_deref().is_some_and(|s| {
+                CLASSES.iter().any(|c| s.starts_with(c))
+                    || s == SqlState::LOCK_NOT_AVAILABLE.code()
+            })
     }
 
     /// A serialization failure or a deadlock (40001, 40P01).
@@ -235,10 +249,56 @@ pub fn classify(read_only: bool, stage: Stage, failure: &Failure) -> Verdict {
     }
 }
 
-/// One open connection; its task is aborted when it is dropped.
+/// The statements of the ops, prepared once per connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sql {
+    Read = 0,
+    Write = 1,
+    Cas = 2,
+    ListRead = 3,
+    ListAppend = 4,
+}
+
+impl Sql {
+    fn text(self) -> String {
+        match self {
+            Sql::Read => format!("SELECT v FROM {REGISTER_TABLE} WHERE k = $1"),
+            Sql::Write => format!(
+                "INSERT INTO {REGISTER_TABLE} (k, v) VALUES ($1, $2) \
+                 ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+            ),
+            Sql::Cas => format!("UPDATE {REGISTER_TABLE} SET v = $3 WHERE k = $1 AND v = $2"),
+            Sql::ListRead => format!("SELECT v FROM {LIST_TABLE} WHERE k = $1"),
+            Sql::ListAppend => format!(
+                "INSERT INTO {LIST_TABLE} AS l (k, v) VALUES ($1, ARRAY[$2::bigint]) \
+                 ON CONFLICT (k) DO UPDATE SET v = l.v || excluded.v"
+            ),
+        }
+    }
+}
+
+/// One open connection and what it prepared; its task is aborted when it
+/// is dropped.
 struct Live {
     client: tokio_postgres::Client,
     task: tokio::task::AbortHandle,
+    prepared: [Option<tokio_postgres::Statement>; 5],
+}
+
+impl Live {
+    /// The statement of `sql`, prepared on this connection at its first
+    /// use.
+    async fn statement(
+        &mut self,
+        sql: Sql,
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        if let Some(s) = &self.prepared[sql as usize] {
+            return Ok(s.clone());
+        }
+        let s = self.client.prepare(&sql.text()).await?;
+        self.prepared[sql as usize] = Some(s.clone());
+        Ok(s)
+    }
 }
 
 impl Drop for Live {
@@ -253,6 +313,7 @@ struct Node {
     config: tokio_postgres::Config,
     /// The level a session on it runs at by default.
     isolation: Isolation,
+    timeout: Duration,
     live: Mutex<Option<Live>>,
 }
 
@@ -262,6 +323,7 @@ impl Node {
             address: address.to_string(),
             config: config.at(address)?,
             isolation,
+            timeout: config.timeout,
             live: Mutex::new(None),
         })
     }
@@ -272,7 +334,7 @@ impl Node {
         let held = self.live.lock().unwrap_or_else(|e| e.into_inner()).take();
         match held {
             Some(live) if !live.client.is_closed() => Ok(live),
-            _ => open(&self.config, self.isolation).await,
+            _ => open(&self.config, self.isolation, self.timeout).await,
         }
     }
 
@@ -281,10 +343,11 @@ impl Node {
     }
 }
 
-/// Connect, and set the session's default isolation level.
+/// Connect, and set up the session ([`session_sql`]).
 async fn open(
     config: &tokio_postgres::Config,
     isolation: Isolation,
+    timeout: Duration,
 ) -> Result<Live, tokio_postgres::Error> {
     let (client, connection) = config.connect(NoTls).await?;
     let task = tokio::spawn(async move {
@@ -293,14 +356,34 @@ async fn open(
         }
     })
     .abort_handle();
-    let live = Live { client, task };
+    let live = Live {
+        client,
+        task,
+        prepared: Default::default(),
+    };
     live.client
-        .batch_execute(&format!(
-            "SET default_transaction_isolation = '{}'",
-            sql_level(isolation).to_ascii_lowercase()
-        ))
+        .batch_execute(&session_sql(isolation, timeout))
         .await?;
     Ok(live)
+}
+
+/// A session's settings: its default isolation level (the register ops'
+/// level); `statement_timeout` at the op timeout, so that the server stops
+/// what the client stopped waiting for; `lock_timeout` at a tenth of it
+/// (50 ms to 1 s), so that a deadlock costs that, not `deadlock_timeout`
+/// (1 s, a superuser's setting) with every other client queued behind it;
+/// `client_connection_check_interval`, so that a backend whose client
+/// left notices it in a long wait and lets its locks go.
+pub fn session_sql(isolation: Isolation, timeout: Duration) -> String {
+    let ms = |d: Duration| d.as_millis().max(1);
+    let lock = (timeout / 10).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    format!(
+        "SET default_transaction_isolation = '{}'; SET statement_timeout = {}; \
+         SET lock_timeout = {}; SET client_connection_check_interval = 1000",
+        sql_level(isolation).to_ascii_lowercase(),
+        ms(timeout),
+        ms(lock)
+    )
 }
 
 /// A client process's connections: the primary (writes, transactions and,
@@ -358,7 +441,7 @@ impl PgClient {
     pub async fn define(address: &str, config: &PgConfig) -> Result<(), PgSetupError> {
         let target = config.at(address)?;
         within(address, config.timeout, async {
-            let live = open(&target, config.isolation).await?;
+            let live = open(&target, config.isolation, config.timeout).await?;
             live.client
                 .batch_execute(&format!(
                     "CREATE TABLE IF NOT EXISTS {REGISTER_TABLE} (k text PRIMARY KEY, v bigint NOT NULL);\n\
@@ -375,7 +458,7 @@ impl PgClient {
     pub async fn visible(address: &str, config: &PgConfig) -> Result<(), PgSetupError> {
         let target = config.at(address)?;
         within(address, config.timeout, async {
-            let live = open(&target, Isolation::ReadCommitted).await?;
+            let live = open(&target, Isolation::ReadCommitted, config.timeout).await?;
             live.client
                 .batch_execute(&format!(
                     "SELECT 1 FROM {REGISTER_TABLE} LIMIT 0; SELECT 1 FROM {LIST_TABLE} LIMIT 0;"
@@ -422,51 +505,46 @@ impl PgClient {
         request: &Request,
         stage: &AtomicU8,
     ) -> Result<Completion, Failure> {
-        let live = node.take().await.map_err(|e| Failure::of(&e))?;
-        // From here on the statement may reach the server, and it commits
-        // by itself.
-        stage.store(Stage::Commit as u8, Ordering::SeqCst);
+        let mut live = node.take().await.map_err(|e| Failure::of(&e))?;
         let key = self.key(request.key());
-        let client = &live.client;
-        let result = match *request {
-            Request::Read { .. } => client
-                .query_opt(
-                    &format!("SELECT v FROM {REGISTER_TABLE} WHERE k = $1"),
-                    &[&key],
-                )
-                .await
-                .and_then(|row| row.map(|r| r.try_get::<_, i64>(0)).transpose())
-                .map(|v| Completion::Ok {
-                    read: v.map(|v| v as u64),
-                }),
-            Request::Write { value, .. } => client
-                .execute(
-                    &format!(
-                        "INSERT INTO {REGISTER_TABLE} (k, v) VALUES ($1, $2) \
-                         ON CONFLICT (k) DO UPDATE SET v = excluded.v"
-                    ),
-                    &[&key, &(value as i64)],
-                )
-                .await
-                .map(|_| Completion::Ok { read: None }),
-            Request::Cas { expected, new, .. } => client
-                .execute(
-                    &format!("UPDATE {REGISTER_TABLE} SET v = $3 WHERE k = $1 AND v = $2"),
-                    &[&key, &(expected as i64), &(new as i64)],
-                )
-                .await
-                .map(|rows| {
-                    if rows == 0 {
+        let result = async {
+            let sql = match request {
+                Request::Read { .. } => Sql::Read,
+                Request::Write { .. } => Sql::Write,
+                Request::Cas { .. } => Sql::Cas,
+            };
+            let statement = live.statement(sql).await?;
+            // From here on the statement may reach the server, and it
+            // commits by itself.
+            stage.store(Stage::Commit as u8, Ordering::SeqCst);
+            let client = &live.client;
+            match *request {
+                Request::Read { .. } => {
+                    let row = client.query_opt(&statement, &[&key]).await?;
+                    let v = row.map(|r| r.try_get::<_, i64>(0)).transpose()?;
+                    Ok(Completion::Ok {
+                        read: v.map(|v| v as u64),
+                    })
+                }
+                Request::Write { value, .. } => {
+                    client.execute(&statement, &[&key, &(value as i64)]).await?;
+                    Ok(Completion::Ok { read: None })
+                }
+                Request::Cas { expected, new, .. } => {
+                    let rows = client
+                        .execute(&statement, &[&key, &(expected as i64), &(new as i64)])
+                        .await?;
+                    Ok(if rows == 0 {
                         Completion::Fail {
-                            error: format!(
-                                "compare failed: the register did not hold {expected}"
-                            ),
+                            error: format!("compare failed: the register did not hold {expected}"),
                         }
                     } else {
                         Completion::Ok { read: None }
-                    }
-                }),
-        };
+                    })
+                }
+            }
+        }
+        .await;
         match result {
             Ok(completion) => {
                 node.put(live);
@@ -506,10 +584,12 @@ impl PgClient {
 
     async fn txn_call(&self, mops: &[TxnMop], stage: &AtomicU8) -> Result<TxnCompletion, Failure> {
         let node = &self.primary;
-        let live = node.take().await.map_err(|e| Failure::of(&e))?;
+        let mut live = node.take().await.map_err(|e| Failure::of(&e))?;
         stage.store(Stage::Body as u8, Ordering::SeqCst);
-        let client = &live.client;
         let body = async {
+            let read = live.statement(Sql::ListRead).await?;
+            let append = live.statement(Sql::ListAppend).await?;
+            let client = &live.client;
             client
                 .batch_execute(&format!(
                     "BEGIN ISOLATION LEVEL {}",
@@ -520,12 +600,7 @@ impl PgClient {
             for m in mops {
                 match *m {
                     TxnMop::Read { key } => {
-                        let row = client
-                            .query_opt(
-                                &format!("SELECT v FROM {LIST_TABLE} WHERE k = $1"),
-                                &[&self.key(key)],
-                            )
-                            .await?;
+                        let row = client.query_opt(&read, &[&self.key(key)]).await?;
                         let list: Vec<i64> = match row {
                             Some(r) => r.try_get(0)?,
                             None => Vec::new(),
@@ -534,13 +609,7 @@ impl PgClient {
                     }
                     TxnMop::Append { key, value } => {
                         client
-                            .execute(
-                                &format!(
-                                    "INSERT INTO {LIST_TABLE} AS l (k, v) VALUES ($1, ARRAY[$2::bigint]) \
-                                     ON CONFLICT (k) DO UPDATE SET v = l.v || excluded.v"
-                                ),
-                                &[&self.key(key), &(value as i64)],
-                            )
+                            .execute(&append, &[&self.key(key), &(value as i64)])
                             .await?;
                         reads.push(None);
                     }
@@ -559,7 +628,7 @@ impl PgClient {
                 let failure = Failure::of(&e);
                 // The server answered: end the (failed) transaction and
                 // keep the connection.
-                if failure.answered() && client.batch_execute("ROLLBACK").await.is_ok() {
+                if failure.answered() && live.client.batch_execute("ROLLBACK").await.is_ok() {
                     node.put(live);
                 }
                 Err(failure)
