@@ -86,7 +86,5 @@ impl AnyClient {
 
 /// The outcome of an op of a workload the client does not serve.
 fn not_served(workload: &str) -> Outcome {
-    Outcome::Fail(format!(
-        "not run: this client does not serve `{workload}`"
-    ))
+    Outcome::Fail(format!("not run: this client does not serve `{workload}`"))
 }

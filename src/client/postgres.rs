@@ -192,8 +192,7 @@ impl Failure {
         const CLASSES: &[&str] = &["40", "23", "22", "42", "25", "0A"];
         self.answered()
             && self.sqlstate.as_deref().is_some_and(|s| {
-                CLASSES.iter().any(|c| s.starts_with(c))
-                    || s == SqlState::LOCK_NOT_AVAILABLE.code()
+                CLASSES.iter().any(|c| s.starts_with(c)) || s == SqlState::LOCK_NOT_AVAILABLE.code()
             })
     }
 
@@ -481,13 +480,12 @@ impl PgClient {
             _ => &self.primary,
         };
         let stage = AtomicU8::new(Stage::Connect as u8);
-        let failure = match tokio::time::timeout(self.timeout, self.call(node, request, &stage))
-            .await
-        {
-            Ok(Ok(completion)) => return completion,
-            Ok(Err(failure)) => failure,
-            Err(_) => Failure::timed_out(self.timeout),
-        };
+        let failure =
+            match tokio::time::timeout(self.timeout, self.call(node, request, &stage)).await {
+                Ok(Ok(completion)) => return completion,
+                Ok(Err(failure)) => failure,
+                Err(_) => Failure::timed_out(self.timeout),
+            };
         let stage = Stage::from_u8(stage.load(Ordering::SeqCst));
         match classify(request.is_read(), stage, &failure) {
             Verdict::Fail => Completion::Fail {
@@ -658,4 +656,119 @@ async fn within<T>(
             address: address.to_string(),
             timeout: crate::duration::format(timeout),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(severity: &str, code: &str) -> Failure {
+        Failure {
+            sqlstate: Some(code.into()),
+            severity: Some(severity.into()),
+            message: format!("{severity} {code}"),
+        }
+    }
+
+    fn lost() -> Failure {
+        Failure {
+            sqlstate: None,
+            severity: None,
+            message: "connection closed".into(),
+        }
+    }
+
+    #[test]
+    fn reads_and_uncommitted_transactions_are_fail_whatever_the_error() {
+        for f in [
+            lost(),
+            Failure::timed_out(Duration::from_secs(1)),
+            db("FATAL", "57P01"),
+            db("ERROR", "XX000"),
+        ] {
+            for stage in [Stage::Connect, Stage::Body, Stage::Commit] {
+                assert_eq!(classify(true, stage, &f), Verdict::Fail, "{f:?} {stage:?}");
+            }
+            assert_eq!(classify(false, Stage::Connect, &f), Verdict::Fail, "{f:?}");
+            assert_eq!(classify(false, Stage::Body, &f), Verdict::Fail, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn serialization_failures_and_refusals_at_commit_are_fail() {
+        for code in [
+            "40001", "40P01", "23505", "25006", "0A000", "42P01", "22003", "55P03",
+        ] {
+            let f = db("ERROR", code);
+            assert!(f.rolled_back(), "{code}");
+            assert_eq!(classify(false, Stage::Commit, &f), Verdict::Fail, "{code}");
+        }
+        assert!(db("ERROR", "40001").is_conflict());
+        assert!(db("ERROR", "40P01").is_conflict());
+        assert!(!db("ERROR", "23505").is_conflict());
+    }
+
+    #[test]
+    fn a_commit_with_unknown_fate_is_info() {
+        for f in [
+            lost(),
+            Failure::timed_out(Duration::from_secs(2)),
+            // The session ends, maybe after the commit record was written.
+            db("FATAL", "57P01"),
+            db("FATAL", "40001"),
+            db("PANIC", "XX000"),
+            // statement_timeout can strike while a statement commits.
+            db("ERROR", "57014"),
+            db("ERROR", "XX000"),
+            db("ERROR", "53100"),
+        ] {
+            assert!(!f.rolled_back(), "{f:?}");
+            assert_eq!(classify(false, Stage::Commit, &f), Verdict::Info, "{f:?}");
+        }
+    }
+
+    #[test]
+    fn the_session_runs_at_the_level_with_timeouts_derived_from_the_op_timeout() {
+        assert_eq!(
+            session_sql(Isolation::RepeatableRead, Duration::from_secs(2)),
+            "SET default_transaction_isolation = 'repeatable read'; SET statement_timeout = 2000; \
+             SET lock_timeout = 200; SET client_connection_check_interval = 1000"
+        );
+        let short = session_sql(Isolation::Serializable, Duration::from_millis(100));
+        assert!(
+            short.contains("'serializable'") && short.contains("lock_timeout = 50;"),
+            "{short}"
+        );
+        let long = session_sql(Isolation::ReadCommitted, Duration::from_secs(60));
+        assert!(
+            long.contains("'read committed'") && long.contains("lock_timeout = 1000;"),
+            "{long}"
+        );
+        assert_eq!(sql_level(Isolation::ReadCommitted), "READ COMMITTED");
+    }
+
+    #[test]
+    fn addresses_are_host_and_port() {
+        let c = PgConfig::new(Isolation::Serializable, Duration::from_secs(1));
+        let at = c.at("127.0.0.1:25432").unwrap();
+        assert_eq!(at.get_ports(), [25432]);
+        assert!(c.at("127.0.0.1").is_err());
+        assert!(c.at("127.0.0.1:x").is_err());
+    }
+
+    #[test]
+    fn statements_name_the_tables() {
+        assert!(
+            Sql::ListAppend
+                .text()
+                .contains("ON CONFLICT (k) DO UPDATE SET v = l.v || excluded.v")
+        );
+        assert!(
+            Sql::Cas
+                .text()
+                .starts_with("UPDATE chaos_register SET v = $3 WHERE k = $1 AND v = $2")
+        );
+        assert!(Sql::Read.text().contains("FROM chaos_register"));
+        assert!(Sql::ListRead.text().contains("FROM chaos_list"));
+    }
 }

@@ -346,7 +346,9 @@ pub async fn clients(
             // The tables are created on the first endpoint (the primary);
             // a read endpoint (a replica) has them once it has replayed
             // that far. Set-up calls get more time than ops.
-            let isolation = w.isolation.unwrap_or(crate::experiment::Isolation::Serializable);
+            let isolation = w
+                .isolation
+                .unwrap_or(crate::experiment::Isolation::Serializable);
             let setup = PgConfig::new(isolation, w.timeout.max(Duration::from_secs(5)));
             let deadline = Instant::now() + experiment.cluster.ready_timeout;
             let first = &addresses[0].1;
@@ -395,7 +397,8 @@ pub async fn client_at(
                 None,
                 prefix,
                 &PgConfig::new(
-                    w.isolation.unwrap_or(crate::experiment::Isolation::Serializable),
+                    w.isolation
+                        .unwrap_or(crate::experiment::Isolation::Serializable),
                     w.timeout,
                 ),
             )
