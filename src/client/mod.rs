@@ -75,7 +75,7 @@ impl AnyClient {
                 Ok(set_op) => match self {
                     AnyClient::Etcd(c) => c.set(&set_op).await,
                     AnyClient::Surreal(c) => c.set(&set_op).await,
-                    AnyClient::Postgres(_) => not_served("set"),
+                    AnyClient::Postgres(c) => c.set(&set_op).await,
                 },
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },

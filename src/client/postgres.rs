@@ -8,8 +8,9 @@
 //! depend on plans, faults, the engine or the checker.
 //!
 //! Registers are rows of `chaos_register (k text primary key, v bigint)`,
-//! lists rows of `chaos_list (k text primary key, v bigint[])`, both
-//! created on the primary if they do not exist ([`PgClient::define`]).
+//! lists rows of `chaos_list (k text primary key, v bigint[])`, set
+//! elements rows of `chaos_set` (below), all created on the primary if they
+//! do not exist ([`PgClient::define`]).
 //! Key `k` of a run is the text `<prefix>k<k>`, and the prefix is unique per
 //! run, so every run starts from absent keys.
 //!
@@ -18,6 +19,9 @@
 //! - write: `INSERT ... ON CONFLICT (k) DO UPDATE SET v = excluded.v`;
 //! - compare-and-set: `UPDATE chaos_register SET v = $new WHERE k = $1 AND
 //!   v = $old`, whose zero rows mean the comparison failed;
+//! - set: an add is `INSERT INTO chaos_set (r, e) VALUES ($prefix, $e)`
+//!   (`chaos_set (r text, e bigint, primary key (r, e))`), a read
+//!   `SELECT e FROM chaos_set WHERE r = $prefix`, both on the primary;
 //! - list-append transaction: `BEGIN ISOLATION LEVEL <level>`, then per
 //!   micro-op `SELECT v FROM chaos_list WHERE k = $1` or `INSERT INTO
 //!   chaos_list ... ON CONFLICT (k) DO UPDATE SET v = chaos_list.v ||
@@ -54,11 +58,16 @@ use tokio_postgres::error::SqlState;
 
 use super::{Completion, Request, TxnCompletion, TxnMop};
 use crate::experiment::Isolation;
+use crate::workload::Outcome;
+use crate::workload::set::{SetOp, read_outcome};
 
 /// The table of a register workload.
 pub const REGISTER_TABLE: &str = "chaos_register";
 /// The table of a list-append workload.
 pub const LIST_TABLE: &str = "chaos_list";
+/// The table of a set workload: one row per element, the run's prefix in
+/// `r`.
+pub const SET_TABLE: &str = "chaos_set";
 
 /// How to reach and use the servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +265,8 @@ enum Sql {
     Cas = 2,
     ListRead = 3,
     ListAppend = 4,
+    SetAdd = 5,
+    SetRead = 6,
 }
 
 impl Sql {
@@ -272,6 +283,8 @@ impl Sql {
                 "INSERT INTO {LIST_TABLE} AS l (k, v) VALUES ($1, ARRAY[$2::bigint]) \
                  ON CONFLICT (k) DO UPDATE SET v = l.v || excluded.v"
             ),
+            Sql::SetAdd => format!("INSERT INTO {SET_TABLE} (r, e) VALUES ($1, $2)"),
+            Sql::SetRead => format!("SELECT e FROM {SET_TABLE} WHERE r = $1"),
         }
     }
 }
@@ -281,7 +294,7 @@ impl Sql {
 struct Live {
     client: tokio_postgres::Client,
     task: tokio::task::AbortHandle,
-    prepared: [Option<tokio_postgres::Statement>; 5],
+    prepared: [Option<tokio_postgres::Statement>; 7],
 }
 
 impl Live {
@@ -444,7 +457,8 @@ impl PgClient {
             live.client
                 .batch_execute(&format!(
                     "CREATE TABLE IF NOT EXISTS {REGISTER_TABLE} (k text PRIMARY KEY, v bigint NOT NULL);\n\
-                     CREATE TABLE IF NOT EXISTS {LIST_TABLE} (k text PRIMARY KEY, v bigint[] NOT NULL);"
+                     CREATE TABLE IF NOT EXISTS {LIST_TABLE} (k text PRIMARY KEY, v bigint[] NOT NULL);\n\
+                     CREATE TABLE IF NOT EXISTS {SET_TABLE} (r text, e bigint, PRIMARY KEY (r, e));"
                 ))
                 .await
         })
@@ -460,7 +474,8 @@ impl PgClient {
             let live = open(&target, Isolation::ReadCommitted, config.timeout).await?;
             live.client
                 .batch_execute(&format!(
-                    "SELECT 1 FROM {REGISTER_TABLE} LIMIT 0; SELECT 1 FROM {LIST_TABLE} LIMIT 0;"
+                    "SELECT 1 FROM {REGISTER_TABLE} LIMIT 0; SELECT 1 FROM {LIST_TABLE} LIMIT 0; \
+                     SELECT 1 FROM {SET_TABLE} LIMIT 0;"
                 ))
                 .await
         })
@@ -552,6 +567,65 @@ impl PgClient {
                 let failure = Failure::of(&e);
                 // The server answered: the session is in step and, the
                 // statement being its own transaction, outside any.
+                if failure.answered() {
+                    node.put(live);
+                }
+                Err(failure)
+            }
+        }
+    }
+
+    /// Run one set op on the primary (an add is one `INSERT`, a read one
+    /// `SELECT` of the run's elements) and classify the answer as for
+    /// registers; never takes much longer than the timeout.
+    pub async fn set(&self, op: &SetOp) -> Outcome {
+        let read = matches!(op, SetOp::Read);
+        let stage = AtomicU8::new(Stage::Connect as u8);
+        let failure = match tokio::time::timeout(self.timeout, self.set_call(op, &stage)).await {
+            Ok(Ok(outcome)) => return outcome,
+            Ok(Err(failure)) => failure,
+            Err(_) => Failure::timed_out(self.timeout),
+        };
+        let stage = Stage::from_u8(stage.load(Ordering::SeqCst));
+        match classify(read, stage, &failure) {
+            Verdict::Fail => Outcome::Fail(failure.message),
+            Verdict::Info => Outcome::Info(failure.message),
+        }
+    }
+
+    async fn set_call(&self, op: &SetOp, stage: &AtomicU8) -> Result<Outcome, Failure> {
+        let node = &self.primary;
+        let mut live = node.take().await.map_err(|e| Failure::of(&e))?;
+        let result = async {
+            match *op {
+                SetOp::Add(e) => {
+                    let statement = live.statement(Sql::SetAdd).await?;
+                    stage.store(Stage::Commit as u8, Ordering::SeqCst);
+                    live.client
+                        .execute(&statement, &[&self.prefix, &(e as i64)])
+                        .await?;
+                    Ok(Outcome::Ok(serde_json::Value::Null))
+                }
+                SetOp::Read => {
+                    let statement = live.statement(Sql::SetRead).await?;
+                    stage.store(Stage::Commit as u8, Ordering::SeqCst);
+                    let rows = live.client.query(&statement, &[&self.prefix]).await?;
+                    let elements = rows
+                        .iter()
+                        .map(|r| r.try_get::<_, i64>(0).map(|e| e as u64))
+                        .collect::<Result<Vec<u64>, _>>()?;
+                    Ok(read_outcome(elements))
+                }
+            }
+        }
+        .await;
+        match result {
+            Ok(outcome) => {
+                node.put(live);
+                Ok(outcome)
+            }
+            Err(e) => {
+                let failure = Failure::of(&e);
                 if failure.answered() {
                     node.put(live);
                 }

@@ -203,7 +203,7 @@ impl ClientKind {
         match self {
             ClientKind::Etcd => &["register", "list-append", "bank", "set"],
             ClientKind::Surrealdb => &["register", "list-append", "bank", "set"],
-            ClientKind::Postgres => &["register", "list-append"],
+            ClientKind::Postgres => &["register", "list-append", "set"],
         }
     }
 

@@ -523,7 +523,7 @@ fn bad_isolation_and_read_endpoints_point_at_the_field() {
     // A workload the client does not serve.
     let (f, m) = bad(&with("kind = \"bank\""));
     assert_eq!(f, "workload.kind", "{m}");
-    assert!(m.contains("serves: register, list-append"), "{m}");
+    assert!(m.contains("serves: register, list-append, set"), "{m}");
     // And the good one.
     let e = parse(
         &with("isolation = \"read-committed\"\nread_endpoints = [\"replica\"]"),
