@@ -37,7 +37,11 @@
 #    certificates and an ssh key; chaos reaches node 2 over ssh). The Swarm test group
 #    (CHAOS_SWARM_TESTS=1) starts its three nodes from it
 #    (compose/swarm/testbed-up.sh); the host's engine never joins a Swarm.
-# 6. With --tests only: Debian's Chromium and a font (chromium,
+# 6. With --tests only: the PostgreSQL image (`build.sh postgres`: Debian's
+#    postgresql-15 on the base, about 2 minutes the first time, a no-op
+#    when current) and its smoke test (`postgres --version`); the Docker
+#    tests of tests/it/postgres.rs run its compose/postgres.yml.
+# 7. With --tests only: Debian's Chromium and a font (chromium,
 #    fonts-dejavu-core) for the browser tests of the report pages
 #    (CHAOS_BROWSER_TESTS=1), installed only when missing, and a check that
 #    it starts headless (a second or two).
@@ -169,6 +173,22 @@ if [ "$TESTS" = 1 ]; then
   d="$(docker run --rm --network none --entrypoint dockerd "$swarmnode_alias" --version 2>&1)" \
     || fail "$swarmnode_alias does not run dockerd --version: $d"
   say "smoke test: $swarmnode_alias runs $d"
+fi
+
+if [ "$TESTS" = 1 ]; then
+  # The PostgreSQL server image (not a default recipe): Debian's
+  # postgresql-15 installed on the base inside the build.
+  STEP="postgres image"
+  if ! "$ROOT/compose/images/build.sh" --check postgres >/dev/null 2>&1; then
+    first="$(sed -n 's/^FIRST_BUILD="\(.*\)"$/\1/p' "$ROOT/compose/images/postgres/recipe.env")"
+    say "building the PostgreSQL image: ${first:-a minute or two}"
+  fi
+  "$ROOT/compose/images/build.sh" postgres || fail "compose/images/build.sh postgres failed (see its output above)"
+  eval "$("$ROOT/compose/images/build.sh" --print-tags)"
+  # shellcheck disable=SC2154
+  p="$(docker run --rm --network none --entrypoint postgres "$postgres_alias" --version 2>&1)" \
+    || fail "$postgres_alias does not run postgres --version: $p"
+  say "smoke test: $postgres_alias runs $p"
 fi
 
 if [ "$TESTS" = 1 ]; then

@@ -91,6 +91,8 @@ fn workload(clients: u64) -> Workload {
         rate: 100_000,
         timeout: Duration::from_secs(1),
         read_mode: ReadMode::Linearizable,
+        isolation: None,
+        read_endpoints: Vec::new(),
         mix: [("read", 50), ("write", 30), ("cas", 20)]
             .into_iter()
             .map(|(f, w)| (f.to_string(), w))

@@ -451,6 +451,16 @@ pub fn render_text(plan: &Plan, experiment: &Experiment) -> String {
         w.rate,
         Human(w.timeout)
     );
+    let mut client_line = Vec::new();
+    if let Some(level) = w.isolation {
+        client_line.push(format!("isolation {}", level.name()));
+    }
+    if !w.read_endpoints.is_empty() {
+        client_line.push(format!("reads on {}", w.read_endpoints.join(", ")));
+    }
+    if !client_line.is_empty() {
+        let _ = writeln!(out, "  {}", client_line.join("; "));
+    }
     if let Some(line) = w
         .kind
         .room()

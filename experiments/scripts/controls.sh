@@ -10,6 +10,19 @@
 # -p SUFFIX: each control (and its copy without faults) on a compose project
 # of its own (own-project.py), to run beside CI or another campaign.
 #
+# --no-baseline: for a control whose anomaly comes from its configuration,
+# not its faults, e.g. PostgreSQL at read committed held to serializable
+# (issue 24's bar: flagged in at least 9 of 10 seeds; docs/findings.md):
+#
+#   CHAOS_BIN=target/debug/chaos experiments/scripts/controls.sh -n 10 -d 30s \
+#       --no-baseline -p pgc experiments/postgres-append-read-committed.toml
+#
+# (-p pgc: project chaos-postgres-pgc on ports of its own; remove it after
+# with `docker-compose -f compose/postgres.yml -p chaos-postgres-pgc down -v`).
+# The same line with postgres-replica-reads.toml for the stale
+# replica, and with postgres-append-serializable.toml for the other side:
+# flagged 0 of N there.
+#
 # Prints one line per run and, per control, "flagged F of N with the fault;
 # flagged B of N without it". Takes the machine's Docker lock
 # (/tmp/chaos-docker.lock, or $CHAOS_DOCKER_LOCK) for each run, not for the whole script. Needs a

@@ -5,8 +5,9 @@
 //!
 //! Shell: clients do network IO. They know their target's protocol and how
 //! its errors map to outcomes; they know nothing of plans, faults or the
-//! checker. Adapters: [`etcd`], [`surreal`], and [`process`] (a program of
-//! the user's that speaks chaos's JSON-lines protocol). Dispatch is an enum, not a trait object, so
+//! checker. Adapters: [`etcd`], [`surreal`], [`postgres`], and [`process`]
+//! (a program of the user's that speaks chaos's JSON-lines protocol).
+//! Dispatch is an enum, not a trait object, so
 //! that async calls need no boxing. Each client declares the workloads
 //! whose ops it serves ([`crate::experiment::ClientKind::serves`]); [`AnyClient::call`] takes an op in the
 //! generic shape of [`crate::workload::op`] and hands it, decoded into the
@@ -15,6 +16,7 @@
 pub mod etcd;
 pub mod pd;
 pub mod process;
+pub mod postgres;
 pub mod surreal;
 
 pub use crate::workload::list_append::{TxnCompletion, TxnMop, read_only};
@@ -28,6 +30,7 @@ pub enum AnyClient {
     Surreal(surreal::SurrealClient),
     /// One client on a run's shared adapter process.
     Process(process::ProcessClient),
+    Postgres(std::sync::Arc<postgres::PgClient>),
 }
 
 impl AnyClient {
@@ -41,6 +44,7 @@ impl AnyClient {
                 let outcome = c.call("register", &request.invocation()).await;
                 completion_of(outcome)
             }
+            AnyClient::Postgres(c) => c.invoke(request).await,
         }
     }
 
@@ -60,6 +64,7 @@ impl AnyClient {
                     Outcome::Info(error) => TxnCompletion::Info { error },
                 }
             }
+            AnyClient::Postgres(c) => c.txn(mops).await,
         }
     }
 
@@ -86,6 +91,7 @@ impl AnyClient {
                     AnyClient::Etcd(c) => c.bank(&bank_op).await,
                     AnyClient::Surreal(c) => c.bank(&bank_op).await,
                     AnyClient::Process(c) => c.call("bank", op).await,
+                    AnyClient::Postgres(_) => not_served("bank"),
                 },
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },
@@ -94,10 +100,11 @@ impl AnyClient {
                     AnyClient::Etcd(c) => c.set(&set_op).await,
                     AnyClient::Surreal(c) => c.set(&set_op).await,
                     AnyClient::Process(c) => c.call("set", op).await,
+                    AnyClient::Postgres(c) => c.set(&set_op).await,
                 },
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },
-            other => Outcome::Fail(format!("not run: this client does not serve `{other}`")),
+            other => not_served(other),
         }
     }
 
@@ -135,4 +142,9 @@ fn txn_reads(value: &serde_json::Value) -> Vec<Option<Vec<u64>>> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The outcome of an op of a workload the client does not serve.
+fn not_served(workload: &str) -> Outcome {
+    Outcome::Fail(format!("not run: this client does not serve `{workload}`"))
 }

@@ -20,6 +20,7 @@ use crate::client::AnyClient;
 use crate::client::etcd::{EtcdClient, EtcdLeader};
 use crate::client::pd::{self, PdRoles};
 use crate::client::process::{self, Adapter, AdapterConfig, AdapterLeader, ProcessClient};
+use crate::client::postgres::{PgClient, PgConfig, PgSetupError};
 use crate::client::surreal::{SurrealClient, SurrealConfig, SurrealSetupError};
 use crate::docker::{ComposeCluster, DockerError};
 use crate::experiment::{ClientKind, Experiment, ReadMode, Workload};
@@ -166,6 +167,7 @@ pub fn client_port(w: &Workload) -> u16 {
         ClientKind::Etcd => 2379,
         ClientKind::Surrealdb => 8000,
         ClientKind::Process => w.adapter.as_ref().map_or(0, |a| a.port),
+        ClientKind::Postgres => 5432,
     }
 }
 
@@ -180,6 +182,8 @@ pub enum ConnectError {
     },
     #[error("{0}")]
     Surreal(#[from] SurrealSetupError),
+    #[error("{0}")]
+    Postgres(#[from] PgSetupError),
     #[error("setting up the {workload} workload: {error}")]
     Setup { workload: String, error: String },
     #[error("{0}")]
@@ -243,9 +247,19 @@ pub async fn endpoint_addresses(
     experiment: &Experiment,
     cluster: &ComposeCluster,
 ) -> Result<Vec<(String, String)>, ConnectError> {
+    addresses_of(experiment, cluster, &experiment.workload.endpoints).await
+}
+
+/// (service, `HOST:PORT`) of each of `services`, as
+/// [`endpoint_addresses`] finds them.
+async fn addresses_of(
+    experiment: &Experiment,
+    cluster: &ComposeCluster,
+    services: &[String],
+) -> Result<Vec<(String, String)>, ConnectError> {
     let w = &experiment.workload;
     let mut addresses = Vec::new();
-    for service in &w.endpoints {
+    for service in services {
         let address = cluster
             .published_address(service, client_port(w))
             .await
@@ -355,6 +369,32 @@ pub async fn clients(
                 ));
             }
         }
+        ClientKind::Postgres => {
+            // The tables are created on the first endpoint (the primary);
+            // a read endpoint (a replica) has them once it has replayed
+            // that far. Set-up calls get more time than ops.
+            let isolation = w
+                .isolation
+                .unwrap_or(crate::experiment::Isolation::Serializable);
+            let setup = PgConfig::new(isolation, w.timeout.max(Duration::from_secs(5)));
+            let deadline = Instant::now() + experiment.cluster.ready_timeout;
+            let first = &addresses[0].1;
+            retry_until(deadline, cancel, || PgClient::define(first, &setup)).await?;
+            let reads = addresses_of(experiment, cluster, &w.read_endpoints).await?;
+            for (_, address) in &reads {
+                retry_until(deadline, cancel, || PgClient::visible(address, &setup)).await?;
+            }
+            let config = PgConfig::new(isolation, w.timeout);
+            for t in 0..w.clients as usize {
+                let (service, address) = &addresses[t % addresses.len()];
+                let read = (!reads.is_empty()).then(|| reads[t % reads.len()].1.as_str());
+                let client = retry_until(deadline, cancel, || {
+                    PgClient::connect(address, read, prefix, &config)
+                })
+                .await?;
+                clients.push((service.clone(), AnyClient::Postgres(Arc::new(client))));
+            }
+        }
     }
     Ok(clients)
 }
@@ -431,6 +471,19 @@ pub async fn client_at(
                 "a process client is not made alone: see `client_again`".into(),
             ));
         }
+        ClientKind::Postgres => AnyClient::Postgres(Arc::new(
+            PgClient::connect(
+                address,
+                None,
+                prefix,
+                &PgConfig::new(
+                    w.isolation
+                        .unwrap_or(crate::experiment::Isolation::Serializable),
+                    w.timeout,
+                ),
+            )
+            .await?,
+        )),
     })
 }
 
@@ -487,6 +540,9 @@ pub async fn resolver(
             etcd_members(experiment, cluster, prefix).await,
         )),
         ClientKind::Surrealdb => pd_roles(experiment, cluster).await,
+        // The primary and the replica are fixed by the compose file: no
+        // role to resolve (no failover).
+        ClientKind::Postgres => Arc::new(FixedRoles::new()),
     }
 }
 

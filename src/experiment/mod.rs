@@ -234,6 +234,7 @@ pub enum ClientKind {
     /// An adapter program chaos starts and speaks JSON lines with
     /// (`[workload.adapter]`, `docs/clients.md`).
     Process,
+    Postgres,
 }
 
 impl ClientKind {
@@ -242,11 +243,17 @@ impl ClientKind {
             ClientKind::Etcd => "etcd",
             ClientKind::Surrealdb => "surrealdb",
             ClientKind::Process => "process",
+            ClientKind::Postgres => "postgres",
         }
     }
 
     /// Every client, in the order errors list them.
-    pub const ALL: [ClientKind; 3] = [ClientKind::Etcd, ClientKind::Surrealdb, ClientKind::Process];
+    pub const ALL: [ClientKind; 4] = [
+        ClientKind::Etcd,
+        ClientKind::Surrealdb,
+        ClientKind::Postgres,
+        ClientKind::Process,
+    ];
 
     /// The workloads whose ops this client serves (`workload.kind`
     /// values): what [`crate::client::AnyClient::call`] can run, and what
@@ -258,6 +265,7 @@ impl ClientKind {
             // What the protocol can carry; the adapter's hello narrows it
             // ([`Parsed::check_adapter`]).
             ClientKind::Process => &["register", "list-append", "bank", "set"],
+            ClientKind::Postgres => &["register", "list-append", "set"],
         }
     }
 
@@ -269,6 +277,61 @@ impl ClientKind {
             // Passed to the adapter in `init`: what it means is the
             // adapter's to say.
             ClientKind::Process => &[ReadMode::Linearizable, ReadMode::Serializable],
+            ClientKind::Postgres => &[ReadMode::Linearizable],
+        }
+    }
+
+    /// The isolation levels `workload.isolation` may name for this
+    /// target, the default first; empty: it has none to choose (the field
+    /// is refused).
+    pub fn isolations(self) -> &'static [Isolation] {
+        match self {
+            ClientKind::Postgres => &[
+                Isolation::Serializable,
+                Isolation::RepeatableRead,
+                Isolation::ReadCommitted,
+            ],
+            ClientKind::Etcd | ClientKind::Surrealdb | ClientKind::Process => &[],
+        }
+    }
+
+    /// The workloads whose reads this target can send to other services
+    /// than its writes (`workload.read_endpoints`: a PostgreSQL replica);
+    /// empty: the field is refused.
+    pub fn read_endpoints_serve(self) -> &'static [&'static str] {
+        match self {
+            ClientKind::Postgres => &["register"],
+            ClientKind::Etcd | ClientKind::Surrealdb | ClientKind::Process => &[],
+        }
+    }
+
+    /// The isolation levels a read endpoint cannot run (PostgreSQL refuses
+    /// serializable on a hot standby).
+    pub fn refused_on_read_endpoints(self) -> &'static [Isolation] {
+        match self {
+            ClientKind::Postgres => &[Isolation::Serializable],
+            ClientKind::Etcd | ClientKind::Surrealdb | ClientKind::Process => &[],
+        }
+    }
+}
+
+/// The isolation level transactions run at (`workload.isolation`), where
+/// the target lets a client choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    Serializable,
+    RepeatableRead,
+    ReadCommitted,
+}
+
+impl Isolation {
+    /// As the experiment file spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::Serializable => "serializable",
+            Isolation::RepeatableRead => "repeatable-read",
+            Isolation::ReadCommitted => "read-committed",
         }
     }
 }
@@ -363,6 +426,17 @@ pub struct Workload {
     #[serde(serialize_with = "ser_duration")]
     pub timeout: Duration,
     pub read_mode: ReadMode,
+    /// `workload.isolation`: the level the client runs transactions at,
+    /// for a target that offers a choice ([`ClientKind::isolations`]);
+    /// `None` for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
+    /// `workload.read_endpoints`: services the reads go to instead of
+    /// `endpoints` (client `c` reads through `read_endpoints[c mod n]`,
+    /// writes through `endpoints[c mod m]`); empty: reads go with the
+    /// writes ([`ClientKind::read_endpoints_serve`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_endpoints: Vec<String>,
     /// Relative weights of the ops (micro-ops, for transactions) by name,
     /// as the workload's room allows them ([`crate::workload::Capabilities::mix`]).
     pub mix: BTreeMap<String, u64>,

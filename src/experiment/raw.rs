@@ -95,6 +95,11 @@ pub struct RawWorkload {
     pub rate: Option<u64>,
     pub timeout: Option<String>,
     pub read_mode: Option<String>,
+    /// `serializable`, `repeatable-read`, `read-committed` (PostgreSQL).
+    pub isolation: Option<String>,
+    /// Services the reads go to (a PostgreSQL replica).
+    #[serde(default)]
+    pub read_endpoints: Vec<String>,
     /// Op name to weight; the room says which names it takes.
     pub mix: Option<BTreeMap<String, u64>>,
     /// `[workload.adapter]`: the adapter command of `client = "process"`.
@@ -127,6 +132,8 @@ pub const COMMON_WORKLOAD_FIELDS: &[&str] = &[
     "rate",
     "timeout",
     "read_mode",
+    "isolation",
+    "read_endpoints",
     "mix",
     "adapter",
 ];

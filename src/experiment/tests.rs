@@ -490,6 +490,8 @@ fn power_loss_disk_full_and_io_errors_can_damage_a_store() {
 
 const PROCESS: &str = r#"
 name = "m"
+const POSTGRES: &str = r#"
+name = "pg"
 duration = "10s"
 [cluster]
 compose_file = "c.yml"
@@ -618,4 +620,109 @@ fn an_adapters_hello_decides_its_workload_and_leader_faults() {
     // Another client's experiment is not an adapter's business.
     let p = parse(MINIMAL, "m.toml").unwrap();
     assert_eq!(p.check_adapter(&facts(&[], false)), Ok(()));
+components = { postgres = ["primary", "replica"] }
+[workload]
+client = "postgres"
+endpoints = ["primary"]
+"#;
+
+#[test]
+fn postgres_isolation_defaults_to_serializable_and_names_its_levels() {
+    let e = parse(POSTGRES, "pg.toml").unwrap().experiment;
+    assert_eq!(e.workload.client, ClientKind::Postgres);
+    assert_eq!(e.workload.isolation, Some(Isolation::Serializable));
+    assert!(e.workload.read_endpoints.is_empty());
+    for (text, level) in [
+        ("serializable", Isolation::Serializable),
+        ("repeatable-read", Isolation::RepeatableRead),
+        ("read-committed", Isolation::ReadCommitted),
+    ] {
+        let t = POSTGRES.replace(
+            "endpoints = [\"primary\"]",
+            &format!("endpoints = [\"primary\"]\nisolation = \"{text}\""),
+        );
+        let e = parse(&t, "pg.toml").unwrap().experiment;
+        assert_eq!(e.workload.isolation, Some(level), "{text}");
+        assert_eq!(level.name(), text);
+    }
+    // Other clients have no level, and the plan's JSON stays as it was.
+    let etcd = parse(MINIMAL, "m.toml").unwrap().experiment;
+    assert_eq!(etcd.workload.isolation, None);
+    let json = serde_json::to_string(&etcd.workload).unwrap();
+    assert!(
+        !json.contains("isolation") && !json.contains("read_endpoints"),
+        "{json}"
+    );
+}
+
+#[test]
+fn bad_isolation_and_read_endpoints_point_at_the_field() {
+    let bad = |text: &str| {
+        let e = parse(text, "pg.toml").unwrap_err();
+        (e.field.clone().unwrap_or_default(), e.to_string())
+    };
+    let with = |extra: &str| {
+        POSTGRES.replace(
+            "endpoints = [\"primary\"]",
+            &format!("endpoints = [\"primary\"]\n{extra}"),
+        )
+    };
+    // A misspelt level: file, line, column, the levels, a suggestion.
+    let (f, m) = bad(&with("isolation = \"read-comitted\""));
+    assert_eq!(f, "workload.isolation");
+    assert!(m.starts_with("pg.toml:11:13: workload.isolation: "), "{m}");
+    assert!(
+        m.contains("serializable, repeatable-read, read-committed")
+            && m.contains("did you mean `read-committed`"),
+        "{m}"
+    );
+    // A client without levels refuses the field.
+    let etcd = MINIMAL.replace(
+        "endpoints = [\"a\"]",
+        "endpoints = [\"a\"]\nisolation = \"serializable\"",
+    );
+    let (f, m) = bad(&etcd);
+    assert_eq!(f, "workload.isolation");
+    assert!(m.contains("the etcd client has no isolation level"), "{m}");
+    // Read endpoints: a node of a component, not serializable (the default
+    // included), and only where the client reads elsewhere.
+    let (f, m) = bad(&with(
+        "isolation = \"read-committed\"\nread_endpoints = [\"nope\"]",
+    ));
+    assert_eq!(f, "workload.read_endpoints[0]", "{m}");
+    let (f, m) = bad(&with("read_endpoints = [\"replica\"]"));
+    assert_eq!(f, "workload.read_endpoints", "{m}");
+    assert!(
+        m.contains("`serializable`") && m.contains("the default"),
+        "{m}"
+    );
+    let (f, m) = bad(&with(
+        "isolation = \"serializable\"\nread_endpoints = [\"replica\"]",
+    ));
+    assert_eq!(f, "workload.isolation", "{m}");
+    assert!(m.contains("repeatable-read, read-committed"), "{m}");
+    let (f, m) = bad(&with(
+        "kind = \"list-append\"\nisolation = \"read-committed\"\nread_endpoints = [\"replica\"]",
+    ));
+    assert_eq!(f, "workload.read_endpoints", "{m}");
+    assert!(m.contains("only in a register workload"), "{m}");
+    let etcd = MINIMAL.replace(
+        "endpoints = [\"a\"]",
+        "endpoints = [\"a\"]\nread_endpoints = [\"b\"]",
+    );
+    let (f, m) = bad(&etcd);
+    assert_eq!(f, "workload.read_endpoints", "{m}");
+    assert!(m.contains("reads where it writes"), "{m}");
+    // A workload the client does not serve.
+    let (f, m) = bad(&with("kind = \"bank\""));
+    assert_eq!(f, "workload.kind", "{m}");
+    assert!(m.contains("serves: register, list-append, set"), "{m}");
+    // And the good one.
+    let e = parse(
+        &with("isolation = \"read-committed\"\nread_endpoints = [\"replica\"]"),
+        "pg.toml",
+    )
+    .unwrap()
+    .experiment;
+    assert_eq!(e.workload.read_endpoints, ["replica"]);
 }

@@ -564,7 +564,16 @@ impl<'a> Validator<'a> {
                 ),
             ));
         }
-        let workload = Workload {
+        let isolation = self.isolation(client, raw.isolation.as_deref())?;
+        let read_endpoints = self.read_endpoints(
+            client,
+            caps.name,
+            isolation,
+            raw.read_endpoints,
+            &nodes,
+            raw.isolation.is_some(),
+        )?;
+        let mut workload = Workload {
             kind,
             client,
             endpoints: raw.endpoints,
@@ -592,6 +601,8 @@ impl<'a> Validator<'a> {
                 None => Duration::from_secs(1),
             },
             read_mode,
+            isolation,
+            read_endpoints: Vec::new(),
             mix,
             params,
             adapter,
@@ -610,6 +621,7 @@ impl<'a> Validator<'a> {
                 ),
             ));
         }
+        workload.read_endpoints = read_endpoints;
         Ok(workload)
     }
 
@@ -682,6 +694,108 @@ impl<'a> Validator<'a> {
             port: raw.port,
             options,
         }))
+    }
+
+    /// `workload.isolation`: one of the client's levels (its first when
+    /// absent), refused for a client that offers none.
+    fn isolation(&self, client: ClientKind, raw: Option<&str>) -> Checked<Option<Isolation>> {
+        let levels = client.isolations();
+        let Some(text) = raw else {
+            return Ok(levels.first().copied());
+        };
+        if levels.is_empty() {
+            return Err(self.err(
+                "workload.isolation",
+                format!(
+                    "the {} client has no isolation level to choose; remove `isolation`",
+                    client.name()
+                ),
+            ));
+        }
+        let names: Vec<&str> = levels.iter().map(|l| l.name()).collect();
+        levels
+            .iter()
+            .copied()
+            .find(|l| l.name() == text)
+            .map(Some)
+            .ok_or_else(|| {
+                self.err(
+                    "workload.isolation",
+                    format!(
+                        "`{text}` is not an isolation level of {}; expected one of: {}{}",
+                        client.name(),
+                        names.join(", "),
+                        did_you_mean(text, &names)
+                    ),
+                )
+            })
+    }
+
+    /// `workload.read_endpoints`: nodes of a component, for a client and
+    /// workload that can read elsewhere than they write, at an isolation
+    /// level those nodes run.
+    fn read_endpoints(
+        &self,
+        client: ClientKind,
+        workload: &str,
+        isolation: Option<Isolation>,
+        raw: Vec<String>,
+        nodes: &BTreeSet<&String>,
+        isolation_given: bool,
+    ) -> Checked<Vec<String>> {
+        if raw.is_empty() {
+            return Ok(raw);
+        }
+        let serve = client.read_endpoints_serve();
+        if !serve.contains(&workload) {
+            let why = if serve.is_empty() {
+                format!("the {} client reads where it writes", client.name())
+            } else {
+                format!(
+                    "the {} client sends reads to other nodes only in a {} workload",
+                    client.name(),
+                    serve.join(" or ")
+                )
+            };
+            return Err(self.err(
+                "workload.read_endpoints",
+                format!("{why}; remove `read_endpoints`"),
+            ));
+        }
+        for (i, e) in raw.iter().enumerate() {
+            if !nodes.contains(e) {
+                return Err(self.err(
+                    &format!("workload.read_endpoints[{i}]"),
+                    format!("`{e}` is not a node of any component in cluster.components"),
+                ));
+            }
+        }
+        if let Some(level) = isolation
+            && client.refused_on_read_endpoints().contains(&level)
+        {
+            let field = if isolation_given {
+                "workload.isolation"
+            } else {
+                "workload.read_endpoints"
+            };
+            let others: Vec<&str> = client
+                .isolations()
+                .iter()
+                .filter(|l| !client.refused_on_read_endpoints().contains(l))
+                .map(|l| l.name())
+                .collect();
+            return Err(self.err(
+                field,
+                format!(
+                    "the {} client cannot run `{}` on the nodes it reads from{}; set `isolation` to one of: {}",
+                    client.name(),
+                    level.name(),
+                    if isolation_given { "" } else { " (the default level)" },
+                    others.join(", ")
+                ),
+            ));
+        }
+        Ok(raw)
     }
 
     fn range(&self, field: &str, raw: &RawDurationRange) -> Checked<DurationRange> {

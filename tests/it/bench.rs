@@ -260,6 +260,8 @@ fn open_loop_latency_counts_the_wait_for_a_busy_client() {
             rate: 100,
             timeout: Duration::from_secs(5),
             read_mode: ReadMode::Linearizable,
+            isolation: None,
+            read_endpoints: Vec::new(),
             mix: [("read", 50), ("write", 30), ("cas", 20)]
                 .into_iter()
                 .map(|(f, w)| (f.to_string(), w))

@@ -1,0 +1,213 @@
+//! PostgreSQL runs end to end (Docker group: `CHAOS_DOCKER_TESTS=1`), on
+//! `compose/postgres.yml` (a primary and an asynchronous streaming replica,
+//! the local image `chaos/postgres:15-local`: `.ci/install.sh --tests`
+//! builds it), shortened to 30 s, seed 1: the primary killed, paused and
+//! cut from its replica. Serializable list-append keeps serializability;
+//! the same transactions at read committed are caught; register reads on
+//! the replica are caught as stale. Every fault is healed, results.json
+//! matches its schema and re-checks to the same verdict
+//! (`run::check_common`), and the replica holds what the primary holds
+//! once the run is over (it caught up after the kills).
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::docker_group;
+use crate::run::{Run, assert_valid_run, check_common, run};
+
+const DURATION: &str = "30s";
+
+/// The anomaly names (list-append) or classes (registers) of a run.
+fn anomaly_names(r: &Run) -> Vec<String> {
+    r.results["checker"]["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a["anomaly"]
+                .as_str()
+                .or(a["class"].as_str())
+                .unwrap_or("?")
+                .to_string()
+        })
+        .collect()
+}
+
+/// Was a fault of `kind` on `service` applied and healed?
+fn applied_and_healed(r: &Run, kind: &str, service: &str) -> bool {
+    r.results["faults"].as_array().unwrap().iter().any(|f| {
+        f["kind"] == kind
+            && f.to_string().contains(service)
+            && !f["applied_at_ms"].is_null()
+            && !f["healed_at_ms"].is_null()
+    })
+}
+
+/// The errors of the run's failed and indeterminate ops.
+fn errors(r: &Run) -> Vec<String> {
+    std::fs::read_to_string(r.dir.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["error"].as_str().map(str::to_string)
+        })
+        .collect()
+}
+
+/// `psql` inside the container of `service` of the `chaos-postgres`
+/// project, as the server's own user over its socket: one line of output.
+fn psql(service: &str, sql: &str) -> String {
+    let id = Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            "label=com.docker.compose.project=chaos-postgres",
+        ])
+        .args([
+            "--filter",
+            &format!("label=com.docker.compose.service={service}"),
+        ])
+        .output()
+        .unwrap();
+    let id = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    assert!(!id.is_empty(), "no running container of {service}");
+    let out = Command::new("docker")
+        .args(["exec", &id, "psql", "-XtA", "-d", "chaos", "-c", sql])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{service}: {sql}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The replica holds what the primary holds for `sql` within 15 s.
+fn replica_catches_up(sql: &str) {
+    let primary = psql("pg-primary", sql);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let replica = psql("pg-replica", sql);
+        if replica == primary {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the replica did not catch up: primary {primary}, replica {replica} ({sql})"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn postgres_serializable_list_append_under_a_kill_is_valid() {
+    let _guard = docker_group("postgres_serializable_list_append_under_a_kill_is_valid");
+    let results = tempfile::tempdir().unwrap();
+    let experiment = "experiments/postgres-append-serializable.toml";
+    let r = run(experiment, 1, DURATION, results.path());
+    assert_valid_run(&r, experiment, 1, DURATION, 300);
+    let txn = &r.results["checker"]["txn"];
+    assert_eq!(txn["model"], "serializable");
+    assert!(txn["not"].as_array().unwrap().is_empty(), "{txn}");
+    // Transactions really appended and read one another's appends.
+    assert!(txn["graph"]["edges"]["wr"].as_u64().unwrap() > 100, "{txn}");
+    assert!(applied_and_healed(&r, "kill", "pg-primary"), "{}", r.stdout);
+    assert!(
+        applied_and_healed(&r, "pause", "pg-primary"),
+        "{}",
+        r.stdout
+    );
+    // They conflicted: SERIALIZABLE refused some (40001, `fail`), and the
+    // kill cut some off (connection errors).
+    let errors = errors(&r);
+    assert!(
+        errors.iter().any(|e| e.starts_with("ERROR 40001")),
+        "no serialization failure: {:?}",
+        &errors[..errors.len().min(20)]
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("connect") || e.contains("closed")),
+        "no connection error under the kill"
+    );
+    // The replica, cut off and reconnected after each kill, holds every
+    // list the primary holds.
+    replica_catches_up("select count(*), coalesce(sum(cardinality(v)), 0) from chaos_list");
+}
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn postgres_read_committed_list_append_is_flagged() {
+    let _guard = docker_group("postgres_read_committed_list_append_is_flagged");
+    let results = tempfile::tempdir().unwrap();
+    let experiment = "experiments/postgres-append-read-committed.toml";
+    let r = run(experiment, 1, DURATION, results.path());
+    assert_eq!(
+        r.code,
+        Some(1),
+        "{experiment}: expected anomalies\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    check_common(&r, experiment, 1, DURATION);
+    let txn = &r.results["checker"]["txn"];
+    let ruled_out: Vec<&serde_json::Value> = txn["not"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(txn["also_not"].as_array().unwrap())
+        .collect();
+    assert!(ruled_out.iter().any(|m| *m == "serializable"), "{txn}");
+    // What read committed allows and serializable does not: a read of a
+    // new snapshot per statement (read skew, G-single) or an append on a
+    // list changed since it was read (internal, lost update).
+    let names = anomaly_names(&r);
+    assert!(
+        names.iter().any(|n| {
+            ["G-single-item", "G2-item", "internal", "lost-update"].contains(&n.as_str())
+        }),
+        "{names:?}"
+    );
+    // No anomaly read committed itself forbids: nothing dirty, nothing lost.
+    for forbidden in ["G0", "G1a", "G1b", "G1c", "lost-write", "dirty-update"] {
+        assert!(
+            !names.iter().any(|n| n == forbidden),
+            "{forbidden}: {names:?}"
+        );
+    }
+    assert!(
+        r.stdout
+            .contains("INVALID: the history rules out serializable"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn postgres_replica_reads_are_flagged_and_the_replica_catches_up() {
+    let _guard = docker_group("postgres_replica_reads_are_flagged_and_the_replica_catches_up");
+    let results = tempfile::tempdir().unwrap();
+    let experiment = "experiments/postgres-replica-reads.toml";
+    let r = run(experiment, 1, DURATION, results.path());
+    assert_eq!(
+        r.code,
+        Some(1),
+        "{experiment}: expected stale reads\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    check_common(&r, experiment, 1, DURATION);
+    let names = anomaly_names(&r);
+    assert!(names.iter().any(|n| n == "stale-read"), "{names:?}");
+    // Reads were served (by the replica), writes too (by the primary).
+    let by_f = &r.results["workload"]["by_f"];
+    let ok = |f: &str| by_f[f]["ok"].as_u64().unwrap_or(0);
+    assert!(ok("read") > 300 && ok("write") > 100, "{by_f}");
+    // Seed 1 kills the primary, then the replica (`chaos plan`); the
+    // replica comes back and replays what it missed.
+    assert!(applied_and_healed(&r, "kill", "pg-primary"), "{}", r.stdout);
+    assert!(applied_and_healed(&r, "kill", "pg-replica"), "{}", r.stdout);
+    replica_catches_up("select count(*), coalesce(sum(v), 0) from chaos_register");
+}
