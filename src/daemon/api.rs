@@ -248,6 +248,7 @@ fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{}</title>\
+         <link rel=\"icon\" href=\"data:,\">\
          <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}\
          table{{border-collapse:collapse}}td,th{{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}}\
          .invalid{{color:#b2182b;font-weight:600}}.valid{{color:#2166ac}}.unknown{{color:#8c510a}}</style>\
@@ -890,6 +891,110 @@ mod tests {
         ] {
             assert!(!servable(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn posts_from_another_origin_are_refused() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            m
+        };
+        let host = ("host", "127.0.0.1:7878");
+        let cookie = ("cookie", "chaos_session=abc");
+        let post = Method::POST;
+        // The page's own forms and script.
+        assert!(
+            cross_site_check(
+                &post,
+                &h(&[host, cookie, ("origin", "http://127.0.0.1:7878")])
+            )
+            .is_ok()
+        );
+        assert!(
+            cross_site_check(
+                &post,
+                &h(&[host, cookie, ("referer", "http://127.0.0.1:7878/?x=1")])
+            )
+            .is_ok()
+        );
+        // The CLI: a bearer token, no Origin.
+        assert!(cross_site_check(&post, &h(&[host, ("authorization", "Bearer t")])).is_ok());
+        // Another origin (another port is another origin), a cross-site
+        // fetch, a cookie without Origin.
+        for bad in [
+            h(&[host, cookie, ("origin", "http://127.0.0.1:9999")]),
+            h(&[host, cookie, ("origin", "http://evil.example")]),
+            h(&[host, cookie, ("origin", "null")]),
+            h(&[
+                host,
+                ("authorization", "Bearer t"),
+                ("origin", "http://evil.example"),
+            ]),
+            h(&[
+                host,
+                cookie,
+                ("origin", "http://127.0.0.1:7878"),
+                ("sec-fetch-site", "cross-site"),
+            ]),
+            h(&[host, cookie]),
+            h(&[cookie, ("origin", "http://127.0.0.1:7878")]),
+        ] {
+            assert!(cross_site_check(&post, &bad).is_err(), "{bad:?}");
+        }
+        // A GET changes nothing.
+        assert!(
+            cross_site_check(
+                &Method::GET,
+                &h(&[host, cookie, ("origin", "http://evil.example")])
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_page_of_ten_thousand_runs_shows_a_page_of_them() {
+        let runs = stats::synthetic(10_000);
+        let s = Status {
+            campaign: "synthetic".into(),
+            seed: 1,
+            mode: Mode::Running,
+            why: None,
+            started_at: "2026-12-01T00:00:00.000Z".into(),
+            started: tokio::time::Instant::now(),
+            current: Default::default(),
+            runs,
+            queued: 0,
+            next: None,
+            metrics: Default::default(),
+            results_dir: "results".into(),
+            changes: Vec::new(),
+        };
+        let experiments: Vec<String> = vec!["etcd-pause".into()];
+        let page = control_room(&s, &experiments, None, None, None, None);
+        assert_eq!(page.matches("<tr data-run=\"").count(), PAGE_ROWS);
+        assert!(page.contains("href=\"/?before=9901\""), "the next page");
+        assert!(page.len() < 2_000_000, "{} bytes", page.len());
+        let invalid = control_room(
+            &s,
+            &experiments,
+            Some("invalid".into()),
+            Some("etcd-serializable-stale-reads".into()),
+            None,
+            None,
+        );
+        let rows = invalid.matches("<tr data-run=\"").count();
+        assert_eq!(
+            rows,
+            invalid.matches("data-outcome=\"invalid\"><td").count()
+        );
+        assert_eq!(rows, PAGE_ROWS);
+        assert!(invalid.contains("<code>stale-read</code>"));
     }
 
     #[test]

@@ -707,6 +707,7 @@ pub fn render_control_room(c: &ControlRoom<'_>) -> String {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "chaos daemon: " (c.campaign) }
+                link rel="icon" href="data:,";
                 style { (PreEscaped(page::css())) (PreEscaped(CSS)) }
             }
             body data-live=(if c.live_stream { "1" } else { "0" }) {
