@@ -65,7 +65,11 @@ fn chromium(bin: &str, page: &Path, args: &[&str]) -> (String, Duration) {
         .expect("chromium runs");
     let elapsed = t.elapsed();
     let _ = std::fs::remove_dir_all(&profile);
-    assert!(out.status.success(), "chromium failed on {}", page.display());
+    assert!(
+        out.status.success(),
+        "chromium failed on {}",
+        page.display()
+    );
     (String::from_utf8_lossy(&out.stdout).into_owned(), elapsed)
 }
 
@@ -125,7 +129,9 @@ fn main() {
     let blank = out_dir.join("chaos-daemon-blank.html");
     std::fs::write(&blank, "<!DOCTYPE html><html><body></body></html>").expect("write");
     let Some(bin) = chromium_bin() else {
-        println!("(no chromium: load times not measured; `bash .ci/install.sh --tests` installs it)");
+        println!(
+            "(no chromium: load times not measured; `bash .ci/install.sh --tests` installs it)"
+        );
         return;
     };
     let mut ready = Vec::new();
@@ -141,7 +147,11 @@ fn main() {
     }
     let shot = std::env::temp_dir().join("chaos-bench-daemon-shot.png");
     let shot_arg = format!("--screenshot={}", shot.display());
-    let args = [shot_arg.as_str(), "--window-size=1280,1000", "--hide-scrollbars"];
+    let args = [
+        shot_arg.as_str(),
+        "--window-size=1280,1000",
+        "--hide-scrollbars",
+    ];
     let mut deltas = Vec::new();
     for _ in 0..5 {
         let (_, base) = chromium(&bin, &blank, &args);

@@ -308,6 +308,21 @@ pub fn status_json(s: &Status) -> Value {
         );
     }
     let next = &s.next;
+    // Seeds are 64-bit, beyond a JavaScript number's exact range: each
+    // also as text, for the page's script.
+    let current: Vec<Value> = s
+        .current
+        .values()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).expect("the status serializes");
+            v["seed_text"] = json!(c.seed.to_string());
+            v
+        })
+        .collect();
+    let mut next = serde_json::to_value(next).expect("the status serializes");
+    if let Some(seed) = next.get("seed").and_then(Value::as_u64) {
+        next["seed_text"] = json!(seed.to_string());
+    }
     json!({
         "campaign": s.campaign,
         "state": s.mode,
@@ -315,7 +330,7 @@ pub fn status_json(s: &Status) -> Value {
         "seed": s.seed,
         "started_at": s.started_at,
         "uptime_s": s.started.elapsed().as_secs_f64(),
-        "current": s.current.values().collect::<Vec<_>>(),
+        "current": current,
         "counts": counts,
         "runs_total": s.runs.len(),
         "queued": s.queued,
@@ -573,7 +588,12 @@ async fn trigger(State(api): State<Api>, request: Request) -> Response {
         .into_response(),
         Ok(Ok(position)) => (
             StatusCode::ACCEPTED,
-            axum::Json(json!({"queued": position, "experiment": body.experiment, "seed": seed})),
+            axum::Json(json!({
+                "queued": position,
+                "experiment": body.experiment,
+                "seed": seed,
+                "seed_text": seed.to_string(),
+            })),
         )
             .into_response(),
         Ok(Err(_)) if form => Redirect::to("/?done=refused").into_response(),

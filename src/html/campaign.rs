@@ -143,6 +143,7 @@ pub fn outcome_colour(outcome: &str) -> &'static str {
         "unknown" => colour::INFO,
         "running" => "#56B4E9",
         "interrupted" => "#bbbbbb",
+        "crashed" => "#CC79A7",
         _ => "#555555",
     }
 }
@@ -200,7 +201,7 @@ const SCRIPT: &str = r#"
       d.setAttribute('data-live-run', String(c.run));
       var head = E('div');
       head.appendChild(E('b', null, 'run ' + c.run + ' '));
-      head.appendChild(document.createTextNode(c.experiment + ', seed ' + c.seed + ': '));
+      head.appendChild(document.createTextNode(c.experiment + ', seed ' + (c.seed_text || c.seed) + ': '));
       head.appendChild(E('span', 'phase', c.phase));
       d.appendChild(head);
       var figs = E('div', 'figs');
@@ -238,7 +239,7 @@ const SCRIPT: &str = r#"
     var n = document.getElementById('next');
     var x = s.next;
     n.textContent = !x ? 'none while the daemon is not running'
-      : x.when === 'now' ? x.experiment + ', seed ' + x.seed + ', as soon as a slot is free'
+      : x.when === 'now' ? x.experiment + ', seed ' + (x.seed_text || x.seed) + ', as soon as a slot is free'
       : x.when === 'in' ? 'in ' + Math.round(x.in_s) + ' s'
       : 'when the run in progress ends';
     document.body.setAttribute('data-updates', String(1 + parseInt(document.body.getAttribute('data-updates') || '0', 10)));
@@ -271,8 +272,11 @@ const SCRIPT: &str = r#"
       var what = f.getAttribute('data-control');
       var body = null;
       if (what === 'trigger') {
+        // Seeds are 64-bit: written into the JSON as typed, never through
+        // a JavaScript number.
         var seed = f.elements.seed.value.trim();
-        body = JSON.stringify({ experiment: f.elements.experiment.value, seed: seed === '' ? null : Number(seed) });
+        if (!/^[0-9]*$/.test(seed)) { show(false, 'A seed is a number.'); return; }
+        body = '{"experiment":' + JSON.stringify(f.elements.experiment.value) + ',"seed":' + (seed === '' ? 'null' : seed) + '}';
       }
       fetch(f.getAttribute('action'), {
         method: 'POST', credentials: 'same-origin',
@@ -284,7 +288,7 @@ const SCRIPT: &str = r#"
             var said = { pause: 'Paused: the runs in flight heal and are recorded interrupted.',
               resume: 'Resumed: the next run starts at once.',
               stop: 'Stopping: the runs in flight heal, then the daemon exits.' }[what] ||
-              ('Queued ' + j.experiment + ' with seed ' + j.seed + ' (position ' + j.queued + ').');
+              ('Queued ' + j.experiment + ' with seed ' + (j.seed_text || j.seed) + ' (position ' + j.queued + ').');
             show(true, said);
           } else {
             show(false, 'Refused (' + r.status + '): ' + (j.error || ''));
