@@ -140,15 +140,8 @@ fn the_control_room_is_live_and_its_controls_work_in_chromium() {
     let html = b.eval("document.documentElement.outerHTML + location.href");
     assert!(!html.as_str().unwrap().contains(&token));
 
-    // Pause needs its confirmation: without it, nothing is posted.
-    b.eval("document.getElementById('pause').click(); true");
-    std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(state(port, &token), "running");
-    assert_eq!(
-        b.eval("document.getElementById('result').hidden"),
-        json!(true)
-    );
-    // With it, the daemon pauses, and the page says so.
+    // Pause: with its confirmation, the daemon pauses, and the page says
+    // so.
     b.eval(
         "document.querySelector('form[data-control=pause] input[name=confirm]').checked = true; \
          document.getElementById('pause').click(); true",
@@ -196,6 +189,33 @@ fn the_control_room_is_live_and_its_controls_work_in_chromium() {
     let said = b.console(start);
     assert!(said.is_empty(), "the page said:\n{}", said.join("\n"));
     b.screenshot(&shots.join("daemon-full.png"), true);
+    // The seeds the page shows are the daemon's, to the last digit (they
+    // are beyond a JavaScript number's exact range).
+    let live_seed = b
+        .eval("document.querySelector('[data-live-run]') ? document.querySelector('[data-live-run] div').textContent : ''")
+        .as_str()
+        .unwrap()
+        .to_string();
+    if let Some(c) = json(port, "GET", "/api/v1/status", &token)["current"]
+        .as_array()
+        .and_then(|c| c.first().cloned())
+        && !live_seed.is_empty()
+    {
+        assert!(
+            live_seed.contains(&format!("seed {}", c["seed"].as_u64().unwrap())),
+            "{live_seed} against {c}"
+        );
+    }
+    // Pause needs its confirmation: without it, nothing is posted.
+    b.eval("document.getElementById('result').hidden = true; document.getElementById('pause').click(); true");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(state(port, &token), "running");
+    assert_eq!(
+        b.eval("document.getElementById('result').hidden"),
+        json!(true)
+    );
+    let said = b.console(start);
+    assert!(said.is_empty(), "the page said:\n{}", said.join("\n"));
 
     // A POST from another origin (the same host, another port) with the
     // session cookie: refused, and nothing changes.
