@@ -191,19 +191,24 @@ fn the_control_room_is_live_and_its_controls_work_in_chromium() {
     b.screenshot(&shots.join("daemon-full.png"), true);
     // The seeds the page shows are the daemon's, to the last digit (they
     // are beyond a JavaScript number's exact range).
-    let live_seed = b
-        .eval("document.querySelector('[data-live-run]') ? document.querySelector('[data-live-run] div').textContent : ''")
-        .as_str()
-        .unwrap()
-        .to_string();
-    if let Some(c) = json(port, "GET", "/api/v1/status", &token)["current"]
-        .as_array()
-        .and_then(|c| c.first().cloned())
-        && !live_seed.is_empty()
-    {
+    let shown = b.eval(
+        "(function () { var d = document.querySelector('[data-live-run]'); \
+         return d ? [d.getAttribute('data-live-run'), d.querySelector('div').textContent] : null; })()",
+    );
+    if let Some(shown) = shown.as_array() {
+        let run: u64 = shown[0].as_str().unwrap().parse().unwrap();
+        let text = shown[1].as_str().unwrap();
+        let runs = json(port, "GET", "/api/v1/runs?limit=50", &token);
+        let row = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["run"] == run)
+            .unwrap_or_else(|| panic!("run {run} not listed: {runs}"));
+        let seed = row["seed"].as_u64().unwrap();
         assert!(
-            live_seed.contains(&format!("seed {}", c["seed"].as_u64().unwrap())),
-            "{live_seed} against {c}"
+            text.contains(&format!("seed {seed}:")),
+            "{text} against seed {seed}"
         );
     }
     // Pause needs its confirmation: without it, nothing is posted.
