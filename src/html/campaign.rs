@@ -431,9 +431,9 @@ pub fn strip_svg(strip: &[(u64, String)]) -> String {
             while j + 1 < chunk.len() && chunk[j + 1].1 == chunk[i].1 {
                 j += 1;
             }
-            let (first, o) = (&chunk[i].0, &chunk[i].1);
+            let (first, o) = (chunk[i].0, &chunk[i].1);
             let last = chunk[j].0;
-            let what = if first == &last {
+            let what = if first == last {
                 format!("run {first}: {o}")
             } else {
                 format!("runs {first} to {last}: {o}")
