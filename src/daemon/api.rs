@@ -579,11 +579,15 @@ async fn trigger(State(api): State<Api>, request: Request) -> Response {
     match answer.await {
         Ok(Ok(_)) if form => Redirect::to(&format!(
             "/?done=queued&experiment={}&seed={seed}",
-            body.experiment
+            if body
+                .experiment
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                .then_some(body.experiment.as_str())
-                .unwrap_or("")
+            {
+                body.experiment.as_str()
+            } else {
+                ""
+            }
         ))
         .into_response(),
         Ok(Ok(position)) => (
