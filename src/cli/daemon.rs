@@ -361,16 +361,22 @@ fn api_error(code: u16, v: &Value) -> CliError {
 
 fn status(args: &ClientArgs) -> CliResult {
     let t = target(args)?;
-    let answer = cluster::runtime()?.block_on(call(&t, "GET", "/api/v1/status", None));
+    let rt = cluster::runtime()?;
+    let answer = rt.block_on(call(&t, "GET", "/api/v1/status", None));
     match answer {
-        Ok((200, v)) => {
+        Ok((200, mut v)) => {
+            let stats = match rt.block_on(call(&t, "GET", "/api/v1/stats", None)) {
+                Ok((200, s)) => s["stats"].clone(),
+                _ => Value::Null,
+            };
             let text = if args.json {
+                v["stats"] = stats;
                 format!(
                     "{}\n",
                     serde_json::to_string_pretty(&v).expect("JSON prints")
                 )
             } else {
-                render_status(&v)
+                render_status(&v) + &render_stats(&stats)
             };
             super::print_stdout(&text)?;
             Ok(Outcome::Success)
@@ -390,6 +396,8 @@ fn status(args: &ClientArgs) -> CliResult {
                 .map(|(s, why, utc)| format!("{s} at {utc}: {why}"))
                 .unwrap_or_else(|| "never stopped by a policy".into());
             let counts = count_verdicts(f.runs.values());
+            let stats = serde_json::to_value(daemon::stats::compute(f.runs.values()))
+                .expect("stats serialize");
             let text = if args.json {
                 let v = serde_json::json!({
                     "campaign": c.campaign.name,
@@ -397,6 +405,7 @@ fn status(args: &ClientArgs) -> CliResult {
                     "last_state": f.last_state.as_ref().map(|(s, why, utc)| serde_json::json!({"state": s, "why": why, "utc": utc})),
                     "runs_total": f.runs.len(),
                     "counts": counts,
+                    "stats": stats,
                 });
                 format!(
                     "{}\n",
@@ -404,10 +413,11 @@ fn status(args: &ClientArgs) -> CliResult {
                 )
             } else {
                 format!(
-                    "campaign {}: not running ({unreachable})\nlast state: {last}\nruns: {} {}\n",
+                    "campaign {}: not running ({unreachable})\nlast state: {last}\nruns: {} {}\n{}",
                     c.campaign.name,
                     f.runs.len(),
-                    counts
+                    counts,
+                    render_stats(&stats)
                 )
             };
             super::print_stdout(&text)?;
@@ -422,6 +432,59 @@ fn count_verdicts<'a>(rows: impl Iterator<Item = &'a index::RunRow>) -> Value {
         *m.entry(r.outcome().to_string()).or_default() += 1;
     }
     serde_json::to_value(m).expect("counts serialize")
+}
+
+/// The campaign at a glance (`/api/v1/stats`' `stats`), one line per
+/// experiment; nothing if there is no run yet.
+fn render_stats(st: &Value) -> String {
+    let mut out = String::new();
+    let exps = st["experiments"].as_array().cloned().unwrap_or_default();
+    if exps.is_empty() {
+        return out;
+    }
+    out.push_str(&format!(
+        "{:<32} {:>6} {:>6} {:>7} {:>7} {:>6} {:>7} {:>10} {:>9}  anomaly kinds (runs)\n",
+        "experiment",
+        "runs",
+        "valid",
+        "invalid",
+        "unknown",
+        "error",
+        "interr.",
+        "med ok/s",
+        "med rec."
+    ));
+    for e in exps {
+        let n = |k: &str| e[k].as_u64().unwrap_or(0);
+        let kinds: Vec<String> = e["anomaly_kinds"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k} ({v})"))
+            .collect();
+        out.push_str(&format!(
+            "{:<32} {:>6} {:>6} {:>7} {:>7} {:>6} {:>7} {:>10} {:>9}  {}\n",
+            e["experiment"].as_str().unwrap_or(""),
+            n("runs"),
+            n("valid"),
+            n("invalid"),
+            n("unknown"),
+            n("error"),
+            n("interrupted"),
+            e["median_ok_per_s"]
+                .as_f64()
+                .map_or("-".to_string(), |x| format!("{x:.1}")),
+            e["median_recovery_s"]
+                .as_f64()
+                .map_or("-".to_string(), |x| format!("{x:.2} s")),
+            if kinds.is_empty() {
+                "-".to_string()
+            } else {
+                kinds.join(", ")
+            }
+        ));
+    }
+    out
 }
 
 fn render_status(v: &Value) -> String {
@@ -527,5 +590,27 @@ fn trigger(args: &TriggerArgs) -> CliResult {
             Ok(Outcome::Success)
         }
         (code, v) => Err(api_error(code, &v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_shows_each_experiment_at_a_glance() {
+        let runs = daemon::stats::synthetic(400);
+        let st = serde_json::to_value(daemon::stats::compute(runs.values())).unwrap();
+        let text = render_stats(&st);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[0].starts_with("experiment"));
+        let stale = lines
+            .iter()
+            .find(|l| l.starts_with("etcd-serializable-stale-reads"))
+            .unwrap();
+        assert!(stale.contains("stale-read ("), "{stale}");
+        assert!(stale.split_whitespace().nth(1) == Some("100"), "{stale}");
+        assert_eq!(render_stats(&Value::Null), "");
     }
 }

@@ -11,35 +11,53 @@
 //! | `GET /healthz` | 200, no token needed |
 //! | `GET /login`, `POST /login` | the form; a right token sets the session cookie |
 //! | `GET /api/v1/status` | state, runs in progress with their progress, counts by verdict, uptime, campaign seed, next run |
-//! | `GET /api/v1/runs?verdict=&limit=&before=` | runs, newest first, paged |
+//! | `GET /api/v1/runs?outcome=&experiment=&limit=&before=` | runs, newest first, paged (`verdict=` is `outcome=`) |
+//! | `GET /api/v1/stats` | the campaign at a glance: per experiment outcomes, anomaly kinds, median ok ops/s and recovery |
+//! | `GET /api/v1/events` | Server-Sent Events: `status` (as `/api/v1/status`) every second, `run` (a row of the table) when a run starts or ends |
 //! | `GET /api/v1/runs/{id}` | the run's results.json |
 //! | `POST /api/v1/pause` | in-flight runs heal at once (recorded interrupted); no new run starts |
 //! | `POST /api/v1/resume` | the next run starts at once |
 //! | `POST /api/v1/runs` `{"experiment": NAME, "seed": N}` | queue one run now, outside the sequences |
 //! | `POST /api/v1/stop` | graceful shutdown |
 //! | `GET /metrics` | Prometheus text |
-//! | `GET /` | the list of runs, newest first |
+//! | `GET /` | the control room: the live run, the controls, the campaign at a glance, the runs (filtered, paged) |
 //! | `GET /runs/{id}/{file}` | a file of the run's directory (report.html, results.json, logs/...) |
+//!
+//! Cross-site requests are refused: every `POST` that carries an `Origin`
+//! (or, without one, a `Referer`) must come from the daemon's own origin
+//! (the `Host` it was asked under), and a `POST` authenticated by the
+//! session cookie alone must carry one of them (browsers do); with
+//! `Sec-Fetch-Site: cross-site` it is refused whatever it carries. The
+//! bearer token's clients (the CLI, curl) send neither and pass. Answers
+//! 403. The controls on the page are plain forms: posted without script
+//! (a form body), they answer with a redirect back to `/` that shows the
+//! result; posted by the page's script (JSON), they answer JSON.
 //!
 //! Shell: it reads the shared status and sends orders to the loop; it
 //! starts and stops nothing itself.
 
 use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Form, Path as UrlPath, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Form, FromRequest, Path as UrlPath, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
 
-use super::metrics;
+use super::index::RunRow;
 use super::service::{Control, Handle, Mode, Status};
+use super::{metrics, stats};
+use crate::html::campaign as room;
 
 /// The name of the session cookie.
 pub const COOKIE: &str = "chaos_session";
@@ -48,7 +66,15 @@ pub const COOKIE: &str = "chaos_session";
 struct Api {
     handle: Handle,
     sessions: Arc<Mutex<BTreeSet<String>>>,
+    /// Ends the event streams when the server shuts down.
+    shutdown: CancellationToken,
 }
+
+/// How often the event stream sends the status.
+pub const EVENT_PERIOD: Duration = Duration::from_secs(1);
+
+/// Rows a page of the run table shows.
+pub const PAGE_ROWS: usize = 100;
 
 /// Compare two secrets in time that does not depend on where they differ.
 fn same_secret(a: &str, b: &str) -> bool {
@@ -68,12 +94,21 @@ pub fn random_secret() -> String {
 
 /// The router of the API, for `handle`.
 pub fn router(handle: Handle) -> Router {
+    router_until(handle, CancellationToken::new())
+}
+
+/// The router of the API, for `handle`; its event streams end at
+/// `shutdown`.
+pub fn router_until(handle: Handle, shutdown: CancellationToken) -> Router {
     let api = Api {
         handle,
         sessions: Default::default(),
+        shutdown,
     };
     let protected = Router::new()
         .route("/api/v1/status", get(status))
+        .route("/api/v1/stats", get(stats_json))
+        .route("/api/v1/events", get(events))
         .route("/api/v1/runs", get(runs).post(trigger))
         .route("/api/v1/runs/{id}", get(run))
         .route("/api/v1/pause", post(pause))
@@ -82,7 +117,8 @@ pub fn router(handle: Handle) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/", get(index_page))
         .route("/runs/{id}/{*file}", get(run_file))
-        .route_layer(middleware::from_fn_with_state(api.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(api.clone(), require_token))
+        .route_layer(middleware::from_fn(same_origin));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/login", get(login_form).post(login))
@@ -96,7 +132,7 @@ pub async fn serve(
     handle: Handle,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(handle))
+    axum::serve(listener, router_until(handle, shutdown.clone()))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await
 }
@@ -112,6 +148,52 @@ fn cookie_session(headers: &HeaderMap) -> Option<String> {
         let (k, v) = c.trim().split_once('=')?;
         (k == COOKIE).then(|| v.to_string())
     })
+}
+
+/// Whether a request may change something: not a `POST` from another
+/// site. `Ok` or why not.
+fn cross_site_check(method: &Method, headers: &HeaderMap) -> Result<(), String> {
+    if method != Method::POST {
+        return Ok(());
+    }
+    let get = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
+    if get(header::HeaderName::from_static("sec-fetch-site")) == Some("cross-site") {
+        return Err("a cross-site request".into());
+    }
+    let host = get(header::HOST).unwrap_or("");
+    let claimed = get(header::ORIGIN).or_else(|| get(header::REFERER));
+    match claimed {
+        Some(o) => {
+            let rest = o
+                .strip_prefix("http://")
+                .or_else(|| o.strip_prefix("https://"))
+                .unwrap_or("");
+            let authority = rest.split('/').next().unwrap_or("");
+            if !host.is_empty() && authority == host {
+                Ok(())
+            } else {
+                Err(format!("a request from another origin ({o})"))
+            }
+        }
+        // No Origin and no Referer: a client of the token (the CLI,
+        // curl), unless the session cookie is its only credential.
+        None if headers.contains_key(header::AUTHORIZATION) => Ok(()),
+        None if cookie_session(headers).is_some() => {
+            Err("a request with the session cookie but no Origin".into())
+        }
+        None => Ok(()),
+    }
+}
+
+async fn same_origin(request: Request, next: Next) -> Response {
+    match cross_site_check(request.method(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(why) => (
+            StatusCode::FORBIDDEN,
+            axum::Json(json!({"error": format!("refused: {why}")})),
+        )
+            .into_response(),
+    }
 }
 
 async fn require_token(State(api): State<Api>, request: Request, next: Next) -> Response {
@@ -166,6 +248,7 @@ fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{}</title>\
+         <link rel=\"icon\" href=\"data:,\">\
          <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}\
          table{{border-collapse:collapse}}td,th{{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}}\
          .invalid{{color:#b2182b;font-weight:600}}.valid{{color:#2166ac}}.unknown{{color:#8c510a}}</style>\
@@ -225,6 +308,21 @@ pub fn status_json(s: &Status) -> Value {
         );
     }
     let next = &s.next;
+    // Seeds are 64-bit, beyond a JavaScript number's exact range: each
+    // also as text, for the page's script.
+    let current: Vec<Value> = s
+        .current
+        .values()
+        .map(|c| {
+            let mut v = serde_json::to_value(c).expect("the status serializes");
+            v["seed_text"] = json!(c.seed.to_string());
+            v
+        })
+        .collect();
+    let mut next = serde_json::to_value(next).expect("the status serializes");
+    if let Some(seed) = next.get("seed").and_then(Value::as_u64) {
+        next["seed_text"] = json!(seed.to_string());
+    }
     json!({
         "campaign": s.campaign,
         "state": s.mode,
@@ -232,7 +330,7 @@ pub fn status_json(s: &Status) -> Value {
         "seed": s.seed,
         "started_at": s.started_at,
         "uptime_s": s.started.elapsed().as_secs_f64(),
-        "current": s.current.values().collect::<Vec<_>>(),
+        "current": current,
         "counts": counts,
         "runs_total": s.runs.len(),
         "queued": s.queued,
@@ -246,32 +344,84 @@ async fn status(State(api): State<Api>) -> axum::Json<Value> {
     axum::Json(status_json(&s))
 }
 
+async fn stats_json(State(api): State<Api>) -> axum::Json<Value> {
+    let s = api.handle.status.lock().expect("status lock");
+    let st = stats::compute(s.runs.values());
+    axum::Json(json!({"campaign": s.campaign, "stats": st}))
+}
+
 #[derive(Deserialize)]
 struct RunsQuery {
+    /// The old name of `outcome`.
     verdict: Option<String>,
+    outcome: Option<String>,
+    experiment: Option<String>,
     limit: Option<usize>,
     before: Option<u64>,
 }
 
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.filter(|x| !x.is_empty())
+}
+
 async fn runs(State(api): State<Api>, Query(q): Query<RunsQuery>) -> axum::Json<Value> {
     let s = api.handle.status.lock().expect("status lock");
-    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    let rows: Vec<&super::index::RunRow> = s
-        .runs
-        .values()
-        .rev()
-        .filter(|r| q.before.is_none_or(|b| r.started.run < b))
-        .filter(|r| q.verdict.as_deref().is_none_or(|v| r.verdict() == Some(v)))
-        .take(limit + 1)
-        .collect();
-    let more = rows.len() > limit;
-    let page: Vec<&&super::index::RunRow> = rows.iter().take(limit).collect();
-    let next_before = if more {
-        page.last().map(|r| r.started.run)
-    } else {
-        None
+    let filter = stats::RunFilter {
+        outcome: nonempty(q.outcome).or(nonempty(q.verdict)),
+        experiment: nonempty(q.experiment),
+        before: q.before,
+        limit: q.limit.unwrap_or(50).clamp(1, 1000),
     };
+    let (page, next_before) = stats::page(&s.runs, &filter);
     axum::Json(json!({"runs": page, "next_before": next_before}))
+}
+
+/// A row of the table as the event stream sends it.
+fn row_event(r: &RunRow) -> Value {
+    json!({
+        "run": r.started.run,
+        "outcome": r.outcome(),
+        "experiment": r.started.experiment,
+        "html": room::run_row_html(&index_row(r)),
+    })
+}
+
+/// `text/event-stream`: at once and then every [`EVENT_PERIOD`], the
+/// status (`event: status`) and the rows of the runs that started or
+/// ended since (`event: run`); it ends when the server shuts down.
+async fn events(State(api): State<Api>) -> Response {
+    let start = api.handle.status.lock().expect("status lock").changes.len();
+    let stream =
+        futures_util::stream::unfold((api, start, true), |(api, seen, first)| async move {
+            if !first {
+                tokio::select! {
+                    _ = tokio::time::sleep(EVENT_PERIOD) => {}
+                    _ = api.shutdown.cancelled() => return None,
+                }
+            }
+            let (status, rows, seen) = {
+                let s = api.handle.status.lock().expect("status lock");
+                let mut changed: Vec<u64> = s.changes.get(seen..).unwrap_or_default().to_vec();
+                changed.dedup();
+                let rows: Vec<Value> = changed
+                    .iter()
+                    .filter_map(|n| s.runs.get(n))
+                    .map(row_event)
+                    .collect();
+                (status_json(&s), rows, s.changes.len())
+            };
+            let mut out = vec![Event::default().event("status").data(status.to_string())];
+            out.extend(
+                rows.into_iter()
+                    .map(|r| Event::default().event("run").data(r.to_string())),
+            );
+            let batch = futures_util::stream::iter(out.into_iter().map(Ok::<Event, Infallible>));
+            Some((batch, (api, seen, false)))
+        });
+    use futures_util::StreamExt;
+    Sse::new(stream.flatten())
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 async fn run(State(api): State<Api>, UrlPath(id): UrlPath<u64>) -> Response {
@@ -306,27 +456,64 @@ async fn run(State(api): State<Api>, UrlPath(id): UrlPath<u64>) -> Response {
     }
 }
 
-async fn send(api: &Api, control: Control) -> Response {
+/// Was the request a form posted by a page without script (it wants to
+/// be sent back to the page)?
+fn from_a_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// The answer to a control: JSON for the API's clients; for a form, back
+/// to the page with the result (`/?done=...`).
+fn answer(form: bool, code: StatusCode, body: Value, done: &str) -> Response {
+    if form {
+        let target = if code.is_success() {
+            format!("/?done={done}")
+        } else {
+            "/?done=refused".to_string()
+        };
+        return Redirect::to(&target).into_response();
+    }
+    (code, axum::Json(body)).into_response()
+}
+
+async fn send(api: &Api, headers: &HeaderMap, control: Control, done: &str) -> Response {
+    let form = from_a_form(headers);
     match api.handle.control.send(control) {
-        Ok(()) => (StatusCode::ACCEPTED, axum::Json(json!({"ok": true}))).into_response(),
-        Err(_) => (
+        Ok(()) => answer(form, StatusCode::ACCEPTED, json!({"ok": true}), done),
+        Err(_) => answer(
+            form,
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"error": "the daemon is shutting down"})),
-        )
-            .into_response(),
+            json!({"error": "the daemon is shutting down"}),
+            done,
+        ),
     }
 }
 
-async fn pause(State(api): State<Api>) -> Response {
-    send(&api, Control::Pause("paused by the API".into())).await
+async fn pause(State(api): State<Api>, headers: HeaderMap) -> Response {
+    send(
+        &api,
+        &headers,
+        Control::Pause("paused by the API".into()),
+        "pause",
+    )
+    .await
 }
 
-async fn resume(State(api): State<Api>) -> Response {
-    send(&api, Control::Resume).await
+async fn resume(State(api): State<Api>, headers: HeaderMap) -> Response {
+    send(&api, &headers, Control::Resume, "resume").await
 }
 
-async fn stop(State(api): State<Api>) -> Response {
-    send(&api, Control::Stop("stopped by the API".into())).await
+async fn stop(State(api): State<Api>, headers: HeaderMap) -> Response {
+    send(
+        &api,
+        &headers,
+        Control::Stop("stopped by the API".into()),
+        "stop",
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -335,7 +522,40 @@ struct TriggerBody {
     seed: Option<u64>,
 }
 
-async fn trigger(State(api): State<Api>, axum::Json(body): axum::Json<TriggerBody>) -> Response {
+/// The trigger form's fields (the seed box may be empty: drawn).
+#[derive(Deserialize)]
+struct TriggerForm {
+    experiment: String,
+    #[serde(default)]
+    seed: String,
+}
+
+async fn trigger(State(api): State<Api>, request: Request) -> Response {
+    let form = from_a_form(request.headers());
+    let body = if form {
+        match Form::<TriggerForm>::from_request(request, &()).await {
+            Ok(Form(f)) => {
+                let seed = f.seed.trim();
+                match seed.parse::<u64>() {
+                    _ if seed.is_empty() => TriggerBody {
+                        experiment: f.experiment,
+                        seed: None,
+                    },
+                    Ok(n) => TriggerBody {
+                        experiment: f.experiment,
+                        seed: Some(n),
+                    },
+                    Err(_) => return Redirect::to("/?done=refused").into_response(),
+                }
+            }
+            Err(e) => return e.into_response(),
+        }
+    } else {
+        match axum::Json::<TriggerBody>::from_request(request, &()).await {
+            Ok(axum::Json(b)) => b,
+            Err(e) => return e.into_response(),
+        }
+    };
     let seed = body.seed.unwrap_or_else(|| {
         use rand::TryRngCore;
         rand::rngs::OsRng
@@ -357,11 +577,30 @@ async fn trigger(State(api): State<Api>, axum::Json(body): axum::Json<TriggerBod
             .into_response();
     }
     match answer.await {
+        Ok(Ok(_)) if form => Redirect::to(&format!(
+            "/?done=queued&experiment={}&seed={seed}",
+            if body
+                .experiment
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                body.experiment.as_str()
+            } else {
+                ""
+            }
+        ))
+        .into_response(),
         Ok(Ok(position)) => (
             StatusCode::ACCEPTED,
-            axum::Json(json!({"queued": position, "experiment": body.experiment, "seed": seed})),
+            axum::Json(json!({
+                "queued": position,
+                "experiment": body.experiment,
+                "seed": seed,
+                "seed_text": seed.to_string(),
+            })),
         )
             .into_response(),
+        Ok(Err(_)) if form => Redirect::to("/?done=refused").into_response(),
         Ok(Err(e)) => (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response(),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -382,32 +621,178 @@ async fn metrics_text(State(api): State<Api>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-async fn index_page(State(api): State<Api>) -> Html<String> {
-    let (rows, state) = {
-        let s = api.handle.status.lock().expect("status lock");
-        let rows: Vec<crate::html::IndexRow> =
-            s.runs.values().rev().take(1000).map(index_row).collect();
-        let mode = match s.mode {
-            Mode::Running => "running".to_string(),
-            Mode::Paused => format!("paused: {}", s.why.as_deref().unwrap_or("")),
-            Mode::Stopping => format!("stopping: {}", s.why.as_deref().unwrap_or("")),
-        };
-        let mut state = vec![
-            (
-                "campaign".to_string(),
-                format!("{} (seed {})", s.campaign, s.seed),
-            ),
-            ("state".to_string(), mode),
-            ("runs".to_string(), s.runs.len().to_string()),
-            ("since".to_string(), s.started_at.clone()),
-        ];
-        if !s.current.is_empty() {
-            let now: Vec<String> = s.current.keys().map(|n| format!("run {n}")).collect();
-            state.push(("in progress".to_string(), now.join(", ")));
+#[derive(Deserialize, Default)]
+struct PageQuery {
+    outcome: Option<String>,
+    experiment: Option<String>,
+    before: Option<u64>,
+    /// The control just done (a form posted without script).
+    done: Option<String>,
+    seed: Option<u64>,
+}
+
+/// What a control did, in words, for the page's notice.
+fn notice(q: &PageQuery) -> Option<String> {
+    Some(match q.done.as_deref()? {
+        "pause" => "Paused: the runs in flight heal at once and are recorded interrupted; no new \
+                    run starts."
+            .to_string(),
+        "resume" => "Resumed: the next run starts at once.".to_string(),
+        "stop" => "Stopping: the runs in flight heal, then the daemon exits.".to_string(),
+        "queued" => format!(
+            "Queued a run of {} with seed {}.",
+            q.experiment.as_deref().unwrap_or("the experiment"),
+            q.seed.map_or("(drawn)".to_string(), |s| s.to_string())
+        ),
+        "refused" => "Refused: the daemon did not take the order (an unknown experiment, a bad \
+                      seed, or it is shutting down)."
+            .to_string(),
+        _ => return None,
+    })
+}
+
+/// The next run, in words.
+fn next_words(next: &Option<super::service::Next>) -> Option<String> {
+    use super::service::Next;
+    next.as_ref().map(|n| match n {
+        Next::Now { experiment, seed } => {
+            format!("{experiment}, seed {seed}, as soon as a slot is free")
         }
-        (rows, state)
+        Next::In { in_s } => format!("in {in_s:.0} s"),
+        Next::AfterCurrent => "when the run in progress ends".to_string(),
+    })
+}
+
+/// The experiments at a glance, as the page draws them.
+pub fn lines(st: &stats::CampaignStats) -> Vec<room::ExperimentLine> {
+    st.experiments
+        .iter()
+        .map(|e| room::ExperimentLine {
+            experiment: e.experiment.clone(),
+            runs: e.runs,
+            valid: e.valid,
+            invalid: e.invalid,
+            unknown: e.unknown,
+            error: e.error,
+            interrupted: e.interrupted,
+            anomaly_kinds: e
+                .anomaly_kinds
+                .iter()
+                .map(|(k, n)| (k.clone(), *n))
+                .collect(),
+            median_ok_per_s: e.median_ok_per_s,
+            median_recovery_s: e.median_recovery_s,
+            points: e
+                .points
+                .iter()
+                .map(|p| room::PlotPoint {
+                    run: p.run,
+                    at_s: p.at_s,
+                    outcome: p.outcome.clone(),
+                    ok_per_s: p.ok_per_s,
+                    recovery_s: p.recovery_s,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// A run in progress, as the live panel draws it.
+fn live_run(c: &super::service::Current) -> room::LiveRun {
+    room::LiveRun {
+        run: c.run,
+        experiment: c.experiment.clone(),
+        seed: c.seed,
+        phase: c.phase.clone(),
+        elapsed_s: c.elapsed_s,
+        total_s: c.total_s,
+        ok: c.ok,
+        fail: c.fail,
+        info: c.info,
+        ok_per_s: c.ok_per_s,
+        faults: c
+            .in_effect
+            .iter()
+            .map(|f| room::LiveFault {
+                id: f.id,
+                kind: f.kind.clone(),
+                targets: f.targets.clone(),
+                heals_at_s: f.heals_at_s,
+            })
+            .collect(),
+    }
+}
+
+/// The control room page of a status, for a query (pure but for the
+/// report files' existence, which [`index_row`] looks up).
+pub fn control_room(
+    s: &Status,
+    experiments: &[String],
+    q_outcome: Option<String>,
+    q_experiment: Option<String>,
+    before: Option<u64>,
+    notice: Option<&str>,
+) -> String {
+    let filter = stats::RunFilter {
+        outcome: nonempty(q_outcome),
+        experiment: nonempty(q_experiment),
+        before,
+        limit: PAGE_ROWS,
     };
-    Html(crate::html::render_index(&rows, &state))
+    let (page, older) = stats::page(&s.runs, &filter);
+    let rows: Vec<crate::html::IndexRow> = page.into_iter().map(index_row).collect();
+    let st = stats::compute(s.runs.values());
+    let lines = lines(&st);
+    let live: Vec<room::LiveRun> = s.current.values().map(live_run).collect();
+    let state = match s.mode {
+        Mode::Running => "running",
+        Mode::Paused => "paused",
+        Mode::Stopping => "stopping",
+    };
+    let f = room::Filter {
+        outcome: filter.outcome.clone(),
+        experiment: filter.experiment.clone(),
+        before,
+    };
+    room::render_control_room(&room::ControlRoom {
+        campaign: &s.campaign,
+        seed: s.seed,
+        state,
+        why: s.why.as_deref(),
+        since: &s.started_at,
+        runs_total: s.runs.len() as u64,
+        live: &live,
+        next: next_words(&s.next),
+        experiments,
+        lines: &lines,
+        strip: &st.strip,
+        first_run_at: st.since.as_deref(),
+        rows: &rows,
+        filter: &f,
+        older,
+        notice,
+        live_stream: true,
+    })
+}
+
+async fn index_page(State(api): State<Api>, Query(q): Query<PageQuery>) -> Html<String> {
+    let said = notice(&q);
+    let s = api.handle.status.lock().expect("status lock");
+    let mut outcome = q.outcome.clone();
+    let mut experiment = q.experiment.clone();
+    if q.done.is_some() {
+        // The notice's own fields are not filters.
+        outcome = None;
+        experiment = None;
+    }
+    Html(control_room(
+        &s,
+        &api.handle.experiments,
+        outcome,
+        experiment,
+        q.before,
+        said.as_deref(),
+    ))
 }
 
 /// A run of the daemon's index as the index page lists it: it links to
@@ -437,6 +822,11 @@ fn index_row(r: &super::index::RunRow) -> crate::html::IndexRow {
                 .join(crate::store::files::REPORT_HTML)
                 .is_file()
         }),
+        anomalies: r
+            .ended
+            .as_ref()
+            .map(|e| e.anomaly_kinds.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -525,6 +915,110 @@ mod tests {
         ] {
             assert!(!servable(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn posts_from_another_origin_are_refused() {
+        let h = |pairs: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(
+                    header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            m
+        };
+        let host = ("host", "127.0.0.1:7878");
+        let cookie = ("cookie", "chaos_session=abc");
+        let post = Method::POST;
+        // The page's own forms and script.
+        assert!(
+            cross_site_check(
+                &post,
+                &h(&[host, cookie, ("origin", "http://127.0.0.1:7878")])
+            )
+            .is_ok()
+        );
+        assert!(
+            cross_site_check(
+                &post,
+                &h(&[host, cookie, ("referer", "http://127.0.0.1:7878/?x=1")])
+            )
+            .is_ok()
+        );
+        // The CLI: a bearer token, no Origin.
+        assert!(cross_site_check(&post, &h(&[host, ("authorization", "Bearer t")])).is_ok());
+        // Another origin (another port is another origin), a cross-site
+        // fetch, a cookie without Origin.
+        for bad in [
+            h(&[host, cookie, ("origin", "http://127.0.0.1:9999")]),
+            h(&[host, cookie, ("origin", "http://evil.example")]),
+            h(&[host, cookie, ("origin", "null")]),
+            h(&[
+                host,
+                ("authorization", "Bearer t"),
+                ("origin", "http://evil.example"),
+            ]),
+            h(&[
+                host,
+                cookie,
+                ("origin", "http://127.0.0.1:7878"),
+                ("sec-fetch-site", "cross-site"),
+            ]),
+            h(&[host, cookie]),
+            h(&[cookie, ("origin", "http://127.0.0.1:7878")]),
+        ] {
+            assert!(cross_site_check(&post, &bad).is_err(), "{bad:?}");
+        }
+        // A GET changes nothing.
+        assert!(
+            cross_site_check(
+                &Method::GET,
+                &h(&[host, cookie, ("origin", "http://evil.example")])
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_page_of_ten_thousand_runs_shows_a_page_of_them() {
+        let runs = stats::synthetic(10_000);
+        let s = Status {
+            campaign: "synthetic".into(),
+            seed: 1,
+            mode: Mode::Running,
+            why: None,
+            started_at: "2026-12-01T00:00:00.000Z".into(),
+            started: tokio::time::Instant::now(),
+            current: Default::default(),
+            runs,
+            queued: 0,
+            next: None,
+            metrics: Default::default(),
+            results_dir: "results".into(),
+            changes: Vec::new(),
+        };
+        let experiments: Vec<String> = vec!["etcd-pause".into()];
+        let page = control_room(&s, &experiments, None, None, None, None);
+        assert_eq!(page.matches("<tr data-run=\"").count(), PAGE_ROWS);
+        assert!(page.contains("href=\"/?before=9901\""), "the next page");
+        assert!(page.len() < 2_000_000, "{} bytes", page.len());
+        let invalid = control_room(
+            &s,
+            &experiments,
+            Some("invalid".into()),
+            Some("etcd-serializable-stale-reads".into()),
+            None,
+            None,
+        );
+        let rows = invalid.matches("<tr data-run=\"").count();
+        assert_eq!(
+            rows,
+            invalid.matches("data-outcome=\"invalid\"><td").count()
+        );
+        assert_eq!(rows, PAGE_ROWS);
+        assert!(invalid.contains("<code>stale-read</code>"));
     }
 
     #[test]

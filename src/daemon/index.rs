@@ -93,6 +93,38 @@ pub struct Ended {
     pub reason: String,
     pub duration_s: f64,
     pub utc: String,
+    /// The classes of the anomalies that count against the verdict
+    /// (`stale-read`, `G2-item`, ...), each once, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomaly_kinds: Vec<String>,
+    /// Ok ops per second over the whole workload (a completed or
+    /// interrupted run with results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ok_per_s: Option<f64>,
+    /// The longest recovery after a heal (s): from the heal until the first
+    /// op invoked after it succeeded. None: no heal, or none recovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_s: Option<f64>,
+}
+
+impl Ended {
+    /// An end without results (an error, a crash, a cancellation before
+    /// results existed).
+    pub fn bare(run: u64, status: &str, reason: String, duration_s: f64, utc: String) -> Ended {
+        Ended {
+            run,
+            status: status.to_string(),
+            verdict: None,
+            anomalies: 0,
+            run_dir: None,
+            reason,
+            duration_s,
+            utc,
+            anomaly_kinds: Vec::new(),
+            ok_per_s: None,
+            recovery_s: None,
+        }
+    }
 }
 
 /// A shrink of a run's schedule (`on_anomaly = "shrink"`).
@@ -350,6 +382,9 @@ mod tests {
             reason: "ran to its end".into(),
             duration_s: 1.0,
             utc: "2026-11-29T00:00:01.000Z".into(),
+            anomaly_kinds: Vec::new(),
+            ok_per_s: None,
+            recovery_s: None,
         })
     }
 

@@ -189,6 +189,9 @@ mod tests {
                 reason: "r".into(),
                 duration_s: s,
                 utc: "x".into(),
+                anomaly_kinds: Vec::new(),
+                ok_per_s: None,
+                recovery_s: None,
             }),
             pruned: false,
         }

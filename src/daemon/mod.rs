@@ -7,6 +7,8 @@
 //! - [`campaign`] (pure): the campaign file, checked; the seeds of its runs.
 //! - [`schedule`] (pure): which run starts next; `chaos daemon plan`.
 //! - [`metrics`] (pure): the Prometheus text.
+//! - [`stats`] (pure): the campaign at a glance (per experiment outcomes,
+//!   anomaly kinds, median throughput and recovery; the run table's pages).
 //! - [`index`]: the run index (append-only, fsynced JSONL).
 //! - [`service`]: the loop: runs, reactions, pause/resume/stop, retention,
 //!   start-up healing after a crash.
@@ -24,6 +26,7 @@ pub mod index;
 pub mod metrics;
 pub mod schedule;
 pub mod service;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -23,6 +23,7 @@ use super::campaign::{Cadence, Campaign, Reaction};
 use super::index::{self, Ended, Folded, Record, RunIndex, RunRow, Started};
 use super::metrics::Metrics;
 use super::schedule::{Decision, NextRun, Schedule, Slot};
+use super::stats;
 use crate::docker::ComposeCluster;
 use crate::engine::progress::{Phase, ProgressSink, RunEvent};
 use crate::engine::{self, EngineError, RunOptions, RunOutcome};
@@ -96,8 +97,80 @@ pub struct Current {
     pub ok: u64,
     pub fail: u64,
     pub info: u64,
+    /// Ok ops per second over the last [`RATE_WINDOW_S`] seconds.
+    pub ok_per_s: f64,
+    /// The faults in place now, described (`#3 pause etcd2`).
     pub faults: Vec<String>,
+    /// The faults in place now: kind, targets, when applied and when each
+    /// heals (run seconds).
+    pub in_effect: Vec<LiveFault>,
     pub run_dir: Option<String>,
+    /// (elapsed s, ok count) of the recent ticks, for `ok_per_s`.
+    #[serde(skip)]
+    recent: std::collections::VecDeque<(f64, u64)>,
+    /// Fault id to its planned heal (run seconds), from the run's plan.
+    #[serde(skip)]
+    heal_at: BTreeMap<u64, f64>,
+}
+
+/// The window of the live ops rate, in seconds.
+pub const RATE_WINDOW_S: f64 = 5.0;
+
+/// A fault in place in a run in progress.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LiveFault {
+    pub id: u64,
+    pub kind: String,
+    pub targets: Vec<String>,
+    /// When it was applied (run seconds, as of the last tick).
+    pub applied_at_s: f64,
+    /// When the plan heals it (run seconds).
+    pub heals_at_s: Option<f64>,
+}
+
+impl Current {
+    fn new(run: u64, experiment: &str, seed: u64, project: &str, trigger: &str) -> Current {
+        Current {
+            run,
+            experiment: experiment.to_string(),
+            seed,
+            project: project.to_string(),
+            trigger: trigger.to_string(),
+            started_at: utc_now(),
+            phase: "starting".into(),
+            elapsed_s: 0.0,
+            total_s: 0.0,
+            ok: 0,
+            fail: 0,
+            info: 0,
+            ok_per_s: 0.0,
+            faults: Vec::new(),
+            in_effect: Vec::new(),
+            run_dir: None,
+            recent: Default::default(),
+            heal_at: BTreeMap::new(),
+        }
+    }
+
+    /// A tick: the counts, and the rate over the last seconds.
+    fn tick(&mut self, elapsed_s: f64, ok: u64, fail: u64, info: u64) {
+        self.elapsed_s = elapsed_s;
+        self.ok = ok;
+        self.fail = fail;
+        self.info = info;
+        self.recent.push_back((elapsed_s, ok));
+        while self
+            .recent
+            .front()
+            .is_some_and(|(t, _)| elapsed_s - t > RATE_WINDOW_S)
+        {
+            self.recent.pop_front();
+        }
+        self.ok_per_s = match (self.recent.front(), self.recent.back()) {
+            (Some((t0, n0)), Some((t1, n1))) if t1 > t0 => (n1 - n0) as f64 / (t1 - t0),
+            _ => 0.0,
+        };
+    }
 }
 
 /// What the API reads: kept by the loop, behind a lock.
@@ -117,6 +190,9 @@ pub struct Status {
     pub next: Option<Next>,
     pub metrics: Metrics,
     pub results_dir: PathBuf,
+    /// The runs whose row changed (started, ended, ...), in order: the
+    /// event stream sends each reader the rows changed since it looked.
+    pub changes: Vec<u64>,
 }
 
 /// When the next scheduled run starts.
@@ -239,6 +315,7 @@ impl Daemon {
             next: None,
             metrics,
             results_dir: config.results_dir.clone(),
+            changes: Vec::new(),
         };
         let handle = Handle {
             status: Arc::new(Mutex::new(status)),
@@ -279,6 +356,7 @@ impl Daemon {
             s.metrics.count_run(row);
         }
         s.runs.insert(row.started.run, row.clone());
+        s.changes.push(row.started.run);
     }
 
     fn member(&self, name: &str) -> Option<&Member> {
@@ -332,20 +410,19 @@ impl Daemon {
                 run = row.started.run,
                 "run cut short by a crash of chaos: recorded crashed"
             );
-            self.record(Record::Ended(Ended {
-                run: row.started.run,
-                status: RunStatus::Crashed.as_str().to_string(),
-                verdict: None,
-                anomalies: 0,
-                run_dir: row.run_dir.clone(),
-                reason: format!(
+            let mut ended = Ended::bare(
+                row.started.run,
+                RunStatus::Crashed.as_str(),
+                format!(
                     "chaos died during this run (found at the next start); its faults were healed \
                      from the journals at start-up ({})",
                     healed_note.join("; ")
                 ),
-                duration_s: 0.0,
-                utc: utc_now(),
-            }));
+                0.0,
+                utc_now(),
+            );
+            ended.run_dir = row.run_dir.clone();
+            self.record(Record::Ended(ended));
         }
     }
 
@@ -651,28 +728,21 @@ impl Daemon {
             .lock()
             .expect("status lock")
             .current
-            .insert(
-                run,
-                Current {
-                    run,
-                    experiment: next.experiment.clone(),
-                    seed: next.seed,
-                    project: next.project.clone(),
-                    trigger: trigger.to_string(),
-                    started_at: started.utc.clone(),
-                    phase: "starting".into(),
-                    elapsed_s: 0.0,
-                    total_s: member
-                        .duration
-                        .unwrap_or(member.loaded.experiment.duration)
-                        .as_secs_f64(),
-                    ok: 0,
-                    fail: 0,
-                    info: 0,
-                    faults: Vec::new(),
-                    run_dir: None,
-                },
-            );
+            .insert(run, {
+                let mut c = Current::new(run, &next.experiment, next.seed, &next.project, trigger);
+                c.started_at = started.utc.clone();
+                let mut experiment = member.loaded.experiment.clone();
+                if let Some(d) = member.duration {
+                    experiment.duration = d;
+                }
+                c.total_s = experiment.duration.as_secs_f64();
+                c.heal_at = crate::plan::plan(&experiment, Seed(next.seed))
+                    .faults
+                    .iter()
+                    .map(|f| (f.id, f.heal_at_ms as f64 / 1000.0))
+                    .collect();
+                c
+            });
         self.record(Record::Started(started));
         tasks.spawn(async move { Done::Run(run, Box::new(engine::run(&loaded, opts).await)) });
     }
@@ -704,25 +774,18 @@ impl Daemon {
             .lock()
             .expect("status lock")
             .current
-            .insert(
-                run,
-                Current {
+            .insert(run, {
+                let mut c = Current::new(
                     run,
-                    experiment: row.started.experiment.clone(),
-                    seed: row.started.seed,
-                    project: row.started.project.clone(),
-                    trigger: "shrink".into(),
-                    started_at: utc_now(),
-                    phase: "shrinking".into(),
-                    elapsed_s: 0.0,
-                    total_s: 0.0,
-                    ok: 0,
-                    fail: 0,
-                    info: 0,
-                    faults: Vec::new(),
-                    run_dir: Some(dir),
-                },
-            );
+                    &row.started.experiment,
+                    row.started.seed,
+                    &row.started.project,
+                    "shrink",
+                );
+                c.phase = "shrinking".into();
+                c.run_dir = Some(dir);
+                c
+            });
         tasks.spawn(async move {
             let sink = move |e: ShrinkEvent| {
                 if let ShrinkEvent::Decided {
@@ -809,12 +872,21 @@ impl Daemon {
                 faults,
                 ..
             } => {
-                c.elapsed_s = elapsed.as_secs_f64();
-                c.ok = ok;
-                c.fail = fail;
-                c.info = info;
+                c.tick(elapsed.as_secs_f64(), ok, fail, info);
                 c.faults = faults;
             }
+            RunEvent::FaultApplied { id, kind, targets } => {
+                let heals_at_s = c.heal_at.get(&id).copied();
+                c.in_effect.retain(|f| f.id != id);
+                c.in_effect.push(LiveFault {
+                    id,
+                    kind,
+                    targets,
+                    applied_at_s: c.elapsed_s,
+                    heals_at_s,
+                });
+            }
+            RunEvent::FaultHealed { id } => c.in_effect.retain(|f| f.id != id),
             _ => {}
         }
     }
@@ -861,6 +933,7 @@ impl Daemon {
                         None,
                     ),
                 };
+                let figures = stats::RunFigures::of(r);
                 let ended = Ended {
                     run,
                     status: r.status.as_str().to_string(),
@@ -870,6 +943,9 @@ impl Daemon {
                     reason,
                     duration_s: took.as_secs_f64(),
                     utc: utc_now(),
+                    anomaly_kinds: figures.anomaly_kinds,
+                    ok_per_s: figures.ok_per_s,
+                    recovery_s: figures.recovery_s,
                 };
                 (ended, reaction)
             }
@@ -884,16 +960,7 @@ impl Daemon {
                         ("error", Some((campaign.on_error, None, why)))
                     }
                 };
-                let ended = Ended {
-                    run,
-                    status: status.to_string(),
-                    verdict: None,
-                    anomalies: 0,
-                    run_dir: None,
-                    reason: e.to_string(),
-                    duration_s: took.as_secs_f64(),
-                    utc: utc_now(),
-                };
+                let ended = Ended::bare(run, status, e.to_string(), took.as_secs_f64(), utc_now());
                 (ended, reaction)
             }
         };

@@ -27,6 +27,8 @@ pub struct IndexRow {
     pub duration_s: Option<f64>,
     /// Whether the run has a report.html to link to yet.
     pub has_report: bool,
+    /// The classes of the anomalies it found (`stale-read`, `G2-item`).
+    pub anomalies: Vec<String>,
 }
 
 /// The index page: `state` is shown as a small table above the runs
@@ -93,6 +95,7 @@ mod tests {
             started_at: "2026-11-29T21:10:13.626Z".into(),
             duration_s: verdict.map(|_| 41.0),
             has_report: verdict.is_some(),
+            anomalies: Vec::new(),
         }
     }
 

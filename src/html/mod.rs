@@ -16,6 +16,9 @@
 //!   [`crate::checker::txn::TxnReport`].
 //! - [`render_index`]`(&[IndexRow], state) -> String`: runs, newest first,
 //!   each linked to `/runs/{n}/report.html`.
+//! - [`campaign::render_control_room`]`(&ControlRoom) -> String`: the
+//!   daemon's page at `/`: the live run, the controls, the campaign at a
+//!   glance (strip and plots), the run table filtered and paged.
 //! - [`timeline::sample`] (which ops the timeline draws) and the limits
 //!   [`timeline::MAX_OPS`], [`MAX_ANOMALY_VIEWS`].
 //!
@@ -33,6 +36,7 @@
 //! (`crate::runfiles`) and writes the page.
 
 pub mod anomaly;
+pub mod campaign;
 pub mod index;
 pub mod page;
 pub mod plots;

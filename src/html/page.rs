@@ -10,7 +10,7 @@ use crate::history::History;
 
 /// The page's style: one column, readable at 1280 px, colours only from
 /// [`colour`], and every colour also said in words or by shape.
-fn css() -> String {
+pub(crate) fn css() -> String {
     format!(
         r#"
 :root{{--ok:{ok};--fail:{fail};--info:{info};--heal:{heal};--prefix:{prefix}}}

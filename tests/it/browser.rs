@@ -316,6 +316,7 @@ fn the_daemon_index_in_chromium() {
         started_at: format!("2026-11-29T21:1{number}:13.626Z"),
         duration_s: verdict.map(|_| 41.0),
         has_report: verdict.is_some(),
+        anomalies: Vec::new(),
     };
     let text = html::render_index(
         &[

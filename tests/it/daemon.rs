@@ -19,7 +19,13 @@ fn repo() -> PathBuf {
 
 /// A raw request (`extra` headers, a form `body`): the status, the
 /// response's headers and its body.
-fn http_raw(port: u16, method: &str, path: &str, extra: &str, body: &str) -> (u16, String, String) {
+pub(crate) fn http_raw(
+    port: u16,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &str,
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let req = format!(
@@ -34,7 +40,13 @@ fn http_raw(port: u16, method: &str, path: &str, extra: &str, body: &str) -> (u1
     (code, head.to_string(), body.to_string())
 }
 
-fn write_experiment(dir: &Path, name: &str, project: &str, extra_workload: &str, nemesis: &str) {
+pub(crate) fn write_experiment(
+    dir: &Path,
+    name: &str,
+    project: &str,
+    extra_workload: &str,
+    nemesis: &str,
+) {
     let body = format!(
         r#"name = "{name}"
 duration = "10s"
@@ -64,9 +76,9 @@ timeout = "1s"
 
 /// A daemon's bed (see [`DaemonBed`], which it derefs to) and the compose
 /// project its experiments run on, taken down when the test ends.
-struct Bed {
+pub(crate) struct Bed {
     daemon: DaemonBed,
-    project: String,
+    pub(crate) project: String,
 }
 
 impl std::ops::Deref for Bed {
@@ -78,7 +90,7 @@ impl std::ops::Deref for Bed {
 }
 
 impl Bed {
-    fn new(tag: &str) -> Bed {
+    pub(crate) fn new(tag: &str) -> Bed {
         Bed {
             daemon: DaemonBed::new(),
             project: format!("chaos-test-daemon-{tag}-{}", std::process::id()),
@@ -88,7 +100,7 @@ impl Bed {
     /// A campaign file: `body` is its top-level keys, then its
     /// `[[experiments]]`; the results directory, the API's port and the
     /// token file are this bed's.
-    fn campaign(&self, body: &str) -> PathBuf {
+    pub(crate) fn campaign(&self, body: &str) -> PathBuf {
         let path = self.dir.path().join("campaign.toml");
         let (head, tables) = body.split_at(body.find("[[experiments]]").unwrap());
         let text = format!(
@@ -101,7 +113,7 @@ impl Bed {
 
     /// Chaos iptables rules in the project's members, and members not
     /// running (paused, stopped).
-    fn applied(&self) -> (usize, Vec<String>) {
+    pub(crate) fn applied(&self) -> (usize, Vec<String>) {
         let ps = Command::new("docker")
             .args(["ps", "-a", "--filter"])
             .arg(format!("label=com.docker.compose.project={}", self.project))

@@ -8,13 +8,18 @@
 //! (`swarm`: the three-node Docker-in-Docker test bed, `chaos run` and
 //! `chaos daemon run` on it) a third, switched on by `CHAOS_SWARM_TESTS=1`
 //! (`.ci/run` sets all three); switched off, they show as ignored.
+//! `control_room` (the daemon's page in Chromium against a live etcd
+//! campaign) needs both the Docker and the browser switches.
 //! `support` is no test: the daemon-driving helpers `daemon` and `swarm`
-//! share.
+//! share; `cdp` neither: the DevTools client `control_room` drives
+//! Chromium with.
 
 mod append;
 mod bench;
 mod browser;
+mod cdp;
 mod checker;
+mod control_room;
 mod daemon;
 mod docker;
 mod engine;

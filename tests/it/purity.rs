@@ -25,6 +25,7 @@ const CORE: &[&str] = &[
     "src/daemon/campaign.rs",
     "src/daemon/schedule.rs",
     "src/daemon/metrics.rs",
+    "src/daemon/stats.rs",
     "src/shrink/search.rs",
     "src/shrink/file.rs",
     "src/bench",
