@@ -15,8 +15,8 @@
 
 pub mod etcd;
 pub mod pd;
-pub mod process;
 pub mod postgres;
+pub mod process;
 pub mod surreal;
 
 pub use crate::workload::list_append::{TxnCompletion, TxnMop, read_only};

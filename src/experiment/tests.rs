@@ -620,6 +620,14 @@ fn an_adapters_hello_decides_its_workload_and_leader_faults() {
     // Another client's experiment is not an adapter's business.
     let p = parse(MINIMAL, "m.toml").unwrap();
     assert_eq!(p.check_adapter(&facts(&[], false)), Ok(()));
+}
+
+const POSTGRES: &str = r#"
+name = "pg"
+duration = "10s"
+[cluster]
+compose_file = "c.yml"
+project = "p"
 components = { postgres = ["primary", "replica"] }
 [workload]
 client = "postgres"
