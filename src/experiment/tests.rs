@@ -490,8 +490,6 @@ fn power_loss_disk_full_and_io_errors_can_damage_a_store() {
 
 const PROCESS: &str = r#"
 name = "m"
-const POSTGRES: &str = r#"
-name = "pg"
 duration = "10s"
 [cluster]
 compose_file = "c.yml"
@@ -559,7 +557,7 @@ fn bad_adapters_point_at_the_field_and_line() {
         ),
         (
             PROCESS.replace("client = \"process\"", "client = \"proces\""),
-            "workload.client: unknown client `proces`; expected one of: etcd, surrealdb, process; did you mean `process`?",
+            "workload.client: unknown client `proces`; expected one of: etcd, surrealdb, postgres, process; did you mean `process`?",
         ),
     ];
     let mut wrong = Vec::new();

@@ -1,8 +1,7 @@
 //! The one integration test binary: a module per area. The Docker tests
 //! (`docker`, `run`, the sweep of `runs`, `append`, `workload_runs`, `surreal`, `surrealdb_image`,
-//! `daemon`, `shrink`, `engine`, `bench`) are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
-//! (`docker`, `run`, `append`, `workload_runs`, `surreal`, `surrealdb_image`,
-//! `postgres`, `daemon`, `shrink`, `engine`, `bench`) are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
+//! `postgres`, the whole run of `process`, `daemon`, `control_room`, `shrink`, `engine`, `bench`)
+//! are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
 //! browser tests (`browser`: the report pages in headless Chromium)
 //! another, switched on by `CHAOS_BROWSER_TESTS=1`; the Swarm tests
 //! (`swarm`: the three-node Docker-in-Docker test bed, `chaos run` and
