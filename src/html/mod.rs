@@ -14,8 +14,6 @@
 //!   and the anomaly views of any history and its checker report;
 //!   [`render_txn_history`] the same for a transaction history and its
 //!   [`crate::checker::txn::TxnReport`].
-//! - [`render_index`]`(&[IndexRow], state) -> String`: runs, newest first,
-//!   each linked to `/runs/{n}/report.html`.
 //! - [`campaign::render_control_room`]`(&ControlRoom) -> String`: the
 //!   daemon's page at `/`: the live run, the controls, the campaign at a
 //!   glance (strip and plots), the run table filtered and paged.
@@ -52,7 +50,7 @@ use serde::Deserialize;
 use crate::checker::{self, CheckReport};
 use crate::history::History;
 use crate::results::{Anomaly, FaultRecord, Results, Status, Verdict};
-pub use index::{IndexRow, render_index};
+pub use index::IndexRow;
 use timeline::{Axis, Band, Mark};
 
 /// The most anomalies drawn in full on one page; the rest are listed in

@@ -303,41 +303,6 @@ fn a_100k_op_report_in_chromium() {
     screenshot(&page, "report-100k-top.png", 1400);
 }
 
-#[test]
-#[cfg_attr(not(chaos_browser), ignore = "needs Chromium: CHAOS_BROWSER_TESTS=1")]
-fn the_daemon_index_in_chromium() {
-    use chaos::results::Verdict;
-    let row = |number: u64, verdict: Option<Verdict>, status: &str| html::IndexRow {
-        number,
-        verdict,
-        status: status.into(),
-        experiment: "etcd-serializable-stale-reads".into(),
-        seed: number,
-        started_at: format!("2026-11-29T21:1{number}:13.626Z"),
-        duration_s: verdict.map(|_| 41.0),
-        has_report: verdict.is_some(),
-        anomalies: Vec::new(),
-    };
-    let text = html::render_index(
-        &[
-            row(1, Some(Verdict::Valid), "completed"),
-            row(2, Some(Verdict::Invalid), "completed"),
-            row(3, None, "running"),
-        ],
-        &[(
-            "state".into(),
-            "running: campaign nightly, run 3 of 10".into(),
-        )],
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let page = dir.path().join("index.html");
-    std::fs::write(&page, text).unwrap();
-    let dom = load(&page);
-    assert_eq!(dom.matches("data-run=\"").count(), 3);
-    assert_eq!(dom.matches("href=\"/runs/").count(), 2);
-    screenshot(&page, "index.png", 500);
-}
-
 /// The kept real list-append run: etcd with serializable reads under
 /// partitions (`chaos run experiments/etcd-append-serializable.toml`).
 fn kept_txn_run() -> PathBuf {
