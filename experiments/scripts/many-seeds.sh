@@ -10,8 +10,8 @@
 #
 # Defaults: 10 seeds (1..10), each experiment's own duration, results under
 # /tmp/chaos-many-seeds/results. -p SUFFIX runs each experiment as a copy on
-# a compose project of its own (`<project>-SUFFIX`, ports chosen by the
-# engine: own-project.py), so that it can run beside CI or another sweep.
+# a compose project of its own (`<project>-SUFFIX`, fixed ports of its own:
+# own-project.py), so that it can run beside CI or another sweep.
 # Exits with the highest exit code of its sweeps (0: every run met its
 # experiment's `expect`). Needs a chaos binary (CHAOS_BIN, default
 # ./target/release/chaos) and the local images (bash .ci/install.sh).

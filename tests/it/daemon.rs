@@ -271,7 +271,7 @@ fn a_campaign_runs_pauses_resumes_survives_a_sigkill_and_stops() {
     let (code, _, index) = http_raw(port, "GET", "/", &session, "");
     assert_eq!(code, 200, "{index}");
     let listed: Vec<u64> = index
-        .split("data-run=\"")
+        .split("<tr data-run=\"")
         .skip(1)
         .map(|t| t.split('"').next().unwrap().parse().unwrap())
         .collect();
