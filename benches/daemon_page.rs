@@ -21,57 +21,15 @@
 //! bench, not a test: it asserts what the page must hold (a page of rows,
 //! every run in the strip), never a time.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
 use chaos::daemon::service::{Mode, Status};
 use chaos::daemon::{api, stats};
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn chromium_bin() -> Option<String> {
-    let bin = std::env::var("CHAOS_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    Command::new(&bin)
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|_| bin)
-}
-
-/// Chromium headless on `page` with `args`: (stdout, wall time).
-fn chromium(bin: &str, page: &Path, args: &[&str]) -> (String, Duration) {
-    let profile = std::env::temp_dir().join(format!("chaos-bench-daemon-{}", std::process::id()));
-    let t = Instant::now();
-    let out = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs");
-    let elapsed = t.elapsed();
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(
-        out.status.success(),
-        "chromium failed on {}",
-        page.display()
-    );
-    (String::from_utf8_lossy(&out.stdout).into_owned(), elapsed)
-}
+#[path = "common/browser.rs"]
+mod browser;
+use browser::{chromium_bin, median, ms, open_times};
 
 fn main() {
     let out_dir = PathBuf::from(std::env::var("CHAOS_BENCH_OUT").unwrap_or_else(|_| "/tmp".into()));
@@ -134,34 +92,11 @@ fn main() {
         );
         return;
     };
-    let mut ready = Vec::new();
-    for _ in 0..5 {
-        let (dom, _) = chromium(&bin, &path, &["--dump-dom"]);
-        let v = dom
-            .split("data-ready-ms=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .and_then(|n| n.parse::<f64>().ok())
-            .expect("the page's script ran to its end");
-        ready.push(v);
-    }
-    let shot = std::env::temp_dir().join("chaos-bench-daemon-shot.png");
-    let shot_arg = format!("--screenshot={}", shot.display());
-    let args = [
-        shot_arg.as_str(),
-        "--window-size=1280,1000",
-        "--hide-scrollbars",
-    ];
-    let mut deltas = Vec::new();
-    for _ in 0..5 {
-        let (_, base) = chromium(&bin, &blank, &args);
-        let (_, full) = chromium(&bin, &path, &args);
-        deltas.push(ms(full) - ms(base));
-    }
+    let (ready, shot) = open_times(&bin, &path, &blank);
     println!(
         "in Chromium: ready {:.0} ms (median of 5), screenshot {:.0} ms over an empty page (median of 5); page: {}",
-        median(ready),
-        median(deltas),
+        ready,
+        shot,
         path.display()
     );
 }

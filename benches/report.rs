@@ -24,9 +24,8 @@
 //! in docs/performance.md. A bench, not a test: it asserts only what the
 //! pages must hold (size under 5 MB, the anomalies drawn), never a time.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Instant;
 
 use chaos::checker::txn::{self, ConsistencyModel, TxnCheckOptions, TxnHistory, TxnLine};
 use chaos::checker::{self, CheckOptions};
@@ -35,6 +34,10 @@ use chaos::html::txn::{LineFacts, TxnInput};
 use chaos::html::{self, RunHistory, RunInput};
 use chaos::results::build;
 use chaos::txngen::{self, Gadget, Isolation, TxnGenConfig};
+
+#[path = "common/browser.rs"]
+mod browser;
+use browser::{chromium_bin, median, ms, open_times};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -142,15 +145,6 @@ fn simulated_txn(
     (results, history, facts, plan)
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// Render `runs` times: (page, min ms, median ms).
 fn render(input: &RunInput<'_>, runs: usize) -> (String, f64, f64) {
     let mut times = Vec::new();
@@ -162,71 +156,6 @@ fn render(input: &RunInput<'_>, runs: usize) -> (String, f64, f64) {
     }
     let min = times.iter().copied().fold(f64::INFINITY, f64::min);
     (page, min, median(times))
-}
-
-fn chromium_bin() -> Option<String> {
-    let bin = std::env::var("CHAOS_CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    Command::new(&bin)
-        .arg("--version")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|_| bin)
-}
-
-/// Chromium headless on `page` with `args`: (stdout, wall time).
-fn chromium(bin: &str, page: &Path, args: &[&str]) -> (String, Duration) {
-    let profile = std::env::temp_dir().join(format!("chaos-bench-chromium-{}", std::process::id()));
-    let t = Instant::now();
-    let out = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium runs");
-    let elapsed = t.elapsed();
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(
-        out.status.success(),
-        "chromium failed on {}",
-        page.display()
-    );
-    (String::from_utf8_lossy(&out.stdout).into_owned(), elapsed)
-}
-
-/// (median `data-ready-ms`, median screenshot ms over an empty page).
-fn open_times(bin: &str, page: &Path, blank: &Path) -> (f64, f64) {
-    let mut ready = Vec::new();
-    for _ in 0..5 {
-        let (dom, _) = chromium(bin, page, &["--dump-dom"]);
-        let v = dom
-            .split("data-ready-ms=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .and_then(|n| n.parse::<f64>().ok())
-            .expect("the page's script ran to its end");
-        ready.push(v);
-    }
-    let shot = std::env::temp_dir().join("chaos-bench-shot.png");
-    let shot_arg = format!("--screenshot={}", shot.display());
-    let args = [
-        shot_arg.as_str(),
-        "--window-size=1280,1000",
-        "--hide-scrollbars",
-    ];
-    let mut deltas = Vec::new();
-    for _ in 0..5 {
-        let (_, base) = chromium(bin, blank, &args);
-        let (_, full) = chromium(bin, page, &args);
-        deltas.push(ms(full) - ms(base));
-    }
-    (median(ready), median(deltas))
 }
 
 fn main() {

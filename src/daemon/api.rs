@@ -682,17 +682,7 @@ pub fn lines(st: &stats::CampaignStats) -> Vec<room::ExperimentLine> {
                 .collect(),
             median_ok_per_s: e.median_ok_per_s,
             median_recovery_s: e.median_recovery_s,
-            points: e
-                .points
-                .iter()
-                .map(|p| room::PlotPoint {
-                    run: p.run,
-                    at_s: p.at_s,
-                    outcome: p.outcome.clone(),
-                    ok_per_s: p.ok_per_s,
-                    recovery_s: p.recovery_s,
-                })
-                .collect(),
+            points: e.points.clone(),
         })
         .collect()
 }

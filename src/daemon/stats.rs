@@ -87,17 +87,9 @@ pub struct ExperimentStats {
     pub points: Vec<Point>,
 }
 
-/// One ended run as a point in time.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Point {
-    pub run: u64,
-    /// Seconds since the campaign's first run started (0 if the time does
-    /// not parse).
-    pub at_s: f64,
-    pub outcome: String,
-    pub ok_per_s: Option<f64>,
-    pub recovery_s: Option<f64>,
-}
+/// One ended run as a point in time: the control room's plot point, one
+/// type for the statistics and the page.
+pub use crate::html::campaign::PlotPoint as Point;
 
 /// The campaign at a glance.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -71,11 +71,12 @@ pub struct ExperimentLine {
     pub points: Vec<PlotPoint>,
 }
 
-/// One ended run in the plots.
-#[derive(Debug, Clone, PartialEq)]
+/// One ended run in the plots (and in `/api/v1/stats`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct PlotPoint {
     pub run: u64,
-    /// Seconds since the campaign's first run.
+    /// Seconds since the campaign's first run started (0 if the time does
+    /// not parse).
     pub at_s: f64,
     pub outcome: String,
     pub ok_per_s: Option<f64>,
