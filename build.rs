@@ -7,6 +7,7 @@
 //! | `CHAOS_DOCKER_TESTS=1` | `chaos_docker` | tests against the local Docker engine |
 //! | `CHAOS_BROWSER_TESTS=1` | `chaos_browser` | the report pages in headless Chromium |
 //! | `CHAOS_SWARM_TESTS=1` | `chaos_swarm` | runs on the three-node Docker-in-Docker Swarm test bed |
+//! | `CHAOS_NETEM_TESTS=1` | `chaos_netem` | the netem fault applied and healed, on a kernel with `sch_netem` and Docker (not in `.ci/run`: our kernels lack netem) |
 //! | `CHAOS_ELLE_HISTORIES=DIR` | `chaos_elle` | Elle's published histories, read from DIR (not in this repository) |
 //!
 //! Each group has its own switch: asking for one never starts another.
@@ -17,6 +18,7 @@ const GROUPS: &[(&str, &str)] = &[
     ("CHAOS_DOCKER_TESTS", "chaos_docker"),
     ("CHAOS_BROWSER_TESTS", "chaos_browser"),
     ("CHAOS_SWARM_TESTS", "chaos_swarm"),
+    ("CHAOS_NETEM_TESTS", "chaos_netem"),
 ];
 
 /// (environment variable, cfg name) of every test group switched on by the

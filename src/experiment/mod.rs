@@ -572,7 +572,8 @@ pub enum Fault {
     /// Drop traffic between groups of nodes with iptables; heal: delete
     /// exactly the rules chaos added.
     Partition { partition: PartitionKind },
-    /// Delay and lose packets with netem (where the kernel has it).
+    /// Delay, lose, duplicate, corrupt and reorder the packets a target
+    /// sends, with netem (where the kernel has it); heal: delete the qdisc.
     Netem {
         #[serde(serialize_with = "ser_duration")]
         delay: Duration,
@@ -580,6 +581,13 @@ pub enum Fault {
         jitter: Duration,
         /// Packet loss in percent.
         loss: f64,
+        /// Packets sent twice, in percent.
+        duplicate: f64,
+        /// Packets with a flipped bit, in percent.
+        corrupt: f64,
+        /// Packets sent at once, ahead of the delayed ones, in percent
+        /// (needs a `delay`).
+        reorder: f64,
     },
     /// Restart the targets one after another (rolling); heal: make sure all
     /// are running.
@@ -794,11 +802,26 @@ impl Fault {
                 delay,
                 jitter,
                 loss,
-            } => format!(
-                "netem delay {}±{} loss {loss}%",
-                duration::format(*delay),
-                duration::format(*jitter)
-            ),
+                duplicate,
+                corrupt,
+                reorder,
+            } => {
+                let mut s = format!(
+                    "netem delay {}±{} loss {loss}%",
+                    duration::format(*delay),
+                    duration::format(*jitter)
+                );
+                for (name, share) in [
+                    ("duplicate", duplicate),
+                    ("corrupt", corrupt),
+                    ("reorder", reorder),
+                ] {
+                    if *share > 0.0 {
+                        s.push_str(&format!(" {name} {share}%"));
+                    }
+                }
+                s
+            }
             Fault::PowerLoss { torn: false } => "power-loss".to_string(),
             Fault::PowerLoss { torn: true } => "power-loss (torn write)".to_string(),
             Fault::DiskFull { after_bytes: None } => "disk-full".to_string(),

@@ -152,6 +152,12 @@ pub struct RawNemesis {
     pub delay: Option<String>,
     pub jitter: Option<String>,
     pub loss: Option<f64>,
+    /// netem: percent of packets sent twice.
+    pub duplicate: Option<f64>,
+    /// netem: percent of packets with a flipped bit.
+    pub corrupt: Option<f64>,
+    /// netem: percent of packets sent at once, ahead of the delayed ones.
+    pub reorder: Option<f64>,
     /// power-loss: a prefix of the last unsynced write survives.
     pub torn: Option<bool>,
     /// disk-full: ENOSPC after this many more bytes.

@@ -488,6 +488,100 @@ fn power_loss_disk_full_and_io_errors_can_damage_a_store() {
     );
 }
 
+#[test]
+fn netem_takes_duplicate_corrupt_and_reorder_in_percent() {
+    let nemesis = |fields: &str| {
+        format!(
+            "{MINIMAL}[[nemesis]]\nfault = \"netem\"\n{fields}\ntargets = {{ component = \"db\" }}\n\
+             schedule = {{ interval = \"2s\", duration = \"1s\" }}\n"
+        )
+    };
+    let fault = |fields: &str| {
+        parse(&nemesis(fields), "m.toml")
+            .unwrap()
+            .experiment
+            .nemeses[0]
+            .fault
+            .clone()
+    };
+    let f = fault("delay = \"200ms\"\nduplicate = 1\ncorrupt = 0.5\nreorder = 25");
+    assert_eq!(
+        f,
+        Fault::Netem {
+            delay: Duration::from_millis(200),
+            jitter: Duration::ZERO,
+            loss: 0.0,
+            duplicate: 1.0,
+            corrupt: 0.5,
+            reorder: 25.0,
+        }
+    );
+    assert_eq!(
+        f.describe(),
+        "netem delay 200ms±0ms loss 0% duplicate 1% corrupt 0.5% reorder 25%"
+    );
+    let json = serde_json::to_value(&f).unwrap();
+    assert_eq!(json["kind"], "netem");
+    assert_eq!(json["duplicate"], 1.0);
+    assert_eq!(json["corrupt"], 0.5);
+    assert_eq!(json["reorder"], 25.0);
+    // The shares default to 0 and are left out of the description; a
+    // duplicate or a corrupt alone is a netem that does something.
+    let f = fault("loss = 5");
+    assert_eq!(f.describe(), "netem delay 0ms±0ms loss 5%");
+    assert!(matches!(
+        f,
+        Fault::Netem { duplicate, corrupt, reorder, .. }
+            if duplicate == 0.0 && corrupt == 0.0 && reorder == 0.0
+    ));
+    assert_eq!(
+        fault("duplicate = 100").describe(),
+        "netem delay 0ms±0ms loss 0% duplicate 100%"
+    );
+    fault("corrupt = 0.1");
+
+    // Errors name the field and its line (the fields start at line 13).
+    let err = |fields: &str| parse(&nemesis(fields), "m.toml").unwrap_err();
+    for field in ["duplicate", "corrupt", "reorder"] {
+        let e = err(&format!("delay = \"10ms\"\n{field} = 101"));
+        assert_eq!(
+            e.field.as_deref(),
+            Some(format!("nemesis[0].{field}").as_str())
+        );
+        assert_eq!(e.position.map(|p| p.0), Some(14), "{e}");
+        assert!(
+            e.to_string()
+                .contains("101 is out of range; expected a percentage from 0 to 100"),
+            "{e}"
+        );
+        let e = err(&format!("delay = \"10ms\"\n{field} = -1"));
+        assert!(e.to_string().contains("out of range"), "{e}");
+    }
+    let e = err("reorder = 25");
+    assert_eq!(e.field.as_deref(), Some("nemesis[0].reorder"));
+    assert_eq!(e.position.map(|p| p.0), Some(13), "{e}");
+    assert!(
+        e.to_string().contains("`reorder` needs a `delay` above 0s"),
+        "{e}"
+    );
+    let e = err("delay = \"0s\"\nloss = 1\nreorder = 25");
+    assert!(e.to_string().contains("needs a `delay`"), "{e}");
+    let e = err("reorder = 0");
+    assert_eq!(e.field.as_deref(), Some("nemesis[0].fault"));
+    assert!(e.to_string().contains("would do nothing"), "{e}");
+    // They belong to netem only.
+    let text =
+        nemesis("delay = \"10ms\"").replace("\"netem\"", "\"loss\"\nloss = 5\nduplicate = 1");
+    let text = text.replace("delay = \"10ms\"\n", "");
+    let e = parse(&text, "m.toml").unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("nemesis[0].duplicate"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("`duplicate` applies to `fault = \"netem\"` only, not `loss`"),
+        "{e}"
+    );
+}
+
 const PROCESS: &str = r#"
 name = "m"
 duration = "10s"

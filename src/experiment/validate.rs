@@ -1033,6 +1033,9 @@ impl<'a> Validator<'a> {
         io("path", raw.path.is_some(), &["io-error", "io-delay"])?;
         io("partition", raw.partition.is_some(), &["partition", "loss"])?;
         io("loss", raw.loss.is_some(), &["netem", "loss"])?;
+        only_for("duplicate", raw.duplicate.is_some(), "netem")?;
+        only_for("corrupt", raw.corrupt.is_some(), "netem")?;
+        only_for("reorder", raw.reorder.is_some(), "netem")?;
         only_for("rate", raw.rate.is_some(), "bandwidth")?;
         only_for("cpus", raw.cpus.is_some(), "cpu")?;
         only_for("memory", raw.memory.is_some(), "memory")?;
@@ -1152,23 +1155,41 @@ impl<'a> Validator<'a> {
                     Some(d) => self.duration(&at("jitter"), d)?,
                     None => Duration::ZERO,
                 };
-                let loss = raw.loss.unwrap_or(0.0);
-                if !(0.0..=100.0).contains(&loss) {
+                // netem's shares: percentages, 0 (the default) to 100.
+                let share = |field: &str, value: Option<f64>| -> Checked<f64> {
+                    let v = value.unwrap_or(0.0);
+                    if !(0.0..=100.0).contains(&v) {
+                        return Err(self.err(
+                            &at(field),
+                            format!("{v} is out of range; expected a percentage from 0 to 100"),
+                        ));
+                    }
+                    Ok(v)
+                };
+                let loss = share("loss", raw.loss)?;
+                let duplicate = share("duplicate", raw.duplicate)?;
+                let corrupt = share("corrupt", raw.corrupt)?;
+                let reorder = share("reorder", raw.reorder)?;
+                if reorder > 0.0 && delay.is_zero() {
                     return Err(self.err(
-                        &at("loss"),
-                        format!("{loss} is out of range; expected a percentage from 0 to 100"),
+                        &at("reorder"),
+                        "`reorder` needs a `delay` above 0s: netem reorders by sending \
+                         that share of packets at once while the rest wait for the delay",
                     ));
                 }
-                if delay.is_zero() && loss == 0.0 {
+                if delay.is_zero() && loss == 0.0 && duplicate == 0.0 && corrupt == 0.0 {
                     return Err(self.err(
                         &at("fault"),
-                        "netem with neither `delay` nor `loss` would do nothing",
+                        "netem with none of `delay`, `loss`, `duplicate`, `corrupt` would do nothing",
                     ));
                 }
                 Fault::Netem {
                     delay,
                     jitter,
                     loss,
+                    duplicate,
+                    corrupt,
+                    reorder,
                 }
             }
             "power-loss" => Fault::PowerLoss {

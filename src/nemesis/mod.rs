@@ -17,7 +17,7 @@
 //! | pause | pause (cgroup freezer) | unpause |
 //! | disconnect | disconnect from the named compose network (or all) | reconnect, same aliases |
 //! | partition | iptables `INPUT -s <peer> -j DROP` in each node's namespace, from a helper container, tagged `chaos:<project>:f<id>` | delete exactly the rules with that tag |
-//! | netem | `tc qdisc replace ... root netem` on each interface | delete the root netem qdisc |
+//! | netem | `tc qdisc replace ... root netem` (delay, loss, duplicate, corrupt, reorder) on each interface | delete the root netem qdisc |
 //! | restart | one target after another: SIGTERM, grace, SIGKILL, start, wait until healthy | start any target not running |
 //! | power-loss | `chaos-fs ctl freeze [--torn]` in every target at once (nothing more reaches its disk), then SIGKILL: what was not synced is gone | start |
 //! | disk-full, io-error, io-delay | `chaos-fs ctl disk-full` / `io-error` / `io-delay` in each target | `chaos-fs ctl clear` |
@@ -1129,12 +1129,18 @@ impl Nemesis {
                 delay,
                 jitter,
                 loss,
+                duplicate,
+                corrupt,
+                reorder,
             } => {
-                let script = netns::netem_add_script(
-                    delay.as_millis() as u64,
-                    jitter.as_millis() as u64,
-                    *loss,
-                );
+                let script = netns::netem_add_script(&netns::NetemArgs {
+                    delay_ms: delay.as_millis() as u64,
+                    jitter_ms: jitter.as_millis() as u64,
+                    loss: *loss,
+                    duplicate: *duplicate,
+                    corrupt: *corrupt,
+                    reorder: *reorder,
+                });
                 let helpers = &self.helpers;
                 let script = &script;
                 let rs = join_all(scoped.iter().map(|t| async move {

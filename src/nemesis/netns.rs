@@ -169,17 +169,38 @@ pub fn count_rules_script(prefix: &str) -> String {
     )
 }
 
+/// What a netem qdisc does to the packets a target sends (shares in
+/// percent, 0 for none).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NetemArgs {
+    pub delay_ms: u64,
+    pub jitter_ms: u64,
+    pub loss: f64,
+    pub duplicate: f64,
+    pub corrupt: f64,
+    /// Sent at once, ahead of the delayed ones: netem needs a delay for it
+    /// (the experiment validator refuses a reorder without one).
+    pub reorder: f64,
+}
+
 /// netem on every interface but `lo`.
-pub fn netem_add_script(delay_ms: u64, jitter_ms: u64, loss_percent: f64) -> String {
+pub fn netem_add_script(a: &NetemArgs) -> String {
     let mut args = String::new();
-    if delay_ms > 0 || jitter_ms > 0 {
-        args.push_str(&format!(" delay {delay_ms}ms"));
-        if jitter_ms > 0 {
-            args.push_str(&format!(" {jitter_ms}ms"));
+    if a.delay_ms > 0 || a.jitter_ms > 0 {
+        args.push_str(&format!(" delay {}ms", a.delay_ms));
+        if a.jitter_ms > 0 {
+            args.push_str(&format!(" {}ms", a.jitter_ms));
         }
     }
-    if loss_percent > 0.0 {
-        args.push_str(&format!(" loss {loss_percent}%"));
+    for (name, share) in [
+        ("loss", a.loss),
+        ("duplicate", a.duplicate),
+        ("corrupt", a.corrupt),
+        ("reorder", a.reorder),
+    ] {
+        if share > 0.0 {
+            args.push_str(&format!(" {name} {share}%"));
+        }
     }
     format!(
         "set -e\nfor i in $(ls /sys/class/net); do [ \"$i\" = lo ] && continue; tc qdisc replace dev \"$i\" root netem{args}; done\n"
@@ -478,10 +499,59 @@ mod tests {
 
     #[test]
     fn netem_scripts() {
-        let s = netem_add_script(50, 10, 1.5);
-        assert!(s.contains("root netem delay 50ms 10ms loss 1.5%"), "{s}");
-        let s = netem_add_script(0, 0, 5.0);
-        assert!(s.contains("root netem loss 5%"), "{s}");
+        let netem = |a: NetemArgs| {
+            let s = netem_add_script(&a);
+            let line = s.lines().nth(1).unwrap().to_string();
+            assert!(line.contains("[ \"$i\" = lo ] && continue;"), "{s}");
+            line.split("root netem")
+                .nth(1)
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        let base = NetemArgs::default();
+        assert_eq!(
+            netem(NetemArgs {
+                delay_ms: 50,
+                jitter_ms: 10,
+                loss: 1.5,
+                ..base
+            }),
+            " delay 50ms 10ms loss 1.5%"
+        );
+        assert_eq!(
+            netem(NetemArgs { loss: 5.0, ..base }),
+            " loss 5%",
+            "no delay without one"
+        );
+        assert_eq!(
+            netem(NetemArgs {
+                delay_ms: 200,
+                loss: 2.0,
+                duplicate: 1.0,
+                corrupt: 0.1,
+                reorder: 25.0,
+                ..base
+            }),
+            " delay 200ms loss 2% duplicate 1% corrupt 0.1% reorder 25%"
+        );
+        assert_eq!(
+            netem(NetemArgs {
+                duplicate: 100.0,
+                ..base
+            }),
+            " duplicate 100%"
+        );
+        assert_eq!(
+            netem(NetemArgs {
+                corrupt: 3.0,
+                ..base
+            }),
+            " corrupt 3%"
+        );
+        assert!(netem_add_script(&base).starts_with("set -e\n"));
     }
 
     #[test]

@@ -36,10 +36,16 @@ fn fault_fields(fault: &Fault) -> Table {
             delay,
             jitter,
             loss,
+            duplicate,
+            corrupt,
+            reorder,
         } => {
             t.insert("delay".into(), dur(*delay));
             t.insert("jitter".into(), dur(*jitter));
             t.insert("loss".into(), Value::Float(*loss));
+            t.insert("duplicate".into(), Value::Float(*duplicate));
+            t.insert("corrupt".into(), Value::Float(*corrupt));
+            t.insert("reorder".into(), Value::Float(*reorder));
         }
         Fault::PowerLoss { torn } => {
             t.insert("torn".into(), Value::Boolean(*torn));

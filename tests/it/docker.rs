@@ -97,6 +97,11 @@ impl TestCluster {
         t
     }
 
+    /// The cluster, as the code under test sees it (for `nemesis::preflight`).
+    pub(crate) fn cluster(&self) -> &ComposeCluster {
+        &self.cluster
+    }
+
     pub(crate) fn block<F: std::future::Future>(&self, f: F) -> F::Output {
         self.rt.block_on(f)
     }
@@ -242,7 +247,7 @@ pub(crate) fn services(s: &[&str]) -> PlannedTargets {
     PlannedTargets::Services(s.iter().map(|s| s.to_string()).collect())
 }
 
-fn plan_of(faults: &[PlannedFault]) -> Plan {
+pub(crate) fn plan_of(faults: &[PlannedFault]) -> Plan {
     Plan {
         experiment: "docker-test".to_string(),
         seed: 0,
@@ -742,6 +747,9 @@ fn docker_netem_is_refused_before_the_run_where_the_kernel_lacks_it() {
             delay: Duration::from_millis(50),
             jitter: Duration::ZERO,
             loss: 0.0,
+            duplicate: 1.0,
+            corrupt: 0.5,
+            reorder: 25.0,
         },
         services(&["etcd1"]),
     );
@@ -782,7 +790,7 @@ fn docker_netem_is_refused_before_the_run_where_the_kernel_lacks_it() {
         // The CLI refuses before applying anything: exit 4, nothing touched.
         let exp = t.experiment(
             "netem.toml",
-            "[[nemesis]]\nfault = \"netem\"\ndelay = \"50ms\"\ntargets = { services = [\"etcd1\"] }\nschedule = { start = \"1s\", interval = \"5s\", duration = \"2s\", count = 1 }\n",
+            "[[nemesis]]\nfault = \"netem\"\ndelay = \"50ms\"\nduplicate = 1\ncorrupt = 0.5\nreorder = 25\ntargets = { services = [\"etcd1\"] }\nschedule = { start = \"1s\", interval = \"5s\", duration = \"2s\", count = 1 }\n",
         );
         let out = t.chaos(&[
             "nemesis-apply",

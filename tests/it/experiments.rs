@@ -449,6 +449,14 @@ fn bad_cases() -> Vec<(&'static str, String, &'static str)> {
             "percentage",
         ),
         (
+            "netem reorder without a delay",
+            r(
+                "fault = \"kill\"",
+                "fault = \"netem\"\nloss = 1\nreorder = 25",
+            ),
+            "`reorder` needs a `delay` above 0s",
+        ),
+        (
             "cluster.env value not a string",
             r("project = \"p\"", "project = \"p\"\nenv = { X = false }"),
             "cluster.env.X: expected a string",

@@ -23,11 +23,11 @@ use crate::docker::{
 };
 
 /// `docker exec CONTAINER sh -c SCRIPT`.
-fn exec(container: &str, script: &str) -> Output {
+pub(crate) fn exec(container: &str, script: &str) -> Output {
     sh("docker", &["exec", container, "sh", "-c", script])
 }
 
-fn out(o: &Output) -> String {
+pub(crate) fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
@@ -54,7 +54,7 @@ fn dropped(container: &str) -> u64 {
 }
 
 /// The root qdisc kinds of a container's interfaces (`noqueue`, `tbf`).
-fn root_qdiscs(container: &str) -> String {
+pub(crate) fn root_qdiscs(container: &str) -> String {
     let o = exec(container, "tc qdisc show 2>/dev/null || cat /proc/net/dev");
     out(&o)
 }
