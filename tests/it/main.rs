@@ -1,5 +1,5 @@
 //! The one integration test binary: a module per area. The Docker tests
-//! (`docker`, `run`, the sweep of `runs`, `append`, `workload_runs`, `surreal`, `surrealdb_image`,
+//! (`docker`, `grey_faults`, `run`, the sweep of `runs`, `append`, `workload_runs`, `surreal`, `surrealdb_image`,
 //! `postgres`, the whole run of `process`, `daemon`, `control_room`, `shrink`, `engine`, `bench`)
 //! are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
 //! browser tests (`browser`: the report pages in headless Chromium)
