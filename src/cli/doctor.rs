@@ -12,7 +12,7 @@
 //!
 //! Exit 0 when every experiment judged can run here; 1 when one cannot
 //! (each with why and the mend); 2 when the experiments directory is not
-//! there.
+//! there; 4 when standard output cannot be written.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,7 +31,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  every experiment judged can run on this machine
   1  at least one cannot (each is listed with why and the mend; no Docker is such a finding)
-  2  usage: the experiments directory is not there, an unknown flag";
+  2  usage: the experiments directory is not there, an unknown flag
+  4  standard output cannot be written";
 
 /// The registry asked whether it answers.
 const REGISTRY: (&str, u16) = ("registry-1.docker.io", 443);
