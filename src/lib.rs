@@ -28,6 +28,10 @@
 //! - [`runs`]: past runs as rows: the list `chaos runs` prints, a run's
 //!   expectation met or not, seed sweeps, the difference of two runs,
 //!   JUnit XML.
+//! - [`bundle`]: a run's bug-report bundle: which files go where, the
+//!   experiment rewritten to rerun from the unpacked bundle, its README.
+//! - [`doctor`]: what this machine can run: each experiment's verdict from
+//!   the probed facts, and the report.
 //! - [`bench`]: load benchmarks: HDR latency summaries, the objective, the
 //!   ramp's decisions, the cluster's goals, the bench report.
 //!
@@ -52,12 +56,14 @@
 //! - [`cli`]: the command line: signals, output, exit codes.
 
 pub mod bench;
+pub mod bundle;
 pub mod checker;
 pub mod cli;
 pub mod client;
 pub mod daemon;
 pub mod demo;
 pub mod docker;
+pub mod doctor;
 pub mod duration;
 pub mod engine;
 pub mod error_text;

@@ -7,10 +7,13 @@
 
 pub mod adapter_check;
 pub mod bench;
+pub mod bundle;
 pub mod check;
 pub mod cluster;
+pub mod completions;
 pub mod daemon;
 pub mod demo;
+pub mod doctor;
 pub mod down;
 pub mod heal;
 pub mod nemesis_apply;
@@ -46,7 +49,9 @@ did not (an anomaly where none was expected, or a known-bad control that found n
 3 when one was undecided, 4 when one could not be carried out;
 `chaos runs` reads files only: 0 whatever the runs' verdicts;
 `chaos report` checks nothing: 0 when it wrote the page, whatever the run's verdict;
-`chaos check --html` exits as `chaos check` does (4 if the page cannot be written)";
+`chaos check --html` exits as `chaos check` does (4 if the page cannot be written);
+`chaos doctor`: 0 when every shipped experiment can run here, 1 when one cannot;
+`chaos bundle`, `chaos completions`, `chaos man`: 0 when written";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -157,6 +162,32 @@ pub enum Command {
     /// failed: do not trust such an adapter's verdicts.
     #[command(after_help = AFTER_HELP)]
     AdapterCheck(adapter_check::AdapterCheckArgs),
+    /// Pack a run directory into one .tar.gz with everything needed to
+    /// rerun and understand it elsewhere: the experiment as run (its
+    /// compose path made relative), the compose file and the files it and
+    /// the adapter name, the plan, journal, history, results, reports,
+    /// node logs, the images (ID, digests, version; "unknown" without
+    /// Docker) and a README with the one command that reruns it from
+    /// wherever it is unpacked.
+    #[command(after_help = bundle::EXIT_CODES)]
+    Bundle(bundle::BundleArgs),
+    /// Say what this machine can run, before a failed run does: the
+    /// engine and its API version, compose v1 or v2, a registry reachable
+    /// or not, netem, FUSE inside a container, the local images built or
+    /// missing, the ports the shipped experiments publish, and for each
+    /// experiment under experiments/ whether it can run here, and if not,
+    /// why and the mend.
+    #[command(after_help = doctor::EXIT_CODES)]
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script (bash, zsh or fish), made from
+    /// these very definitions: e.g. `chaos completions bash >
+    /// ~/.local/share/bash-completion/completions/chaos`.
+    #[command(after_help = completions::EXIT_CODES)]
+    Completions(completions::CompletionsArgs),
+    /// Print the man page chaos(1) in roff, a section per subcommand: e.g.
+    /// `chaos man > ~/.local/share/man/man1/chaos.1`, then `man chaos`.
+    #[command(after_help = completions::EXIT_CODES)]
+    Man(completions::ManArgs),
     /// Apply one planned fault through the journal and hold it (tests).
     #[command(hide = true)]
     NemesisApply(nemesis_apply::NemesisApplyArgs),
@@ -417,5 +448,9 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Shrink(args) => shrink::run(&args),
         Command::NemesisApply(args) => nemesis_apply::run(&args),
         Command::AdapterCheck(args) => adapter_check::run(&args),
+        Command::Bundle(args) => bundle::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
+        Command::Completions(args) => completions::run_completions(&args),
+        Command::Man(args) => completions::run_man(&args),
     }
 }

@@ -1310,22 +1310,40 @@ pub fn with_compose_file(
     file: &str,
     compose_file: &str,
 ) -> Result<String, ExperimentError> {
+    with_strings(text, file, &[("cluster.compose_file", compose_file)])
+}
+
+/// The text of an experiment file with each named string field (a path
+/// such as `cluster.compose_file` or `workload.adapter.command[1]`) set
+/// to its new value, everything else (comments, order, layout) as
+/// written. A field that is absent or not a string literal is an error
+/// naming it. Pure.
+pub fn with_strings(
+    text: &str,
+    file: &str,
+    fields: &[(&str, &str)],
+) -> Result<String, ExperimentError> {
     let (_, spans): (toml::Table, SpanIndex) = parse_toml(text, file)?;
-    let span = spans
-        .span_of("cluster.compose_file")
-        .filter(|s| text[s.clone()].starts_with(['"', '\'']))
-        .ok_or_else(|| ExperimentError {
-            file: file.to_string(),
-            position: None,
-            field: Some("cluster.compose_file".into()),
-            message: "missing; expected the compose file's path".into(),
-        })?;
-    let quoted = toml::Value::String(compose_file.to_string()).to_string();
-    Ok(format!(
-        "{}{quoted}{}",
-        &text[..span.start],
-        &text[span.end..]
-    ))
+    let mut edits = Vec::new();
+    for (field, value) in fields {
+        let span = Some(field)
+            .filter(|f| spans.has(f))
+            .and_then(|f| spans.span_of(f))
+            .filter(|s| text[s.clone()].starts_with(['"', '\'']))
+            .ok_or_else(|| ExperimentError {
+                file: file.to_string(),
+                position: None,
+                field: Some(field.to_string()),
+                message: "missing or not a string; expected a path".into(),
+            })?;
+        edits.push((span, toml::Value::String(value.to_string()).to_string()));
+    }
+    edits.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    let mut out = text.to_string();
+    for (span, quoted) in edits {
+        out.replace_range(span, &quoted);
+    }
+    Ok(out)
 }
 
 /// An error pointing at a field of a file.

@@ -59,6 +59,11 @@ impl SpanIndex {
         }
     }
 
+    /// Is this exact field path in the document (not only a parent)?
+    pub fn has(&self, path: &str) -> bool {
+        self.entries.iter().any(|(q, _)| q == path)
+    }
+
     /// The span of a field path, or of its nearest parent that has one.
     pub fn span_of(&self, path: &str) -> Option<Range<usize>> {
         let mut p = path;

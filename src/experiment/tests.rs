@@ -251,6 +251,31 @@ fn the_kept_copy_names_the_resolved_compose_file_and_keeps_the_rest() {
 }
 
 #[test]
+fn with_strings_sets_array_items_and_refuses_an_absent_field() {
+    let text = format!("# keep me\n{MINIMAL}");
+    let copy = with_strings(
+        &text,
+        "m.toml",
+        &[("cluster.compose_file", "compose/x.yml")],
+    )
+    .unwrap();
+    assert!(copy.starts_with("# keep me\n"));
+    assert_eq!(
+        parse(&copy, "c.toml")
+            .unwrap()
+            .experiment
+            .cluster
+            .compose_file,
+        "compose/x.yml"
+    );
+    let arr = "a = [\"python3\", \"../x/y.py\", \"--flag\"]\n";
+    let edited = with_strings(arr, "a.toml", &[("a[1]", "files/y.py")]).unwrap();
+    assert_eq!(edited, "a = [\"python3\", \"files/y.py\", \"--flag\"]\n");
+    let err = with_strings(arr, "a.toml", &[("a[3]", "z")]).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("a[3]"));
+}
+
+#[test]
 fn a_list_append_workload_and_its_model() {
     let text = MINIMAL.replace(
         "client = \"etcd\"",

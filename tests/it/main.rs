@@ -1,5 +1,5 @@
 //! The one integration test binary: a module per area. The Docker tests
-//! (`docker`, `grey_faults`, `run`, the sweep of `runs`, `append`, `workload_runs`, `surreal`, `surrealdb_image`,
+//! (`docker`, `grey_faults`, `doctor`, `run`, the sweep of `runs`, `append`, `workload_runs`, `surreal`, `surrealdb_image`,
 //! `postgres`, the whole run of `process`, `daemon`, `control_room`, `shrink`, `engine`, `bench`)
 //! are one group, switched on by `CHAOS_DOCKER_TESTS=1`; the
 //! browser tests (`browser`: the report pages in headless Chromium)
@@ -21,11 +21,13 @@
 mod append;
 mod bench;
 mod browser;
+mod bundle;
 mod cdp;
 mod checker;
 mod control_room;
 mod daemon;
 mod docker;
+mod doctor;
 mod engine;
 mod experiments;
 mod grey_faults;

@@ -32,6 +32,8 @@ const CORE: &[&str] = &[
     "src/workload",
     "src/warnings.rs",
     "src/runs",
+    "src/bundle.rs",
+    "src/doctor.rs",
     "src/client/process/protocol.rs",
     "src/client/process/conformance.rs",
 ];
