@@ -275,9 +275,159 @@ fn postgres_replica_reads_are_flagged_and_the_replica_catches_up() {
     let by_f = &r.results["workload"]["by_f"];
     let ok = |f: &str| by_f[f]["ok"].as_u64().unwrap_or(0);
     assert!(ok("read") > 300 && ok("write") > 100, "{by_f}");
+    // The history names the node that served each op: reads the replica,
+    // writes and compare-and-sets the primary.
+    let history = std::fs::read_to_string(r.dir.join("history.jsonl")).unwrap();
+    for line in history.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let want = if v["f"] == "read" {
+            "pg-replica"
+        } else {
+            "pg-primary"
+        };
+        assert_eq!(v["node"], want, "{line}");
+    }
     // Seed 1 kills the primary, then the replica (`chaos plan`); the
     // replica comes back and replays what it missed.
     assert!(applied_and_healed(&r, "kill", "pg-primary"), "{}", r.stdout);
     assert!(applied_and_healed(&r, "kill", "pg-replica"), "{}", r.stdout);
     replica_catches_up("select count(*), coalesce(sum(v), 0) from chaos_register");
+}
+
+/// An experiment of `client` ("postgres", or "process" with the Python
+/// adapter) on a PostgreSQL cluster whose ports Docker chooses (`0`), in
+/// its own project: the primary killed once and started again, on a new
+/// host port.
+fn moved_port_experiment(dir: &std::path::Path, client: &str, down: bool) -> std::path::PathBuf {
+    let repo = crate::run::repo();
+    let adapter = if client == "process" {
+        format!(
+            "\n[workload.adapter]\ncommand = [\"/usr/bin/python3\", \"{}\"]\nport = 5432\noptions = {{ isolation = \"serializable\", timeout_ms = 900 }}\n",
+            repo.join("examples/adapters/postgres.py").display()
+        )
+    } else {
+        "isolation = \"serializable\"\n".to_string()
+    };
+    let path = dir.join(format!("moved-{client}.toml"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"name = "postgres-moved-port-{client}"
+duration = "10s"
+
+[cluster]
+compose_file = "{compose}"
+project = "chaos-postgres-ports"
+components = {{ postgres = ["pg-primary", "pg-replica"] }}
+env = {{ CHAOS_PG_PRIMARY_PORT = "0", CHAOS_PG_REPLICA_PORT = "0" }}
+up = true
+down = {down}
+ready_timeout = "90s"
+recovery = "1s"
+
+[workload]
+kind = "list-append"
+client = "{client}"
+endpoints = ["pg-primary"]
+clients = 4
+rate = 60
+keys = 5
+timeout = "1s"
+{adapter}
+[[nemesis]]
+fault = "kill"
+targets = {{ services = ["pg-primary"] }}
+schedule = {{ start = "2s", interval = "20s", duration = "2s", count = 1 }}
+"#,
+            compose = repo.join("compose/postgres.yml").display(),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn a_restarted_node_on_a_new_port_is_followed_by_the_native_client_and_the_adapter() {
+    let _guard = docker_group(
+        "a_restarted_node_on_a_new_port_is_followed_by_the_native_client_and_the_adapter",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let results = tempfile::tempdir().unwrap();
+    for (client, down) in [("postgres", false), ("process", true)] {
+        let experiment = moved_port_experiment(dir.path(), client, down);
+        let r = run(experiment.to_str().unwrap(), 1, "10s", results.path());
+        assert_eq!(r.code, Some(0), "{client}:\n{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.results["verdict"], "valid", "{client}");
+        let kill = &r.results["faults"][0];
+        assert_eq!(kill["kind"], "kill", "{kill}");
+        // The kill's start gave the primary a new port; the run found it
+        // and the clients followed.
+        let observed = kill["observed"].to_string();
+        assert!(
+            observed.contains("pg-primary moved from 127.0.0.1:")
+                && observed.contains("the clients follow it"),
+            "{client}: {kill}\n{}",
+            r.stdout
+        );
+        // Ops succeeded again after the heal, through the new port.
+        assert!(kill["recovery_ms"].is_number(), "{client}: {kill}");
+        let healed_ns = kill["healed_at_ms"].as_u64().unwrap() * 1_000_000;
+        let after = std::fs::read_to_string(r.dir.join("history.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| {
+                v["type"] == "ok"
+                    && v["final"].is_null()
+                    && v["time_ns"].as_u64().unwrap() > healed_ns
+            })
+            .count();
+        assert!(after > 50, "{client}: {after} ok ops after the heal");
+    }
+}
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn postgres_bank_under_a_kill_keeps_the_total() {
+    let _guard = docker_group("postgres_bank_under_a_kill_keeps_the_total");
+    let results = tempfile::tempdir().unwrap();
+    let experiment = "experiments/postgres-bank-kill.toml";
+    let duration = "15s";
+    let r = run(experiment, 1, duration, results.path());
+    assert_valid_run(&r, experiment, 1, duration, 200);
+    assert_eq!(r.results["workload"]["kind"], "bank");
+    // Transfers committed and every account was read, many times.
+    let by_f = &r.results["workload"]["by_f"];
+    let ok = |f: &str| by_f[f]["ok"].as_u64().unwrap_or(0);
+    assert!(ok("transfer") > 100 && ok("read") > 100, "{by_f}");
+    assert!(applied_and_healed(&r, "kill", "pg-primary"), "{}", r.stdout);
+    // Serializable refused some transfers (40001), the kill cut some off.
+    let seen = errors(&r);
+    assert!(
+        seen.iter().any(|e| e.starts_with("ERROR 40001")),
+        "no serialization failure: {:?}",
+        &seen[..seen.len().min(20)]
+    );
+    assert!(
+        seen.iter()
+            .any(|e| e.contains("connect") || e.contains("closed")),
+        "no connection error under the kill"
+    );
+    // The money is all there on the server too: the run's accounts
+    // (prefix `chaos/<experiment>/<time>-<seed>/`, the time as in the run
+    // directory's name) hold the total.
+    let stamp = r
+        .dir
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .replace("-seed", "-");
+    let total = psql(
+        "pg-primary",
+        &format!(
+            "select count(*), sum(b) from chaos_bank where k like 'chaos/postgres-bank-kill/{stamp}/%'"
+        ),
+    );
+    assert_eq!(total, "5|100");
 }
