@@ -11,7 +11,11 @@
 //! run is repeated through the process client and the Python adapter
 //! (`examples/adapters/postgres.py`, Debian's python3-psycopg2 under
 //! `/usr/bin/python3`) on the same seed, to the same verdict, and `chaos
-//! adapter-check` passes that adapter against the live primary.
+//! adapter-check` passes that adapter against the live primary. The bank
+//! keeps its total under a kill; and on a cluster whose ports Docker
+//! chooses (project `chaos-postgres-ports`, taken down after), a killed
+//! primary comes back on a new port that the native client and the
+//! adapter follow.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
