@@ -40,7 +40,9 @@
 # 6. With --tests only: the PostgreSQL image (`build.sh postgres`: Debian's
 #    postgresql-15 on the base, about 2 minutes the first time, a no-op
 #    when current) and its smoke test (`postgres --version`); the Docker
-#    tests of tests/it/postgres.rs run its compose/postgres.yml.
+#    tests of tests/it/postgres.rs run its compose/postgres.yml. And
+#    Debian's python3-psycopg2, for the Python adapter those tests run
+#    (examples/adapters/postgres.py, under /usr/bin/python3).
 # 7. With --tests only: Debian's Chromium and a font (chromium,
 #    fonts-dejavu-core) for the browser tests of the report pages
 #    (CHAOS_BROWSER_TESTS=1), installed only when missing, and a check that
@@ -189,6 +191,13 @@ if [ "$TESTS" = 1 ]; then
   p="$(docker run --rm --network none --entrypoint postgres "$postgres_alias" --version 2>&1)" \
     || fail "$postgres_alias does not run postgres --version: $p"
   say "smoke test: $postgres_alias runs $p"
+  # The Python adapter for PostgreSQL (examples/adapters/postgres.py) runs
+  # under Debian's interpreter with Debian's psycopg2; the Docker test of
+  # tests/it/postgres.rs runs it beside the native client.
+  apt_install "the PostgreSQL example adapter" python3-psycopg2 >/dev/null
+  v="$(/usr/bin/python3 -c 'import psycopg2; print(psycopg2.__version__.split()[0])' 2>&1)" \
+    || fail "/usr/bin/python3 cannot import psycopg2: $v"
+  say "python3-psycopg2: /usr/bin/python3 imports psycopg2 $v"
 fi
 
 if [ "$TESTS" = 1 ]; then

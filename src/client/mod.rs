@@ -91,7 +91,7 @@ impl AnyClient {
                     AnyClient::Etcd(c) => c.bank(&bank_op).await,
                     AnyClient::Surreal(c) => c.bank(&bank_op).await,
                     AnyClient::Process(c) => c.call("bank", op).await,
-                    AnyClient::Postgres(_) => not_served("bank"),
+                    AnyClient::Postgres(c) => c.bank(&bank_op).await,
                 },
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },
@@ -105,6 +105,16 @@ impl AnyClient {
                 Err(e) => Outcome::Fail(format!("not run: {e}")),
             },
             other => not_served(other),
+        }
+    }
+
+    /// The service that serves `op` of `workload` when it is not the
+    /// client's own endpoint: a PostgreSQL register read sent to its read
+    /// endpoint (a replica). The history labels the op with it.
+    pub fn node_of(&self, workload: &str, op: &Invocation) -> Option<&str> {
+        match self {
+            AnyClient::Postgres(c) if workload == "register" && op.f == "read" => c.read_node(),
+            _ => None,
         }
     }
 

@@ -9,8 +9,9 @@
 //!
 //! Registers are rows of `chaos_register (k text primary key, v bigint)`,
 //! lists rows of `chaos_list (k text primary key, v bigint[])`, set
-//! elements rows of `chaos_set` (below), all created on the primary if they
-//! do not exist ([`PgClient::define`]).
+//! elements rows of `chaos_set` (below), the bank's accounts rows of
+//! `chaos_bank` ([`bank`]), all created on the primary if they do not exist
+//! ([`PgClient::define`]).
 //! Key `k` of a run is the text `<prefix>k<k>`, and the prefix is unique per
 //! run, so every run starts from absent keys.
 //!
@@ -45,9 +46,14 @@
 //! first op after one was lost. A connection whose op timed out or lost its
 //! connection is closed (its task aborted), never reused: its transaction
 //! state is unknown. After an error inside a transaction, `ROLLBACK` makes
-//! it reusable.
+//! it reusable. A node's address can change during a run
+//! ([`PgClient::moved`]: the engine found a restarted node on a new
+//! published port): its connection to the old address is dropped and the
+//! next op connects to the new one.
 //!
 //! Shell: network IO only.
+
+mod bank;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -68,6 +74,9 @@ pub const LIST_TABLE: &str = "chaos_list";
 /// The table of a set workload: one row per element, the run's prefix in
 /// `r`.
 pub const SET_TABLE: &str = "chaos_set";
+/// The table of the bank's accounts: one row per account, its balance in
+/// `b` ([`bank`]).
+pub const BANK_TABLE: &str = "chaos_bank";
 
 /// How to reach and use the servers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,7 +276,17 @@ enum Sql {
     ListAppend = 4,
     SetAdd = 5,
     SetRead = 6,
+    BankCreate = 7,
+    BankRead = 8,
+    BankReadOne = 9,
+    BankDebit = 10,
+    BankDebitAny = 11,
+    BankCredit = 12,
+    BankSet = 13,
 }
+
+/// How many statements there are to prepare.
+const STATEMENTS: usize = 14;
 
 impl Sql {
     fn text(self) -> String {
@@ -285,6 +304,17 @@ impl Sql {
             ),
             Sql::SetAdd => format!("INSERT INTO {SET_TABLE} (r, e) VALUES ($1, $2)"),
             Sql::SetRead => format!("SELECT e FROM {SET_TABLE} WHERE r = $1"),
+            Sql::BankCreate => format!(
+                "INSERT INTO {BANK_TABLE} (k, b) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING"
+            ),
+            Sql::BankRead => format!("SELECT k, b FROM {BANK_TABLE} WHERE k = ANY($1)"),
+            Sql::BankReadOne => format!("SELECT b FROM {BANK_TABLE} WHERE k = $1"),
+            Sql::BankDebit => {
+                format!("UPDATE {BANK_TABLE} SET b = b - $2 WHERE k = $1 AND b >= $2")
+            }
+            Sql::BankDebitAny => format!("UPDATE {BANK_TABLE} SET b = b - $2 WHERE k = $1"),
+            Sql::BankCredit => format!("UPDATE {BANK_TABLE} SET b = b + $2 WHERE k = $1"),
+            Sql::BankSet => format!("UPDATE {BANK_TABLE} SET b = $2 WHERE k = $1"),
         }
     }
 }
@@ -294,7 +324,9 @@ impl Sql {
 struct Live {
     client: tokio_postgres::Client,
     task: tokio::task::AbortHandle,
-    prepared: [Option<tokio_postgres::Statement>; 7],
+    prepared: [Option<tokio_postgres::Statement>; STATEMENTS],
+    /// The address it was opened to.
+    address: String,
 }
 
 impl Live {
@@ -319,10 +351,19 @@ impl Drop for Live {
     }
 }
 
-/// One node a client talks to, and its connection when it has one.
-struct Node {
+/// Where a node is: its `HOST:PORT` and the connection settings for it.
+#[derive(Clone)]
+struct Target {
     address: String,
     config: tokio_postgres::Config,
+}
+
+/// One node a client talks to, and its connection when it has one. Its
+/// address can change while the client runs ([`PgClient::moved`]: a
+/// restart gave the node a new published port).
+struct Node {
+    target: Mutex<Target>,
+    pg: PgConfig,
     /// The level a session on it runs at by default.
     isolation: Isolation,
     timeout: Duration,
@@ -332,21 +373,58 @@ struct Node {
 impl Node {
     fn new(address: &str, config: &PgConfig, isolation: Isolation) -> Result<Node, PgSetupError> {
         Ok(Node {
-            address: address.to_string(),
-            config: config.at(address)?,
+            target: Mutex::new(Target {
+                address: address.to_string(),
+                config: config.at(address)?,
+            }),
+            pg: config.clone(),
             isolation,
             timeout: config.timeout,
             live: Mutex::new(None),
         })
     }
 
+    fn target(&self) -> Target {
+        self.target
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn address(&self) -> String {
+        self.target().address
+    }
+
+    /// Point the node at `to` if it is at `from`; a connection to the old
+    /// address is closed. Whether it moved.
+    fn moved(&self, from: &str, to: &str) -> bool {
+        let Ok(config) = self.pg.at(to) else {
+            return false;
+        };
+        {
+            let mut target = self.target.lock().unwrap_or_else(|e| e.into_inner());
+            if target.address != from {
+                return false;
+            }
+            *target = Target {
+                address: to.to_string(),
+                config,
+            };
+        }
+        let old = self.live.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(old);
+        true
+    }
+
     /// The open connection (taken out: the caller gives it back with
-    /// [`Node::put`] when it may be reused), or a new one.
+    /// [`Node::put`] when it may be reused), or a new one to where the
+    /// node is now.
     async fn take(&self) -> Result<Live, tokio_postgres::Error> {
+        let target = self.target();
         let held = self.live.lock().unwrap_or_else(|e| e.into_inner()).take();
         match held {
-            Some(live) if !live.client.is_closed() => Ok(live),
-            _ => open(&self.config, self.isolation, self.timeout).await,
+            Some(live) if !live.client.is_closed() && live.address == target.address => Ok(live),
+            _ => open(&target, self.isolation, self.timeout).await,
         }
     }
 
@@ -357,11 +435,11 @@ impl Node {
 
 /// Connect, and set up the session ([`session_sql`]).
 async fn open(
-    config: &tokio_postgres::Config,
+    target: &Target,
     isolation: Isolation,
     timeout: Duration,
 ) -> Result<Live, tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
+    let (client, connection) = target.config.connect(NoTls).await?;
     let task = tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "a PostgreSQL connection ended");
@@ -372,6 +450,7 @@ async fn open(
         client,
         task,
         prepared: Default::default(),
+        address: target.address.clone(),
     };
     live.client
         .batch_execute(&session_sql(isolation, timeout))
@@ -403,6 +482,9 @@ pub fn session_sql(isolation: Isolation, timeout: Duration) -> String {
 pub struct PgClient {
     primary: Node,
     reads: Option<Node>,
+    /// The service its register reads go to, when not the primary (the
+    /// history labels those reads with it).
+    read_node: Option<String>,
     prefix: String,
     isolation: Isolation,
     timeout: Duration,
@@ -411,8 +493,8 @@ pub struct PgClient {
 impl std::fmt::Debug for PgClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgClient")
-            .field("primary", &self.primary.address)
-            .field("reads", &self.reads.as_ref().map(|n| &n.address))
+            .field("primary", &self.primary.address())
+            .field("reads", &self.reads.as_ref().map(|n| n.address()))
             .field("prefix", &self.prefix)
             .field("isolation", &self.isolation)
             .finish()
@@ -435,14 +517,16 @@ impl PgClient {
             reads: reads
                 .map(|a| Node::new(a, config, config.isolation))
                 .transpose()?,
+            read_node: None,
             prefix: prefix.to_string(),
             isolation: config.isolation,
             timeout: config.timeout,
         };
         for node in std::iter::once(&client.primary).chain(client.reads.as_ref()) {
-            let live = within(&node.address, config.timeout, node.take())
+            let address = node.address();
+            let live = within(&address, config.timeout, node.take())
                 .await?
-                .map_err(failed(&node.address, "connect"))?;
+                .map_err(failed(&address, "connect"))?;
             node.put(live);
         }
         Ok(client)
@@ -451,14 +535,18 @@ impl PgClient {
     /// Create the tables on the primary at `address` if they do not exist.
     /// Idempotent.
     pub async fn define(address: &str, config: &PgConfig) -> Result<(), PgSetupError> {
-        let target = config.at(address)?;
+        let target = Target {
+            address: address.to_string(),
+            config: config.at(address)?,
+        };
         within(address, config.timeout, async {
             let live = open(&target, config.isolation, config.timeout).await?;
             live.client
                 .batch_execute(&format!(
                     "CREATE TABLE IF NOT EXISTS {REGISTER_TABLE} (k text PRIMARY KEY, v bigint NOT NULL);\n\
                      CREATE TABLE IF NOT EXISTS {LIST_TABLE} (k text PRIMARY KEY, v bigint[] NOT NULL);\n\
-                     CREATE TABLE IF NOT EXISTS {SET_TABLE} (r text, e bigint, PRIMARY KEY (r, e));"
+                     CREATE TABLE IF NOT EXISTS {SET_TABLE} (r text, e bigint, PRIMARY KEY (r, e));\n\
+                     CREATE TABLE IF NOT EXISTS {BANK_TABLE} (k text PRIMARY KEY, b bigint NOT NULL);"
                 ))
                 .await
         })
@@ -469,13 +557,16 @@ impl PgClient {
     /// Succeed once the node at `address` (a replica) has the tables: they
     /// reach it by replication, a moment after [`PgClient::define`].
     pub async fn visible(address: &str, config: &PgConfig) -> Result<(), PgSetupError> {
-        let target = config.at(address)?;
+        let target = Target {
+            address: address.to_string(),
+            config: config.at(address)?,
+        };
         within(address, config.timeout, async {
             let live = open(&target, Isolation::ReadCommitted, config.timeout).await?;
             live.client
                 .batch_execute(&format!(
                     "SELECT 1 FROM {REGISTER_TABLE} LIMIT 0; SELECT 1 FROM {LIST_TABLE} LIMIT 0; \
-                     SELECT 1 FROM {SET_TABLE} LIMIT 0;"
+                     SELECT 1 FROM {SET_TABLE} LIMIT 0; SELECT 1 FROM {BANK_TABLE} LIMIT 0;"
                 ))
                 .await
         })
@@ -485,6 +576,38 @@ impl PgClient {
 
     fn key(&self, key: u64) -> String {
         format!("{}k{key}", self.prefix)
+    }
+
+    /// Name the service its register reads go to (the read endpoint's),
+    /// for the history.
+    pub fn reading_on(mut self, service: &str) -> PgClient {
+        if self.reads.is_some() {
+            self.read_node = Some(service.to_string());
+        }
+        self
+    }
+
+    /// The service that serves `request` when it is not the primary: a
+    /// register read with a read endpoint.
+    pub fn read_node(&self) -> Option<&str> {
+        self.read_node.as_deref()
+    }
+
+    /// A node of this client moved from `from` to `to` (`HOST:PORT`: a
+    /// restart gave it a new published port): its next op connects there.
+    /// Whether one of its nodes was at `from`.
+    pub fn moved(&self, from: &str, to: &str) -> bool {
+        let primary = self.primary.moved(from, to);
+        let reads = self.reads.as_ref().is_some_and(|n| n.moved(from, to));
+        primary || reads
+    }
+
+    /// Where its writes (the primary) and its register reads go now.
+    pub fn addresses(&self) -> (String, Option<String>) {
+        (
+            self.primary.address(),
+            self.reads.as_ref().map(Node::address),
+        )
     }
 
     /// Send one register request and classify the answer; never takes

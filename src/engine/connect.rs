@@ -387,11 +387,14 @@ pub async fn clients(
             let config = PgConfig::new(isolation, w.timeout);
             for t in 0..w.clients as usize {
                 let (service, address) = &addresses[t % addresses.len()];
-                let read = (!reads.is_empty()).then(|| reads[t % reads.len()].1.as_str());
-                let client = retry_until(deadline, cancel, || {
-                    PgClient::connect(address, read, prefix, &config)
+                let read = (!reads.is_empty()).then(|| &reads[t % reads.len()]);
+                let mut client = retry_until(deadline, cancel, || {
+                    PgClient::connect(address, read.map(|r| r.1.as_str()), prefix, &config)
                 })
                 .await?;
+                if let Some((read_service, _)) = read {
+                    client = client.reading_on(read_service);
+                }
                 clients.push((service.clone(), AnyClient::Postgres(Arc::new(client))));
             }
         }
@@ -516,6 +519,139 @@ pub async fn client_again(
     }))
 }
 
+/// A workload node found at a new address: a restart (a kill's heal, a
+/// stop's start, a power loss) can give a container a new published port
+/// when the compose file lets Docker choose it (`"127.0.0.1:0:5432"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub service: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// The nodes of `now` ((service, `HOST:PORT`)) whose address is not the
+/// one `known` holds; a service `known` does not have is no move. Pure.
+pub fn moved(known: &BTreeMap<String, String>, now: &[(String, String)]) -> Vec<Moved> {
+    now.iter()
+        .filter_map(|(service, to)| {
+            let from = known.get(service)?;
+            (from != to).then(|| Moved {
+                service: service.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The services a run's clients talk to: its endpoints, then its read
+/// endpoints, each once.
+fn workload_services(experiment: &Experiment) -> Vec<String> {
+    let w = &experiment.workload;
+    let mut services: Vec<String> = Vec::new();
+    for s in w.endpoints.iter().chain(&w.read_endpoints) {
+        if !services.contains(s) {
+            services.push(s.clone());
+        }
+    }
+    services
+}
+
+/// Where the workload's nodes were last found, so that a run can follow a
+/// node a restart moved to a new published port: [`Addresses::refresh`]
+/// resolves them again and tells the clients (the PostgreSQL client
+/// reconnects there; a process client's adapter gets an `endpoints`
+/// message). The etcd and SurrealDB clients keep the address they were
+/// made with (their compose files publish fixed ports).
+#[derive(Debug, Clone, Default)]
+pub struct Addresses {
+    known: BTreeMap<String, String>,
+}
+
+impl Addresses {
+    /// Resolve the workload's nodes now (a node not found is left out).
+    pub async fn resolve(experiment: &Experiment, cluster: &ComposeCluster) -> Addresses {
+        let mut known = BTreeMap::new();
+        for service in workload_services(experiment) {
+            if let Ok(a) = cluster
+                .published_address(&service, client_port(&experiment.workload))
+                .await
+            {
+                known.insert(service, a);
+            }
+        }
+        Addresses { known }
+    }
+
+    /// Resolve the nodes again and move the clients to any new address;
+    /// one line per move, for the fault's record. A node that cannot be
+    /// resolved (not running) keeps its last address.
+    pub async fn refresh(
+        &mut self,
+        experiment: &Experiment,
+        cluster: &ComposeCluster,
+        clients: &[(String, AnyClient)],
+    ) -> Vec<String> {
+        let mut now = Vec::new();
+        for service in self.known.keys() {
+            if let Ok(a) = cluster
+                .published_address(service, client_port(&experiment.workload))
+                .await
+            {
+                now.push((service.clone(), a));
+            }
+        }
+        let moves = moved(&self.known, &now);
+        if moves.is_empty() {
+            return Vec::new();
+        }
+        for m in &moves {
+            self.known.insert(m.service.clone(), m.to.clone());
+        }
+        let mut notes = Vec::new();
+        let mut told_adapter = false;
+        for m in &moves {
+            let mut followed = false;
+            for (_, client) in clients {
+                match client {
+                    AnyClient::Postgres(c) => followed |= c.moved(&m.from, &m.to),
+                    AnyClient::Process(c) if !told_adapter => {
+                        c.adapter.update_endpoints(self.endpoints(experiment)).await;
+                        told_adapter = true;
+                        followed = true;
+                    }
+                    AnyClient::Process(_) => followed = true,
+                    AnyClient::Etcd(_) | AnyClient::Surreal(_) => {}
+                }
+            }
+            notes.push(format!(
+                "{} moved from {} to {}{}",
+                m.service,
+                m.from,
+                m.to,
+                if followed {
+                    "; the clients follow it"
+                } else {
+                    "; this client cannot follow it (it keeps the old address)"
+                }
+            ));
+            tracing::info!("{}", notes.last().expect("pushed"));
+        }
+        notes
+    }
+
+    /// The endpoints a process client's adapter is given: each of the
+    /// workload's endpoints where it was last found.
+    fn endpoints(&self, experiment: &Experiment) -> Vec<process::protocol::Endpoint> {
+        experiment
+            .workload
+            .endpoints
+            .iter()
+            .filter_map(|s| process::protocol::Endpoint::parse(s, self.known.get(s)?))
+            .collect()
+    }
+}
+
 /// The role resolver the nemesis gets for this experiment: the etcd leader
 /// for etcd; for SurrealDB, PD's answers where there is a `pd` component
 /// (the TiKV cluster), else none (the local image has no roles).
@@ -592,4 +728,99 @@ async fn etcd_members(
         ));
     }
     members
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(s, a)| (s.to_string(), a.to_string()))
+            .collect()
+    }
+
+    fn now(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(s, a)| (s.to_string(), a.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn only_a_node_on_another_port_has_moved() {
+        let k = known(&[
+            ("pg-primary", "127.0.0.1:32768"),
+            ("pg-replica", "127.0.0.1:32769"),
+        ]);
+        assert_eq!(
+            moved(
+                &k,
+                &now(&[
+                    ("pg-primary", "127.0.0.1:32768"),
+                    ("pg-replica", "127.0.0.1:32769")
+                ])
+            ),
+            []
+        );
+        assert_eq!(
+            moved(
+                &k,
+                &now(&[
+                    ("pg-primary", "127.0.0.1:32771"),
+                    ("pg-replica", "127.0.0.1:32769")
+                ])
+            ),
+            [Moved {
+                service: "pg-primary".into(),
+                from: "127.0.0.1:32768".into(),
+                to: "127.0.0.1:32771".into(),
+            }]
+        );
+        // Ports swapped between two restarted nodes: both moved.
+        let both = moved(
+            &k,
+            &now(&[
+                ("pg-primary", "127.0.0.1:32769"),
+                ("pg-replica", "127.0.0.1:32768"),
+            ]),
+        );
+        assert_eq!(both.len(), 2);
+        assert_eq!(both[1].to, "127.0.0.1:32768");
+        // A node not resolved now (not running) or never known: no move.
+        assert_eq!(moved(&k, &now(&[("pg-other", "127.0.0.1:1")])), []);
+        assert_eq!(moved(&k, &[]), []);
+    }
+
+    #[test]
+    fn the_adapter_is_given_every_endpoint_where_it_was_last_found() {
+        let e = crate::experiment::parse(
+            r#"name = "t"
+duration = "10s"
+[cluster]
+compose_file = "c.yml"
+project = "p"
+components = { db = ["n1", "n2"] }
+[workload]
+client = "postgres"
+endpoints = ["n1"]
+read_endpoints = ["n2"]
+isolation = "read-committed"
+"#,
+            "t.toml",
+        )
+        .unwrap()
+        .experiment;
+        assert_eq!(workload_services(&e), ["n1", "n2"]);
+        let a = Addresses {
+            known: known(&[("n1", "127.0.0.1:40001"), ("n2", "127.0.0.1:40002")]),
+        };
+        let endpoints = a.endpoints(&e);
+        assert_eq!(endpoints.len(), 1);
+        assert_eq!(
+            (endpoints[0].node.as_str(), endpoints[0].port),
+            ("n1", 40001)
+        );
+    }
 }

@@ -16,7 +16,12 @@
 //! 3. Create the run directory: the experiment (its compose file resolved)
 //!    and `replay.json`, the plan, history, chaos.log; open the
 //!    [`session::FaultSession`] (journal + nemesis).
-//! 4. Drive clients and faults together until the end or a cancellation.
+//! 4. Drive clients and faults together until the end, a cancellation, or
+//!    a process client's adapter breaking the protocol (then the faults
+//!    are healed and the run ends in an error naming the adapter's line).
+//!    After a fault that starts containers again, the workload's endpoints
+//!    are resolved again and the clients follow a node that moved to a new
+//!    published port ([`connect::Addresses`]).
 //! 5. Heal everything, let the cluster recover, read every key once more
 //!    (skipped when cancelled).
 //! 6. Check the history (a short budget when cancelled, `unknown` for what
@@ -234,9 +239,38 @@ impl Clock for CheckClock {
     }
 }
 
-/// The nemesis as the timeline's [`Faults`].
+/// The nemesis as the timeline's [`Faults`]; after a fault that restarts
+/// containers (as it is applied, and as it is healed), the workload's
+/// endpoints are resolved again and the clients follow a node to a new
+/// published port (the moves are recorded as what was seen of the fault).
 struct NemesisFaults<'a> {
     nemesis: &'a mut Nemesis,
+    follow: Follow<'a>,
+}
+
+/// What following the nodes' addresses needs.
+struct Follow<'a> {
+    experiment: &'a crate::experiment::Experiment,
+    cluster: &'a ComposeCluster,
+    clients: &'a [(String, AnyClient)],
+    addresses: connect::Addresses,
+    /// The planned faults that restart containers, by id.
+    restarting: BTreeSet<u64>,
+}
+
+impl Follow<'_> {
+    async fn after(&mut self, id: u64) -> Vec<String> {
+        if !self.restarting.contains(&id) {
+            return Vec::new();
+        }
+        self.refresh().await
+    }
+
+    async fn refresh(&mut self) -> Vec<String> {
+        self.addresses
+            .refresh(self.experiment, self.cluster, self.clients)
+            .await
+    }
 }
 
 impl Faults for NemesisFaults<'_> {
@@ -246,18 +280,23 @@ impl Faults for NemesisFaults<'_> {
             .apply(fault, fault.at())
             .await
             .map_err(|e| format!("{e:#}"))?;
+        let mut observed = applied.notes;
+        observed.extend(self.follow.after(fault.id).await);
         Ok(Applied {
             targets: applied.targets.into_iter().map(|t| t.service).collect(),
-            observed: applied.notes,
+            observed,
         })
     }
 
     async fn heal(&mut self, id: u64) -> Result<Vec<String>, String> {
-        self.nemesis
+        let mut actions = self
+            .nemesis
             .heal(id)
             .await
             .map(|h| h.actions)
-            .map_err(|e| format!("{e:#}"))
+            .map_err(|e| format!("{e:#}"))?;
+        actions.extend(self.follow.after(id).await);
+        Ok(actions)
     }
 
     async fn heal_all(&mut self) -> Vec<String> {
@@ -416,11 +455,14 @@ pub async fn run(loaded: &Loaded, opts: RunOptions) -> Result<RunOutcome, Engine
     session.nemesis().set_seed(opts.seed.0);
 
     // 4-5. Drive, heal, recover, final reads.
+    let addresses = connect::Addresses::resolve(&experiment, &cluster).await;
     let driven = drive(
         &experiment,
         &plan,
         opts.seed,
         session.nemesis(),
+        &cluster,
+        addresses,
         &clients,
         &run_dir,
         &cancel,
@@ -693,6 +735,8 @@ async fn drive(
     plan: &Plan,
     seed: Seed,
     nemesis: &mut Nemesis,
+    cluster: &ComposeCluster,
+    addresses: connect::Addresses,
     clients: &[(String, AnyClient)],
     run_dir: &RunDir,
     cancel: &CancellationToken,
@@ -707,8 +751,12 @@ async fn drive(
         .map_err(EngineError::store("creating history.jsonl"))?;
     let recorder = tokio::spawn(async move { workload::record(events_rx, history).await });
     let counters = Arc::new(Counters::default());
-    // The workload stops at the end of the run or when the run is cancelled.
-    let stop = cancel.child_token();
+    // The workload and the faults stop at the end of the run, when the run
+    // is cancelled, or when a process client's adapter broke the protocol
+    // (`halt`: the run then ends in an error, after its faults are healed,
+    // with no recovery and no final reads).
+    let halt = cancel.child_token();
+    let stop = halt.child_token();
     let (now_tx, now_rx) = watch::channel(Vec::new());
 
     let task = |thread: u64, stop: CancellationToken| {
@@ -745,15 +793,50 @@ async fn drive(
     let timer = async {
         tokio::select! {
             _ = tokio::time::sleep_until(end) => {}
-            _ = cancel.cancelled() => {}
+            _ = halt.cancelled() => {}
         }
         stop.cancel();
     };
-    let mut faults = NemesisFaults { nemesis };
-    let ((fault_events, stopped), (), ()) = tokio::join!(
-        timeline::drive_faults(plan, &mut faults, start, cancel, &now_tx, progress),
+    let untrusted = async {
+        if !clients
+            .iter()
+            .any(|(_, c)| matches!(c, AnyClient::Process(_)))
+        {
+            return;
+        }
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = stop.cancelled() => return,
+            }
+            if let Some(why) = clients.iter().find_map(|(_, c)| c.fatal()) {
+                progress.event(RunEvent::Note(format!("stopping the run: {why}")));
+                halt.cancel();
+                return;
+            }
+        }
+    };
+    let restarting: BTreeSet<u64> = plan
+        .faults
+        .iter()
+        .filter(|f| f.fault.restarts_containers())
+        .map(|f| f.id)
+        .collect();
+    let mut faults = NemesisFaults {
+        nemesis,
+        follow: Follow {
+            experiment,
+            cluster,
+            clients,
+            addresses,
+            restarting,
+        },
+    };
+    let ((fault_events, stopped), (), (), ()) = tokio::join!(
+        timeline::drive_faults(plan, &mut faults, start, &halt, &now_tx, progress),
         timer,
-        ticker
+        ticker,
+        untrusted
     );
     let workload_ns = start.elapsed().as_nanos() as u64;
     let mut touched = BTreeSet::new();
@@ -774,6 +857,12 @@ async fn drive(
     progress.event(RunEvent::Phase(Phase::Healing));
     for e in faults.heal_all().await {
         progress.event(RunEvent::Note(format!("heal error: {e}")));
+    }
+    if !faults.follow.restarting.is_empty() {
+        // The final reads go where the nodes are now.
+        for note in faults.follow.refresh().await {
+            progress.event(RunEvent::Note(note));
+        }
     }
     if stopped == Stopped::Completed {
         progress.event(RunEvent::Phase(Phase::Recovering {

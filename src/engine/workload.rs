@@ -223,6 +223,13 @@ impl ClientTask {
         final_read: bool,
     ) -> u64 {
         let time_ns = self.now_ns();
+        // The node that serves it: the client's, or the one its reads go
+        // to (a replica).
+        let node = self
+            .client
+            .node_of(self.workload.kind.room().caps().name, op)
+            .unwrap_or(&self.node)
+            .to_string();
         // The recorder outlives the clients; a closed channel means the run
         // is being torn down, and the event has nowhere to go.
         let _ = self.events.send(Event {
@@ -233,7 +240,7 @@ impl ClientTask {
             key: op.key,
             value,
             error,
-            node: self.node.clone(),
+            node,
             final_read,
         });
         time_ns

@@ -265,7 +265,7 @@ impl ClientKind {
             // What the protocol can carry; the adapter's hello narrows it
             // ([`Parsed::check_adapter`]).
             ClientKind::Process => &["register", "list-append", "bank", "set"],
-            ClientKind::Postgres => &["register", "list-append", "set"],
+            ClientKind::Postgres => &["register", "list-append", "bank", "set"],
         }
     }
 
@@ -774,6 +774,17 @@ impl Fault {
         matches!(
             self,
             Fault::PowerLoss { .. } | Fault::DiskFull { .. } | Fault::IoError { .. }
+        )
+    }
+
+    /// A fault that starts its targets' containers again (at its heal, or
+    /// for a rolling restart as it is applied): Docker may publish their
+    /// ports on new host ports (`"127.0.0.1:0:5432"`), so a run resolves
+    /// the workload's endpoints again after it.
+    pub fn restarts_containers(&self) -> bool {
+        matches!(
+            self,
+            Fault::Kill | Fault::Stop { .. } | Fault::Restart { .. } | Fault::PowerLoss { .. }
         )
     }
 

@@ -838,10 +838,14 @@ fn bad_isolation_and_read_endpoints_point_at_the_field() {
     let (f, m) = bad(&etcd);
     assert_eq!(f, "workload.read_endpoints", "{m}");
     assert!(m.contains("reads where it writes"), "{m}");
-    // A workload the client does not serve.
-    let (f, m) = bad(&with("kind = \"bank\""));
-    assert_eq!(f, "workload.kind", "{m}");
-    assert!(m.contains("serves: register, list-append, set"), "{m}");
+    // Every workload is served, the bank too; its reads stay on the
+    // primary (read endpoints serve registers only).
+    let bank = parse(&with("kind = \"bank\""), "pg.toml")
+        .unwrap()
+        .experiment;
+    assert_eq!(bank.workload.kind.name(), "bank");
+    let (f, m) = bad(&with("kind = \"bank\"\nread_endpoints = [\"replica\"]"));
+    assert_eq!(f, "workload.read_endpoints", "{m}");
     // And the good one.
     let e = parse(
         &with("isolation = \"read-committed\"\nread_endpoints = [\"replica\"]"),

@@ -416,3 +416,63 @@ fn a_whole_run_through_the_reference_adapter_is_valid() {
         .count();
     assert!(oks > 200, "{oks} ok ops");
 }
+
+#[test]
+#[cfg_attr(not(chaos_docker), ignore = "needs Docker: CHAOS_DOCKER_TESTS=1")]
+fn a_run_whose_adapter_breaks_the_protocol_stops_promptly_with_an_error_naming_the_line() {
+    let _guard = crate::docker_group(
+        "a_run_whose_adapter_breaks_the_protocol_stops_promptly_with_an_error_naming_the_line",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let results = tempfile::tempdir().unwrap();
+    // process-memory.toml, 60 s long, with an adapter that answers its
+    // first op with garbage, and a pause from 2 s to 30 s (no kill).
+    let text = std::fs::read_to_string(root().join("experiments/process-memory.toml"))
+        .unwrap()
+        .replace("duration = \"15s\"", "duration = \"60s\"")
+        .replace(
+            "compose_file = \"../compose/process-memory.yml\"",
+            &format!(
+                "compose_file = \"{}\"",
+                root().join("compose/process-memory.yml").display()
+            ),
+        )
+        .replace(
+            "command = [\"python3\", \"../examples/adapters/memory.py\", \"--leader\"]",
+            &format!(
+                "command = [\"python3\", \"{}\", \"garbage\"]",
+                root().join("tests/adapters/scripted.py").display()
+            ),
+        )
+        .replace(
+            "schedule = { start = \"2s\", interval = \"3s\", duration = \"2s\", count = 1 }",
+            "schedule = { start = \"2s\", interval = \"3s\", duration = \"28s\", count = 1 }",
+        );
+    let text = text[..text.find("[[nemesis]]\nfault = \"kill\"").unwrap()].to_string();
+    assert!(text.contains("garbage") && text.contains("28s"), "{text}");
+    let path = dir.path().join("garbage.toml");
+    std::fs::write(&path, text).unwrap();
+    let started = std::time::Instant::now();
+    let out = chaos(&[
+        "run",
+        path.to_str().unwrap(),
+        "--seed",
+        "1",
+        "--results-dir",
+        results.path().to_str().unwrap(),
+    ]);
+    let elapsed = started.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("adapter stdout line 3") && err.contains("this is not json"),
+        "{err}"
+    );
+    // Stopped at once (the first op broke the protocol), not at the
+    // planned end (60 s) nor after the 28 s pause planned at 2 s.
+    assert!(elapsed < Duration::from_secs(25), "took {elapsed:?}: {err}");
+    assert!(
+        results.path().join("process-memory").is_dir(),
+        "the run directory (its history) is kept"
+    );
+}
