@@ -247,6 +247,7 @@ impl Faults for NemesisFaults<'_> {
             .await
             .map_err(|e| format!("{e:#}"))?;
         Ok(Applied {
+            role: applied.role,
             targets: applied.targets.into_iter().map(|t| t.service).collect(),
             observed: applied.notes,
         })
