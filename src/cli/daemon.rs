@@ -797,6 +797,84 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_campaigns_ended_runs_become_junit_cases() {
+        let example = std::fs::read_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/results/examples/etcd-serializable-stale-reads"
+        ))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("results.json").is_file())
+        .unwrap();
+        let row = |run: u64, experiment: &str, dir: Option<&str>, status: &str| {
+            serde_json::from_value::<index::RunRow>(serde_json::json!({
+                "run": run, "campaign": "c", "experiment": experiment, "k": run, "seed": 3,
+                "project": "p", "trigger": "schedule", "utc": format!("2026-12-07T18:0{run}:00.000Z"),
+                "run_dir": dir, "pruned": false,
+                "ended": {"run": run, "status": status, "verdict": null, "run_dir": dir,
+                          "reason": "the project is in use", "duration_s": 1.0, "utc": "u"}
+            }))
+            .unwrap()
+        };
+        let dir = example.display().to_string();
+        let rows = vec![
+            row(1, "etcd-serializable-stale-reads", Some(&dir), "completed"),
+            row(2, "etcd-pause", None, "error"),
+        ];
+        let experiments = vec![
+            (
+                "etcd-pause".to_string(),
+                "e/p.toml".to_string(),
+                Expect::Valid,
+            ),
+            (
+                "etcd-serializable-stale-reads".to_string(),
+                "e/s.toml".to_string(),
+                Expect::Invalid,
+            ),
+            (
+                "never-ran".to_string(),
+                "e/n.toml".to_string(),
+                Expect::Valid,
+            ),
+        ];
+        let runs: Vec<(String, SweepRun)> = rows
+            .iter()
+            .map(|r| {
+                let expect = experiments
+                    .iter()
+                    .find(|e| e.0 == r.started.experiment)
+                    .unwrap()
+                    .2;
+                (r.started.experiment.clone(), campaign_run(r, expect))
+            })
+            .collect();
+        // The kept run read from its results: a known-bad control that
+        // found its stale reads; the failed one, an error with its reason.
+        assert!(
+            matches!(&runs[0].1, SweepRun::Ran { met: true, .. }),
+            "{:?}",
+            runs[0].1
+        );
+        assert!(
+            matches!(&runs[1].1, SweepRun::Failed { seed: 3, error } if error == "error: the project is in use"),
+            "{:?}",
+            runs[1].1
+        );
+        let x = campaign_junit(&experiments, &rows, runs);
+        // A suite per experiment that ran, in the campaign's order.
+        assert_eq!(x.matches("<testsuite ").count(), 2, "{x}");
+        assert!(
+            x.find("name=\"etcd-pause\"").unwrap()
+                < x.find("name=\"etcd-serializable-stale-reads\"").unwrap()
+        );
+        assert!(!x.contains("never-ran"));
+        assert!(x.contains("<testcase name=\"seed 3: stale-read\""), "{x}");
+        assert!(x.contains("<error type=\"chaos-failed\""), "{x}");
+        assert!(x.contains("timestamp=\"2026-12-07T18:01:00.000\""), "{x}");
+    }
+
+    #[test]
     fn the_readme_names_every_reaction_to_an_anomaly() {
         use crate::daemon::campaign::Reaction;
         let readme =

@@ -626,7 +626,7 @@ fn faults_table(r: &Results) -> Markup {
                     tr {
                         td.num { (f.id) }
                         td { (f.kind) }
-                        td { (f.description) @if let Some(e) = &f.error { br; b { "error: " } (e) } }
+                        td { (f.description) @if let Some(n) = &f.isolated { br; "isolated: " b { (n) } } @if let Some(e) = &f.error { br; b { "error: " } (e) } }
                         td { (if f.targets.is_empty() { "-".to_string() } else { f.targets.join(", ") }) }
                         td.num { (f.applied_at_ms.map(secs).unwrap_or_else(|| format!("not applied (planned {})", secs(f.planned_at_ms)))) }
                         td.num { (f.healed_at_ms.map(secs).unwrap_or_else(|| if f.applied_at_ms.is_some() { "NOT HEALED".into() } else { "-".into() })) }

@@ -808,6 +808,52 @@ pub fn recoveries(
     out
 }
 
+/// Fill in `recovery` for the healed faults of results written before it
+/// existed, from the history's samples (final reads are left out here)
+/// and the workload's length `end_ns`, as [`recoveries`] does for a run.
+/// Returns whether it filled any.
+pub fn fill_recovery(
+    r: &mut Results,
+    samples: &[OpSample],
+    end_ns: u64,
+    rule: RecoveryRule,
+) -> bool {
+    if !r
+        .faults
+        .iter()
+        .any(|f| f.healed_at_ms.is_some() && f.recovery.is_none())
+    {
+        return false;
+    }
+    let workload: Vec<OpSample> = samples
+        .iter()
+        .filter(|s| s.f != "final-read")
+        .cloned()
+        .collect();
+    let spans: Vec<Option<FaultSpan>> = r
+        .faults
+        .iter()
+        .map(|f| {
+            Some(FaultSpan {
+                applied_ns: f.applied_at_ms? * 1_000_000,
+                healed_ns: f.healed_at_ms.map(|h| h * 1_000_000),
+            })
+        })
+        .collect();
+    let mut filled = false;
+    for (f, rec) in r
+        .faults
+        .iter_mut()
+        .zip(recoveries(&workload, &spans, end_ns, rule))
+    {
+        if f.recovery.is_none() && rec.is_some() {
+            f.recovery = rec;
+            filled = true;
+        }
+    }
+    filled
+}
+
 /// The parts of `[from, to)` that no span of `unsteady` covers, oldest
 /// first.
 fn steady(unsteady: &[(u64, u64)], from: u64, to: u64) -> Vec<(u64, u64)> {
