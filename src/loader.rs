@@ -228,6 +228,21 @@ mod tests {
     }
 
     #[test]
+    fn yaml_is_read_by_a_maintained_crate() {
+        // serde_yaml 0.9 is archived upstream; serde_yml has an unsoundness
+        // advisory. The lock file holds neither, and the fork we use.
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
+        assert!(!lock.contains("name = \"serde_yaml\"\n"));
+        assert!(!lock.contains("name = \"serde_yml\"\n"));
+        assert!(lock.contains("name = \"serde_yaml_ng\"\n"));
+        // And it reads what compose files hold: anchors, merges, flow maps.
+        let text = "x-base: &base\n  image: i\nservices:\n  a:\n    <<: *base\n  b: {image: j}\n";
+        let names = compose_services(text).unwrap();
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
     fn reads_service_names() {
         let text = "version: '2.4'\nservices:\n  a:\n    image: x\n  b:\n    image: y\n";
         let names = compose_services(text).unwrap();
