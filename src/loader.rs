@@ -68,7 +68,7 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
             format!(
                 "`{}` (resolved to {}) is not a file; the path is relative to the experiment file",
                 parsed.experiment.cluster.compose_file,
-                compose_file.display()
+                absolute(&compose_file).display()
             ),
         ).into(),
         other => other,
@@ -92,10 +92,11 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 
 /// The service names a compose file defines.
 pub fn compose_services(text: &str) -> Result<BTreeSet<String>, String> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| match e.location() {
-        Some(l) => format!("line {} column {}: invalid YAML: {e}", l.line(), l.column()),
-        None => format!("invalid YAML: {e}"),
-    })?;
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
+            Some(l) => format!("line {} column {}: invalid YAML: {e}", l.line(), l.column()),
+            None => format!("invalid YAML: {e}"),
+        })?;
     let services = doc
         .get("services")
         .and_then(|s| s.as_mapping())
@@ -115,7 +116,7 @@ pub fn compose_services(text: &str) -> Result<BTreeSet<String>, String> {
 /// does not parse gives nothing ([`compose_services`] has said why).
 pub fn compose_networks(text: &str) -> std::collections::BTreeMap<String, BTreeSet<String>> {
     let mut out = std::collections::BTreeMap::new();
-    let Ok(doc) = serde_yaml::from_str::<serde_yaml::Value>(text) else {
+    let Ok(doc) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) else {
         return out;
     };
     let Some(services) = doc.get("services").and_then(|s| s.as_mapping()) else {
@@ -124,11 +125,11 @@ pub fn compose_networks(text: &str) -> std::collections::BTreeMap<String, BTreeS
     for (name, service) in services {
         let Some(name) = name.as_str() else { continue };
         let nets: BTreeSet<String> = match service.get("networks") {
-            Some(serde_yaml::Value::Sequence(v)) => v
+            Some(serde_yaml_ng::Value::Sequence(v)) => v
                 .iter()
                 .filter_map(|n| n.as_str().map(str::to_string))
                 .collect(),
-            Some(serde_yaml::Value::Mapping(m)) => m
+            Some(serde_yaml_ng::Value::Mapping(m)) => m
                 .keys()
                 .filter_map(|n| n.as_str().map(str::to_string))
                 .collect(),
@@ -146,6 +147,25 @@ pub fn compose_networks(text: &str) -> std::collections::BTreeMap<String, BTreeS
 
 /// A path as a person wants to read it: `a/b/../c` as `a/c`, and relative
 /// to the working directory when it is below it.
+/// `path` made absolute against the working directory, `.` and `..`
+/// taken out (as written: links are not followed), for messages that must
+/// say exactly where a file was looked for.
+pub fn absolute(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let full = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in full.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 pub fn tidy_path(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
@@ -181,6 +201,45 @@ mod tests {
             BTreeSet::from(["back".to_string(), "front".to_string()])
         );
         assert_eq!(n["c"], BTreeSet::from(["back".to_string()]));
+    }
+
+    #[test]
+    fn a_missing_compose_file_is_named_by_its_absolute_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("e.toml"),
+            "name = \"e\"\nduration = \"10s\"\n[cluster]\ncompose_file = \"../nowhere/c.yml\"\nproject = \"p\"\n\
+             components = { db = [\"n1\"] }\n[workload]\nclient = \"etcd\"\nendpoints = [\"n1\"]\n",
+        )
+        .unwrap();
+        // The experiment named by a path relative to the working directory.
+        let cwd = std::env::current_dir().unwrap();
+        let up: PathBuf = cwd.components().skip(1).map(|_| "..").collect();
+        let relative = up
+            .join(dir.path().strip_prefix("/").unwrap())
+            .join("e.toml");
+        assert!(relative.is_relative());
+        let err = load(&relative).unwrap_err().to_string();
+        let want = dir.path().parent().unwrap().join("nowhere/c.yml");
+        assert!(
+            err.contains(&format!("(resolved to {})", want.display())),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn yaml_is_read_by_a_maintained_crate() {
+        // serde_yaml 0.9 is archived upstream; serde_yml has an unsoundness
+        // advisory. The lock file holds neither, and the fork we use.
+        let lock =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock")).unwrap();
+        assert!(!lock.contains("name = \"serde_yaml\"\n"));
+        assert!(!lock.contains("name = \"serde_yml\"\n"));
+        assert!(lock.contains("name = \"serde_yaml_ng\"\n"));
+        // And it reads what compose files hold: anchors, merges, flow maps.
+        let text = "x-base: &base\n  image: i\nservices:\n  a:\n    <<: *base\n  b: {image: j}\n";
+        let names = compose_services(text).unwrap();
+        assert_eq!(names.into_iter().collect::<Vec<_>>(), ["a", "b"]);
     }
 
     #[test]

@@ -32,7 +32,8 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    if cli.log_format == "json" {
+    let json = cli.log_format == "json";
+    if json {
         builder.json().init();
     } else {
         builder.init();
@@ -40,7 +41,14 @@ fn main() -> ExitCode {
     match chaos::cli::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {
-            eprintln!("error: {err}");
+            if json {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as u64);
+                eprintln!("{}", chaos::cli::error_json(&err, now_ms));
+            } else {
+                eprintln!("error: {err}");
+            }
             ExitCode::from(err.exit_code())
         }
     }

@@ -106,6 +106,42 @@ fn describe_drops(drops: &BTreeMap<String, Vec<String>>) -> String {
     parts.join(", ")
 }
 
+/// The node an isolate-one or one-way partition cuts off: the role's
+/// service when it named a role (`role`, resolved when it struck), else
+/// the one node every dropped link of its cut touches. `None` for any
+/// other fault, or a cut with no such node.
+pub fn isolated(fault: &Fault, targets: &PlannedTargets, role: Option<&str>) -> Option<String> {
+    if !matches!(
+        fault.cut(),
+        Some(PartitionKind::IsolateOne | PartitionKind::OneWay)
+    ) {
+        return None;
+    }
+    match targets {
+        PlannedTargets::Role { .. } => role.map(str::to_string),
+        PlannedTargets::Services(_) => None,
+        PlannedTargets::Partition { drops } => {
+            if fault.cut() == Some(PartitionKind::OneWay) || drops.len() == 1 {
+                // Only the cut-off node drops what it receives.
+                return (drops.len() == 1).then(|| drops.keys().next().cloned())?;
+            }
+            let links: Vec<(&String, &String)> = drops
+                .iter()
+                .flat_map(|(to, froms)| froms.iter().map(move |f| (to, f)))
+                .collect();
+            let (a, b) = links.first()?;
+            let touch_all: Vec<&String> = [*a, *b]
+                .into_iter()
+                .filter(|n| links.iter().all(|(to, from)| to == n || from == n))
+                .collect();
+            match touch_all[..] {
+                [one] => Some(one.clone()),
+                _ => None,
+            }
+        }
+    }
+}
+
 /// The cut that isolates `node` from its `peers`: both ways, or (one-way)
 /// only what `node` receives.
 pub fn isolate(node: &str, peers: &[String], one_way: bool) -> BTreeMap<String, Vec<String>> {
@@ -573,6 +609,67 @@ schedule = { interval = "10s", duration = "3s", count = 1 }
         let text = render_text(&a, &e);
         assert!(text.contains("list-append: 1..4 micro-ops"), "{text}");
         assert!(text.contains("append k"), "{text}");
+    }
+
+    fn four_nodes() -> Vec<String> {
+        ["a", "b", "c", "d"].map(String::from).to_vec()
+    }
+
+    #[test]
+    fn the_isolated_node_of_a_partition() {
+        let peers: Vec<String> = ["etcd1", "etcd2", "etcd3"].map(String::from).to_vec();
+        let part = |p| Fault::Partition { partition: p };
+        let cut = |node: &str, one_way| PlannedTargets::Partition {
+            drops: isolate(node, &peers, one_way),
+        };
+        assert_eq!(
+            isolated(&part(PartitionKind::IsolateOne), &cut("etcd2", false), None).as_deref(),
+            Some("etcd2")
+        );
+        assert_eq!(
+            isolated(&part(PartitionKind::OneWay), &cut("etcd3", true), None).as_deref(),
+            Some("etcd3")
+        );
+        // A role: the service it resolved to when it struck.
+        let role = PlannedTargets::Role {
+            role: "leader".into(),
+            component: "db".into(),
+        };
+        assert_eq!(
+            isolated(&part(PartitionKind::IsolateOne), &role, Some("etcd1")).as_deref(),
+            Some("etcd1")
+        );
+        // Not for other cuts, nor other faults.
+        let mut halves = BTreeMap::new();
+        cut_between(&mut halves, &four_nodes()[..2], &four_nodes()[2..]);
+        // Two against two: no one node is cut off.
+        let four: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let mut other = BTreeMap::new();
+        cut_between(&mut other, &four[..2], &four[2..]);
+        assert_eq!(
+            isolated(
+                &part(PartitionKind::MajorityMinority),
+                &PlannedTargets::Partition { drops: halves },
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            isolated(
+                &part(PartitionKind::IsolateOne),
+                &PlannedTargets::Partition { drops: other },
+                None
+            ),
+            None
+        );
+        assert_eq!(
+            isolated(
+                &Fault::Kill,
+                &PlannedTargets::Services(vec!["etcd1".into()]),
+                Some("etcd1")
+            ),
+            None
+        );
     }
 
     #[test]

@@ -90,21 +90,39 @@ pub fn render(r: &Results, run_dir: &str) -> String {
             None if f.applied_at_ms.is_some() => "NOT HEALED".to_string(),
             None => String::new(),
         };
-        let recovery = match f.recovery_ms {
-            Some(ms) => format!(", ops succeeded again {ms}ms later"),
-            None if f.healed_at_ms.is_some() => ", no op succeeded after it".to_string(),
-            None => String::new(),
-        };
         let when = if healed.is_empty() {
             applied
         } else {
-            format!("{applied}, {healed}{recovery}")
+            format!("{applied}, {healed}")
         };
-        let _ = writeln!(
-            out,
-            "  #{:<3} {:<28} {:<16} {when}",
-            f.id, f.description, targets
-        );
+        // A partition's cut on a line of its own, then its targets.
+        match f
+            .description
+            .split_once(": ")
+            .filter(|_| f.kind == "partition")
+        {
+            Some((head, cut)) => {
+                let _ = writeln!(out, "  #{:<3} {head:<28} {when}", f.id);
+                let _ = writeln!(out, "        cut: {cut}");
+                if let Some(node) = &f.isolated {
+                    let _ = writeln!(out, "        isolated: {node}");
+                }
+                let _ = writeln!(out, "        targets: {targets}");
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  #{:<3} {:<28} {:<16} {when}",
+                    f.id, f.description, targets
+                );
+                if let Some(node) = &f.isolated {
+                    let _ = writeln!(out, "        isolated: {node}");
+                }
+            }
+        }
+        if f.healed_at_ms.is_some() {
+            let _ = writeln!(out, "        recovery: {}", recovery_text(f));
+        }
         if let Some(e) = &f.error {
             let _ = writeln!(out, "        error: {e}");
         }
@@ -272,6 +290,40 @@ pub fn txn_models(t: &crate::results::TxnSummary) -> String {
             names(&t.not),
             names(&t.also_not)
         )
+    }
+}
+
+/// After a heal, in words: the first ok op, throughput back near its level
+/// before the fault, the first ok write.
+pub fn recovery_text(f: &crate::results::FaultRecord) -> String {
+    let mut parts = vec![match f.recovery_ms {
+        Some(ms) => format!("ops succeeded again {ms}ms later"),
+        None => "no op succeeded after it".to_string(),
+    }];
+    if let Some(r) = &f.recovery {
+        parts.push(throughput_recovery_text(r));
+        parts.push(match r.write_ms {
+            Some(ms) => format!("a write succeeded again {ms}ms later"),
+            None => "no write succeeded after it".to_string(),
+        });
+    }
+    parts.join("; ")
+}
+
+/// Throughput's recovery after a heal, in words.
+pub fn throughput_recovery_text(r: &crate::results::Recovery) -> String {
+    let rule = match r.level_ok_per_s {
+        Some(level) => format!(
+            "throughput back to {:.0}% of {level:.1} ok ops/s (its level before) for {}s",
+            r.share * 100.0,
+            r.sustain_s
+        ),
+        None => "throughput back".to_string(),
+    };
+    match (r.throughput_ms, r.not_recovered) {
+        (Some(ms), _) => format!("{rule} {ms}ms later"),
+        (None, Some(why)) => format!("{rule}: {}", why.words()),
+        (None, None) => format!("{rule}: not recovered"),
     }
 }
 

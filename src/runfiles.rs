@@ -146,6 +146,28 @@ pub fn read(dir: &Path) -> Result<RunFiles, RunFilesError> {
         Some(t) => Some(serde_json::from_str(&t).map_err(|e| malformed(&plan_path, e))?),
         None => None,
     };
+    let (mut results, mut notes) = (results, notes);
+    // Results written before `recovery` existed: computed from the
+    // history, with the default rule.
+    let end_ns = plan
+        .as_ref()
+        .and_then(|p: &serde_json::Value| p["duration_ms"].as_u64())
+        .map(|ms| ms * 1_000_000);
+    if let (Some(text), Some(end_ns)) = (&history, end_ns)
+        && let Ok(samples) = crate::workload::op::samples(text)
+        && crate::results::fill_recovery(
+            &mut results,
+            &samples,
+            end_ns,
+            crate::results::RecoveryRule::default(),
+        )
+    {
+        notes.push(
+            "recovery after each heal (throughput back, writes back) was computed from the \
+             history with the default rule: this results.json predates it"
+                .to_string(),
+        );
+    }
     Ok(RunFiles {
         results,
         history,
@@ -234,6 +256,41 @@ pub fn render(dir: &Path) -> Result<String, RunFilesError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn older_results_get_their_recovery_from_the_history() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("results/examples/etcd-serializable-stale-reads");
+        let dir = std::fs::read_dir(example)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.join(files::RESULTS).is_file())
+            .unwrap();
+        let (stored, _) = read_results(&dir).unwrap();
+        assert!(
+            stored.faults.iter().all(|f| f.recovery.is_none()),
+            "written before"
+        );
+        let f = read(&dir).unwrap();
+        for (fault, was) in f.results.faults.iter().zip(&stored.faults) {
+            assert_eq!(
+                fault.recovery.is_some(),
+                was.healed_at_ms.is_some(),
+                "#{}",
+                fault.id
+            );
+        }
+        let first = f.results.faults[0].recovery.as_ref().unwrap();
+        assert!(
+            first.throughput_ms.is_none_or(|ms| ms >= 2_000),
+            "{first:?}"
+        );
+        assert!(
+            f.notes.iter().any(|n| n.contains("predates it")),
+            "{:?}",
+            f.notes
+        );
+    }
 
     #[test]
     fn version_1_reads_as_version_2() {

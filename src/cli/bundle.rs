@@ -25,14 +25,6 @@ use super::{CliError, CliResult, Outcome};
 use crate::bundle::{self, ComposeRef, Facts, Found, ImageFacts, Source};
 use crate::store::files;
 
-/// Exit codes of `chaos bundle`.
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  the archive is written
-  2  RUN_DIR is not a run directory (no results.json), its experiment.toml is missing or
-     malformed, or its compose file is not found (the bundle would not rerun)
-  4  a file cannot be read, or the archive cannot be written";
-
 /// How long the engine may take to say what it knows of the images.
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -12,13 +12,6 @@ use clap::{Args, CommandFactory, ValueEnum};
 
 use super::{Cli, CliError, CliResult, Outcome};
 
-/// Exit codes of `chaos completions` and `chaos man`.
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  written to standard output
-  2  usage: an unknown shell or flag
-  4  standard output cannot be written";
-
 /// The shells completions are made for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {

@@ -15,7 +15,9 @@ use super::{CliError, CliResult, Outcome};
 use crate::daemon::schedule::{self, Schedule};
 use crate::daemon::service::{Config, Daemon, StopReason};
 use crate::daemon::{self, LoadedCampaign, index};
+use crate::experiment::Expect;
 use crate::results::Verdict;
+use crate::runs::{RunSummary, junit, sweep::SweepRun};
 
 /// Arguments of `chaos daemon`.
 #[derive(Debug, Args)]
@@ -31,23 +33,30 @@ pub enum Which {
     /// and exit 0; a policy stop exits 1 (anomaly), 3 (unknown) or 4
     /// (error). After a crash (SIGKILL), the next start heals what was left
     /// applied before its first run and records the cut-short run crashed.
+    #[command(after_help = super::exit_codes("daemon run"))]
     Run(RunArgs),
     /// Print the first runs a campaign starts (run, experiment, seed,
     /// project), assuming each run takes its experiment's duration plus
     /// recovery; touches nothing.
+    #[command(after_help = super::exit_codes("daemon plan"))]
     Plan(PlanArgs),
     /// The daemon's state, its runs in progress, counts by verdict and the
     /// next run. When the daemon does not answer, what its run index says.
+    #[command(after_help = super::exit_codes("daemon status"))]
     Status(ClientArgs),
     /// Stop starting runs; the runs in flight heal at once and are recorded
     /// interrupted.
+    #[command(after_help = super::exit_codes("daemon pause"))]
     Pause(ClientArgs),
     /// Start runs again: the next one starts at once.
+    #[command(after_help = super::exit_codes("daemon resume"))]
     Resume(ClientArgs),
     /// Stop the daemon gracefully (runs in flight heal first).
+    #[command(after_help = super::exit_codes("daemon stop"))]
     Stop(ClientArgs),
     /// Queue one run of a campaign experiment now, with its own seed
     /// (outside the experiment's seed sequence; it runs even when paused).
+    #[command(after_help = super::exit_codes("daemon trigger"))]
     Trigger(TriggerArgs),
 }
 
@@ -56,6 +65,12 @@ pub struct RunArgs {
     /// The campaign file (TOML).
     #[arg(value_name = "CAMPAIGN")]
     pub campaign: PathBuf,
+
+    /// Write the runs this daemon carries out as JUnit XML to FILE: one
+    /// test suite per experiment, one test case per run (and per anomaly
+    /// kind), rewritten as each run ends.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -100,8 +115,10 @@ pub struct ClientArgs {
 
 #[derive(Debug, Args)]
 pub struct TriggerArgs {
-    /// The experiment to run (its `name`, as in the campaign).
-    #[arg(value_name = "EXPERIMENT")]
+    /// The experiment to run: its `name`, or its file (one of the
+    /// campaign's, e.g. experiments/etcd-pause.toml: the name is read
+    /// from it).
+    #[arg(value_name = "EXPERIMENT|FILE")]
     pub experiment: String,
 
     /// Its seed (default: drawn by the daemon).
@@ -167,6 +184,11 @@ fn serve(args: &RunArgs) -> CliResult {
             .map(|m| ProjectRef::of(&m.loaded))
             .collect()
     };
+    let experiments: Vec<(String, String, Expect)> = loaded
+        .members
+        .iter()
+        .map(|m| (m.name.clone(), m.file.clone(), m.loaded.experiment.expect))
+        .collect();
     let runtime = cluster::runtime()?;
     let reason = runtime.block_on(async {
         let listener = daemon::api::bind(listen).await.map_err(|e| {
@@ -185,10 +207,26 @@ fn serve(args: &RunArgs) -> CliResult {
         };
         let daemon = Daemon::open(config).map_err(CliError::environment)?;
         let handle = daemon.handle();
+        let already = ended_runs(&handle);
+        let junit = args.junit.clone().map(|path| {
+            let writer = JunitWriter::new(path, &experiments, already.clone());
+            tokio::spawn(writer.watch(handle.clone()))
+        });
         let shutdown = super::signals::install(projects);
         let api_stop = tokio_util::sync::CancellationToken::new();
-        let api = tokio::spawn(daemon::api::serve(listener, handle, api_stop.clone()));
+        let api = tokio::spawn(daemon::api::serve(
+            listener,
+            handle.clone(),
+            api_stop.clone(),
+        ));
         let reason = daemon.run(shutdown).await.map_err(CliError::environment)?;
+        if let Some(task) = junit {
+            task.abort();
+        }
+        if let Some(path) = &args.junit {
+            // Once more, with the runs that ended last.
+            JunitWriter::new(path.clone(), &experiments, already).write(&handle);
+        }
         api_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
         Ok::<StopReason, CliError>(reason)
@@ -210,6 +248,140 @@ fn serve(args: &RunArgs) -> CliResult {
             )));
         }
     })
+}
+
+/// The runs the daemon's index says have ended.
+fn ended_runs(handle: &daemon::service::Handle) -> std::collections::BTreeSet<u64> {
+    let status = handle.status.lock().expect("status lock");
+    status
+        .runs
+        .values()
+        .filter(|r| r.ended.is_some())
+        .map(|r| r.started.run)
+        .collect()
+}
+
+/// Writes `daemon run --junit FILE`: the runs that ended since the daemon
+/// started, rewritten whenever one more has ended.
+struct JunitWriter {
+    path: PathBuf,
+    /// Experiment name, file, expectation.
+    experiments: Vec<(String, String, Expect)>,
+    /// Runs that had ended before the daemon started (from its index).
+    already: std::collections::BTreeSet<u64>,
+    /// Ended runs written so far.
+    seen_before: std::collections::BTreeSet<u64>,
+}
+
+impl JunitWriter {
+    fn new(
+        path: PathBuf,
+        experiments: &[(String, String, Expect)],
+        already: std::collections::BTreeSet<u64>,
+    ) -> JunitWriter {
+        JunitWriter {
+            path,
+            experiments: experiments.to_vec(),
+            already,
+            seen_before: Default::default(),
+        }
+    }
+
+    /// Every second, rewrite the file when a run has ended since.
+    async fn watch(mut self, handle: daemon::service::Handle) {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            self.write(&handle);
+        }
+    }
+
+    /// Rewrite the file if a run ended since the last time.
+    fn write(&mut self, handle: &daemon::service::Handle) {
+        let rows: Vec<index::RunRow> = {
+            let status = handle.status.lock().expect("status lock");
+            status
+                .runs
+                .values()
+                .filter(|r| r.ended.is_some() && !self.already.contains(&r.started.run))
+                .cloned()
+                .collect()
+        };
+        let ended: std::collections::BTreeSet<u64> = rows.iter().map(|r| r.started.run).collect();
+        if ended == self.seen_before && self.path.exists() {
+            return;
+        }
+        let runs: Vec<(String, SweepRun)> = rows
+            .iter()
+            .map(|row| {
+                let expect = self
+                    .experiments
+                    .iter()
+                    .find(|e| e.0 == row.started.experiment)
+                    .map_or(Expect::Valid, |e| e.2);
+                (row.started.experiment.clone(), campaign_run(row, expect))
+            })
+            .collect();
+        let xml = campaign_junit(&self.experiments, &rows, runs);
+        match crate::store::write_atomic(&self.path, xml.as_bytes()) {
+            Ok(()) => self.seen_before = ended,
+            Err(e) => tracing::error!("cannot write {}: {e}", self.path.display()),
+        }
+    }
+}
+
+/// One ended run of a campaign as a JUnit run: its results when it has
+/// them, else why it has none.
+fn campaign_run(row: &index::RunRow, expect: Expect) -> SweepRun {
+    let dir = row
+        .run_dir
+        .clone()
+        .or_else(|| row.ended.as_ref()?.run_dir.clone());
+    let read = dir
+        .as_deref()
+        .map(|d| crate::runfiles::read_results(Path::new(d)).map(|(r, _)| (r, d.to_string())));
+    match read {
+        Some(Ok((results, dir))) => SweepRun::ran(expect, RunSummary::of(&results, &dir)),
+        other => SweepRun::Failed {
+            seed: row.started.seed,
+            error: match (other, &row.ended) {
+                (Some(Err(e)), _) => e.to_string(),
+                (_, Some(e)) => format!("{}: {}", e.status, e.reason),
+                _ => "no results".to_string(),
+            },
+        },
+    }
+}
+
+/// A campaign's ended runs as JUnit XML: one suite per experiment that
+/// ran, in the campaign's order, its runs in the order they started.
+fn campaign_junit(
+    experiments: &[(String, String, Expect)],
+    rows: &[index::RunRow],
+    runs: Vec<(String, SweepRun)>,
+) -> String {
+    let suites: Vec<junit::Suite> = experiments
+        .iter()
+        .filter_map(|(name, file, expect)| {
+            let mine: Vec<SweepRun> = runs
+                .iter()
+                .filter(|(e, _)| e == name)
+                .map(|(_, r)| r.clone())
+                .collect();
+            let first = rows
+                .iter()
+                .filter(|r| &r.started.experiment == name)
+                .map(|r| r.started.utc.clone())
+                .min()?;
+            Some(junit::Suite {
+                experiment: name.clone(),
+                file: file.clone(),
+                expect: *expect,
+                runs: mine,
+                timestamp: first,
+            })
+        })
+        .collect();
+    junit::render_suites(&suites)
 }
 
 fn plan(args: &PlanArgs) -> CliResult {
@@ -570,9 +742,36 @@ fn order(args: &ClientArgs, what: &str, said: &str) -> CliResult {
     }
 }
 
+/// The experiment `trigger` names: `arg` itself, or, when it is a file
+/// (`file_text`: its content), the `name` the file gives its experiment.
+fn trigger_name(arg: &str, file_text: Option<&str>) -> Result<String, String> {
+    let Some(text) = file_text else {
+        return Ok(arg.to_string());
+    };
+    let doc: toml::Table = toml::from_str(text)
+        .map_err(|e| format!("{arg}: not an experiment file: {}", e.message()))?;
+    match doc.get("name") {
+        Some(toml::Value::String(name)) => Ok(name.clone()),
+        _ => Err(format!(
+            "{arg}: no `name = \"...\"` in it; give the experiment's name or its file"
+        )),
+    }
+}
+
 fn trigger(args: &TriggerArgs) -> CliResult {
+    let path = std::path::Path::new(&args.experiment);
+    let text = if path.is_file() {
+        Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::input(anyhow!("{}: {e}", path.display())))?,
+        )
+    } else {
+        None
+    };
+    let name =
+        trigger_name(&args.experiment, text.as_deref()).map_err(|e| CliError::input(anyhow!(e)))?;
     let t = target(&args.client)?;
-    let body = serde_json::json!({"experiment": args.experiment, "seed": args.seed});
+    let body = serde_json::json!({"experiment": name, "seed": args.seed});
     let answer = cluster::runtime()?
         .block_on(call(&t, "POST", "/api/v1/runs", Some(body)))
         .map_err(|e| CliError::environment(anyhow!("{e}")))?;
@@ -582,8 +781,8 @@ fn trigger(args: &TriggerArgs) -> CliResult {
                 format!("{v}\n")
             } else {
                 format!(
-                    "queued {} with seed {} (position {})\n",
-                    args.experiment, v["seed"], v["queued"]
+                    "queued {name} with seed {} (position {})\n",
+                    v["seed"], v["queued"]
                 )
             };
             super::print_stdout(&text)?;
@@ -596,6 +795,131 @@ fn trigger(args: &TriggerArgs) -> CliResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_campaigns_ended_runs_become_junit_cases() {
+        let example = std::fs::read_dir(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/results/examples/etcd-serializable-stale-reads"
+        ))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("results.json").is_file())
+        .unwrap();
+        let row = |run: u64, experiment: &str, dir: Option<&str>, status: &str| {
+            serde_json::from_value::<index::RunRow>(serde_json::json!({
+                "run": run, "campaign": "c", "experiment": experiment, "k": run, "seed": 3,
+                "project": "p", "trigger": "schedule", "utc": format!("2026-12-07T18:0{run}:00.000Z"),
+                "run_dir": dir, "pruned": false,
+                "ended": {"run": run, "status": status, "verdict": null, "run_dir": dir,
+                          "reason": "the project is in use", "duration_s": 1.0, "utc": "u"}
+            }))
+            .unwrap()
+        };
+        let dir = example.display().to_string();
+        let rows = vec![
+            row(1, "etcd-serializable-stale-reads", Some(&dir), "completed"),
+            row(2, "etcd-pause", None, "error"),
+        ];
+        let experiments = vec![
+            (
+                "etcd-pause".to_string(),
+                "e/p.toml".to_string(),
+                Expect::Valid,
+            ),
+            (
+                "etcd-serializable-stale-reads".to_string(),
+                "e/s.toml".to_string(),
+                Expect::Invalid,
+            ),
+            (
+                "never-ran".to_string(),
+                "e/n.toml".to_string(),
+                Expect::Valid,
+            ),
+        ];
+        let runs: Vec<(String, SweepRun)> = rows
+            .iter()
+            .map(|r| {
+                let expect = experiments
+                    .iter()
+                    .find(|e| e.0 == r.started.experiment)
+                    .unwrap()
+                    .2;
+                (r.started.experiment.clone(), campaign_run(r, expect))
+            })
+            .collect();
+        // The kept run read from its results: a known-bad control that
+        // found its stale reads; the failed one, an error with its reason.
+        assert!(
+            matches!(&runs[0].1, SweepRun::Ran { met: true, .. }),
+            "{:?}",
+            runs[0].1
+        );
+        assert!(
+            matches!(&runs[1].1, SweepRun::Failed { seed: 3, error } if error == "error: the project is in use"),
+            "{:?}",
+            runs[1].1
+        );
+        let x = campaign_junit(&experiments, &rows, runs);
+        // A suite per experiment that ran, in the campaign's order.
+        assert_eq!(x.matches("<testsuite ").count(), 2, "{x}");
+        assert!(
+            x.find("name=\"etcd-pause\"").unwrap()
+                < x.find("name=\"etcd-serializable-stale-reads\"").unwrap()
+        );
+        assert!(!x.contains("never-ran"));
+        assert!(x.contains("<testcase name=\"seed 3: stale-read\""), "{x}");
+        assert!(x.contains("<error type=\"chaos-failed\""), "{x}");
+        assert!(x.contains("timestamp=\"2026-12-07T18:01:00.000\""), "{x}");
+    }
+
+    #[test]
+    fn the_readme_names_every_reaction_to_an_anomaly() {
+        use crate::daemon::campaign::Reaction;
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let at = readme
+            .find("`on_anomaly`:")
+            .expect("the README lists on_anomaly");
+        let list = &readme[at..at + readme[at..].find(')').unwrap()];
+        for r in [
+            Reaction::Continue,
+            Reaction::Pause,
+            Reaction::Stop,
+            Reaction::Shrink,
+        ] {
+            // The match is exhaustive: a new reaction must be listed too.
+            match r {
+                Reaction::Continue | Reaction::Pause | Reaction::Stop | Reaction::Shrink => {}
+            }
+            assert!(list.contains(&format!("`{}`", r.as_str())), "{list}");
+        }
+    }
+
+    #[test]
+    fn trigger_takes_a_name_or_an_experiment_file() {
+        assert_eq!(trigger_name("etcd-pause", None).unwrap(), "etcd-pause");
+        let file =
+            "name = \"etcd-pause\"\nduration = \"30s\"\n[cluster]\ncompose_file = \"x.yml\"\n";
+        assert_eq!(
+            trigger_name("experiments/etcd-pause.toml", Some(file)).unwrap(),
+            "etcd-pause"
+        );
+        // Every shipped experiment file gives the name its campaigns use.
+        let soak = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("experiments/campaigns/etcd-soak.toml");
+        let campaign = crate::daemon::load(&soak).unwrap();
+        assert!(campaign.members.len() >= 2);
+        for m in &campaign.members {
+            let text = std::fs::read_to_string(&m.file).unwrap();
+            assert_eq!(trigger_name(&m.file, Some(&text)).unwrap(), m.name);
+        }
+        let err = trigger_name("notes.toml", Some("title = 1\n")).unwrap_err();
+        assert!(err.contains("no `name"), "{err}");
+        let err = trigger_name("bad.toml", Some("name = \n")).unwrap_err();
+        assert!(err.contains("not an experiment file"), "{err}");
+    }
 
     #[test]
     fn status_shows_each_experiment_at_a_glance() {

@@ -26,14 +26,6 @@ use crate::docker::{ComposeCli, ComposeCluster, ComposeModel};
 use crate::doctor::{self, MachineFacts, Needs, Port, Probe};
 use crate::experiment::Fault;
 
-/// Exit codes of `chaos doctor`.
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  every experiment judged can run on this machine
-  1  at least one cannot (each is listed with why and the mend; no Docker is such a finding)
-  2  usage: the experiments directory is not there, an unknown flag
-  4  standard output cannot be written";
-
 /// The registry asked whether it answers.
 const REGISTRY: (&str, u16) = ("registry-1.docker.io", 443);
 const REGISTRY_TIMEOUT: Duration = Duration::from_secs(2);

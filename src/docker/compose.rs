@@ -165,9 +165,9 @@ impl ComposeModel {
     /// is `<project>_<key>`, unless the top-level entry gives a `name:` or
     /// is `external` (then its name, or its key).
     pub fn parse(path: &Path, text: &str, project: &str) -> Result<ComposeModel, String> {
-        use serde_yaml::Value;
+        use serde_yaml_ng::Value;
         let mut doc: Value =
-            serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+            serde_yaml_ng::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
         // `<<: *anchor` merge keys (compose files use them for shared settings).
         doc.apply_merge()
             .map_err(|e| format!("invalid YAML merge key: {e}"))?;

@@ -664,8 +664,8 @@ fn time_key(t: &str) -> (String, String) {
 /// fault be undone behind chaos's back: each problem as `service: what`.
 /// Pure. Checked before `up` and before every run.
 pub fn stack_file_problems(text: &str) -> Result<Vec<String>, String> {
-    use serde_yaml::Value;
-    let mut doc: Value = serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    use serde_yaml_ng::Value;
+    let mut doc: Value = serde_yaml_ng::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
     doc.apply_merge()
         .map_err(|e| format!("invalid YAML merge key: {e}"))?;
     let mut problems = Vec::new();
@@ -738,7 +738,7 @@ pub fn stack_file_problems(text: &str) -> Result<Vec<String>, String> {
             if port.get("mode").and_then(Value::as_str) != Some("host") {
                 problems.push(format!(
                     "{name}: port {}: publish in host mode (long syntax with `mode: host`): the ingress mesh needs virtual IPs, and chaos reaches each task on its own node",
-                    serde_yaml::to_string(port).unwrap_or_default().trim()
+                    serde_yaml_ng::to_string(port).unwrap_or_default().trim()
                 ));
             }
         }

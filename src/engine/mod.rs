@@ -283,6 +283,7 @@ impl Faults for NemesisFaults<'_> {
         let mut observed = applied.notes;
         observed.extend(self.follow.after(fault.id).await);
         Ok(Applied {
+            role: applied.role,
             targets: applied.targets.into_iter().map(|t| t.service).collect(),
             observed,
         })

@@ -19,6 +19,8 @@ use crate::results::build::FaultOutcome;
 pub struct Applied {
     /// The services it struck (roles resolved).
     pub targets: Vec<String>,
+    /// The service a role it named resolved to, if it named one.
+    pub role: Option<String>,
     /// What was seen of it as it was applied (chaos-fs's answer: the bytes
     /// still unsynced at a power loss), for the results.
     pub observed: Vec<String>,
@@ -85,6 +87,7 @@ pub async fn drive_faults<F: Faults>(
                         targets: applied.targets.clone(),
                     });
                     events[i].targets = applied.targets;
+                    events[i].role = applied.role;
                     events[i].observed.extend(applied.observed);
                     active.insert(i);
                 }
@@ -171,6 +174,7 @@ mod tests {
             self.log.push(format!("apply {}", fault.id));
             self.applied.insert(fault.id);
             Ok(Applied {
+                role: None,
                 targets: vec!["n1".into()],
                 observed: Vec::new(),
             })

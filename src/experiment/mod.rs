@@ -488,13 +488,34 @@ impl Workload {
 }
 
 /// What the checker holds the database to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct CheckerConfig {
     /// `checker.model`: a consistency model the workload's room offers
     /// ([`crate::workload::Capabilities::models`]); `None`: the room's
     /// default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// `checker.recovery_share`: the share of its level before a fault
+    /// that throughput must be back to after the heal to count as
+    /// recovered, in (0, 1]; `None`: 0.8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_share: Option<f64>,
+    /// `checker.recovery_sustain`: for how many whole seconds it must hold;
+    /// `None`: 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_sustain_s: Option<u32>,
+}
+
+impl CheckerConfig {
+    /// What counts as recovered after a heal (results.json
+    /// `faults[].recovery`).
+    pub fn recovery_rule(&self) -> crate::results::RecoveryRule {
+        let d = crate::results::RecoveryRule::default();
+        crate::results::RecoveryRule {
+            share: self.recovery_share.unwrap_or(d.share),
+            sustain_s: self.recovery_sustain_s.unwrap_or(d.sustain_s),
+        }
+    }
 }
 
 impl CheckerConfig {

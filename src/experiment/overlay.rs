@@ -154,7 +154,7 @@ endpoints = ["e1"]
         );
         assert!(yaml.contains("CHAOS_FAKETIME: \"1\""), "{yaml}");
         assert!(!yaml.contains("/dev/fuse"), "{yaml}");
-        let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
         assert_eq!(
             v["services"]["o1"]["volumes"][0],
             "/state/clock/p/o1:/run/chaos"
@@ -184,7 +184,7 @@ endpoints = ["e1"]
         assert!(yaml.contains("  e2:\n    devices: [\"/dev/fuse\"]\n    cap_add: [\"SYS_ADMIN\"]\n    security_opt: [\"apparmor:unconfined\"]\n    environment:\n      CHAOS_FS: \"lazy\"\n"), "{yaml}");
         assert!(!yaml.contains("o1"));
         // It is YAML compose can read: services with those keys.
-        let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
         assert_eq!(v["services"]["e1"]["cap_add"][0], "SYS_ADMIN");
     }
 

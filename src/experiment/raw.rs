@@ -28,6 +28,11 @@ pub struct RawExperiment {
 #[serde(deny_unknown_fields)]
 pub struct RawChecker {
     pub model: Option<String>,
+    /// The share of its level before a fault that throughput must be back
+    /// to after the heal (0.8).
+    pub recovery_share: Option<f64>,
+    /// For how long, in whole seconds (`"3s"`).
+    pub recovery_sustain: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -115,7 +115,12 @@ impl<'a> Validator<'a> {
         };
         let cluster = self.cluster(raw.cluster)?;
         let workload = self.workload(raw.workload, workload_table, &cluster)?;
-        let checker = match raw.checker.and_then(|c| c.model) {
+        let raw_checker = raw.checker;
+        let (recovery_share, recovery_sustain) = raw_checker
+            .as_ref()
+            .map(|c| (c.recovery_share, c.recovery_sustain.clone()))
+            .unwrap_or_default();
+        let mut checker = match raw_checker.and_then(|c| c.model) {
             None => CheckerConfig::default(),
             Some(m) => {
                 let caps = workload.kind.room().caps();
@@ -139,9 +144,37 @@ impl<'a> Validator<'a> {
                         ),
                     ));
                 }
-                CheckerConfig { model: Some(m) }
+                CheckerConfig {
+                    model: Some(m),
+                    ..CheckerConfig::default()
+                }
             }
         };
+        if let Some(share) = recovery_share {
+            if !(share > 0.0 && share <= 1.0) {
+                return Err(self.err(
+                    "checker.recovery_share",
+                    format!(
+                        "{share} is not a share; expected a number above 0 and at most 1 (0.8: \
+                         throughput back to 80 % of its level before the fault)"
+                    ),
+                ));
+            }
+            checker.recovery_share = Some(share);
+        }
+        if let Some(text) = recovery_sustain {
+            let d = self.duration("checker.recovery_sustain", &text)?;
+            if d.subsec_nanos() != 0 || d.as_secs() == 0 || d.as_secs() > 600 {
+                return Err(self.err(
+                    "checker.recovery_sustain",
+                    format!(
+                        "`{text}`: expected whole seconds from 1s to 600s (throughput is counted \
+                         in 1 s buckets)"
+                    ),
+                ));
+            }
+            checker.recovery_sustain_s = Some(d.as_secs() as u32);
+        }
         if raw.nemesis.len() > limits::MAX_NEMESES {
             return Err(self.err(
                 "nemesis",

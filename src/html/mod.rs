@@ -621,16 +621,18 @@ fn faults_table(r: &Results) -> Markup {
         h2 #faults { "Faults" }
         @if r.faults.is_empty() { p { "No fault was planned." } } @else {
             table {
-                tr { th { "#" } th { "kind" } th { "what" } th { "targets" } th { "applied" } th { "healed" } th { "ops ok again after" } }
+                tr { th { "#" } th { "kind" } th { "what" } th { "targets" } th { "applied" } th { "healed" } th { "ops ok again after" } th { "throughput back after" } th { "writes ok again after" } }
                 @for f in &r.faults {
                     tr {
                         td.num { (f.id) }
                         td { (f.kind) }
-                        td { (f.description) @if let Some(e) = &f.error { br; b { "error: " } (e) } }
+                        td { (f.description) @if let Some(n) = &f.isolated { br; "isolated: " b { (n) } } @if let Some(e) = &f.error { br; b { "error: " } (e) } }
                         td { (if f.targets.is_empty() { "-".to_string() } else { f.targets.join(", ") }) }
                         td.num { (f.applied_at_ms.map(secs).unwrap_or_else(|| format!("not applied (planned {})", secs(f.planned_at_ms)))) }
                         td.num { (f.healed_at_ms.map(secs).unwrap_or_else(|| if f.applied_at_ms.is_some() { "NOT HEALED".into() } else { "-".into() })) }
                         td.num { (match (f.recovery_ms, f.healed_at_ms) { (Some(ms), _) => format!("{ms} ms"), (None, Some(_)) => "no op succeeded after it".into(), _ => "-".into() }) }
+                        td.num { (match &f.recovery { Some(r) => match (r.throughput_ms, r.not_recovered) { (Some(ms), _) => format!("{ms} ms"), (None, Some(why)) => why.words().to_string(), (None, None) => "not recovered".into() }, None => "-".into() }) }
+                        td.num { (match &f.recovery { Some(r) => r.write_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "no write succeeded after it".into()), None => "-".into() }) }
                     }
                 }
             }
@@ -808,6 +810,11 @@ fn recovery(r: &Results, samples: &[crate::results::OpSample], plan: &PlanInfo) 
                 id: f.id,
                 at: f.healed_at_ms? as f64 / 1000.0,
                 recovery_ms: f.recovery_ms,
+                throughput_ms: f.recovery.as_ref().and_then(|r| r.throughput_ms),
+                level: f
+                    .recovery
+                    .as_ref()
+                    .and_then(|r| r.level_ok_per_s.map(|l| l * r.share)),
             })
         })
         .collect();
@@ -826,7 +833,15 @@ fn recovery(r: &Results, samples: &[crate::results::OpSample], plan: &PlanInfo) 
                             @if workload_end.is_some_and(|e| h.at >= e - 0.5) { " (the workload was ending)" }
                         }
                     }
-                    " "
+                    @if let Some(rec) = r.faults.iter().find(|f| f.id == h.id).and_then(|f| f.recovery.as_ref()) {
+                        "; " (crate::report::throughput_recovery_text(rec))
+                        @if rec.throughput_ms.is_some() { " (square; the dashed line is the share of the level)" }
+                        "; " @match rec.write_ms {
+                            Some(ms) => { "a write ok again after " b { (ms) " ms" } }
+                            None => { "no write succeeded after it" }
+                        }
+                    }
+                    br;
                 }
             }
             div.figure { (plot(plots::recovery(samples, &heals))) }

@@ -466,6 +466,11 @@ pub struct Heal {
     pub at: f64,
     /// From results.json: until the first op invoked after it succeeded.
     pub recovery_ms: Option<u64>,
+    /// Until throughput was back (`faults[].recovery.throughput_ms`).
+    pub throughput_ms: Option<u64>,
+    /// The ok ops per second that count as back (the share of the level
+    /// before the fault), drawn as a dashed line.
+    pub level: Option<f64>,
 }
 
 /// The colours of the recovery curves, one per heal (repeating).
@@ -474,11 +479,19 @@ pub const CURVES: &[&str] = &[
 ];
 
 /// Recovery: ok ops per second in 100 ms bins from 2 s before each heal to
-/// 5 s after it, one curve per heal, each heal's recovery marked.
+/// 5 s after it (longer, up to 20 s, when throughput took longer to come
+/// back), one curve per heal, each heal's first ok op (circle) and
+/// throughput's return (square) marked, and the level that counts as back
+/// dashed.
 pub fn recovery(samples: &[OpSample], heals: &[Heal]) -> Result<String, PlotError> {
     let fail = failed("recovery");
     let height = 260;
-    let (from, to, width) = (-2.0, 5.0, 0.1);
+    let longest = heals
+        .iter()
+        .filter_map(|h| h.throughput_ms)
+        .max()
+        .map_or(0.0, |ms| ms as f64 / 1000.0 + 1.0);
+    let (from, to, width) = (-2.0, longest.clamp(5.0, 20.0).ceil(), 0.1);
     let bins = ((to - from) / width) as usize;
     let curves: Vec<Vec<f64>> = heals
         .iter()
@@ -546,6 +559,29 @@ pub fn recovery(samples: &[OpSample], heals: &[Heal]) -> Result<String, PlotErro
                             EmptyElement::at((x, curve[b]))
                                 + Circle::new((0, 0), 5, c.stroke_width(2))
                                 + Text::new(format!("#{}", h.id), (7, -16), font(12.0)),
+                        ))
+                        .map_err(&fail)?;
+                }
+            }
+            if let Some(level) = h.level.filter(|l| *l < top) {
+                chart
+                    .draw_series(std::iter::once(DashedPathElement::new(
+                        vec![(0.0, level), (to, level)],
+                        3,
+                        5,
+                        c.stroke_width(1),
+                    )))
+                    .map_err(&fail)?;
+            }
+            if let Some(ms) = h.throughput_ms {
+                let x = ms as f64 / 1000.0;
+                if x < to {
+                    let b = (((x - from) / width) as usize).min(bins - 1);
+                    chart
+                        .draw_series(std::iter::once(
+                            EmptyElement::at((x, curve[b]))
+                                + Rectangle::new([(-5, -5), (5, 5)], c.stroke_width(2))
+                                + Text::new(format!("#{} back", h.id), (7, 4), font(12.0)),
                         ))
                         .map_err(&fail)?;
                 }
@@ -654,6 +690,7 @@ mod tests {
 
     fn s(f: &'static str, outcome: Outcome, at_ms: u64, ms: u64) -> OpSample {
         OpSample {
+            write: f != "read",
             f: f.to_string(),
             outcome,
             invoked_ns: at_ms * 1_000_000,
@@ -734,6 +771,8 @@ mod tests {
             id: 1,
             at: 3.0,
             recovery_ms: Some(50),
+            throughput_ms: None,
+            level: None,
         }];
         let svg = recovery(&samples, &heals).unwrap();
         assert!(svg.contains("\n#1\n</text>"), "{svg}");

@@ -267,6 +267,7 @@ pub fn samples(input: &TxnInput<'_>) -> Vec<OpSample> {
                 "txn-read"
             };
             Some(OpSample {
+                write: f == "txn-append",
                 f: f.to_string(),
                 outcome: match t.outcome {
                     Outcome::Ok => crate::results::Outcome::Ok,

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{
-    Anomaly, CheckerSummary, ExperimentInfo, FaultRecord, OpSample, Outcome, RegisterAnomaly,
-    Results, SCHEMA_VERSION, Status, TargetInfo, ToolInfo, TxnSummary, Undecided, Verdict, Window,
-    recovery_ms, rfc3339, workload_stats,
+    Anomaly, CheckerSummary, ExperimentInfo, FaultRecord, FaultSpan, OpSample, Outcome,
+    RegisterAnomaly, Results, SCHEMA_VERSION, Status, TargetInfo, ToolInfo, TxnSummary, Undecided,
+    Verdict, Window, recoveries, recovery_ms, rfc3339, workload_stats,
 };
 use crate::checker::txn::{self, TxnLine, TxnReport};
 use crate::checker::{self, CheckReport};
@@ -30,6 +30,8 @@ pub struct FaultOutcome {
     pub applied_at: Option<Duration>,
     /// The services it struck (roles resolved).
     pub targets: Vec<String>,
+    /// The service a role it named resolved to, if it named one.
+    pub role: Option<String>,
     /// From the run's start: when its heal finished (`None`: not healed).
     pub healed_at: Option<Duration>,
     /// Why it was not applied or not healed.
@@ -46,6 +48,7 @@ impl FaultOutcome {
             fault: fault.clone(),
             applied_at: None,
             targets: Vec::new(),
+            role: None,
             healed_at: None,
             error: None,
             observed: Vec::new(),
@@ -88,21 +91,26 @@ pub struct RunFacts<'a> {
 /// a process has at most one transaction open. Lines without times, and
 /// invocations never completed, are left out.
 pub fn txn_samples(lines: &[TxnLine]) -> Vec<OpSample> {
-    let mut open: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut open: BTreeMap<u64, (u64, bool)> = BTreeMap::new();
     let mut out = Vec::with_capacity(lines.len() / 2);
     for l in lines {
         let Some(t) = l.time_ns else { continue };
         let outcome = match l.kind {
             history::Kind::Invoke => {
-                open.insert(l.process, t);
+                let write = !l.final_read
+                    && l.value
+                        .iter()
+                        .any(|m| matches!(m, txn::MicroOp::Append(..)));
+                open.insert(l.process, (t, write));
                 continue;
             }
             history::Kind::Ok => Outcome::Ok,
             history::Kind::Fail => Outcome::Fail,
             history::Kind::Info => Outcome::Info,
         };
-        if let Some(invoked_ns) = open.remove(&l.process) {
+        if let Some((invoked_ns, write)) = open.remove(&l.process) {
             out.push(OpSample {
+                write,
                 f: if l.final_read { "final-read" } else { "txn" }.to_string(),
                 outcome,
                 invoked_ns,
@@ -128,6 +136,7 @@ pub fn samples(history: &History) -> Vec<OpSample> {
             continue;
         };
         out.push(OpSample {
+            write: !invocation.final_read && operation.f.as_str() != "read",
             f: if invocation.final_read {
                 "final-read"
             } else {
@@ -181,10 +190,30 @@ pub fn build(facts: RunFacts<'_>) -> Results {
             ));
         }
     }
+    let spans: Vec<Option<FaultSpan>> = facts
+        .faults
+        .iter()
+        .map(|f| {
+            Some(FaultSpan {
+                applied_ns: f.applied_at?.as_nanos() as u64,
+                healed_ns: f.healed_at.map(|h| h.as_nanos() as u64),
+            })
+        })
+        .collect();
+    let recovered = recoveries(
+        &workload_samples,
+        &spans,
+        facts.workload_ns,
+        facts.experiment.checker.recovery_rule(),
+    );
     let faults = facts
         .faults
         .iter()
-        .map(|f| fault_record(f, &workload_samples))
+        .zip(recovered)
+        .map(|(f, recovery)| FaultRecord {
+            recovery,
+            ..fault_record(f, &workload_samples)
+        })
         .collect();
     let mut checker = facts.checker;
     checker.elapsed_ms = (facts.check_ms * 1000.0).round() / 1000.0;
@@ -296,6 +325,7 @@ fn fault_record(f: &FaultOutcome, samples: &[OpSample]) -> FaultRecord {
             _ => f.fault.fault.describe(),
         },
         targets: f.targets.clone(),
+        isolated: plan::isolated(&f.fault.fault, &f.fault.targets, f.role.as_deref()),
         planned_at_ms: f.fault.at_ms,
         applied_at_ms: f.applied_at.map(|d| d.as_millis() as u64),
         lag_ms: f
@@ -307,6 +337,7 @@ fn fault_record(f: &FaultOutcome, samples: &[OpSample]) -> FaultRecord {
         recovery_ms: f
             .healed_at
             .and_then(|h| recovery_ms(samples, h.as_nanos() as u64)),
+        recovery: None,
         error: f.error.clone(),
         observed: f.observed.clone(),
     }

@@ -137,6 +137,10 @@ pub struct FaultRecord {
     pub description: String,
     /// The services it struck, as resolved when it struck.
     pub targets: Vec<String>,
+    /// An isolate-one or one-way partition: the node cut off from the
+    /// others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolated: Option<String>,
     pub planned_at_ms: u64,
     pub applied_at_ms: Option<u64>,
     /// Actual minus planned apply time.
@@ -145,6 +149,12 @@ pub struct FaultRecord {
     pub healed_at_ms: Option<u64>,
     /// From the heal until the first op invoked after it succeeded.
     pub recovery_ms: Option<u64>,
+    /// Recovery that means recovered: from the heal until throughput was
+    /// back near its level before the fault, and until a write succeeded
+    /// again ([`recoveries`]). Healed faults only; absent in results
+    /// written before it was added (within version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<Recovery>,
     /// Why it was not applied or not healed, if so.
     pub error: Option<String>,
     /// What was seen of the fault as it was applied and healed, in words
@@ -440,6 +450,10 @@ pub struct TxnSummary {
 /// A non-linearizable key, explained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RegisterAnomaly {
+    /// The key as the history has it: a number for an integer key (as in
+    /// `ops` and the transaction anomalies), else its label (a quoted
+    /// string key, `all keys`). Results written before read as strings.
+    #[serde(with = "key_label")]
     pub key: String,
     /// `stale-read`, `never-written`, `impossible-cas` or `other`.
     pub class: crate::checker::AnomalyClass,
@@ -454,8 +468,37 @@ pub struct RegisterAnomaly {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Undecided {
+    /// As a register anomaly's `key`: a number for an integer key.
+    #[serde(with = "key_label")]
     pub key: String,
     pub reason: String,
+}
+
+/// A key's label in results.json: an integer key's label (`"4"`) is
+/// written as the number `4`, as the history writes it; any other label
+/// as a string. Read back from either (older results wrote strings).
+mod key_label {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(label: &str, s: S) -> Result<S::Ok, S::Error> {
+        match label.parse::<u64>() {
+            Ok(n) if n.to_string() == label => s.serialize_u64(n),
+            _ => s.serialize_str(label),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Number(u64),
+            Text(String),
+        }
+        Ok(match Either::deserialize(d)? {
+            Either::Number(n) => n.to_string(),
+            Either::Text(t) => t,
+        })
+    }
 }
 
 /// How an op ended.
@@ -471,6 +514,9 @@ pub enum Outcome {
 pub struct OpSample {
     pub f: String,
     pub outcome: Outcome,
+    /// It writes (a write, cas, transfer, add, a transaction with an
+    /// append): anything but a read.
+    pub write: bool,
     /// Nanoseconds since the run's start.
     pub invoked_ns: u64,
     pub completed_ns: u64,
@@ -552,6 +598,283 @@ pub fn recovery_ms(samples: &[OpSample], heal_ns: u64) -> Option<u64> {
         .map(|s| s.completed_ns)
         .min()
         .map(|t| (t - heal_ns) / 1_000_000)
+}
+
+/// What counts as recovered: throughput back to at least `share` of its
+/// level before the fault, in every 1 s bucket for `sustain_s` seconds
+/// (an experiment's `[checker]` `recovery_share` and `recovery_sustain`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecoveryRule {
+    /// In (0, 1]; 0.8 by default.
+    pub share: f64,
+    /// Whole seconds, at least 1; 3 by default.
+    pub sustain_s: u32,
+}
+
+impl Default for RecoveryRule {
+    fn default() -> RecoveryRule {
+        RecoveryRule {
+            share: 0.8,
+            sustain_s: 3,
+        }
+    }
+}
+
+/// The level before a fault is measured over up to this much steady time
+/// before it was applied (5 s).
+pub const LEVEL_WINDOW_NS: u64 = 5_000_000_000;
+/// Less steady time than this (1 s) before a fault gives it no level.
+pub const LEVEL_MIN_NS: u64 = 1_000_000_000;
+/// Throughput recovery is looked for on a grid of this step after the heal
+/// (100 ms): its figure is a multiple of it.
+pub const RECOVERY_STEP_NS: u64 = 100_000_000;
+const BUCKET_NS: u64 = 1_000_000_000;
+
+/// After a heal: how long until the cluster was back, by throughput and by
+/// writes (results.json `faults[].recovery`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// From the heal until throughput was back: the first moment after it
+    /// (on a 100 ms grid) from which every 1 s bucket for `sustain_s`
+    /// seconds held at least `share` of `level_ok_per_s` ok ops. `null`:
+    /// not recovered, `not_recovered` says until when.
+    pub throughput_ms: Option<u64>,
+    /// Why `throughput_ms` is null: `end-of-run` (not back before the
+    /// workload ended), `next-fault` (not back before the next fault was
+    /// applied), `no-level` (no steady time with ok ops before the fault
+    /// to be back to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_recovered: Option<NotRecovered>,
+    /// Ok ops per second before the fault: over up to 5 s of steady time
+    /// before it was applied (no fault in place, no earlier fault's
+    /// recovery under way).
+    pub level_ok_per_s: Option<f64>,
+    /// How much steady time the level was measured over, in seconds.
+    pub level_measured_s: f64,
+    /// The share of the level that counts as back.
+    pub share: f64,
+    /// For how long it must hold, in seconds.
+    pub sustain_s: u32,
+    /// From the heal until the first write (anything but a read) invoked
+    /// after it succeeded; `null`: none did. For any fault: after a
+    /// leader's kill, pause or partition, when writes are back.
+    pub write_ms: Option<u64>,
+}
+
+/// Why throughput did not recover after a heal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotRecovered {
+    EndOfRun,
+    NextFault,
+    NoLevel,
+}
+
+impl NotRecovered {
+    /// In words, for the reports.
+    pub fn words(self) -> &'static str {
+        match self {
+            NotRecovered::EndOfRun => "not recovered by the end of the run",
+            NotRecovered::NextFault => "not recovered before the next fault",
+            NotRecovered::NoLevel => "no steady level before the fault to recover to",
+        }
+    }
+}
+
+/// A fault's window for [`recoveries`], in nanoseconds since the run's
+/// start: `None` if never applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaultSpan {
+    pub applied_ns: u64,
+    /// `None`: not healed.
+    pub healed_ns: Option<u64>,
+}
+
+/// Each fault's [`Recovery`] (`None` for a fault not applied or not
+/// healed), from the workload's ops (final reads left out) and the fault
+/// windows; the workload ran until `end_ns`.
+///
+/// The level before a fault: ok ops (by completion) per second over the
+/// steady time in the 5 s before it was applied, going back further past
+/// what is not steady (another fault in place, an earlier fault's
+/// recovery not yet done) until 5 s are found or the workload's first op;
+/// less than 1 s of it, or no ok op in it, is no level. After the heal,
+/// throughput is looked at until the workload's end or the next fault's
+/// application, whichever is first.
+pub fn recoveries(
+    samples: &[OpSample],
+    faults: &[Option<FaultSpan>],
+    end_ns: u64,
+    rule: RecoveryRule,
+) -> Vec<Option<Recovery>> {
+    let mut oks: Vec<u64> = samples
+        .iter()
+        .filter(|s| s.outcome == Outcome::Ok)
+        .map(|s| s.completed_ns)
+        .collect();
+    oks.sort_unstable();
+    let count = |from: u64, to: u64| -> u64 {
+        (oks.partition_point(|&t| t < to) - oks.partition_point(|&t| t < from)) as u64
+    };
+    let first_op = samples.iter().map(|s| s.invoked_ns).min().unwrap_or(end_ns);
+    // Not steady: every fault's window, then each recovery as found.
+    let mut unsteady: Vec<(u64, u64)> = faults
+        .iter()
+        .flatten()
+        .map(|f| {
+            (
+                f.applied_ns,
+                f.healed_ns.unwrap_or(end_ns).max(f.applied_ns),
+            )
+        })
+        .collect();
+    let sustain_ns = u64::from(rule.sustain_s.max(1)) * BUCKET_NS;
+    let mut order: Vec<usize> = (0..faults.len()).filter(|i| faults[*i].is_some()).collect();
+    order.sort_by_key(|i| faults[*i].map(|f| f.applied_ns));
+    let mut out = vec![None; faults.len()];
+    for i in order {
+        let Some(FaultSpan {
+            applied_ns,
+            healed_ns: Some(heal),
+        }) = faults[i]
+        else {
+            continue;
+        };
+        // The level before: steady time, newest first, up to 5 s.
+        let (mut measured, mut oks_in) = (0u64, 0u64);
+        for (from, to) in steady(&unsteady, first_op, applied_ns).into_iter().rev() {
+            let from = from.max(to.saturating_sub(LEVEL_WINDOW_NS - measured));
+            measured += to - from;
+            oks_in += count(from, to);
+            if measured >= LEVEL_WINDOW_NS {
+                break;
+            }
+        }
+        let level = (measured >= LEVEL_MIN_NS && oks_in > 0)
+            .then(|| oks_in as f64 / (measured as f64 / 1e9));
+        // Looked at until the next fault or the end.
+        let next = faults
+            .iter()
+            .flatten()
+            .map(|f| f.applied_ns)
+            .filter(|a| *a >= heal)
+            .min();
+        let until = next.map_or(end_ns, |n| n.min(end_ns));
+        let (throughput_ms, not_recovered, back_at) = match level {
+            None => (None, Some(NotRecovered::NoLevel), until),
+            Some(level) => {
+                let need = rule.share * level;
+                let mut t = heal;
+                let mut found = None;
+                while t + sustain_ns <= until {
+                    let holds = (0..u64::from(rule.sustain_s.max(1))).all(|m| {
+                        let from = t + m * BUCKET_NS;
+                        count(from, from + BUCKET_NS) as f64 >= need
+                    });
+                    if holds {
+                        found = Some(t);
+                        break;
+                    }
+                    t += RECOVERY_STEP_NS;
+                }
+                match found {
+                    Some(t) => (Some((t - heal) / 1_000_000), None, t),
+                    None if next.is_some_and(|n| n < end_ns) => {
+                        (None, Some(NotRecovered::NextFault), until)
+                    }
+                    None => (None, Some(NotRecovered::EndOfRun), until),
+                }
+            }
+        };
+        if back_at > heal {
+            unsteady.push((heal, back_at));
+        }
+        let write_ms = samples
+            .iter()
+            .filter(|s| s.write && s.outcome == Outcome::Ok && s.invoked_ns >= heal)
+            .map(|s| s.completed_ns)
+            .min()
+            .map(|t| (t - heal) / 1_000_000);
+        out[i] = Some(Recovery {
+            throughput_ms,
+            not_recovered,
+            level_ok_per_s: level.map(round3),
+            level_measured_s: round3(measured as f64 / 1e9),
+            share: rule.share,
+            sustain_s: rule.sustain_s.max(1),
+            write_ms,
+        });
+    }
+    out
+}
+
+/// Fill in `recovery` for the healed faults of results written before it
+/// existed, from the history's samples (final reads are left out here)
+/// and the workload's length `end_ns`, as [`recoveries`] does for a run.
+/// Returns whether it filled any.
+pub fn fill_recovery(
+    r: &mut Results,
+    samples: &[OpSample],
+    end_ns: u64,
+    rule: RecoveryRule,
+) -> bool {
+    if !r
+        .faults
+        .iter()
+        .any(|f| f.healed_at_ms.is_some() && f.recovery.is_none())
+    {
+        return false;
+    }
+    let workload: Vec<OpSample> = samples
+        .iter()
+        .filter(|s| s.f != "final-read")
+        .cloned()
+        .collect();
+    let spans: Vec<Option<FaultSpan>> = r
+        .faults
+        .iter()
+        .map(|f| {
+            Some(FaultSpan {
+                applied_ns: f.applied_at_ms? * 1_000_000,
+                healed_ns: f.healed_at_ms.map(|h| h * 1_000_000),
+            })
+        })
+        .collect();
+    let mut filled = false;
+    for (f, rec) in r
+        .faults
+        .iter_mut()
+        .zip(recoveries(&workload, &spans, end_ns, rule))
+    {
+        if f.recovery.is_none() && rec.is_some() {
+            f.recovery = rec;
+            filled = true;
+        }
+    }
+    filled
+}
+
+/// The parts of `[from, to)` that no span of `unsteady` covers, oldest
+/// first.
+fn steady(unsteady: &[(u64, u64)], from: u64, to: u64) -> Vec<(u64, u64)> {
+    let mut spans: Vec<(u64, u64)> = unsteady
+        .iter()
+        .map(|(a, b)| ((*a).max(from), (*b).min(to)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    spans.sort_unstable();
+    let mut out = Vec::new();
+    let mut at = from;
+    for (a, b) in spans {
+        if a > at {
+            out.push((at, a));
+        }
+        at = at.max(b);
+    }
+    if at < to {
+        out.push((at, to));
+    }
+    out
 }
 
 fn round3(x: f64) -> f64 {
@@ -647,6 +970,7 @@ mod tests {
 
     fn op(f: &'static str, outcome: Outcome, invoked_ms: u64, latency_ms: u64) -> OpSample {
         OpSample {
+            write: f != "read",
             f: f.to_string(),
             outcome,
             invoked_ns: invoked_ms * 1_000_000,
@@ -712,6 +1036,202 @@ mod tests {
         ];
         assert_eq!(recovery_ms(&samples, 100_000_000), Some(42));
         assert_eq!(recovery_ms(&samples, 1_000_000_000), None);
+    }
+
+    /// Ok ops every `every_ms` from `from_ms` to `to_ms` (reads, or
+    /// writes), each taking 2 ms.
+    fn steady(f: &'static str, from_ms: u64, to_ms: u64, every_ms: u64) -> Vec<OpSample> {
+        (from_ms..to_ms)
+            .step_by(every_ms as usize)
+            .map(|t| op(f, Outcome::Ok, t, 2))
+            .collect()
+    }
+
+    fn span(applied_ms: u64, healed_ms: u64) -> Option<FaultSpan> {
+        Some(FaultSpan {
+            applied_ns: applied_ms * 1_000_000,
+            healed_ns: Some(healed_ms * 1_000_000),
+        })
+    }
+
+    #[test]
+    fn throughput_that_dips_and_comes_back() {
+        // 100 ok/s until the fault at 10 s, nothing during it, 20/s for 2 s
+        // after the heal at 15 s, then 100/s again until 30 s.
+        let mut samples = steady("read", 0, 10_000, 10);
+        samples.extend(steady("read", 15_000, 17_000, 50));
+        samples.extend(steady("read", 17_000, 30_000, 10));
+        let r = recoveries(
+            &samples,
+            &[span(10_000, 15_000)],
+            30_000_000_000,
+            RecoveryRule::default(),
+        );
+        let r = r[0].as_ref().unwrap();
+        // The first ok op came 2 ms after the heal; throughput 2 s later.
+        assert_eq!(recovery_ms(&samples, 15_000_000_000), Some(2));
+        assert_eq!(r.level_ok_per_s, Some(100.0));
+        assert_eq!(r.level_measured_s, 5.0);
+        // From 16.8 s every 1 s bucket holds at least 80 (80 % of 100):
+        // 0.2 s at 20/s and 0.8 s at 100/s make 84; from 16.7 s, 76.
+        assert_eq!(r.throughput_ms, Some(1_800));
+        assert_eq!(r.not_recovered, None);
+        // No write at all after the heal.
+        assert_eq!(r.write_ms, None);
+
+        // A stricter rule waits for the full level.
+        let strict = RecoveryRule {
+            share: 1.0,
+            sustain_s: 5,
+        };
+        let r = recoveries(&samples, &[span(10_000, 15_000)], 30_000_000_000, strict);
+        assert_eq!(r[0].as_ref().unwrap().throughput_ms, Some(2_000));
+    }
+
+    #[test]
+    fn throughput_that_never_comes_back() {
+        // Half the level after the heal, to the end of the run.
+        let mut samples = steady("read", 0, 10_000, 10);
+        samples.extend(steady("read", 12_000, 30_000, 20));
+        let r = recoveries(
+            &samples,
+            &[span(10_000, 12_000)],
+            30_000_000_000,
+            RecoveryRule::default(),
+        );
+        let r = r[0].as_ref().unwrap();
+        assert_eq!(r.throughput_ms, None);
+        assert_eq!(r.not_recovered, Some(NotRecovered::EndOfRun));
+        assert_eq!(recovery_ms(&samples, 12_000_000_000), Some(2));
+        // Back, but too late to hold for 3 s before the end: not recovered.
+        let mut samples = steady("read", 0, 10_000, 10);
+        samples.extend(steady("read", 28_000, 30_000, 10));
+        let r = recoveries(
+            &samples,
+            &[span(10_000, 12_000)],
+            30_000_000_000,
+            RecoveryRule::default(),
+        );
+        assert_eq!(
+            r[0].as_ref().unwrap().not_recovered,
+            Some(NotRecovered::EndOfRun)
+        );
+    }
+
+    #[test]
+    fn a_fault_with_no_ops_before_has_no_level() {
+        // Applied before the first op; and one whose only time before was
+        // all failures.
+        let samples = steady("read", 500, 20_000, 10);
+        let r = recoveries(
+            &samples,
+            &[span(0, 5_000)],
+            20_000_000_000,
+            RecoveryRule::default(),
+        );
+        let r = r[0].as_ref().unwrap();
+        assert_eq!(r.level_ok_per_s, None);
+        assert_eq!(r.level_measured_s, 0.0);
+        assert_eq!(r.throughput_ms, None);
+        assert_eq!(r.not_recovered, Some(NotRecovered::NoLevel));
+        let failing: Vec<OpSample> = (0..3_000)
+            .step_by(10)
+            .map(|t| op("read", Outcome::Fail, t, 2))
+            .chain(steady("read", 6_000, 20_000, 10))
+            .collect();
+        let r = recoveries(
+            &failing,
+            &[span(3_000, 6_000)],
+            20_000_000_000,
+            RecoveryRule::default(),
+        );
+        assert_eq!(
+            r[0].as_ref().unwrap().not_recovered,
+            Some(NotRecovered::NoLevel)
+        );
+        // Not applied, or not healed: no recovery at all.
+        let unhealed = Some(FaultSpan {
+            applied_ns: 1_000_000_000,
+            healed_ns: None,
+        });
+        assert_eq!(
+            recoveries(
+                &samples,
+                &[None, unhealed],
+                20_000_000_000,
+                RecoveryRule::default()
+            ),
+            [None, None]
+        );
+    }
+
+    #[test]
+    fn the_next_fault_cuts_a_recovery_short_and_its_level_skips_the_dip() {
+        // 100/s, fault 1 at 5-8 s, 10/s after it until fault 2 at 10-12 s,
+        // then 100/s.
+        let mut samples = steady("read", 0, 5_000, 10);
+        samples.extend(steady("read", 8_000, 10_000, 100));
+        samples.extend(steady("read", 12_000, 30_000, 10));
+        let r = recoveries(
+            &samples,
+            &[span(5_000, 8_000), span(10_000, 12_000)],
+            30_000_000_000,
+            RecoveryRule::default(),
+        );
+        let (first, second) = (r[0].as_ref().unwrap(), r[1].as_ref().unwrap());
+        assert_eq!(first.not_recovered, Some(NotRecovered::NextFault));
+        // The second fault's level is the first's (0-5 s), not the dip.
+        assert_eq!(second.level_ok_per_s, Some(100.0));
+        assert_eq!(second.throughput_ms, Some(0));
+    }
+
+    #[test]
+    fn writes_back_is_timed_apart_from_reads() {
+        // Reads come back at once after the heal at 5 s; writes 2.5 s later.
+        let mut samples = steady("read", 0, 3_000, 10);
+        samples.extend(steady("write", 0, 3_000, 20));
+        samples.extend(steady("read", 5_000, 20_000, 10));
+        samples.push(op("write", Outcome::Info, 5_000, 1_000));
+        samples.push(op("write", Outcome::Fail, 6_000, 10));
+        samples.extend(steady("write", 7_500, 20_000, 20));
+        let r = recoveries(
+            &samples,
+            &[span(3_000, 5_000)],
+            20_000_000_000,
+            RecoveryRule::default(),
+        );
+        let r = r[0].as_ref().unwrap();
+        assert_eq!(recovery_ms(&samples, 5_000_000_000), Some(2));
+        assert_eq!(r.write_ms, Some(2_502));
+    }
+
+    #[test]
+    fn a_register_key_is_a_number_as_in_the_history_and_old_strings_still_read() {
+        let a = RegisterAnomaly {
+            key: "4".into(),
+            class: crate::checker::AnomalyClass::StaleRead,
+            explanation: "e".into(),
+            linearizable_prefix: None,
+            ops: vec![serde_json::json!({"key": 4})],
+        };
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!(json["key"], serde_json::json!(4));
+        assert_eq!(json["key"], json["ops"][0]["key"]);
+        assert_eq!(serde_json::from_value::<RegisterAnomaly>(json).unwrap(), a);
+        // Written before: a string.
+        let mut old = serde_json::to_value(&a).unwrap();
+        old["key"] = "4".into();
+        assert_eq!(serde_json::from_value::<RegisterAnomaly>(old).unwrap(), a);
+        // Labels that are not integer keys stay strings.
+        for label in ["\"k1\"", "all keys", "007"] {
+            let u = Undecided {
+                key: label.into(),
+                reason: "r".into(),
+            };
+            let json = serde_json::to_value(&u).unwrap();
+            assert_eq!(json["key"], label);
+            assert_eq!(serde_json::from_value::<Undecided>(json).unwrap(), u);
+        }
     }
 
     #[test]

@@ -88,6 +88,18 @@ fn cases(expect: Expect, run: &SweepRun) -> Vec<Case> {
     }
 }
 
+/// One experiment's runs, for [`render_suites`].
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub experiment: String,
+    /// The experiment file.
+    pub file: String,
+    pub expect: Expect,
+    pub runs: Vec<SweepRun>,
+    /// The first run's start (RFC 3339).
+    pub timestamp: String,
+}
+
 /// The JUnit XML of an experiment's runs. `timestamp` is the first run's
 /// start (RFC 3339), `file` the experiment file.
 pub fn render(
@@ -97,37 +109,67 @@ pub fn render(
     runs: &[SweepRun],
     timestamp: &str,
 ) -> String {
-    let all: Vec<Case> = runs.iter().flat_map(|r| cases(expect, r)).collect();
-    let count = |what: &str| {
-        all.iter()
+    render_suites(&[Suite {
+        experiment: experiment.to_string(),
+        file: file.to_string(),
+        expect,
+        runs: runs.to_vec(),
+        timestamp: timestamp.to_string(),
+    }])
+}
+
+/// The JUnit XML of several experiments' runs (a campaign's): one test
+/// suite per experiment, in the order given.
+pub fn render_suites(suites: &[Suite]) -> String {
+    let all: Vec<Vec<Case>> = suites
+        .iter()
+        .map(|s| s.runs.iter().flat_map(|r| cases(s.expect, r)).collect())
+        .collect();
+    let count = |cases: &[Case], what: &str| {
+        cases
+            .iter()
             .filter(|c| c.problem.as_ref().is_some_and(|p| p.0 == what))
             .count()
     };
-    let time: f64 = all.iter().map(|c| c.time_s).sum();
-    let class = escape(&format!("chaos.{experiment}"));
+    let time = |cases: &[Case]| -> f64 { cases.iter().map(|c| c.time_s).sum() };
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
-        "<testsuites name=\"chaos\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{time:.3}\">",
-        all.len(),
-        count("failure"),
-        count("error")
+        "<testsuites name=\"chaos\" tests=\"{}\" failures=\"{}\" errors=\"{}\" time=\"{:.3}\">",
+        all.iter().map(Vec::len).sum::<usize>(),
+        all.iter().map(|c| count(c, "failure")).sum::<usize>(),
+        all.iter().map(|c| count(c, "error")).sum::<usize>(),
+        all.iter().map(|c| time(c)).sum::<f64>()
     );
+    for (suite, cases) in suites.iter().zip(&all) {
+        write_suite(
+            &mut x,
+            suite,
+            cases,
+            time(cases),
+            count(cases, "failure"),
+            count(cases, "error"),
+        );
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+fn write_suite(x: &mut String, s: &Suite, all: &[Case], time: f64, failures: usize, errors: usize) {
+    let class = escape(&format!("chaos.{}", s.experiment));
     let _ = writeln!(
         x,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"0\" time=\"{time:.3}\" timestamp=\"{}\">",
-        escape(experiment),
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{time:.3}\" timestamp=\"{}\">",
+        escape(&s.experiment),
         all.len(),
-        count("failure"),
-        count("error"),
-        escape(timestamp.trim_end_matches('Z'))
+        escape(s.timestamp.trim_end_matches('Z'))
     );
     x.push_str("    <properties>\n");
-    for (k, v) in [("file", file), ("expect", expect.as_str())] {
+    for (k, v) in [("file", s.file.as_str()), ("expect", s.expect.as_str())] {
         let _ = writeln!(x, "      <property name=\"{k}\" value=\"{}\"/>", escape(v));
     }
     x.push_str("    </properties>\n");
-    for c in &all {
+    for c in all {
         let _ = write!(
             x,
             "    <testcase name=\"{}\" classname=\"{class}\" time=\"{:.3}\">",
@@ -150,8 +192,7 @@ pub fn render(
         }
         x.push_str("</testcase>\n");
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
-    x
+    x.push_str("  </testsuite>\n");
 }
 
 #[cfg(test)]
@@ -229,6 +270,68 @@ mod tests {
         assert_eq!(
             x.matches("<testcase ").count(),
             x.matches("</testcase>").count()
+        );
+    }
+
+    #[test]
+    fn a_campaign_has_a_suite_per_experiment_and_the_totals_of_all() {
+        let v = Expect::Valid;
+        let suite = |name: &str, expect, runs| Suite {
+            experiment: name.into(),
+            file: format!("experiments/{name}.toml"),
+            expect,
+            runs,
+            timestamp: "2026-12-07T18:00:00.000Z".into(),
+        };
+        let x = render_suites(&[
+            suite(
+                "etcd-kill",
+                v,
+                vec![
+                    SweepRun::ran(v, summary("kill")),
+                    SweepRun::ran(v, summary("stale")),
+                ],
+            ),
+            suite(
+                "control",
+                Expect::Invalid,
+                vec![
+                    SweepRun::ran(Expect::Invalid, summary("stale")),
+                    SweepRun::Failed {
+                        seed: 4,
+                        error: "the project is in use".into(),
+                    },
+                ],
+            ),
+        ]);
+        // etcd-kill: seed 1, seed 3, seed 3: stale-read (2 failures);
+        // control: seed 3, seed 3: stale-read (passed), seed 4 (error).
+        assert_eq!(attr(&x, "testsuites", "tests"), "6");
+        assert_eq!(attr(&x, "testsuites", "failures"), "2");
+        assert_eq!(attr(&x, "testsuites", "errors"), "1");
+        assert_eq!(x.matches("<testsuite ").count(), 2);
+        let control = &x[x.find("<testsuite name=\"control\"").unwrap()..];
+        assert_eq!(attr(control, "testsuite", "tests"), "3");
+        assert_eq!(attr(control, "testsuite", "failures"), "0");
+        assert_eq!(attr(control, "testsuite", "errors"), "1");
+        assert!(control.contains("classname=\"chaos.control\""), "{x}");
+        assert!(x.contains("classname=\"chaos.etcd-kill\""), "{x}");
+        // One suite is what a single experiment's render gives.
+        let one = render(
+            "etcd-kill",
+            "experiments/etcd-kill.toml",
+            v,
+            &[SweepRun::ran(v, summary("kill"))],
+            "t",
+        );
+        let same = render_suites(&[suite(
+            "etcd-kill",
+            v,
+            vec![SweepRun::ran(v, summary("kill"))],
+        )]);
+        assert_eq!(
+            one.replace("timestamp=\"t\"", ""),
+            same.replace("timestamp=\"2026-12-07T18:00:00.000\"", "")
         );
     }
 

@@ -124,8 +124,24 @@ struct Envelope {
     #[serde(rename = "type")]
     kind: Kind,
     f: String,
+    #[serde(default)]
+    value: serde_json::Value,
     #[serde(default, rename = "final")]
     final_read: bool,
+}
+
+/// Does an op write? Anything but a read does (a write, cas, transfer,
+/// add); a transaction (`txn`) does when one of its micro-ops is an
+/// append.
+pub fn is_write(f: &str, value: &serde_json::Value) -> bool {
+    match f {
+        "read" | "final-read" => false,
+        "txn" => value.as_array().is_some_and(|mops| {
+            mops.iter()
+                .any(|m| m.get(0).and_then(serde_json::Value::as_str) == Some("append"))
+        }),
+        _ => true,
+    }
 }
 
 /// Every completed op of a history (any workload's) as a statistics
@@ -134,7 +150,7 @@ struct Envelope {
 /// without times, and invocations never completed, are left out; a line
 /// that is not an op envelope is an error naming it.
 pub fn samples(text: &str) -> Result<Vec<OpSample>, HistoryError> {
-    let mut open: BTreeMap<u64, (u64, String, bool)> = BTreeMap::new();
+    let mut open: BTreeMap<u64, (u64, String, bool, bool)> = BTreeMap::new();
     let mut out = Vec::with_capacity(text.len() / 200 + 1);
     for (n, raw) in text.lines().enumerate() {
         let raw = raw.trim();
@@ -148,15 +164,17 @@ pub fn samples(text: &str) -> Result<Vec<OpSample>, HistoryError> {
         let Some(t) = e.time_ns else { continue };
         let outcome = match e.kind {
             Kind::Invoke => {
-                open.insert(e.process, (t, e.f, e.final_read));
+                let write = is_write(&e.f, &e.value);
+                open.insert(e.process, (t, e.f, e.final_read, write));
                 continue;
             }
             Kind::Ok => SampleOutcome::Ok,
             Kind::Fail => SampleOutcome::Fail,
             Kind::Info => SampleOutcome::Info,
         };
-        if let Some((invoked_ns, f, final_read)) = open.remove(&e.process) {
+        if let Some((invoked_ns, f, final_read, write)) = open.remove(&e.process) {
             out.push(OpSample {
+                write: write && !final_read && !e.final_read,
                 f: if final_read || e.final_read {
                     "final-read".to_string()
                 } else {

@@ -186,6 +186,33 @@ fn etcd_experiments_end_to_end() {
     check_common(&r, experiment, 1, "30s");
     let anomalies = r.results["checker"]["anomalies"].as_array().unwrap();
     assert!(!anomalies.is_empty());
+    // Its isolate-one partitions say which node was cut off, and each
+    // healed fault says when throughput and writes were back.
+    for f in r.results["faults"].as_array().unwrap() {
+        if f["applied_at_ms"].is_null() {
+            continue;
+        }
+        let isolated = f["isolated"].as_str().unwrap_or_else(|| panic!("{f}"));
+        assert!(
+            f["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == isolated),
+            "{f}"
+        );
+        if !f["healed_at_ms"].is_null() {
+            let rec = &f["recovery"];
+            assert!(rec.is_object(), "{f}");
+            assert!(
+                !rec["throughput_ms"].is_null() || rec["not_recovered"].is_string(),
+                "{f}"
+            );
+        }
+    }
+    assert!(r.stdout.contains("        isolated: etcd"), "{}", r.stdout);
+    // The register anomaly's key is the history's number.
+    assert!(anomalies[0]["key"].is_u64(), "{}", anomalies[0]);
     for a in anomalies {
         assert!(a["explanation"].as_str().unwrap().contains("read"), "{a}");
     }

@@ -79,13 +79,13 @@ fn the_tikv_compose_file_is_valid_pinned_and_local_only() {
     }
     // Every published port is on 127.0.0.1 (v1 prints the short form
     // `127.0.0.1:2379:2379/tcp`, v2 the long form with `host_ip`).
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&doc).expect("compose config is YAML");
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&doc).expect("compose config is YAML");
     let mut ports = 0;
     for (name, service) in yaml["services"].as_mapping().expect("services") {
         for port in service["ports"].as_sequence().into_iter().flatten() {
             ports += 1;
             let host_ip = match port {
-                serde_yaml::Value::String(short) => short.split(':').next().unwrap().to_string(),
+                serde_yaml_ng::Value::String(short) => short.split(':').next().unwrap().to_string(),
                 long => long["host_ip"].as_str().unwrap_or("").to_string(),
             };
             assert_eq!(host_ip, "127.0.0.1", "{name:?}: port {port:?}");
