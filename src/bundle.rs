@@ -201,8 +201,8 @@ pub fn contained(path: &str) -> Option<String> {
 /// beside the compose file; absolute ones are returned too (the caller
 /// says they were left out). Pure.
 pub fn compose_references(text: &str) -> Result<Vec<ComposeRef>, String> {
-    use serde_yaml::Value;
-    let mut doc: Value = serde_yaml::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
+    use serde_yaml_ng::Value;
+    let mut doc: Value = serde_yaml_ng::from_str(text).map_err(|e| format!("invalid YAML: {e}"))?;
     doc.apply_merge()
         .map_err(|e| format!("invalid YAML merge key: {e}"))?;
     let Some(services) = doc.get("services").and_then(Value::as_mapping) else {

@@ -266,9 +266,9 @@ pub fn published_ports(
     compose_text: &str,
     env: &BTreeMap<String, String>,
 ) -> Result<Vec<PortUse>, String> {
-    use serde_yaml::Value;
+    use serde_yaml_ng::Value;
     let mut doc: Value =
-        serde_yaml::from_str(compose_text).map_err(|e| format!("invalid YAML: {e}"))?;
+        serde_yaml_ng::from_str(compose_text).map_err(|e| format!("invalid YAML: {e}"))?;
     doc.apply_merge()
         .map_err(|e| format!("invalid YAML merge key: {e}"))?;
     let services = doc
