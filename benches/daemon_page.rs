@@ -24,7 +24,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use chaos::daemon::service::{Mode, Status};
+use chaos::daemon::service::Status;
 use chaos::daemon::{api, stats};
 
 #[path = "common/browser.rs"]
@@ -46,21 +46,7 @@ fn main() {
         times.iter().copied().fold(f64::INFINITY, f64::min),
         median(times.clone())
     );
-    let status = Status {
-        campaign: "synthetic".into(),
-        seed: 1,
-        mode: Mode::Running,
-        why: None,
-        started_at: "2026-12-01T00:00:00.000Z".into(),
-        started: tokio::time::Instant::now(),
-        current: Default::default(),
-        runs,
-        queued: 0,
-        next: None,
-        metrics: Default::default(),
-        results_dir: "results".into(),
-        changes: Vec::new(),
-    };
+    let status = Status::synthetic(runs);
     let experiments: Vec<String> = vec![
         "etcd-leader-kill".into(),
         "etcd-partition".into(),

@@ -974,21 +974,7 @@ mod tests {
     #[test]
     fn the_page_of_ten_thousand_runs_shows_a_page_of_them() {
         let runs = stats::synthetic(10_000);
-        let s = Status {
-            campaign: "synthetic".into(),
-            seed: 1,
-            mode: Mode::Running,
-            why: None,
-            started_at: "2026-12-01T00:00:00.000Z".into(),
-            started: tokio::time::Instant::now(),
-            current: Default::default(),
-            runs,
-            queued: 0,
-            next: None,
-            metrics: Default::default(),
-            results_dir: "results".into(),
-            changes: Vec::new(),
-        };
+        let s = Status::synthetic(runs);
         let experiments: Vec<String> = vec!["etcd-pause".into()];
         let page = control_room(&s, &experiments, None, None, None, None);
         assert_eq!(page.matches("<tr data-run=\"").count(), PAGE_ROWS);

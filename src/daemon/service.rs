@@ -195,6 +195,29 @@ pub struct Status {
     pub changes: Vec<u64>,
 }
 
+impl Status {
+    /// A running campaign named "synthetic" whose index holds `runs` and
+    /// nothing in flight: what the page's bench and tests render (the
+    /// runs from [`stats::synthetic`]).
+    pub fn synthetic(runs: BTreeMap<u64, RunRow>) -> Status {
+        Status {
+            campaign: "synthetic".into(),
+            seed: 1,
+            mode: Mode::Running,
+            why: None,
+            started_at: "2026-12-01T00:00:00.000Z".into(),
+            started: Instant::now(),
+            current: BTreeMap::new(),
+            runs,
+            queued: 0,
+            next: None,
+            metrics: Metrics::default(),
+            results_dir: "results".into(),
+            changes: Vec::new(),
+        }
+    }
+}
+
 /// When the next scheduled run starts.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "when", rename_all = "kebab-case")]
